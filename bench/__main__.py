@@ -1,0 +1,7 @@
+"""`python -m bench` is the same as the `twinbench` console script."""
+
+import sys
+
+from bench.cli import main
+
+sys.exit(main())
