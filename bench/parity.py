@@ -1,0 +1,233 @@
+"""The parity helper: feed one input to a scratch module and its torch twin, compare everything.
+
+`compare(module, x, rng=rng)` runs forward on both twins, draws a random
+non-uniform upstream gradient, runs backward on both, and returns the
+output, dL/dx and every parameter gradient side by side. The tests call it
+for every component; `twinbench parity` prints its largest differences as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+import reference
+import scratch
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+# Per dtype: |scratch - torch| <= atol + rtol * |torch|, elementwise.
+TOLERANCES = {
+    np.dtype(np.float64): Tolerance(rtol=1e-10, atol=1e-12),
+    np.dtype(np.float32): Tolerance(rtol=1e-4, atol=1e-5),
+}
+
+
+@dataclass
+class ParityResult:
+    """Pairs (scratch, torch) of every compared array, by name."""
+
+    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def max_abs(self, name: str) -> float:
+        a, b = self.pairs[name]
+        return float(np.max(np.abs(a - b), initial=0.0))
+
+    def max_rel(self, name: str) -> float:
+        """max|scratch - torch| / max|torch|: the difference relative to the array's scale."""
+        a, b = self.pairs[name]
+        scale = float(np.max(np.abs(b), initial=0.0))
+        return self.max_abs(name) / scale if scale else self.max_abs(name)
+
+    def gradient_names(self) -> list[str]:
+        return [n for n in self.pairs if n != "output"]
+
+    def failures(self, tol: Tolerance) -> list[str]:
+        out = []
+        for name, (a, b) in self.pairs.items():
+            if a.shape != b.shape:
+                out.append(f"{name}: shape {a.shape} vs torch {b.shape}")
+                continue
+            excess = np.abs(a - b) - (tol.atol + tol.rtol * np.abs(b))
+            if not np.all(np.isfinite(a)) or np.any(excess > 0):
+                out.append(f"{name}: max abs diff {self.max_abs(name):.3e}, "
+                           f"max rel diff {self.max_rel(name):.3e}")
+        return out
+
+    def assert_close(self, tol: Tolerance) -> None:
+        bad = self.failures(tol)
+        if bad:
+            raise AssertionError(f"scratch and torch differ beyond rtol={tol.rtol:g}, "
+                                 f"atol={tol.atol:g}: " + "; ".join(bad))
+
+
+def _torch_target(target: np.ndarray | None):
+    if target is None:
+        return None
+    if np.issubdtype(target.dtype, np.integer):
+        return torch.from_numpy(target.astype(np.int64))
+    return reference.to_torch(target)
+
+
+def compare(module: scratch.Module, x: np.ndarray, *, rng: np.random.Generator,
+            target: np.ndarray | None = None) -> ParityResult:
+    """Run `module` and its torch twin on `x` (and `target`, for losses) and collect the pairs.
+
+    The upstream gradient is drawn from `rng`: standard normal for array
+    outputs, a random scalar in [0.5, 2) for reduced losses, so no error can
+    hide behind an all-ones gradient.
+    """
+    tmodule = reference.twin(module)
+    is_loss = isinstance(module, scratch.loss._Loss)
+    xt = reference.to_torch(x).requires_grad_(True)
+
+    module.zero_grad()
+    out = module(x, target) if is_loss else module(x)
+    out = np.asarray(out, dtype=x.dtype)
+    tout = tmodule(xt, _torch_target(target)) if is_loss else tmodule(xt)
+
+    upstream = (rng.standard_normal(out.shape) if out.ndim else rng.uniform(0.5, 2.0))
+    upstream = np.asarray(upstream, dtype=x.dtype)
+    grad_x = module.backward(upstream)
+    tout.backward(reference.to_torch(upstream))
+
+    result = ParityResult()
+    result.pairs["output"] = (out, reference.to_numpy(tout))
+    result.pairs["input.grad"] = (np.asarray(grad_x), reference.to_numpy(xt.grad))
+    tparams = dict(tmodule.named_parameters())
+    for name, p in module.named_parameters():
+        tgrad = tparams[name].grad
+        result.pairs[f"{name}.grad"] = (
+            p.grad, np.zeros_like(p.grad) if tgrad is None else reference.to_numpy(tgrad))
+    return result
+
+
+# --- the catalogue of components, shared by the tests and the CLI table -----------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One component to compare: how to build it, its input, and (for losses) its target."""
+
+    name: str
+    build: Callable[[np.random.Generator, np.dtype], scratch.Module]
+    features: tuple[int, ...]  # input shape after the batch dim
+    target: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray] | None = None
+
+    def inputs(self, batch: int, dtype, rng: np.random.Generator):
+        shape = (batch, *self.features)
+        x = rng.standard_normal(shape).astype(dtype)
+        target = None if self.target is None else self.target(rng, shape).astype(
+            dtype if self.name.startswith(("MSE", "BCE")) else np.int64)
+        return x, target
+
+
+def _classes(rng, shape):
+    return rng.integers(0, shape[-1], size=shape[0])
+
+
+def _mlp(rng, dtype):
+    return scratch.Sequential(
+        scratch.Linear(784, 256, rng=rng, dtype=dtype), scratch.ReLU(),
+        scratch.Linear(256, 128, rng=rng, dtype=dtype), scratch.ReLU(),
+        scratch.Linear(128, 10, rng=rng, dtype=dtype),
+    )
+
+
+CASES: list[Case] = [
+    Case("Linear", lambda r, dt: scratch.Linear(13, 7, rng=r, dtype=dt), (13,)),
+    Case("Linear(bias=False)", lambda r, dt: scratch.Linear(13, 7, False, rng=r, dtype=dt),
+         (13,)),
+    Case("Linear 3-D input", lambda r, dt: scratch.Linear(5, 3, rng=r, dtype=dt), (4, 5)),
+    Case("ReLU", lambda r, dt: scratch.ReLU(), (11,)),
+    Case("LeakyReLU", lambda r, dt: scratch.LeakyReLU(0.1), (11,)),
+    Case("Sigmoid", lambda r, dt: scratch.Sigmoid(), (11,)),
+    Case("Tanh", lambda r, dt: scratch.Tanh(), (11,)),
+    Case("GELU", lambda r, dt: scratch.GELU(), (11,)),
+    Case("GELU(tanh)", lambda r, dt: scratch.GELU("tanh"), (11,)),
+    Case("Softmax(dim=1)", lambda r, dt: scratch.Softmax(dim=1), (11,)),
+    Case("Softmax(dim=-1) 3-D", lambda r, dt: scratch.Softmax(dim=-1), (3, 5)),
+    Case("Flatten", lambda r, dt: scratch.Flatten(), (2, 3, 4)),
+    Case("CrossEntropyLoss", lambda r, dt: scratch.CrossEntropyLoss(), (10,), _classes),
+    Case("CrossEntropyLoss(sum, smoothing 0.1)",
+         lambda r, dt: scratch.CrossEntropyLoss("sum", label_smoothing=0.1), (10,), _classes),
+    Case("CrossEntropyLoss(none)", lambda r, dt: scratch.CrossEntropyLoss("none"), (10,),
+         _classes),
+    Case("MSELoss", lambda r, dt: scratch.MSELoss(), (7,), lambda r, s: r.standard_normal(s)),
+    Case("MSELoss(none)", lambda r, dt: scratch.MSELoss("none"), (7,),
+         lambda r, s: r.standard_normal(s)),
+    Case("BCEWithLogitsLoss", lambda r, dt: scratch.BCEWithLogitsLoss(), (7,),
+         lambda r, s: r.uniform(0, 1, s)),
+    Case("BCEWithLogitsLoss(sum, pos_weight)",
+         lambda r, dt: scratch.BCEWithLogitsLoss("sum", pos_weight=np.linspace(0.5, 3, 7, dtype=dt)),
+         (7,), lambda r, s: (r.uniform(0, 1, s) > 0.5)),
+    Case("MLP 784-256-128-10", _mlp, (784,)),
+]
+
+
+def run_case(case: Case, dtype, batch: int, seed: int = 0) -> ParityResult:
+    rng = np.random.default_rng(seed)
+    module = case.build(rng, np.dtype(dtype))
+    x, target = case.inputs(batch, dtype, rng)
+    return compare(module, x, target=target, rng=rng)
+
+
+# --- twinbench parity -----------------------------------------------------------------
+
+
+def parity_table(batches=(1, 64), seed: int = 0) -> list[dict]:
+    """One row per component and dtype: the largest relative forward and gradient differences."""
+    rows = []
+    for case in CASES:
+        for dtype in (np.float32, np.float64):
+            tol = TOLERANCES[np.dtype(dtype)]
+            fwd = grad = 0.0
+            worst_grad = ""
+            ok = True
+            for batch in batches:
+                res = run_case(case, dtype, batch, seed)
+                fwd = max(fwd, res.max_rel("output"))
+                for name in res.gradient_names():
+                    if res.max_rel(name) >= grad:
+                        grad, worst_grad = res.max_rel(name), name
+                ok = ok and not res.failures(tol)
+            rows.append({
+                "component": case.name, "dtype": np.dtype(dtype).name,
+                "forward max rel diff": fwd, "gradient max rel diff": grad,
+                "worst gradient": worst_grad, "rtol / atol": f"{tol.rtol:g} / {tol.atol:g}",
+                "within tolerance": "yes" if ok else "NO",
+            })
+    return rows
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    torch.set_num_threads(1)  # deterministic reductions, same as numpy's single pass
+    rows = parity_table(batches=tuple(args.batch), seed=args.seed)
+    print(f"scratch vs torch {torch.__version__}, batches {args.batch}, seed {args.seed}; "
+          "rel diff = max|scratch - torch| / max|torch|")
+    print(tabulate(rows, headers="keys", floatfmt=".2e", tablefmt="github"))
+    failed = [r for r in rows if r["within tolerance"] != "yes"]
+    if failed:
+        print(f"{len(failed)} component/dtype pairs exceed tolerance")
+        return 1
+    return 0
+
+
+def add_command(sub) -> None:
+    p = sub.add_parser("parity", help="largest scratch/torch difference per component and dtype",
+                       description=_run.__doc__ or parity_table.__doc__)
+    p.add_argument("--batch", type=int, nargs="+", default=[1, 64],
+                   help="batch sizes to try (default: 1 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_run)

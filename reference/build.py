@@ -1,0 +1,109 @@
+"""Build the torch twin of a scratch module and copy weights between the twins.
+
+One builder per scratch class maps its constructor arguments onto the torch
+class of the same name; parameters are then copied, never re-drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+import scratch
+
+_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+def torch_dtype(dtype) -> torch.dtype:
+    """torch dtype of a numpy float dtype (float32 or float64)."""
+    try:
+        return _DTYPES[np.dtype(dtype)]
+    except KeyError:
+        raise TypeError(f"expected float32 or float64, got {dtype}") from None
+
+
+def to_torch(a: np.ndarray) -> torch.Tensor:
+    """A torch tensor with the same values and dtype (a copy, never a view)."""
+    return torch.from_numpy(np.array(a, copy=True))
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().copy()
+
+
+def _linear(m: scratch.Linear, dtype) -> nn.Module:
+    return nn.Linear(m.in_features, m.out_features, bias=m.bias is not None, dtype=dtype)
+
+
+_BUILDERS: dict[type, Callable[[scratch.Module, torch.dtype], nn.Module]] = {
+    scratch.Linear: _linear,
+    scratch.ReLU: lambda m, dt: nn.ReLU(),
+    scratch.LeakyReLU: lambda m, dt: nn.LeakyReLU(m.negative_slope),
+    scratch.Sigmoid: lambda m, dt: nn.Sigmoid(),
+    scratch.Tanh: lambda m, dt: nn.Tanh(),
+    scratch.GELU: lambda m, dt: nn.GELU(approximate=m.approximate),
+    scratch.Softmax: lambda m, dt: nn.Softmax(dim=m.dim),
+    scratch.Flatten: lambda m, dt: nn.Flatten(m.start_dim, m.end_dim),
+    scratch.CrossEntropyLoss: lambda m, dt: nn.CrossEntropyLoss(
+        reduction=m.reduction, label_smoothing=m.label_smoothing),
+    scratch.MSELoss: lambda m, dt: nn.MSELoss(reduction=m.reduction),
+    scratch.BCEWithLogitsLoss: lambda m, dt: nn.BCEWithLogitsLoss(
+        reduction=m.reduction,
+        pos_weight=None if m.pos_weight is None else torch.as_tensor(m.pos_weight, dtype=dt)),
+}
+
+
+def register(scratch_cls: type, builder: Callable[[scratch.Module, torch.dtype], nn.Module]):
+    """Teach `twin` a new scratch class (used by later layers and by user code)."""
+    _BUILDERS[scratch_cls] = builder
+
+
+def _build(m: scratch.Module, dtype: torch.dtype) -> nn.Module:
+    if isinstance(m, scratch.Sequential):
+        return nn.Sequential(*(_build(child, dtype) for child in m))
+    builder = _BUILDERS.get(type(m))
+    if builder is None:
+        known = ", ".join(sorted(c.__name__ for c in _BUILDERS))
+        raise TypeError(f"no torch twin for {type(m).__name__}; known: Sequential, {known}")
+    return builder(m, dtype)
+
+
+def twin(model: scratch.Module) -> nn.Module:
+    """The torch module with the same layers, weights, buffers, mode and dtype as `model`."""
+    dtype = torch_dtype(model.dtype or np.float32)
+    tmodel = _build(model, dtype)
+    copy_weights(model, tmodel)
+    tmodel.train(model.training)
+    return tmodel
+
+
+def copy_weights(src, dst) -> None:
+    """Copy every parameter and buffer from `src` to `dst`, scratch <-> torch either way.
+
+    Keys and shapes must match exactly; a mismatch raises ValueError naming them.
+    """
+    if isinstance(src, scratch.Module) and isinstance(dst, nn.Module):
+        state = src.state_dict()
+        mine = dst.state_dict()
+        _check_keys(state, {k: tuple(v.shape) for k, v in mine.items()}, "torch")
+        with torch.no_grad():
+            for k, v in state.items():
+                mine[k].copy_(torch.from_numpy(np.asarray(v)))
+    elif isinstance(src, nn.Module) and isinstance(dst, scratch.Module):
+        dst.load_state_dict({k: to_numpy(v) for k, v in src.state_dict().items()})
+    else:
+        raise TypeError(f"copy_weights copies scratch -> torch or torch -> scratch, "
+                        f"got {type(src).__name__} -> {type(dst).__name__}")
+
+
+def _check_keys(state: dict, shapes: dict, side: str) -> None:
+    missing = [k for k in shapes if k not in state]
+    unexpected = [k for k in state if k not in shapes]
+    bad = [f"{k}: {side} {shapes[k]}, scratch {tuple(np.shape(state[k]))}"
+           for k in shapes if k in state and tuple(np.shape(state[k])) != shapes[k]]
+    if missing or unexpected or bad:
+        raise ValueError(f"copy_weights: state dicts differ: missing {missing}, "
+                         f"unexpected {unexpected}, shape mismatch {bad}")

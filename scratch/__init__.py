@@ -1,0 +1,19 @@
+"""scratch: a neural network in NumPy with PyTorch's API, backprop written out by hand.
+
+Imports numpy (and the standard library) only.
+"""
+
+from scratch import init, optim
+from scratch.activation import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from scratch.flatten import Flatten
+from scratch.gradcheck import GradcheckResult, gradcheck
+from scratch.linear import Linear
+from scratch.loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from scratch.module import Module, Parameter, Sequential
+from scratch.serialization import load, save
+
+__all__ = [
+    "BCEWithLogitsLoss", "CrossEntropyLoss", "Flatten", "GELU", "GradcheckResult", "LeakyReLU",
+    "Linear", "MSELoss", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
+    "Tanh", "gradcheck", "init", "load", "optim", "save",
+]

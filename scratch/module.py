@@ -1,0 +1,289 @@
+"""Module, Parameter and Sequential: the containers every scratch layer builds on.
+
+A `Module` mirrors `torch.nn.Module`: attributes that are `Parameter`s or
+`Module`s register themselves in assignment order, so `named_parameters()` and
+`state_dict()` produce torch's names (`"0.weight"`, `"bn.running_mean"`).
+There is no autograd graph: `forward` caches what `backward` needs, and
+`backward(grad_out)` returns dL/dinput while adding into each `Parameter.grad`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_float_dtype(dtype) -> np.dtype:
+    """Return `dtype` as np.dtype if it is float32 or float64, else raise TypeError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"expected dtype float32 or float64, got {dtype!r}") from err
+    if dt not in FLOAT_DTYPES:
+        raise TypeError(f"expected dtype float32 or float64, got {dt}")
+    return dt
+
+
+class Parameter:
+    """A trainable array and its gradient, like `torch.nn.Parameter`.
+
+    `grad` is always an array of the same shape and dtype (zeros after
+    `zero_grad()`), never None: backward passes add into it.
+    """
+
+    def __init__(self, data: np.ndarray):
+        self.data = np.ascontiguousarray(data)
+        self.grad = np.zeros_like(self.data)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    def zero_grad(self) -> None:
+        self.grad.fill(0)
+
+    def to(self, dtype) -> Parameter:
+        dt = check_float_dtype(dtype)
+        if self.data.dtype != dt:
+            self.data = self.data.astype(dt)
+            self.grad = self.grad.astype(dt)
+        return self
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of every scratch layer and loss.
+
+    Subclasses implement `forward(x)` and `backward(grad_out)`; `backward`
+    must be called after the `forward` whose input it differentiates.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # --- registration -------------------------------------------------------
+
+    def __setattr__(self, name: str, value) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign {name!r} before Module.__init__() was called"
+            )
+        if name in self._buffers and (value is None or isinstance(value, np.ndarray)):
+            self._buffers[name] = value  # torch semantics: assigning to a buffer updates it
+            return
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str):
+        # Only called when normal lookup fails: look in the registries.
+        d = self.__dict__
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry in d and name in d[registry]:
+                return d[registry][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def register_buffer(self, name: str, value: np.ndarray | None) -> None:
+        """A non-trainable array saved in `state_dict` (e.g. BatchNorm's running_mean)."""
+        self.__dict__.pop(name, None)
+        self._buffers[name] = value
+
+    # --- the computation ------------------------------------------------------
+
+    def forward(self, *args):
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, grad_out):
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # --- traversal ----------------------------------------------------------
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        yield from self._modules.items()
+
+    def children(self) -> Iterator[Module]:
+        for _, m in self.named_children():
+            yield m
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        yield prefix, self
+        for name, child in self._modules.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        for mod_name, mod in self.named_modules(prefix):
+            for name, p in mod._parameters.items():
+                yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, p in self.named_parameters():
+            yield p
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        for mod_name, mod in self.named_modules(prefix):
+            for name, b in mod._buffers.items():
+                if b is not None:
+                    yield (f"{mod_name}.{name}" if mod_name else name), b
+
+    # --- state ----------------------------------------------------------------
+
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Copies of every parameter and buffer under torch's names."""
+        out: OrderedDict[str, np.ndarray] = OrderedDict()
+        for mod_name, mod in self.named_modules():
+            for name, p in mod._parameters.items():
+                out[f"{mod_name}.{name}" if mod_name else name] = p.data.copy()
+            for name, b in mod._buffers.items():
+                if b is not None:
+                    out[f"{mod_name}.{name}" if mod_name else name] = np.array(b, copy=True)
+        return out
+
+    def load_state_dict(self, state_dict: Mapping[str, np.ndarray]) -> None:
+        """Copy arrays into parameters and buffers, in place, keeping this model's dtype.
+
+        Raises ValueError naming every missing, unexpected or mis-shaped key
+        before anything is changed, so a failed load leaves the model as it was.
+        """
+        targets = self._state_targets()
+        given = {k: np.asarray(v) for k, v in state_dict.items()}
+        missing = [k for k in targets if k not in given]
+        unexpected = [k for k in given if k not in targets]
+        mismatched = [
+            f"{k}: expected shape {tuple(np.shape(targets[k][1]))}, got {given[k].shape}"
+            for k in targets
+            if k in given and given[k].shape != np.shape(targets[k][1])
+        ]
+        if missing or unexpected or mismatched:
+            parts = []
+            if missing:
+                parts.append(f"missing keys {missing}")
+            if unexpected:
+                parts.append(f"unexpected keys {unexpected}")
+            if mismatched:
+                parts.append("shape mismatch for " + "; ".join(mismatched))
+            raise ValueError(
+                f"load_state_dict into {type(self).__name__} failed: " + ", ".join(parts)
+            )
+        for key, (owner, current) in targets.items():
+            value = given[key]
+            if isinstance(current, Parameter):
+                np.copyto(current.data, value, casting="unsafe")
+            else:
+                name = key.rsplit(".", 1)[-1]
+                owner._buffers[name] = value.astype(current.dtype, copy=True)
+
+    def _state_targets(self) -> dict[str, tuple[Module, Parameter | np.ndarray]]:
+        targets: dict[str, tuple[Module, Parameter | np.ndarray]] = {}
+        for mod_name, mod in self.named_modules():
+            prefix = f"{mod_name}." if mod_name else ""
+            for name, p in mod._parameters.items():
+                targets[prefix + name] = (mod, p)
+            for name, b in mod._buffers.items():
+                if b is not None:
+                    targets[prefix + name] = (mod, b)
+        return targets
+
+    # --- modes and housekeeping ---------------------------------------------
+
+    def train(self, mode: bool = True) -> Module:
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+    def to(self, dtype) -> Module:
+        """Cast parameters and floating buffers to float32 or float64, in place."""
+        dt = check_float_dtype(dtype)
+        for m in self.modules():
+            for p in m._parameters.values():
+                p.to(dt)
+            for name, b in m._buffers.items():
+                if b is not None and np.issubdtype(b.dtype, np.floating):
+                    m._buffers[name] = b.astype(dt)
+        return self
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        """dtype of the first parameter (else floating buffer), None if there is neither."""
+        floats = (b.dtype for _, b in self.named_buffers() if np.issubdtype(b.dtype, np.floating))
+        return next((p.dtype for p in self.parameters()), next(floats, None))
+
+    # --- printing ---------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Modules applied in order; backward runs them in reverse.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> model = Sequential(Linear(4, 3, rng=rng), ReLU())
+        >>> model(np.ones((2, 4), np.float32)).shape
+        (2, 3)
+    """
+
+    def __init__(self, *modules: Module):
+        super().__init__()
+        for i, m in enumerate(modules):
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential expects Modules, got {type(m).__name__} at {i}")
+            setattr(self, str(i), m)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        for m in reversed(self._modules.values()):
+            grad_out = m.backward(grad_out)
+        return grad_out

@@ -1,0 +1,56 @@
+"""SGD with momentum, dampening, Nesterov and weight decay, exactly as `torch.optim.SGD`."""
+
+from __future__ import annotations
+
+from scratch.module import Parameter
+from scratch.optim.optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, torch's formulation.
+
+    For each parameter p with gradient g, at step t:
+        g <- g + weight_decay * p
+        if momentum:
+            b <- g                                 (t = 1)
+            b <- momentum * b + (1 - dampening) g  (t > 1)
+            g <- g + momentum * b if nesterov else b
+        p <- p - lr * g            (p + lr * g with maximize=True)
+
+    Args:
+        params: iterable of Parameters, or of dicts defining parameter groups.
+        lr: learning rate (default 1e-3, as torch).
+        momentum, dampening, weight_decay: as above, default 0.
+        nesterov: Nesterov momentum; needs momentum > 0 and dampening == 0.
+        maximize: ascend instead of descend.
+    """
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
+        if lr < 0:
+            raise ValueError(f"invalid learning rate {lr}: expected >= 0")
+        if momentum < 0:
+            raise ValueError(f"invalid momentum {momentum}: expected >= 0")
+        if weight_decay < 0:
+            raise ValueError(f"invalid weight_decay {weight_decay}: expected >= 0")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening, "
+                             f"got momentum={momentum}, dampening={dampening}")
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize))
+
+    def _update(self, p: Parameter, group: dict, state: dict) -> None:
+        g = -p.grad if group["maximize"] else p.grad
+        wd, mu = group["weight_decay"], group["momentum"]
+        if wd:
+            g = g + wd * p.data
+        if mu:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = g.copy()
+            else:
+                buf *= mu
+                buf += (1 - group["dampening"]) * g
+            g = g + mu * buf if group["nesterov"] else buf
+        p.data -= group["lr"] * g

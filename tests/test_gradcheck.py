@@ -1,0 +1,47 @@
+"""Finite-difference checks of every component's backward, in float64."""
+
+import numpy as np
+import pytest
+
+import scratch
+from bench.parity import CASES
+
+GRADCHECK_TOL = 1e-6  # max relative error, float64 central differences with eps=1e-6
+
+SMALL_CASES = [c for c in CASES if not c.name.startswith("MLP")]
+
+
+@pytest.mark.parametrize("case", SMALL_CASES, ids=lambda c: c.name)
+def test_component_gradcheck(case):
+    rng = np.random.default_rng(7)
+    module = case.build(rng, np.dtype(np.float64))
+    x, target = case.inputs(3, np.float64, rng)
+    result = scratch.gradcheck(module, x, target=target, rng=rng, tol=GRADCHECK_TOL)
+    assert result.errors["input"] <= GRADCHECK_TOL
+    assert set(result.errors) == {"input", *(n for n, _ in module.named_parameters())}
+
+
+def test_small_mlp_gradcheck(rng):
+    model = scratch.Sequential(
+        scratch.Linear(6, 5, rng=rng, dtype=np.float64), scratch.Tanh(),
+        scratch.Linear(5, 4, rng=rng, dtype=np.float64), scratch.LeakyReLU(),
+        scratch.Linear(4, 3, rng=rng, dtype=np.float64),
+    )
+    x = rng.standard_normal((4, 6))
+    result = scratch.gradcheck(model, x, rng=rng)
+    assert result.max_error <= GRADCHECK_TOL
+    assert len(result.errors) == 7  # input + 3 weights + 3 biases
+
+
+def test_gradcheck_catches_wrong_backward(rng):
+    class WrongSigmoid(scratch.Sigmoid):
+        def _bwd(self, grad_out, y):
+            return grad_out * y  # forgot (1 - y)
+
+    with pytest.raises(ValueError, match="gradcheck failed for WrongSigmoid"):
+        scratch.gradcheck(WrongSigmoid(), rng.standard_normal((3, 4)), rng=rng)
+
+
+def test_gradcheck_refuses_float32(rng):
+    with pytest.raises(TypeError, match="float64"):
+        scratch.gradcheck(scratch.ReLU(), rng.standard_normal((2, 2)).astype(np.float32), rng=rng)
