@@ -1,0 +1,107 @@
+"""Bad input gets a clear error naming what was expected and what came."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+import scratch
+
+
+@pytest.fixture
+def linear(rng):
+    return scratch.Linear(784, 10, rng=rng)
+
+
+def test_wrong_input_width(linear):
+    with pytest.raises(ValueError, match=r"expects input of shape \(N, 784\).*got shape \(2, 785\)"):
+        linear(np.zeros((2, 785), np.float32))
+
+
+def test_wrong_input_ndim():
+    with pytest.raises(ValueError, match=r"expects input of shape \(N, C\) \(2-D\), got shape "
+                                         r"\(2, 3, 4\)"):
+        scratch.CrossEntropyLoss()(np.zeros((2, 3, 4)), np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match="at least 1-D"):
+        scratch.Linear(3, 2, rng=np.random.default_rng(0))(np.zeros((), np.float32))
+
+
+def test_wrong_input_dtype_and_type(linear):
+    with pytest.raises(TypeError, match="expects float32 input.*got float64"):
+        linear(np.zeros((2, 784)))
+    with pytest.raises(TypeError, match="numpy.ndarray.*got list"):
+        linear([[0.0] * 784])
+    with pytest.raises(TypeError, match="float32 or float64 input.*got int64"):
+        scratch.ReLU()(np.zeros(3, np.int64))
+
+
+def test_float_targets_rejected():
+    with pytest.raises(TypeError, match="integer class indices of shape \\(2,\\), got dtype float64"):
+        scratch.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("bad", [3, -1])
+def test_out_of_range_targets_rejected(bad):
+    with pytest.raises(ValueError, match=rf"targets must lie in \[0, 2\] for 3 classes, got {bad}"):
+        scratch.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, bad]))
+
+
+def test_target_shape_mismatch():
+    with pytest.raises(ValueError, match=r"targets of shape \(2,\).*got \(3,\)"):
+        scratch.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"target of the input's shape \(2, 3\), got \(3, 2\)"):
+        scratch.MSELoss()(np.zeros((2, 3)), np.zeros((3, 2)))
+
+
+def test_backward_errors(linear):
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        linear.backward(np.zeros((2, 10), np.float32))
+    linear(np.zeros((2, 784), np.float32))
+    with pytest.raises(ValueError, match=r"grad_out of shape \(2, 10\).*got \(2, 9\)"):
+        linear.backward(np.zeros((2, 9), np.float32))
+
+
+def test_unknown_names():
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        scratch.MSELoss("average")
+    with pytest.raises(ValueError, match="unknown init scheme 'he'"):
+        scratch.init.initialize(scratch.Sequential(), "he", rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown nonlinearity 'swish'"):
+        scratch.init.calculate_gain("swish")
+    with pytest.raises(TypeError, match="float32 or float64, got int32"):
+        scratch.Linear(2, 2, rng=np.random.default_rng(0)).to(np.int32)
+    with pytest.raises(TypeError, match="numpy.random.Generator"):
+        scratch.Linear(2, 2, rng=0)
+
+
+def test_load_state_dict_mismatch_names_keys(rng):
+    model = scratch.Sequential(scratch.Linear(4, 3, rng=rng), scratch.ReLU(),
+                               scratch.Linear(3, 2, rng=rng))
+    before = model.state_dict()
+    good = model.state_dict()
+    missing = {k: v for k, v in good.items() if k != "2.bias"}
+    with pytest.raises(ValueError, match=r"missing keys \['2.bias'\]"):
+        model.load_state_dict(missing)
+    with pytest.raises(ValueError, match=r"unexpected keys \['3.weight'\]"):
+        model.load_state_dict({**good, "3.weight": np.zeros((2, 2))})
+    bad_shape = {**good, "0.weight": np.zeros((4, 3))}
+    with pytest.raises(ValueError, match=r"0.weight: expected shape \(3, 4\), got \(4, 3\)"):
+        model.load_state_dict(bad_shape)
+    # a failed load changes nothing
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_load_rejects_files_that_are_not_checkpoints(tmp_path, rng):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="not a scratch checkpoint"):
+        scratch.load(text)
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, weight=np.zeros(3))
+    with pytest.raises(ValueError, match="not a scratch checkpoint: no '__format__' entry"):
+        scratch.load(plain)
+    pickled = tmp_path / "model.pkl"
+    pickled.write_bytes(pickle.dumps({"w": np.zeros(3)}))
+    with pytest.raises(ValueError, match="not a scratch checkpoint"):
+        scratch.load(pickled)
