@@ -16,11 +16,13 @@ import math
 
 import numpy as np
 
+from scratch.module import Parameter
+
 _LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "sigmoid")
 
 
 def _array(tensor) -> np.ndarray:
-    data = getattr(tensor, "data", tensor)  # Parameter or ndarray
+    data = tensor.data if isinstance(tensor, Parameter) else tensor
     if not isinstance(data, np.ndarray):
         raise TypeError(f"expected a numpy.ndarray or Parameter, got {type(tensor).__name__}")
     return data

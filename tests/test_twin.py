@@ -1,0 +1,99 @@
+"""reference.twin and copy_weights; state_dict keys, shapes, train/eval and to(dtype)."""
+
+import numpy as np
+import pytest
+import torch
+
+import reference
+import scratch
+from bench.parity import TOLERANCES, compare
+
+
+def _model(rng, dtype=np.float32):
+    return scratch.Sequential(
+        scratch.Flatten(), scratch.Linear(12, 8, rng=rng, dtype=dtype), scratch.GELU(),
+        scratch.Linear(8, 8, bias=False, rng=rng, dtype=dtype), scratch.LeakyReLU(0.2),
+        scratch.Linear(8, 3, rng=rng, dtype=dtype), scratch.Softmax(dim=1),
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
+def test_twin_has_same_keys_shapes_values_dtype(rng, dtype):
+    model = _model(rng, dtype)
+    tmodel = reference.twin(model)
+    assert isinstance(tmodel, torch.nn.Sequential)
+    ours, theirs = model.state_dict(), tmodel.state_dict()
+    assert list(ours) == list(theirs)
+    for k in ours:
+        assert theirs[k].dtype == reference.torch_dtype(dtype)
+        np.testing.assert_array_equal(ours[k], theirs[k].numpy())
+    assert [n for n, _ in model.named_parameters()] == [n for n, _ in tmodel.named_parameters()]
+    assert repr(model).replace("Sequential", "") != ""  # printable, torch-like
+    assert "(1): Linear(in_features=12, out_features=8, bias=True)" in repr(model)
+
+
+def test_copy_weights_both_directions(rng):
+    model = _model(rng)
+    tmodel = reference.twin(model)
+    with torch.no_grad():
+        for p in tmodel.parameters():
+            p.mul_(-2.0)
+    reference.copy_weights(tmodel, model)
+    for k, v in tmodel.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[k], v.numpy())
+    model[1].weight.data[...] = 0.5
+    reference.copy_weights(model, tmodel)
+    assert torch.all(tmodel[1].weight == 0.5)
+
+
+def test_copy_weights_rejects_mismatched_architectures(rng):
+    a = scratch.Sequential(scratch.Linear(4, 3, rng=rng))
+    b = torch.nn.Sequential(torch.nn.Linear(4, 2))
+    with pytest.raises(ValueError, match=r"0.weight: torch \(2, 4\), scratch \(3, 4\)"):
+        reference.copy_weights(a, b)
+    with pytest.raises(ValueError, match=r"expected shape \(3, 4\), got \(2, 4\)"):
+        reference.copy_weights(b, a)
+    with pytest.raises(TypeError, match="scratch -> torch or torch -> scratch"):
+        reference.copy_weights(a, a)
+
+
+def test_twin_of_unknown_module_names_it():
+    class Custom(scratch.Module):
+        pass
+
+    with pytest.raises(TypeError, match="no torch twin for Custom"):
+        reference.twin(scratch.Sequential(Custom()))
+
+
+def test_train_eval_flags_propagate(rng):
+    model = _model(rng)
+    assert model.training and all(m.training for m in model.modules())
+    model.eval()
+    assert not any(m.training for m in model.modules())
+    assert not reference.twin(model).training
+    model.train()
+    assert reference.twin(model).training
+
+
+def test_to_dtype_round_trip_keeps_parity(rng):
+    model = _model(rng, np.float32)
+    assert model.to(np.float64) is model
+    assert all(p.dtype == np.float64 and p.grad.dtype == np.float64 for p in model.parameters())
+    x = rng.standard_normal((4, 3, 4))
+    compare(model, x, rng=rng).assert_close(TOLERANCES[np.dtype(np.float64)])
+    model.to(np.float32)
+    assert model.dtype == np.float32
+    compare(model, x.astype(np.float32), rng=rng).assert_close(TOLERANCES[np.dtype(np.float32)])
+
+
+def test_zero_grad_and_accumulation(rng):
+    lin = scratch.Linear(3, 2, rng=rng, dtype=np.float64)
+    x, g = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    lin(x)
+    lin.backward(g)
+    once = lin.weight.grad.copy()
+    lin(x)
+    lin.backward(g)  # gradients add up, as in torch
+    np.testing.assert_allclose(lin.weight.grad, 2 * once, rtol=1e-15)
+    lin.zero_grad()
+    assert not lin.weight.grad.any()
