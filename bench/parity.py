@@ -168,7 +168,8 @@ CASES: list[Case] = [
     Case("BCEWithLogitsLoss", lambda r, dt: scratch.BCEWithLogitsLoss(), (7,),
          lambda r, s: r.uniform(0, 1, s)),
     Case("BCEWithLogitsLoss(sum, pos_weight)",
-         lambda r, dt: scratch.BCEWithLogitsLoss("sum", pos_weight=np.linspace(0.5, 3, 7, dtype=dt)),
+         lambda r, dt: scratch.BCEWithLogitsLoss(
+             "sum", pos_weight=np.linspace(0.5, 3, 7, dtype=dt)),
          (7,), lambda r, s: (r.uniform(0, 1, s) > 0.5)),
     Case("MLP 784-256-128-10", _mlp, (784,)),
 ]
@@ -214,7 +215,7 @@ def parity_table(batches=(1, 64), seed: int = 0) -> list[dict]:
 def finite_difference_error(case: Case, seed: int = 0, batch: int = 3) -> float:
     """scratch.gradcheck's largest relative error for a small float64 instance of `case`."""
     if case.name.startswith("MLP"):
-        return float("nan")  # 235k parameters x 2 forward passes each: see the test suite's small MLP
+        return float("nan")  # 235k parameters, 2 passes each; the tests check a small MLP
     rng = np.random.default_rng(seed)
     module = case.build(rng, np.dtype(np.float64))
     x, target = case.inputs(batch, np.float64, rng)

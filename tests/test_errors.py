@@ -14,7 +14,7 @@ def linear(rng):
 
 
 def test_wrong_input_width(linear):
-    with pytest.raises(ValueError, match=r"expects input of shape \(N, 784\).*got shape \(2, 785\)"):
+    with pytest.raises(ValueError, match=r"shape \(N, 784\).*got shape \(2, 785\)"):
         linear(np.zeros((2, 785), np.float32))
 
 
@@ -36,7 +36,7 @@ def test_wrong_input_dtype_and_type(linear):
 
 
 def test_float_targets_rejected():
-    with pytest.raises(TypeError, match="integer class indices of shape \\(2,\\), got dtype float64"):
+    with pytest.raises(TypeError, match=r"class indices of shape \(2,\), got dtype float64"):
         scratch.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.0, 1.0]))
 
 

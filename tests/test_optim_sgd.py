@@ -20,6 +20,10 @@ COMBOS = [
 ]
 
 
+def _combo_id(options: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in options.items())
+
+
 def _run_both(dtype, lr, options, seed=0):
     rng = np.random.default_rng(seed)
     shapes = [(5, 3), (3,), (1,)]
@@ -38,7 +42,7 @@ def _run_both(dtype, lr, options, seed=0):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("options", COMBOS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("options", COMBOS, ids=_combo_id)
 def test_sgd_trajectory_matches_torch(options, dtype):
     params, tparams = _run_both(dtype, 0.05, options)
     for p, tp in zip(params, tparams):
