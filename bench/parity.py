@@ -49,7 +49,7 @@ class ParityResult:
         return self.max_abs(name) / scale if scale else self.max_abs(name)
 
     def gradient_names(self) -> list[str]:
-        return [n for n in self.pairs if n != "output"]
+        return [n for n in self.pairs if n.endswith("grad")]
 
     def failures(self, tol: Tolerance) -> list[str]:
         out = []
@@ -108,6 +108,9 @@ def compare(module: scratch.Module, x: np.ndarray, *, rng: np.random.Generator,
         tgrad = tparams[name].grad
         result.pairs[f"{name}.grad"] = (
             p.grad, np.zeros_like(p.grad) if tgrad is None else reference.to_numpy(tgrad))
+    tbuffers = dict(tmodule.named_buffers())
+    for name, b in module.named_buffers():  # running statistics after the forward pass
+        result.pairs[name] = (np.asarray(b), reference.to_numpy(tbuffers[name]))
     return result
 
 
@@ -122,6 +125,7 @@ class Case:
     build: Callable[[np.random.Generator, np.dtype], scratch.Module]
     features: tuple[int, ...]  # input shape after the batch dim
     target: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray] | None = None
+    min_batch: int = 1  # training-mode batch norm over (N, C) needs N >= 2, as in torch
 
     def inputs(self, batch: int, dtype, rng: np.random.Generator):
         shape = (batch, *self.features)
@@ -140,6 +144,23 @@ def _mlp(rng, dtype):
         scratch.Linear(784, 256, rng=rng, dtype=dtype), scratch.ReLU(),
         scratch.Linear(256, 128, rng=rng, dtype=dtype), scratch.ReLU(),
         scratch.Linear(128, 10, rng=rng, dtype=dtype),
+    )
+
+
+def _trained_batchnorm(bn, rng):
+    """A batch norm in eval mode whose running statistics and affine parameters are not trivial."""
+    bn.running_mean[...] = rng.standard_normal(bn.num_features)
+    bn.running_var[...] = rng.uniform(0.5, 2.0, bn.num_features)
+    bn.weight.data[...] = rng.uniform(0.5, 1.5, bn.num_features)
+    bn.bias.data[...] = rng.standard_normal(bn.num_features)
+    return bn.eval()
+
+
+def _regularised_mlp(rng, dtype):
+    return scratch.Sequential(
+        scratch.Linear(20, 16, rng=rng, dtype=dtype), scratch.BatchNorm1d(16, dtype=dtype),
+        scratch.ReLU(), scratch.Dropout(0.25, rng=rng),
+        scratch.Linear(16, 10, rng=rng, dtype=dtype),
     )
 
 
@@ -171,7 +192,23 @@ CASES: list[Case] = [
          lambda r, dt: scratch.BCEWithLogitsLoss(
              "sum", pos_weight=np.linspace(0.5, 3, 7, dtype=dt)),
          (7,), lambda r, s: (r.uniform(0, 1, s) > 0.5)),
+    Case("Dropout(p=0.3)", lambda r, dt: scratch.Dropout(0.3, rng=r), (11,)),
+    Case("Dropout eval", lambda r, dt: scratch.Dropout(0.3, rng=r).eval(), (11,)),
+    Case("BatchNorm1d", lambda r, dt: scratch.BatchNorm1d(6, dtype=dt), (6,), min_batch=2),
+    Case("BatchNorm1d (N, C, L)", lambda r, dt: scratch.BatchNorm1d(4, dtype=dt), (4, 5)),
+    Case("BatchNorm1d(affine=False, momentum=None)",
+         lambda r, dt: scratch.BatchNorm1d(6, affine=False, momentum=None, dtype=dt), (6,),
+         min_batch=2),
+    Case("BatchNorm1d(track_running_stats=False)",
+         lambda r, dt: scratch.BatchNorm1d(6, track_running_stats=False, dtype=dt), (6,),
+         min_batch=2),
+    Case("BatchNorm1d eval", lambda r, dt: _trained_batchnorm(scratch.BatchNorm1d(6, dtype=dt), r),
+         (6,)),
+    Case("BatchNorm2d", lambda r, dt: scratch.BatchNorm2d(3, eps=1e-3, dtype=dt), (3, 5, 4)),
+    Case("BatchNorm2d eval", lambda r, dt: _trained_batchnorm(scratch.BatchNorm2d(3, dtype=dt), r),
+         (3, 5, 4)),
     Case("MLP 784-256-128-10", _mlp, (784,)),
+    Case("MLP with BatchNorm1d and Dropout", _regularised_mlp, (20,), min_batch=2),
 ]
 
 
@@ -195,7 +232,7 @@ def parity_table(batches=(1, 64), seed: int = 0) -> list[dict]:
             worst_grad = ""
             ok = True
             for batch in batches:
-                res = run_case(case, dtype, batch, seed)
+                res = run_case(case, dtype, max(batch, case.min_batch), seed)
                 fwd = max(fwd, res.max_rel("output"))
                 for name in res.gradient_names():
                     if res.max_rel(name) >= grad:

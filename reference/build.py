@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 import scratch
+from reference.layers import shared_dropout
 
 _DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
@@ -34,6 +35,13 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy().copy()
 
 
+def _batchnorm(cls):
+    def build(m, dtype) -> nn.Module:
+        return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
+                   track_running_stats=m.track_running_stats, dtype=dtype)
+    return build
+
+
 def _linear(m: scratch.Linear, dtype) -> nn.Module:
     return nn.Linear(m.in_features, m.out_features, bias=m.bias is not None, dtype=dtype)
 
@@ -47,6 +55,9 @@ _BUILDERS: dict[type, Callable[[scratch.Module, torch.dtype], nn.Module]] = {
     scratch.GELU: lambda m, dt: nn.GELU(approximate=m.approximate),
     scratch.Softmax: lambda m, dt: nn.Softmax(dim=m.dim),
     scratch.Flatten: lambda m, dt: nn.Flatten(m.start_dim, m.end_dim),
+    scratch.Dropout: shared_dropout,
+    scratch.BatchNorm1d: _batchnorm(nn.BatchNorm1d),
+    scratch.BatchNorm2d: _batchnorm(nn.BatchNorm2d),
     scratch.CrossEntropyLoss: lambda m, dt: nn.CrossEntropyLoss(
         reduction=m.reduction, label_smoothing=m.label_smoothing),
     scratch.MSELoss: lambda m, dt: nn.MSELoss(reduction=m.reduction),

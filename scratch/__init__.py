@@ -5,6 +5,8 @@ Imports numpy (and the standard library) only.
 
 from scratch import init, optim
 from scratch.activation import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from scratch.batchnorm import BatchNorm1d, BatchNorm2d
+from scratch.dropout import Dropout
 from scratch.flatten import Flatten
 from scratch.gradcheck import GradcheckResult, gradcheck
 from scratch.linear import Linear
@@ -13,7 +15,7 @@ from scratch.module import Module, Parameter, Sequential
 from scratch.serialization import load, save
 
 __all__ = [
-    "BCEWithLogitsLoss", "CrossEntropyLoss", "Flatten", "GELU", "GradcheckResult", "LeakyReLU",
-    "Linear", "MSELoss", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
-    "Tanh", "gradcheck", "init", "load", "optim", "save",
+    "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "Dropout", "Flatten",
+    "GELU", "GradcheckResult", "LeakyReLU", "Linear", "MSELoss", "Module", "Parameter", "ReLU",
+    "Sequential", "Sigmoid", "Softmax", "Tanh", "gradcheck", "init", "load", "optim", "save",
 ]

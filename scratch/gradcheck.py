@@ -33,6 +33,19 @@ def _relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     return 0.0 if scale == 0 else float(diff / scale)
 
 
+def _replay_randomness(module: Module):
+    """Return a function that rewinds every Generator held by `module`'s layers to now."""
+    rngs = {id(m.rng): m.rng for m in module.modules()
+            if isinstance(getattr(m, "rng", None), np.random.Generator)}
+    states = {k: g.bit_generator.state for k, g in rngs.items()}
+
+    def rewind() -> None:
+        for k, g in rngs.items():
+            g.bit_generator.state = states[k]
+
+    return rewind
+
+
 def gradcheck(module: Module, x: np.ndarray, *, target: np.ndarray | None = None,
               rng: np.random.Generator, eps: float = 1e-6, tol: float = 1e-6,
               raise_on_failure: bool = True) -> GradcheckResult:
@@ -54,7 +67,11 @@ def gradcheck(module: Module, x: np.ndarray, *, target: np.ndarray | None = None
         raise TypeError(f"gradcheck needs float64 input (float32 differences are noise), "
                         f"got {x.dtype}")
     is_loss = isinstance(module, _Loss)
-    call = (lambda: module(x, target)) if is_loss else (lambda: module(x))
+    replay = _replay_randomness(module)
+
+    def call():
+        replay()  # every pass draws the same dropout masks
+        return module(x, target) if is_loss else module(x)
 
     out = np.asarray(call())
     upstream = (rng.standard_normal(out.shape) if out.ndim else np.float64(rng.uniform(0.5, 2)))

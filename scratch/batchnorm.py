@@ -1,0 +1,157 @@
+"""BatchNorm1d and BatchNorm2d: normalise each channel over the batch (and spatial dims).
+
+Training normalises with the batch's biased variance and updates the running
+statistics with the unbiased one, as torch does; eval mode uses the running
+statistics. The backward pass is the closed form
+    dx = (1/sigma) * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),
+means taken over every axis but the channel axis.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratch._checks import check_grad, check_input, require_forward
+from scratch.module import Module, Parameter, check_float_dtype
+
+
+class _BatchNorm(Module):
+    _ndims: tuple[int, ...] = ()
+    _shape_doc = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, *, dtype=np.float32):
+        super().__init__()
+        dt = check_float_dtype(dtype)
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(self.num_features, dt))
+            self.bias = Parameter(np.zeros(self.num_features, dt))
+        else:
+            self.weight = self.bias = None
+        if track_running_stats:
+            self.register_buffer("running_mean", np.zeros(self.num_features, dt))
+            self.register_buffer("running_var", np.ones(self.num_features, dt))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+        self._cache = None
+
+    def reset_parameters(self, *, rng: np.random.Generator | None = None) -> None:
+        if self.track_running_stats:
+            self.running_mean.fill(0)
+            self.running_var.fill(1)
+            self.num_batches_tracked[...] = 0
+        if self.affine:
+            self.weight.data.fill(1)
+            self.bias.data.fill(0)
+
+    def _name(self) -> str:
+        return f"{type(self).__name__}({self.num_features})"
+
+    def _dtype(self) -> np.dtype | None:
+        if self.affine:
+            return self.weight.dtype
+        return self.running_mean.dtype if self.track_running_stats else None
+
+    def _bshape(self, x: np.ndarray) -> tuple[int, ...]:
+        return (1, self.num_features) + (1,) * (x.ndim - 2)  # broadcast a (C,) vector
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input(x, self._name(), dtype=self._dtype(), ndim=self._ndims,
+                    size=(1, self.num_features) if x.ndim >= 2 else None,
+                    shape_doc=self._shape_doc)
+        axes = (0,) + tuple(range(2, x.ndim))  # every axis but the channel axis
+        n = x.size // self.num_features  # values per channel
+        use_batch = self.training or not self.track_running_stats
+        if use_batch:
+            if self.training and n <= 1:
+                raise ValueError(f"{self._name()} needs more than 1 value per channel in "
+                                 f"training, got input of shape {x.shape}")
+            mean = x.mean(axis=axes)  # (C,)
+            var = x.var(axis=axes)  # (C,), biased: what torch normalises with
+            if self.training and self.track_running_stats:
+                self._update_running(mean, var, n)
+        else:
+            mean, var = self.running_mean, self.running_var
+        inv_std = 1 / np.sqrt(var + x.dtype.type(self.eps))  # (C,)
+        xhat = (x - mean.reshape(self._bshape(x))) * inv_std.reshape(self._bshape(x))
+        self._cache = (xhat, inv_std, axes, use_batch)
+        if not self.affine:
+            return xhat
+        return xhat * self.weight.data.reshape(self._bshape(x)) + self.bias.data.reshape(
+            self._bshape(x))
+
+    def _update_running(self, mean: np.ndarray, var: np.ndarray, n: int) -> None:
+        self.num_batches_tracked += 1
+        if self.momentum is None:  # cumulative moving average
+            m = 1.0 / float(self.num_batches_tracked)
+        else:
+            m = self.momentum
+        dt = self.running_mean.dtype.type
+        self.running_mean *= dt(1 - m)
+        self.running_mean += dt(m) * mean
+        self.running_var *= dt(1 - m)
+        self.running_var += dt(m) * var * dt(n / (n - 1))  # unbiased, as torch
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        xhat, inv_std, axes, use_batch = require_forward(self._cache, self._name())
+        check_grad(grad_out, xhat.shape, self._name())
+        b = self._bshape(xhat)
+        if self.affine:
+            self.weight.grad += (grad_out * xhat).sum(axis=axes)
+            self.bias.grad += grad_out.sum(axis=axes)
+            dxhat = grad_out * self.weight.data.reshape(b)
+        else:
+            dxhat = grad_out
+        if not use_batch:  # running statistics are constants
+            return dxhat * inv_std.reshape(b)
+        mean_dxhat = dxhat.mean(axis=axes).reshape(b)
+        mean_dxhat_xhat = (dxhat * xhat).mean(axis=axes).reshape(b)
+        return (dxhat - mean_dxhat - xhat * mean_dxhat_xhat) * inv_std.reshape(b)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation over a (N, C) or (N, C, L) input, as `torch.nn.BatchNorm1d`.
+
+    Args:
+        num_features: C.
+        eps: added to the variance before the square root (default 1e-5).
+        momentum: running-statistics factor (default 0.1); None for a cumulative average.
+        affine: learn a per-channel scale `weight` (ones) and shift `bias` (zeros).
+        track_running_stats: keep running_mean / running_var / num_batches_tracked
+            buffers and use them in eval mode; if False, batch statistics always.
+        dtype: float32 (default) or float64.
+
+    Shape: (N, C) or (N, C, L) -> same shape.
+
+    Example:
+        >>> bn = BatchNorm1d(3)
+        >>> bn(np.arange(6, dtype=np.float32).reshape(2, 3)).round(3)
+        array([[-1., -1., -1.],
+               [ 1.,  1.,  1.]], dtype=float32)
+    """
+
+    _ndims = (2, 3)
+    _shape_doc = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over a (N, C, H, W) input, as `torch.nn.BatchNorm2d`.
+
+    Args: as BatchNorm1d. Shape: (N, C, H, W) -> same shape; statistics per channel
+    over N, H and W.
+    """
+
+    _ndims = (4,)
+    _shape_doc = "(N, C, H, W)"
