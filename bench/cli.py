@@ -10,7 +10,7 @@ import argparse
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench import data_cli, parity
+    from bench import data_cli, parity, train_cli
 
     parser = argparse.ArgumentParser(
         prog="twinbench",
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parity.add_command(sub)
     data_cli.add_command(sub)
+    train_cli.add_command(sub)
     return parser
 
 

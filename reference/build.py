@@ -72,9 +72,11 @@ def register(scratch_cls: type, builder: Callable[[scratch.Module, torch.dtype],
     _BUILDERS[scratch_cls] = builder
 
 
-def _build(m: scratch.Module, dtype: torch.dtype) -> nn.Module:
+def _build(m: scratch.Module, dtype: torch.dtype, native_dropout: bool) -> nn.Module:
     if isinstance(m, scratch.Sequential):
-        return nn.Sequential(*(_build(child, dtype) for child in m))
+        return nn.Sequential(*(_build(child, dtype, native_dropout) for child in m))
+    if native_dropout and type(m) is scratch.Dropout:
+        return nn.Dropout(m.p)
     builder = _BUILDERS.get(type(m))
     if builder is None:
         known = ", ".join(sorted(c.__name__ for c in _BUILDERS))
@@ -82,10 +84,15 @@ def _build(m: scratch.Module, dtype: torch.dtype) -> nn.Module:
     return builder(m, dtype)
 
 
-def twin(model: scratch.Module) -> nn.Module:
-    """The torch module with the same layers, weights, buffers, mode and dtype as `model`."""
+def twin(model: scratch.Module, *, native_dropout: bool = False) -> nn.Module:
+    """The torch module with the same layers, weights, buffers, mode and dtype as `model`.
+
+    Dropout layers become `SharedMaskDropout`s holding a copy of the scratch
+    layer's Generator, so both twins drop the same elements; with
+    `native_dropout=True` they become torch's own nn.Dropout (for timing runs).
+    """
     dtype = torch_dtype(model.dtype or np.float32)
-    tmodel = _build(model, dtype)
+    tmodel = _build(model, dtype, native_dropout)
     copy_weights(model, tmodel)
     tmodel.train(model.training)
     return tmodel

@@ -1,0 +1,85 @@
+"""Lockstep: both twins step on identical batches with identical dropout masks.
+
+From the same initial weights, any gap that opens between the twins is
+floating-point rounding compounding through training. The report gives the
+per-step loss difference, the final largest relative weight difference and
+both twins' test accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from bench.experiments import Experiment, build_model
+from bench.runners import ScratchRunner, TorchRunner
+from bench.training import Data, _check_finite, _progress, batches, evaluate
+
+
+@dataclass
+class LockstepReport:
+    experiment: str
+    dtype: str
+    steps: int = 0
+    loss_diffs: list[float] = field(default_factory=list)  # |loss_scratch - loss_torch| per step
+    max_weight_rel_diff: float = 0.0  # max over tensors of max|ws - wt| / max|wt|
+    worst_tensor: str = ""
+    test_accuracy: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def max_loss_diff(self) -> float:
+        return max(self.loss_diffs, default=0.0)
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "max_loss_diff": self.max_loss_diff}, indent=1)
+
+
+def weight_rel_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[float, str]:
+    """Largest relative difference over the float tensors of two state dicts, and its name."""
+    worst, name = 0.0, ""
+    for key, wa in a.items():
+        if not np.issubdtype(np.asarray(wa).dtype, np.floating):
+            continue  # num_batches_tracked is equal by construction
+        wb = b[key]
+        scale = float(np.abs(wb).max()) or 1.0
+        rel = float(np.abs(wa - wb).max()) / scale
+        if rel >= worst:
+            worst, name = rel, key
+    return worst, name
+
+
+def run_lockstep(exp: Experiment, data: Data, *, epochs: int | None = None,
+                 show_progress: bool = True, log=print) -> LockstepReport:
+    model = build_model(exp, np.random.default_rng(exp.seed))
+    twins = (ScratchRunner(exp, model), TorchRunner(exp, model, shared_dropout=True))
+    report = LockstepReport(exp.name, exp.dtype)
+    n = len(data.y_train)
+    for epoch in range(exp.epochs if epochs is None else epochs):
+        for runner in twins:
+            runner.begin_epoch(epoch)
+        bar = _progress(n, f"lockstep epoch {epoch + 1}", show_progress)
+        for step, idx in enumerate(batches(n, exp.batch_size, exp.seed, epoch)):
+            x, y = data.x_train[idx], data.y_train[idx]
+            losses = [runner.train_step(x, y) for runner in twins]
+            for runner, loss in zip(twins, losses):
+                _check_finite(loss, epoch, step, runner)
+            report.loss_diffs.append(abs(losses[0] - losses[1]))
+            report.steps += 1
+            if bar is not None:
+                bar.update(len(idx))
+                bar.set_postfix(loss_diff=f"{report.loss_diffs[-1]:.1e}")
+        if bar is not None:
+            bar.close()
+        for runner in twins:
+            runner.end_epoch()
+        rel, _ = weight_rel_diff(twins[0].weights(), twins[1].weights())
+        if log is not None:
+            log(f"lockstep epoch {epoch + 1}: max loss diff {report.max_loss_diff:.2e}, "
+                f"max relative weight diff {rel:.2e}")
+    report.max_weight_rel_diff, report.worst_tensor = weight_rel_diff(
+        twins[0].weights(), twins[1].weights())
+    for runner in twins:
+        report.test_accuracy[runner.impl] = evaluate(runner, data.x_test, data.y_test)[1]
+    return report

@@ -1,0 +1,191 @@
+"""One training interface over both twins: build from an experiment, step, predict, save.
+
+`ScratchRunner` and `TorchRunner` hold a model, its loss, optimizer and
+schedule, built from the same `Experiment`; the torch runner's weights are
+copied from the scratch model, never re-drawn. The fit loop in
+`bench.training` drives either through the same five methods.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+import reference
+import scratch
+from bench.experiments import Experiment, build_model
+from reference.layers import SharedMaskDropout
+
+EVAL_BATCH = 2000
+
+
+def dropout_rng(seed: int, epoch: int, layer: int) -> np.random.Generator:
+    """The Generator for one dropout layer in one epoch: the same for both twins."""
+    return np.random.default_rng([seed, 7, epoch, layer])
+
+
+def _schedule(module, exp: Experiment, optimizer):
+    """The experiment's learning-rate schedule from `module` (scratch's or torch's lr_scheduler)."""
+    if exp.schedule is None:
+        return None
+    if exp.schedule == "InverseTimeLR":  # lr / (1 + decay * t), as the write-ups decay it
+        decay = float(exp.schedule_args["decay"])
+        return module.LambdaLR(optimizer, lambda t: 1.0 / (1.0 + decay * t))
+    cls = getattr(module, exp.schedule, None)
+    if cls is None:
+        raise ValueError(f"experiment {exp.name!r}: unknown schedule {exp.schedule!r}")
+    return cls(optimizer, **exp.schedule_args)
+
+
+def _optimizer(module, exp: Experiment, params):
+    cls = getattr(module, exp.optimizer, None)
+    if cls is None:
+        raise ValueError(f"experiment {exp.name!r}: unknown optimizer {exp.optimizer!r}")
+    return cls(params, **exp.optimizer_args)
+
+
+class ScratchRunner:
+    impl = "scratch"
+
+    def __init__(self, exp: Experiment, model: scratch.Sequential | None = None):
+        self.exp = exp
+        self.model = model if model is not None else build_model(
+            exp, np.random.default_rng(exp.seed))
+        self.loss_fn = scratch.CrossEntropyLoss()
+        self.optimizer = _optimizer(scratch.optim, exp, self.model.parameters())
+        self.scheduler = _schedule(scratch.optim.lr_scheduler, exp, self.optimizer)
+
+    def begin_epoch(self, epoch: int) -> None:
+        self.model.train()
+        dropouts = [m for m in self.model.modules() if isinstance(m, scratch.Dropout)]
+        for i, m in enumerate(dropouts):
+            m.rng = dropout_rng(self.exp.seed, epoch, i)
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        loss = self.loss_fn(self.model(x), y)
+        self.optimizer.zero_grad()
+        self.model.backward(self.loss_fn.backward())
+        self.optimizer.step()
+        return loss
+
+    def end_epoch(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Logits (N, 10) in eval mode."""
+        self.model.eval()
+        return np.concatenate([self.model(x[i:i + EVAL_BATCH])
+                               for i in range(0, len(x), EVAL_BATCH)])
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return self.model.state_dict()
+
+    def load_weights(self, state: dict[str, np.ndarray]) -> None:
+        self.model.load_state_dict(state)
+
+    def optimizer_state(self) -> dict:
+        return self.optimizer.state_dict()
+
+    def load_optimizer_state(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state)
+
+
+class TorchRunner:
+    """The torch twin. `shared_dropout` draws dropout masks as scratch does (for lockstep);
+    otherwise torch's own nn.Dropout runs, seeded per epoch."""
+
+    impl = "torch"
+
+    def __init__(self, exp: Experiment, model: scratch.Sequential | None = None, *,
+                 shared_dropout: bool = False, device: str = "cpu"):
+        self.exp = exp
+        source = model if model is not None else build_model(exp, np.random.default_rng(exp.seed))
+        self.model = reference.twin(source, native_dropout=not shared_dropout).to(device)
+        self.device = device
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.optimizer = _optimizer(torch.optim, exp, self.model.parameters())
+        self.scheduler = _schedule(torch.optim.lr_scheduler, exp, self.optimizer)
+        self.dtype = reference.torch_dtype(exp.dtype)
+
+    def begin_epoch(self, epoch: int) -> None:
+        self.model.train()
+        shared = [m for m in self.model.modules() if isinstance(m, SharedMaskDropout)]
+        for i, m in enumerate(shared):
+            m.rng = dropout_rng(self.exp.seed, epoch, i)
+        torch.manual_seed(hash((self.exp.seed, epoch)) & 0x7FFF_FFFF)  # native dropout
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).to(self.device)
+
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
+        loss = self.loss_fn(self.model(self._tensor(x)), self._tensor(y))
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def end_epoch(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @torch.no_grad()
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        self.model.eval()
+        return np.concatenate([self.model(self._tensor(x[i:i + EVAL_BATCH])).cpu().numpy()
+                               for i in range(0, len(x), EVAL_BATCH)])
+
+    def weights(self) -> dict[str, np.ndarray]:
+        return {k: reference.to_numpy(v) for k, v in self.model.state_dict().items()}
+
+    def load_weights(self, state: dict[str, np.ndarray]) -> None:
+        own = self.model.state_dict()
+        missing = sorted(set(own) - set(state))
+        if missing:
+            raise ValueError(f"checkpoint lacks torch weights {missing}")
+        self.model.load_state_dict({k: torch.from_numpy(np.asarray(state[k])) for k in own})
+
+    def optimizer_state(self) -> dict:
+        sd = self.optimizer.state_dict()
+        return {"state": {i: {k: (reference.to_numpy(v) if torch.is_tensor(v) else v)
+                              for k, v in s.items()} for i, s in sd["state"].items()},
+                "param_groups": sd["param_groups"]}
+
+    def load_optimizer_state(self, state: dict) -> None:
+        self.optimizer.load_state_dict({
+            "state": {int(i): {k: (torch.from_numpy(np.array(v)) if isinstance(v, np.ndarray)
+                                   else v) for k, v in s.items()}
+                      for i, s in state["state"].items()},
+            "param_groups": state["param_groups"]})
+
+
+def make_runner(impl: str, exp: Experiment, **kwargs):
+    if impl == "scratch":
+        return ScratchRunner(exp)
+    if impl == "torch":
+        return TorchRunner(exp, **kwargs)
+    raise ValueError(f"unknown implementation {impl!r}; expected 'scratch' or 'torch'")
+
+
+def scheduler_state_json(runner) -> str:
+    """The scheduler's state as JSON (its lambdas are code, rebuilt from the experiment)."""
+    if runner.scheduler is None:
+        return "null"
+    sd = {k: v for k, v in runner.scheduler.state_dict().items() if k != "lr_lambdas"}
+    return json.dumps(sd)
+
+
+def load_scheduler_state(runner, text: str) -> None:
+    sd = json.loads(text)
+    if sd is not None and runner.scheduler is not None:
+        if "lr_lambdas" in runner.scheduler.state_dict():
+            sd["lr_lambdas"] = [None] * len(runner.optimizer.param_groups)
+        runner.scheduler.load_state_dict(sd)

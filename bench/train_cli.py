@@ -1,0 +1,120 @@
+"""`twinbench train` and `twinbench eval`: train an experiment's twins, evaluate a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_OUT = "runs"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _print_history(history) -> None:
+    from tabulate import tabulate
+
+    rows = [asdict(e) for e in history.epochs]
+    print(f"\n{history.impl}: {history.experiment['name']}")
+    print(tabulate(rows, headers="keys", floatfmt=".4g", tablefmt="github"))
+
+
+def _train(args: argparse.Namespace) -> int:
+    from bench.experiments import get_experiment
+    from bench.lockstep import run_lockstep
+    from bench.training import fit, load_data, resume
+    from bench.runners import make_runner
+
+    exp = get_experiment(args.experiment).with_overrides(
+        epochs=args.epochs, dtype=args.dtype, seed=args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_data(exp, data_dir=args.data_dir)
+    print(f"{exp.name}: {exp.description}\n{len(data.y_train)} training and "
+          f"{len(data.y_test)} test images of {exp.dataset}, {exp.dtype}, seed {exp.seed}")
+    progress = not args.no_progress
+
+    if args.lockstep:
+        report = run_lockstep(exp, data, show_progress=progress)
+        path = out / f"{exp.name}-lockstep-{exp.dtype}.json"
+        _write_atomic(path, report.to_json())
+        print(f"lockstep, {report.steps} steps: max loss diff {report.max_loss_diff:.3e}, "
+              f"max relative weight diff {report.max_weight_rel_diff:.3e} "
+              f"({report.worst_tensor}); test accuracy scratch "
+              f"{report.test_accuracy['scratch']:.2f}%, torch {report.test_accuracy['torch']:.2f}%"
+              f"\nreport: {path}")
+        return 0
+
+    impls = ["scratch", "torch"] if args.impl == "both" else [args.impl]
+    if args.resume and len(impls) != 1:
+        raise SystemExit("--resume continues one checkpoint: pass --impl scratch or torch")
+    for impl in impls:
+        ckpt = out / f"{exp.name}-{impl}.npz"
+        if args.resume:
+            runner, start, history = resume(Path(args.resume), exp)
+            if runner.impl != impl:
+                raise SystemExit(f"{args.resume} holds a {runner.impl} run, not {impl}")
+        else:
+            runner, start, history = make_runner(impl, exp), 0, None
+        history = fit(runner, data, start_epoch=start, history=history, checkpoint=ckpt,
+                      show_progress=progress)
+        _write_atomic(out / f"{exp.name}-{impl}.json", history.to_json())
+        _print_history(history)
+        print(f"checkpoint: {ckpt}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from bench.experiments import Experiment
+    from bench.runners import make_runner
+    from bench.training import evaluate, load_data, read_checkpoint
+
+    weights, meta, history = read_checkpoint(Path(args.checkpoint))
+    exp = Experiment(**history.experiment)
+    runner = make_runner(meta["impl"], exp)
+    runner.load_weights(weights)
+    data = load_data(exp, data_dir=args.data_dir)
+    loss, acc = evaluate(runner, data.x_test, data.y_test)
+    pred = runner.predict(data.x_test).argmax(axis=1)
+    confusion = np.zeros((10, 10), dtype=np.int64)  # rows: true class, columns: predicted
+    np.add.at(confusion, (data.y_test, pred), 1)
+    print(f"{args.checkpoint}: {meta['impl']} {exp.name} after {meta['epoch']} epochs\n"
+          f"test accuracy {acc:.2f}%, test loss {loss:.4f}\n\nconfusion matrix "
+          "(rows: true class, columns: predicted)")
+    print(tabulate([[i, *row] for i, row in enumerate(confusion)],
+                   headers=["true \\ pred", *range(10)], tablefmt="github"))
+    return 0
+
+
+def add_command(sub) -> None:
+    from bench.experiments import EXPERIMENTS
+
+    p = sub.add_parser("train", help="train an experiment with either twin or both",
+                       description="Train EXPERIMENT; writes a checkpoint and a JSON history.")
+    p.add_argument("experiment", choices=sorted(EXPERIMENTS), metavar="EXPERIMENT",
+                   help=f"one of {', '.join(sorted(EXPERIMENTS))}")
+    p.add_argument("--impl", choices=["scratch", "torch", "both"], default="scratch")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--dtype", choices=["float32", "float64"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--lockstep", action="store_true",
+                   help="step both twins on identical batches and dropout masks; report drift")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint")
+    p.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
+    p.add_argument("--data-dir", help="directory holding the four IDX files, if not cached")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_train)
+
+    e = sub.add_parser("eval", help="test accuracy and confusion matrix of a checkpoint")
+    e.add_argument("checkpoint")
+    e.add_argument("--data-dir")
+    e.set_defaults(func=_eval)

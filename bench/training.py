@@ -1,0 +1,202 @@
+"""The fit loop, shared by both twins, and lockstep runs that measure how far they drift.
+
+Both twins see the same batches in the same order: epoch e shuffles with
+`default_rng([seed, e])`, so separate runs (or a resumed run) agree without
+passing a Generator around. Each epoch ends with a test-set evaluation and a
+checkpoint, written atomically; a non-finite loss stops the run with an error
+naming the epoch, step and learning rate, and the last finite checkpoint stays.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+import scratch
+from bench.experiments import Experiment
+from bench.runners import load_scheduler_state, make_runner, scheduler_state_json
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class Data:
+    """Inputs as float arrays in the experiment's dtype and int64 labels."""
+
+    x_train: np.ndarray  # (N, 784)
+    y_train: np.ndarray  # (N,)
+    x_test: np.ndarray  # (M, 784)
+    y_test: np.ndarray  # (M,)
+
+
+def load_data(exp: Experiment, **fetch_options) -> Data:
+    from bench.datasets import load_inputs
+
+    x_tr, y_tr = load_inputs(exp.dataset, "train", standardize=exp.standardize, **fetch_options)
+    x_te, y_te = load_inputs(exp.dataset, "test", standardize=exp.standardize, **fetch_options)
+    if exp.train_subset is not None:
+        x_tr, y_tr = x_tr[:exp.train_subset], y_tr[:exp.train_subset]
+    dt = np.dtype(exp.dtype)
+    return Data(x_tr.astype(dt, copy=False), y_tr, x_te.astype(dt, copy=False), y_te)
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float  # mean of the epoch's step losses
+    train_accuracy: float  # percent, eval mode, on the first 10,000 training images
+    test_loss: float
+    test_accuracy: float  # percent
+    seconds: float  # training steps only, evaluation excluded
+    samples_per_second: float
+    lr: float  # the learning rate used in this epoch
+
+
+@dataclass
+class History:
+    experiment: dict
+    impl: str
+    epochs: list[EpochRecord] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps({"experiment": self.experiment, "impl": self.impl,
+                           "epochs": [asdict(e) for e in self.epochs]}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> History:
+        d = json.loads(text)
+        return cls(d["experiment"], d["impl"], [EpochRecord(**e) for e in d["epochs"]])
+
+    @property
+    def final_test_accuracy(self) -> float:
+        return self.epochs[-1].test_accuracy if self.epochs else float("nan")
+
+
+def batches(n: int, batch_size: int, seed: int, epoch: int):
+    """Index arrays of one epoch's batches; batch_size 0 means one full batch."""
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    size = n if batch_size <= 0 else batch_size
+    for start in range(0, n, size):
+        yield order[start:start + size]
+
+
+def evaluate(runner, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy in percent) of the runner's model in eval mode."""
+    logits = runner.predict(x).astype(np.float64)
+    loss = scratch.CrossEntropyLoss()(logits, y)
+    return loss, 100.0 * float(np.mean(logits.argmax(axis=1) == y))
+
+
+def _check_finite(loss: float, epoch: int, step: int, runner) -> None:
+    if not math.isfinite(loss):
+        raise TrainingDiverged(
+            f"{runner.impl}: loss became {loss} at epoch {epoch}, step {step} "
+            f"(learning rate {runner.lr():g}); the last finite checkpoint is kept")
+
+
+def train_epoch(runner, data: Data, epoch: int, progress=None) -> tuple[float, float]:
+    """One pass over the training set; returns (mean step loss, seconds spent stepping)."""
+    exp = runner.exp
+    runner.begin_epoch(epoch)
+    total_loss, seen, seconds = 0.0, 0, 0.0
+    for step, idx in enumerate(batches(len(data.y_train), exp.batch_size, exp.seed, epoch)):
+        x, y = data.x_train[idx], data.y_train[idx]
+        start = time.perf_counter()
+        loss = runner.train_step(x, y)
+        seconds += time.perf_counter() - start
+        _check_finite(loss, epoch, step, runner)
+        total_loss += loss * len(idx)
+        seen += len(idx)
+        if progress is not None:
+            progress.update(len(idx))
+            progress.set_postfix(loss=f"{loss:.4f}", samples_s=f"{seen / max(seconds, 1e-9):.0f}")
+    return total_loss / seen, seconds
+
+
+def fit(runner, data: Data, *, start_epoch: int = 0, history: History | None = None,
+        checkpoint: Path | None = None, show_progress: bool = True, log=print) -> History:
+    """Train `runner` for the experiment's epochs, evaluating and checkpointing each epoch."""
+    exp = runner.exp
+    history = history or History(exp.to_dict(), runner.impl)
+    sample = slice(0, min(10_000, len(data.y_train)))  # train accuracy on a fixed sample
+    for epoch in range(start_epoch, exp.epochs):
+        lr = runner.lr()
+        bar = _progress(len(data.y_train), f"{runner.impl} epoch {epoch + 1}/{exp.epochs}",
+                        show_progress)
+        try:
+            loss, seconds = train_epoch(runner, data, epoch, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+        _, train_acc = evaluate(runner, data.x_train[sample], data.y_train[sample])
+        test_loss, test_acc = evaluate(runner, data.x_test, data.y_test)
+        runner.end_epoch()
+        record = EpochRecord(epoch + 1, loss, train_acc, test_loss, test_acc, seconds,
+                             len(data.y_train) / seconds, lr)
+        history.epochs.append(record)
+        if log is not None:
+            log(f"{runner.impl} epoch {record.epoch}: loss {loss:.4f}, train {train_acc:.2f}%, "
+                f"test {test_acc:.2f}%, {seconds:.1f}s, lr {lr:.4g}")
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, runner, history)
+    return history
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", leave=False, dynamic_ncols=True)
+
+
+# --- checkpoints ------------------------------------------------------------------------
+
+def save_checkpoint(path: Path, runner, history: History) -> None:
+    """Weights, optimizer and schedule state and the history, in one atomic .npz."""
+    opt = runner.optimizer_state()
+    arrays = {str(i): {k: np.asarray(v) for k, v in s.items()}
+              for i, s in opt["state"].items() if s}
+    groups = [{k: v for k, v in g.items()} for g in opt["param_groups"]]
+    ckpt = {
+        "model": runner.weights(),
+        "meta": json.dumps({"impl": runner.impl, "epoch": len(history.epochs),
+                            "param_groups": groups,
+                            "scheduler": scheduler_state_json(runner)}),
+        "history": history.to_json(),
+    }
+    if arrays:
+        ckpt["optimizer_state"] = arrays
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    scratch.save(ckpt, path)
+
+
+def read_checkpoint(path: Path) -> tuple[dict, dict, History]:
+    """(weights, meta, history) of a checkpoint written by `save_checkpoint`."""
+    ckpt = scratch.load(path)
+    for key in ("model", "meta", "history"):
+        if key not in ckpt:
+            raise ValueError(f"{path} is a scratch checkpoint but not a training checkpoint: "
+                             f"no {key!r} entry (found {sorted(ckpt)})")
+    meta = json.loads(str(ckpt["meta"]))
+    meta["optimizer_state"] = ckpt.get("optimizer_state", {})
+    return ckpt["model"], meta, History.from_json(str(ckpt["history"]))
+
+
+def resume(path: Path, exp: Experiment, **runner_kwargs):
+    """A runner restored from `path`, the epoch to continue from, and the history so far."""
+    weights, meta, history = read_checkpoint(path)
+    runner = make_runner(meta["impl"], exp, **runner_kwargs)
+    runner.load_weights(weights)
+    runner.load_optimizer_state({"state": meta["optimizer_state"],
+                                 "param_groups": meta["param_groups"]})
+    load_scheduler_state(runner, meta["scheduler"])
+    return runner, int(meta["epoch"]), history
