@@ -1,0 +1,129 @@
+"""HTTP(S) downloads with timeouts, retries with backoff, and a tqdm progress bar.
+
+A download streams into a file object the caller owns (a temporary file in the
+cache directory, see cache.temp_file), so a download cut off midway leaves
+nothing behind once that file is dropped. Faults become `SourceUnavailable`,
+marked `whole_source` when the host itself is out (no DNS, refused, timing
+out), so the caller stops asking that mirror for the other files.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import IO
+
+from tqdm import tqdm
+
+from bench.datasets.errors import SourceUnavailable
+
+USER_AGENT = "twinbench-datasets/0.1 (+https://pypi.org/project/twinbench/)"
+
+
+@dataclass(frozen=True)
+class DownloadOptions:
+    """How hard to try a mirror. Tests shrink these to keep failures fast."""
+
+    timeout: float = 15.0  # seconds, for the connection and for each read
+    retries: int = 2  # further tries after the first, for transient faults only
+    backoff: float = 1.0  # seconds before the first retry, doubled after each
+    progress: bool | None = None  # tqdm bar; None: only when stderr is a terminal
+    chunk_size: int = 1 << 16
+    max_bytes: int = 100 << 20  # a response larger than this is not one of our files
+
+
+class _Transient(Exception):
+    """A fault worth retrying (5xx, timeout, connection dropped midway)."""
+
+    def __init__(self, reason: str, *, host_down: bool = False) -> None:
+        super().__init__(reason)
+        self.host_down = host_down
+
+
+def download(url: str, dest: IO[bytes], what: str, options: DownloadOptions) -> int:
+    """Stream `url` into `dest` (truncated first); the number of bytes written."""
+    delay = options.backoff
+    for attempt in range(options.retries + 1):
+        dest.seek(0)
+        dest.truncate()
+        try:
+            return _fetch_once(url, dest, what, options)
+        except _Transient as e:
+            if attempt == options.retries:
+                tries = f"{options.retries + 1} tr{'ies' if options.retries else 'y'}"
+                raise SourceUnavailable(f"{e} (after {tries})", whole_source=e.host_down) from e
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+def _fetch_once(url: str, dest: IO[bytes], what: str, options: DownloadOptions) -> int:
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    try:
+        response = urllib.request.urlopen(request, timeout=options.timeout)
+    except urllib.error.HTTPError as e:
+        e.close()
+        reason = f"HTTP {e.code} {e.reason}"
+        if e.code >= 500 or e.code == 429:
+            raise _Transient(reason) from e
+        raise SourceUnavailable(reason) from e
+    except urllib.error.URLError as e:
+        raise _classify(e.reason) from e
+    except (OSError, http.client.HTTPException) as e:
+        raise _classify(e) from e
+
+    with response:
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        if total is not None and total > options.max_bytes:
+            raise SourceUnavailable(f"response of {total} bytes is larger than any of our files")
+        show = sys.stderr.isatty() if options.progress is None else options.progress
+        got = 0
+        with tqdm(
+            total=total, desc=what, unit="B", unit_scale=True, unit_divisor=1024,
+            disable=not show, leave=False, file=sys.stderr,
+        ) as bar:
+            while True:
+                try:
+                    chunk = response.read(options.chunk_size)
+                except (OSError, http.client.HTTPException) as e:
+                    raise _Transient(
+                        f"connection lost after {got} of {total or '?'} bytes "
+                        f"({type(e).__name__}: {e or 'timed out'})",
+                        host_down=isinstance(e, TimeoutError),  # stalled: don't ask again
+                    ) from e
+                if not chunk:
+                    break
+                got += len(chunk)
+                if got > options.max_bytes:
+                    raise SourceUnavailable("response is larger than any of our files")
+                dest.write(chunk)
+                bar.update(len(chunk))
+    if total is not None and got != total:
+        raise _Transient(f"download cut off: got {got} of {total} bytes")
+    dest.flush()
+    return got
+
+
+def _classify(reason: object) -> Exception:
+    """A failure before the response started: retryable, or final for this mirror.
+
+    Failing to resolve, connect or get an answer in time means the host is out:
+    no retry (a black-holed host would cost timeout x tries per mirror), and
+    the mirror is not asked for the other files.
+    """
+    if isinstance(reason, socket.gaierror):
+        return SourceUnavailable(f"host not found ({reason})", whole_source=True)
+    if isinstance(reason, ConnectionRefusedError):
+        return SourceUnavailable(f"connection refused ({reason})", whole_source=True)
+    if isinstance(reason, ssl.SSLError):
+        return SourceUnavailable(f"TLS failure ({reason})", whole_source=True)
+    if isinstance(reason, TimeoutError):
+        return SourceUnavailable(f"timed out ({reason or 'no answer'})", whole_source=True)
+    return _Transient(f"{type(reason).__name__}: {reason}")  # e.g. reset: worth a retry
