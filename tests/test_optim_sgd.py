@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-import torch
+from optim_helpers import SHAPES, max_rel_diff, run_both
 
 import scratch
 from scratch import optim
@@ -24,38 +24,18 @@ def _combo_id(options: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in options.items())
 
 
-def _run_both(dtype, lr, options, seed=0):
-    rng = np.random.default_rng(seed)
-    shapes = [(5, 3), (3,), (1,)]
-    params = [scratch.Parameter(rng.standard_normal(s).astype(dtype)) for s in shapes]
-    tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
-    opt = optim.SGD(params, lr=lr, **options)
-    topt = torch.optim.SGD(tparams, lr=lr, **options)
-    for _ in range(STEPS):
-        for p, tp in zip(params, tparams):
-            g = rng.standard_normal(p.shape).astype(dtype)
-            p.grad[...] = g
-            tp.grad = torch.from_numpy(g.copy())
-        opt.step()
-        topt.step()
-    return params, tparams
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("options", COMBOS, ids=_combo_id)
 def test_sgd_trajectory_matches_torch(options, dtype):
-    params, tparams = _run_both(dtype, 0.05, options)
-    for p, tp in zip(params, tparams):
-        ref = tp.detach().numpy()
-        rel = np.abs(p.data - ref).max() / np.abs(ref).max()
-        assert rel <= REL_TOL[dtype], (options, rel)
-        assert p.data.dtype == dtype
+    params, tparams, *_ = run_both("SGD", dtype, dict(lr=0.05, **options), steps=STEPS)
+    assert max_rel_diff(params, tparams) <= REL_TOL[dtype]
+    assert all(p.data.dtype == dtype for p in params)
 
 
 def test_sgd_moves_the_parameters():
     # Guard against a trajectory test that compares two parameters that never moved.
-    params, _ = _run_both(np.float64, 0.05, dict(momentum=0.9))
-    start = np.random.default_rng(0).standard_normal((5, 3))
+    params, *_ = run_both("SGD", np.float64, dict(lr=0.05, momentum=0.9), steps=STEPS)
+    start = np.random.default_rng(0).standard_normal(SHAPES[0])
     assert np.abs(params[0].data - start).max() > 0.1
 
 

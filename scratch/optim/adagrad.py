@@ -1,0 +1,76 @@
+"""Adagrad with learning-rate decay, exactly as `torch.optim.Adagrad` (dense gradients)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratch.module import Parameter
+from scratch.optim.optimizer import Optimizer
+
+
+class Adagrad(Optimizer):
+    """Adagrad, torch's formulation.
+
+    For each parameter p with gradient g, at step t = 1, 2, ..., with the sum of
+    squares s starting at initial_accumulator_value:
+        g <- -g if maximize
+        g <- g + weight_decay * p
+        clr <- lr / (1 + (t - 1) * lr_decay)
+        s <- s + g^2
+        p <- p - clr * g / (sqrt(s) + eps)
+
+    As in torch, the state ("step" and "sum") is created when the optimizer is, and
+    the accumulator always starts at the constructor's initial_accumulator_value: a
+    per-group value is kept in the group but not used.
+
+    Args:
+        params: iterable of Parameters, or of dicts defining parameter groups.
+        lr: learning rate (default 1e-2).
+        lr_decay: learning-rate decay per step (default 0).
+        weight_decay: L2 penalty folded into the gradient (default 0).
+        initial_accumulator_value: starting value of the sum of squares (default 0).
+        eps: added to the denominator, outside the square root (default 1e-10).
+        maximize: ascend instead of descend.
+    """
+
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
+                 initial_accumulator_value: float = 0, eps: float = 1e-10, *,
+                 maximize: bool = False):
+        # `not 0 <= x` rather than `x < 0`, so that NaN is refused too.
+        if not 0.0 <= lr:
+            raise ValueError(f"invalid learning rate {lr}: expected >= 0")
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"invalid lr_decay {lr_decay}: expected >= 0")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"invalid weight_decay {weight_decay}: expected >= 0")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError(f"invalid initial_accumulator_value {initial_accumulator_value}: "
+                             "expected >= 0")
+        if not 0.0 <= eps:
+            raise ValueError(f"invalid eps {eps}: expected >= 0")
+        super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps,
+                                      weight_decay=weight_decay,
+                                      initial_accumulator_value=initial_accumulator_value,
+                                      maximize=maximize))
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(p, self.state.setdefault(id(p), {}))
+
+    def _init_state(self, p: Parameter, state: dict) -> None:
+        if not state:
+            state["step"] = 0
+            state["sum"] = np.full_like(p.data, self.defaults["initial_accumulator_value"])
+
+    def _update(self, p: Parameter, group: dict, state: dict) -> None:
+        self._init_state(p, state)  # parameters from a later add_param_group
+        state["step"] += 1
+        g = -p.grad if group["maximize"] else p.grad
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.data  # a new array: p.grad stays untouched
+        clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
+
+        s = state["sum"]
+        s += g * g
+        std = np.sqrt(s)
+        std += group["eps"]
+        p.data -= clr * g / std  # torch's addcdiv: (value * g) / std

@@ -1,0 +1,94 @@
+"""RMSprop (plain, centered, with momentum), exactly as `torch.optim.RMSprop`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratch.module import Parameter
+from scratch.optim._functional import lerp_
+from scratch.optim.optimizer import Optimizer
+
+
+class RMSprop(Optimizer):
+    """RMSprop, torch's formulation (eps outside the square root, momentum on the ratio).
+
+    For each parameter p with gradient g, at step t, with square_avg v, grad_avg m
+    and momentum_buffer b all starting at zero:
+        g <- -g if maximize
+        g <- g + weight_decay * p
+        v <- alpha * v + (1 - alpha) * g^2
+        if centered:
+            m <- alpha * m + (1 - alpha) * g
+            d <- sqrt(v - m^2) + eps
+        else:
+            d <- sqrt(v) + eps
+        if momentum > 0:
+            b <- momentum * b + g / d
+            p <- p - lr * b
+        else:
+            p <- p - lr * g / d
+
+    Args:
+        params: iterable of Parameters, or of dicts defining parameter groups.
+        lr: learning rate (default 1e-2).
+        alpha: smoothing constant of the squared-gradient average (default 0.99).
+        eps: added to the denominator, outside the square root (default 1e-8).
+        weight_decay: L2 penalty folded into the gradient (default 0).
+        momentum: momentum factor (default 0).
+        centered: normalise by the estimated variance of the gradient instead of its
+            second moment (default False).
+        maximize: ascend instead of descend (keyword-only here; torch also takes it
+            positionally, after its capturable and foreach flags, which scratch lacks).
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
+                 maximize: bool = False):
+        # `not 0 <= x` rather than `x < 0`, so that NaN is refused too.
+        if not 0.0 <= lr:
+            raise ValueError(f"invalid learning rate {lr}: expected >= 0")
+        if not 0.0 <= eps:
+            raise ValueError(f"invalid eps {eps}: expected >= 0")
+        if not 0.0 <= momentum:
+            raise ValueError(f"invalid momentum {momentum}: expected >= 0")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"invalid weight_decay {weight_decay}: expected >= 0")
+        if not 0.0 <= alpha:
+            raise ValueError(f"invalid alpha {alpha}: expected >= 0")
+        super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps,
+                                      centered=centered, weight_decay=weight_decay,
+                                      maximize=maximize))
+
+    def _update(self, p: Parameter, group: dict, state: dict) -> None:
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(p.data)
+            if group["momentum"] > 0:
+                state["momentum_buffer"] = np.zeros_like(p.data)
+            if group["centered"]:
+                state["grad_avg"] = np.zeros_like(p.data)
+        state["step"] += 1  # kept for torch's state_dict; the update does not use it
+        alpha, lr, wd = group["alpha"], group["lr"], group["weight_decay"]
+        g = -p.grad if group["maximize"] else p.grad
+        if wd:
+            g = g + wd * p.data  # a new array: p.grad stays as backward left it
+
+        v = state["square_avg"]
+        v *= alpha
+        v += (1 - alpha) * g * g  # torch's addcmul: (value * g) * g
+        if group["centered"]:
+            m = state["grad_avg"]
+            lerp_(m, g, 1 - alpha)
+            d = v - m * m
+            np.sqrt(d, out=d)
+        else:
+            d = np.sqrt(v)
+        d += group["eps"]
+
+        if group["momentum"] > 0:
+            b = state["momentum_buffer"]
+            b *= group["momentum"]
+            b += g / d
+            p.data -= lr * b
+        else:
+            p.data -= lr * g / d  # torch's addcdiv: (value * g) / d

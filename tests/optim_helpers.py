@@ -1,0 +1,57 @@
+"""Run a scratch optimizer and its torch.optim twin side by side on the same random gradients.
+
+Shared by the optimizer trajectory tests: `run_both("Adam", np.float64, dict(lr=0.05),
+steps=30)` builds `scratch.optim.Adam` and `torch.optim.Adam` with the same arguments over
+copies of the same parameters, feeds both the same fresh gradients each step, and returns
+both parameter lists and both optimizers. Works for any optimizer both libraries name alike
+(SGD included).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+import scratch
+from scratch import optim
+
+# Shapes of the parameters every trajectory test moves: a matrix, a vector, a single
+# element (the (1,) case broadcasting bugs hide in) and a 3-D block.
+SHAPES = [(5, 3), (3,), (1,), (2, 3, 4)]
+
+
+class Twins(NamedTuple):
+    params: list[scratch.Parameter]
+    tparams: list[torch.Tensor]
+    opt: optim.Optimizer
+    topt: torch.optim.Optimizer
+
+
+def run_both(name: str, dtype, options: dict, *, steps: int, seed: int = 0,
+             shapes=SHAPES) -> Twins:
+    """`steps` steps of scratch.optim.<name> and torch.optim.<name> on the same gradients."""
+    rng = np.random.default_rng(seed)
+    params = [scratch.Parameter(rng.standard_normal(s).astype(dtype)) for s in shapes]
+    tparams = [torch.tensor(p.data.copy(), requires_grad=True) for p in params]
+    opt = getattr(optim, name)(params, **options)
+    # foreach=False pins torch to its single-tensor loop, the one scratch follows.
+    topt = getattr(torch.optim, name)(tparams, **options, foreach=False)
+    for _ in range(steps):
+        for p, tp in zip(params, tparams):
+            g = rng.standard_normal(p.shape).astype(dtype)
+            p.grad[...] = g
+            tp.grad = torch.from_numpy(g.copy())
+        opt.step()
+        topt.step()
+    return Twins(params, tparams, opt, topt)
+
+
+def max_rel_diff(params, tparams) -> float:
+    """Largest |scratch - torch| over all parameters, each relative to its largest |torch|."""
+    worst = 0.0
+    for p, tp in zip(params, tparams):
+        ref = tp.detach().numpy()
+        worst = max(worst, float(np.abs(p.data - ref).max() / np.abs(ref).max()))
+    return worst
