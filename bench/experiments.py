@@ -193,9 +193,11 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         claim="~79% on an MNIST subset", claimed_accuracy=79.0,
     ),
     Experiment(
-        name="ci-mlp", dataset="mnist", layers=("linear 256", "relu", "linear 10"),
-        init="kaiming_uniform", optimizer="SGD", optimizer_args={"lr": 0.05, "momentum": 0.9},
-        batch_size=64, epochs=2, standardize=True, train_subset=10_000,
+        name="ci-mlp", dataset="mnist",
+        layers=("linear 512", "batchnorm", "relu", "linear 10"),
+        init="kaiming_uniform", optimizer="SGD", optimizer_args={"lr": 0.1, "momentum": 0.9},
+        schedule="ExponentialLR", schedule_args={"gamma": 0.2},
+        batch_size=32, epochs=2, standardize=True, train_subset=10_000,
         description="CI's fast check: 2 epochs on 10,000 MNIST images",
     ),
 ]}

@@ -24,7 +24,7 @@ class LockstepReport:
     dtype: str
     steps: int = 0
     loss_diffs: list[float] = field(default_factory=list)  # |loss_scratch - loss_torch| per step
-    max_weight_rel_diff: float = 0.0  # max over tensors of max|ws - wt| / max|wt|
+    max_weight_rel_diff: float = 0.0  # see weight_rel_diff
     worst_tensor: str = ""
     test_accuracy: dict[str, float] = field(default_factory=dict)
 
@@ -37,14 +37,19 @@ class LockstepReport:
 
 
 def weight_rel_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[float, str]:
-    """Largest relative difference over the float tensors of two state dicts, and its name."""
+    """Largest relative difference over the float tensors of two state dicts, and its name.
+
+    Each tensor's max|a - b| is divided by its own max|b|, floored at 1e-6 of the
+    model's largest weight: a bias that feeds a batch norm gets gradients of pure
+    rounding noise (~1e-18) and would otherwise divide by almost nothing.
+    """
+    floats = {k: np.asarray(v) for k, v in b.items() if np.issubdtype(np.asarray(v).dtype,
+                                                                       np.floating)}
+    floor = 1e-6 * max((float(np.abs(v).max(initial=0)) for v in floats.values()), default=1.0)
     worst, name = 0.0, ""
-    for key, wa in a.items():
-        if not np.issubdtype(np.asarray(wa).dtype, np.floating):
-            continue  # num_batches_tracked is equal by construction
-        wb = b[key]
-        scale = float(np.abs(wb).max()) or 1.0
-        rel = float(np.abs(wa - wb).max()) / scale
+    for key, wb in floats.items():  # num_batches_tracked is an integer, equal by construction
+        scale = max(float(np.abs(wb).max(initial=0)), floor) or 1.0
+        rel = float(np.abs(a[key] - wb).max(initial=0)) / scale
         if rel >= worst:
             worst, name = rel, key
     return worst, name
@@ -64,7 +69,7 @@ def run_lockstep(exp: Experiment, data: Data, *, epochs: int | None = None,
             x, y = data.x_train[idx], data.y_train[idx]
             losses = [runner.train_step(x, y) for runner in twins]
             for runner, loss in zip(twins, losses):
-                _check_finite(loss, epoch, step, runner)
+                _check_finite(loss, epoch + 1, step + 1, runner)
             report.loss_diffs.append(abs(losses[0] - losses[1]))
             report.steps += 1
             if bar is not None:

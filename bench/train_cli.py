@@ -29,8 +29,8 @@ def _print_history(history) -> None:
 def _train(args: argparse.Namespace) -> int:
     from bench.experiments import get_experiment
     from bench.lockstep import run_lockstep
-    from bench.training import fit, load_data, resume
     from bench.runners import make_runner
+    from bench.training import fit, load_data, resume
 
     exp = get_experiment(args.experiment).with_overrides(
         epochs=args.epochs, dtype=args.dtype, seed=args.seed)

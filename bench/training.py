@@ -96,6 +96,7 @@ def evaluate(runner, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def _check_finite(loss: float, epoch: int, step: int, runner) -> None:
+    """Raise TrainingDiverged for a NaN or infinite loss; epoch and step count from 1."""
     if not math.isfinite(loss):
         raise TrainingDiverged(
             f"{runner.impl}: loss became {loss} at epoch {epoch}, step {step} "
@@ -112,7 +113,7 @@ def train_epoch(runner, data: Data, epoch: int, progress=None) -> tuple[float, f
         start = time.perf_counter()
         loss = runner.train_step(x, y)
         seconds += time.perf_counter() - start
-        _check_finite(loss, epoch, step, runner)
+        _check_finite(loss, epoch + 1, step + 1, runner)
         total_loss += loss * len(idx)
         seen += len(idx)
         if progress is not None:

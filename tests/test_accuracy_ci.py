@@ -1,0 +1,64 @@
+"""CI's fast accuracy check on real MNIST: the scratch MLP learns, and its twin agrees.
+
+Needs the real data set (tox fetches it first); without it these tests skip,
+and under CI=true they fail.
+"""
+
+import numpy as np
+import pytest
+from conftest_data import require_real
+
+from bench import cli
+from bench.experiments import get_experiment
+from bench.lockstep import run_lockstep
+from bench.runners import make_runner
+from bench.training import fit, load_data
+
+TARGET = 95.0  # percent, scratch, 2 epochs on the first 10,000 training images
+TWIN_GAP = 0.5  # percentage points between the twins
+
+
+@pytest.fixture(scope="module")
+def mnist_subset():
+    require_real("mnist")
+    exp = get_experiment("ci-mlp")
+    return exp, load_data(exp)
+
+
+def test_scratch_mlp_reaches_target_and_twins_agree(mnist_subset):
+    exp, data = mnist_subset
+    assert len(data.y_train) == 10_000 and len(data.y_test) == 10_000
+    acc = {impl: fit(make_runner(impl, exp), data, show_progress=False, log=None)
+           .final_test_accuracy for impl in ("scratch", "torch")}
+    print(f"ci-mlp test accuracy after {exp.epochs} epochs: {acc}")
+    assert acc["scratch"] >= TARGET
+    assert abs(acc["scratch"] - acc["torch"]) <= TWIN_GAP
+
+
+def test_lockstep_float64_on_real_data(mnist_subset):
+    exp, data = mnist_subset
+    exp64 = exp.with_overrides(dtype="float64", epochs=1)
+    data64 = type(data)(*(a.astype(np.float64) if a.dtype.kind == "f" else a
+                          for a in (data.x_train, data.y_train, data.x_test, data.y_test)))
+    report = run_lockstep(exp64, data64, show_progress=False, log=None)
+    print(f"lockstep float64, {report.steps} steps: weights {report.max_weight_rel_diff:.2e}")
+    assert report.steps == 313
+    assert report.max_weight_rel_diff <= 1e-8
+    assert report.test_accuracy["scratch"] == pytest.approx(report.test_accuracy["torch"])
+
+
+def test_train_and_eval_commands(mnist_subset, tmp_path, capsys):
+    assert cli.main(["train", "ci-mlp", "--epochs", "1", "--no-progress",
+                     "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "test_accuracy" in out and "scratch epoch 1:" in out  # the per-epoch table and log
+    ckpt = tmp_path / "ci-mlp-scratch.npz"
+    assert ckpt.exists() and (tmp_path / "ci-mlp-scratch.json").exists()
+    assert cli.main(["eval", str(ckpt)]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "confusion matrix" in out
+    # the confusion matrix's rows add up to the test set's class counts
+    rows = [line for line in out.splitlines() if line.startswith("|") and "true" not in line
+            and "---" not in line]
+    counts = [sum(int(v) for v in row.strip("|").split("|")[1:]) for row in rows]
+    assert counts == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

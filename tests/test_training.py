@@ -1,0 +1,141 @@
+"""The fit loop, checkpoints and resume, divergence handling, lockstep, and every experiment."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bench.experiments import EXPERIMENTS, Experiment, build_model, get_experiment
+from bench.lockstep import run_lockstep
+from bench.runners import ScratchRunner, TorchRunner, make_runner
+from bench.training import Data, TrainingDiverged, fit, read_checkpoint, resume
+
+TOY = Experiment(
+    name="toy", dataset="mnist",
+    layers=("linear 32", "batchnorm", "relu", "dropout 0.2", "linear 10"),
+    init="kaiming_uniform", optimizer="SGD", optimizer_args={"lr": 0.05, "momentum": 0.9},
+    schedule="CosineAnnealingLR", schedule_args={"T_max": 3}, batch_size=50, epochs=3,
+)
+
+
+def toy_data(n_train=600, n_test=200, dtype=np.float32, seed=0) -> Data:
+    """A learnable 10-class problem: one Gaussian blob per class in 784 dimensions."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((10, 784)) * 0.15
+    y = rng.integers(0, 10, n_train + n_test)
+    x = (centres[y] + rng.standard_normal((n_train + n_test, 784))).astype(dtype)
+    return Data(x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+
+@pytest.mark.parametrize("impl", ["scratch", "torch"])
+def test_fit_learns_and_records_history(impl, tmp_path):
+    runner = make_runner(impl, TOY)
+    history = fit(runner, toy_data(), checkpoint=tmp_path / "c.npz", show_progress=False,
+                  log=None)
+    assert [e.epoch for e in history.epochs] == [1, 2, 3]
+    assert history.final_test_accuracy > 40  # chance is 10%
+    assert history.epochs[-1].train_loss < history.epochs[0].train_loss
+    lrs = [e.lr for e in history.epochs]
+    assert lrs[0] == pytest.approx(0.05) and lrs[1] < lrs[0]  # cosine schedule stepped
+    back = json.loads(history.to_json())
+    assert back["impl"] == impl and len(back["epochs"]) == 3
+    weights, meta, saved = read_checkpoint(tmp_path / "c.npz")
+    assert meta["epoch"] == 3 and meta["impl"] == impl
+    assert saved.epochs[-1].test_accuracy == history.final_test_accuracy
+
+
+def test_twins_fit_to_the_same_accuracy():
+    data = toy_data()
+    exp = TOY.with_overrides(layers=("linear 32", "relu", "linear 10"))
+    accs = [fit(make_runner(impl, exp), data, show_progress=False, log=None)
+            .final_test_accuracy for impl in ("scratch", "torch")]
+    assert abs(accs[0] - accs[1]) <= 1.0  # same weights, same batches; float32 rounding only
+
+
+@pytest.mark.parametrize("impl", ["scratch", "torch"])
+def test_resume_continues_exactly(impl, tmp_path):
+    data = toy_data()
+    straight = make_runner(impl, TOY)
+    fit(straight, data, show_progress=False, log=None)
+
+    first = make_runner(impl, TOY.with_overrides(epochs=1))
+    fit(first, data, checkpoint=tmp_path / "c.npz", show_progress=False, log=None)
+    runner, start, history = resume(tmp_path / "c.npz", TOY)
+    assert start == 1 and len(history.epochs) == 1
+    fit(runner, data, start_epoch=start, history=history, show_progress=False, log=None)
+    assert len(history.epochs) == 3
+    for key, w in straight.weights().items():
+        np.testing.assert_array_equal(runner.weights()[key], w, err_msg=key)
+
+
+def test_non_finite_loss_stops_with_epoch_step_lr_and_keeps_last_checkpoint(tmp_path):
+    data = toy_data()
+    ckpt = tmp_path / "c.npz"
+    exp = TOY.with_overrides(epochs=2)
+    runner = ScratchRunner(exp)
+    calls = {"n": 0}
+    real_step = runner.train_step
+
+    def step(x, y):
+        calls["n"] += 1
+        return float("nan") if calls["n"] == 12 + 3 else real_step(x, y)  # epoch 2, step 3
+
+    runner.train_step = step
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2, step 3 "
+                                               r"\(learning rate 0.0375\)"):
+        fit(runner, data, checkpoint=ckpt, show_progress=False, log=None)
+    _, meta, history = read_checkpoint(ckpt)
+    assert meta["epoch"] == 1 and len(history.epochs) == 1  # the last finite epoch
+
+
+@pytest.mark.parametrize("dtype,bound", [("float64", 1e-8), ("float32", 1e-2)])
+def test_lockstep_twins_stay_together(dtype, bound):
+    exp = TOY.with_overrides(dtype=dtype, epochs=2)
+    report = run_lockstep(exp, toy_data(dtype=np.dtype(dtype)), show_progress=False, log=None)
+    assert report.steps == 24
+    assert report.max_weight_rel_diff <= bound
+    if dtype == "float64":
+        assert report.max_loss_diff <= 1e-10
+        assert report.test_accuracy["scratch"] == report.test_accuracy["torch"]
+
+
+def test_lockstep_detects_drift():
+    """A twin that trains differently must show up as drift, or the check is hollow."""
+    exp = TOY.with_overrides(dtype="float64", epochs=1)
+    data = toy_data(dtype=np.float64)
+    report = run_lockstep(exp.with_overrides(optimizer_args={"lr": 3e-3}), data,
+                          show_progress=False, log=None)
+    model = build_model(exp, np.random.default_rng(exp.seed))
+    other = TorchRunner(exp.with_overrides(optimizer_args={"lr": 2e-3}), model,
+                        shared_dropout=True)
+    same = ScratchRunner(exp, model)
+    from bench.lockstep import weight_rel_diff
+    for runner in (same, other):
+        fit(runner, data, show_progress=False, log=None)
+    assert weight_rel_diff(same.weights(), other.weights())[0] > 1e3 * report.max_weight_rel_diff
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_every_experiment_builds_both_twins_and_steps(name):
+    exp = get_experiment(name)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 784)).astype(exp.dtype)
+    y = rng.integers(0, 10, 8)
+    model = build_model(exp, np.random.default_rng(exp.seed))
+    s, t = ScratchRunner(exp, model), TorchRunner(exp, model, shared_dropout=True)
+    for runner in (s, t):
+        runner.begin_epoch(0)
+    ls, lt = s.train_step(x, y), t.train_step(x, y)
+    assert ls == pytest.approx(lt, rel=1e-4)
+    s.end_epoch()
+    t.end_epoch()
+    assert s.lr() == pytest.approx(t.lr(), rel=1e-12)
+
+
+def test_unknown_experiment_and_layer_names():
+    with pytest.raises(ValueError, match="unknown experiment 'mpl'; expected one of"):
+        get_experiment("mpl")
+    with pytest.raises(ValueError, match="unknown layer 'conv 3'"):
+        build_model(TOY.with_overrides(layers=("conv 3",)), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown implementation 'jax'"):
+        make_runner("jax", TOY)
