@@ -10,7 +10,7 @@ import argparse
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench import data_cli, parity, train_cli
+    from bench import accuracy, data_cli, parity, train_cli
 
     parser = argparse.ArgumentParser(
         prog="twinbench",
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parity.add_command(sub)
     data_cli.add_command(sub)
     train_cli.add_command(sub)
+    accuracy.add_command(sub)
     return parser
 
 

@@ -39,6 +39,7 @@ class Experiment:
         standardize: subtract the training-set pixel mean and divide by its std.
         train_subset: use only the first n training images (stratification is left
             to the data set's own mixing), None for all 60,000.
+        target_accuracy: the test accuracy (percent) both twins must reach, if any.
         claim: for write-up reproductions, what the write-up reports, and
             claimed_accuracy its test accuracy in percent where it gives one.
     """
@@ -58,6 +59,7 @@ class Experiment:
     standardize: bool = False
     train_subset: int | None = None
     description: str = ""
+    target_accuracy: float | None = None
     claim: str | None = None
     claimed_accuracy: float | None = None
 
@@ -127,7 +129,7 @@ def build_model(exp: Experiment, rng: np.random.Generator) -> scratch.Sequential
 
 # --- the registry -----------------------------------------------------------------------
 
-def _mlp(dataset: str, name: str, epochs: int, description: str) -> Experiment:
+def _mlp(dataset: str, name: str, epochs: int, target: float, description: str) -> Experiment:
     return Experiment(
         name=name, dataset=dataset,
         layers=("linear 1024", "relu", "dropout 0.2", "linear 1024", "relu", "dropout 0.2",
@@ -137,12 +139,15 @@ def _mlp(dataset: str, name: str, epochs: int, description: str) -> Experiment:
                                          "weight_decay": 5e-4},
         schedule="CosineAnnealingLR", schedule_args={"T_max": epochs},
         batch_size=128, epochs=epochs, standardize=True, description=description,
+        target_accuracy=target,
     )
 
 
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
-    _mlp("mnist", "mlp", 20, "784-1024-1024-10 ReLU MLP, dropout 0.2, SGD Nesterov, cosine"),
-    _mlp("fashion-mnist", "mlp-fashion", 30,
+    # Keras's reference MLP reports 98.40%; Simard et al. (2003) 98.4% with 800 hidden units.
+    _mlp("mnist", "mlp", 20, 98.5, "784-1024-1024-10 ReLU MLP, dropout 0.2, SGD Nesterov, cosine"),
+    # The Fashion-MNIST paper's MLP baselines reach 87.0-87.7%.
+    _mlp("fashion-mnist", "mlp-fashion", 30, 89.5,
          "784-1024-1024-10 ReLU MLP on Fashion-MNIST, dropout 0.2, SGD Nesterov, cosine"),
     Experiment(
         name="seed-000", dataset="mnist", layers=("linear 128", "relu", "linear 10"),
@@ -197,7 +202,7 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
         layers=("linear 512", "batchnorm", "relu", "linear 10"),
         init="kaiming_uniform", optimizer="SGD", optimizer_args={"lr": 0.1, "momentum": 0.9},
         schedule="ExponentialLR", schedule_args={"gamma": 0.2},
-        batch_size=32, epochs=2, standardize=True, train_subset=10_000,
+        batch_size=32, epochs=2, standardize=True, train_subset=10_000, target_accuracy=95.0,
         description="CI's fast check: 2 epochs on 10,000 MNIST images",
     ),
 ]}
