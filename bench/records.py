@@ -105,7 +105,7 @@ def append_record(kind: str, payload: dict, results_dir: Path | None = None) -> 
     fp = machine_fingerprint()
     record = {"kind": kind, "time": now.isoformat(timespec="seconds"), "machine": fp,
               **payload}
-    name = f"{now:%Y%m%dT%H%M%SZ}-{fp['machine_id']}-{uuid.uuid4().hex[:6]}.json"
+    name = f"{now:%Y%m%dT%H%M%S%fZ}-{fp['machine_id']}-{uuid.uuid4().hex[:6]}.json"
     path = directory / name
     tmp = directory / f".{name}.tmp"
     try:

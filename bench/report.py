@@ -1,0 +1,195 @@
+"""`twinbench report`: raw records -> markdown tables in results/ and in the README.
+
+Each table is built from the newest record per (experiment, machine), with a
+caption naming the machine. The README holds each table between marker
+comments `<!-- twinbench:NAME -->` and `<!-- /twinbench:NAME -->`; `--check`
+exits non-zero when the README or a results/*.md file differs from what the
+records give, so a stale README fails the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from tabulate import tabulate
+
+from bench.records import RESULTS_DIR, load_records, machine_label
+
+README = RESULTS_DIR.parent / "README.md"
+
+
+def _latest(records: list[dict], key: Callable[[dict], tuple]) -> list[dict]:
+    """The newest record for each key (records come oldest first)."""
+    out: dict[tuple, dict] = {}
+    for rec in records:
+        out[key(rec)] = rec
+    return list(out.values())
+
+
+def _by_machine(records: list[dict]) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = {}
+    for rec in records:
+        groups.setdefault(rec["machine"]["machine_id"], []).append(rec)
+    return groups
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    return tabulate(df, headers="keys", tablefmt="github", showindex=False,
+                    disable_numparse=True, missingval="-")
+
+
+def _sections(records: list[dict], build: Callable[[list[dict]], pd.DataFrame]) -> str:
+    if not records:
+        return "_No records yet: run the command above._"
+    parts = []
+    for group in _by_machine(records).values():
+        parts.append(f"Machine: {machine_label(group[-1]['machine'])}\n\n"
+                     + _markdown(build(group)))
+    return "\n\n".join(parts)
+
+
+def _fmt_pct(x) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def accuracy_table(records: list[dict]) -> pd.DataFrame:
+    rows = []
+    for rec in records:
+        exp, acc, sec = rec["experiment"], rec["final_test_accuracy"], rec["seconds_per_epoch"]
+        if exp["name"].startswith("seed-"):
+            continue
+        target = exp.get("target_accuracy")
+        ok = target is not None and min(acc.values()) >= target
+        rows.append({
+            "experiment": exp["name"], "dataset": exp["dataset"], "epochs": exp["epochs"],
+            "target %": _fmt_pct(target),
+            "scratch %": f"{acc['scratch']:.2f}", "torch %": f"{acc['torch']:.2f}",
+            "both reach target": ("yes" if ok else "no") if target is not None else "-",
+            "s/epoch scratch": f"{sec['scratch']:.1f}", "s/epoch torch": f"{sec['torch']:.1f}",
+            "time ratio scratch/torch": f"{sec['scratch'] / sec['torch']:.2f}",
+        })
+    return pd.DataFrame(rows)
+
+
+def seeds_table(records: list[dict]) -> pd.DataFrame:
+    rows = []
+    for rec in records:
+        exp, acc, sec = rec["experiment"], rec["final_test_accuracy"], rec["seconds_per_epoch"]
+        if not exp["name"].startswith("seed-"):
+            continue
+        claimed = exp.get("claimed_accuracy")
+        if claimed is None:
+            verdict = "no figure to check"
+        else:
+            verdict = "reproduced" if min(acc.values()) >= claimed else "not reproduced"
+        rows.append({
+            "write-up": exp["name"], "what it claims": exp.get("claim") or "-",
+            "setup": exp["description"].split(": ", 1)[-1],
+            "scratch %": f"{acc['scratch']:.2f}", "torch %": f"{acc['torch']:.2f}",
+            "epochs": exp["epochs"],
+            "seconds scratch / torch": f"{sec['scratch'] * exp['epochs']:.1f} / "
+                                       f"{sec['torch'] * exp['epochs']:.1f}",
+            "claim": verdict,
+        })
+    return pd.DataFrame(rows).sort_values("write-up") if rows else pd.DataFrame(rows)
+
+
+def lockstep_table(records: list[dict]) -> pd.DataFrame:
+    rows = []
+    for rec in records:
+        acc = rec["test_accuracy"]
+        rows.append({
+            "experiment": rec["experiment"]["name"], "dtype": rec["dtype"],
+            "epochs": rec["experiment"]["epochs"], "steps": rec["steps"],
+            "max loss diff": f"{rec['max_loss_diff']:.2e}",
+            "max relative weight diff": f"{rec['max_weight_rel_diff']:.2e}",
+            "scratch %": f"{acc['scratch']:.2f}", "torch %": f"{acc['torch']:.2f}",
+            "accuracy gap (points)": f"{abs(acc['scratch'] - acc['torch']):.2f}",
+        })
+    return pd.DataFrame(rows)
+
+
+def _exp_key(rec: dict) -> tuple:
+    return rec["experiment"]["name"], rec["machine"]["machine_id"]
+
+
+def build_tables(results_dir: Path = RESULTS_DIR) -> dict[str, str]:
+    """Table name -> markdown, from the records under `results_dir`."""
+    accuracy = _latest(load_records("accuracy", results_dir), _exp_key)
+    lockstep = _latest(load_records("lockstep", results_dir),
+                       lambda r: (*_exp_key(r), r["dtype"]))
+    return {
+        "accuracy": _sections(accuracy, accuracy_table),
+        "seeds": _sections([r for r in accuracy if r["experiment"]["name"].startswith("seed-")],
+                           seeds_table),
+        "lockstep": _sections(lockstep, lockstep_table),
+    }
+
+
+_TITLES = {
+    "accuracy": "Accuracy: both twins, same initial weights and batch order "
+                "(`twinbench accuracy`)",
+    "seeds": "The write-ups, reproduced (`twinbench accuracy seed-000 ...`)",
+    "lockstep": "Lockstep drift (`twinbench accuracy --lockstep`)",
+}
+
+
+def render_results(tables: dict[str, str]) -> dict[str, str]:
+    """results/<name>.md contents."""
+    note = "<!-- generated by `twinbench report` from results/records; do not edit -->\n"
+    return {f"{name}.md": f"{note}# {_TITLES[name]}\n\n{text}\n" for name, text in tables.items()}
+
+
+def render_readme(readme: str, tables: dict[str, str]) -> str:
+    """`readme` with each marked section replaced by its table."""
+    for name, text in tables.items():
+        pattern = re.compile(rf"(<!-- twinbench:{name} -->\n).*?(<!-- /twinbench:{name} -->)",
+                             re.S)
+        if not pattern.search(readme):
+            raise ValueError(f"README has no <!-- twinbench:{name} --> ... "
+                             f"<!-- /twinbench:{name} --> markers")
+        readme = pattern.sub(lambda m: m.group(1) + text + "\n" + m.group(2), readme)
+    return readme
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def report(check: bool, results_dir: Path = RESULTS_DIR, readme: Path = README) -> list[str]:
+    """Write (or with `check`, compare) results/*.md and the README; returns stale files."""
+    tables = build_tables(results_dir)
+    wanted = {results_dir / name: text for name, text in render_results(tables).items()}
+    wanted[readme] = render_readme(readme.read_text(), tables)
+    stale = [str(p) for p, text in wanted.items() if not p.exists() or p.read_text() != text]
+    if not check:
+        for path, text in wanted.items():
+            if str(path) in stale:
+                _write_atomic(path, text)
+    return stale
+
+
+def _run(args: argparse.Namespace) -> int:
+    stale = report(args.check)
+    if args.check:
+        if stale:
+            print("stale (run `twinbench report`): " + ", ".join(stale))
+            return 1
+        print("README and results/*.md are up to date with results/records")
+        return 0
+    print("updated: " + (", ".join(stale) if stale else "nothing (already up to date)"))
+    return 0
+
+
+def add_command(sub) -> None:
+    p = sub.add_parser("report", help="tables in results/ and the README from the records")
+    p.add_argument("--check", action="store_true",
+                   help="change nothing; exit 1 if README or results/*.md are stale")
+    p.set_defaults(func=_run)
