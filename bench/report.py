@@ -153,7 +153,7 @@ def render_readme(readme: str, tables: dict[str, str]) -> str:
         if not pattern.search(readme):
             raise ValueError(f"README has no <!-- twinbench:{name} --> ... "
                              f"<!-- /twinbench:{name} --> markers")
-        readme = pattern.sub(lambda m: m.group(1) + text + "\n" + m.group(2), readme)
+        readme = pattern.sub(lambda m, t=text: m.group(1) + t + "\n" + m.group(2), readme)
     return readme
 
 

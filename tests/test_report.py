@@ -1,4 +1,4 @@
-"""Records and reports: append-only records, tables naming the machine, a check for stale READMEs."""
+"""Records and reports: append-only records, tables naming the machine, stale-README checks."""
 
 import json
 import os
