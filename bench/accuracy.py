@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import statistics
 
+import numpy as np
+
 from bench.experiments import EXPERIMENTS, Experiment, get_experiment
 from bench.records import append_record
 
@@ -21,13 +23,23 @@ def run_accuracy(exp: Experiment, *, show_progress: bool = True, log=print) -> d
 
     data = load_data(exp)
     result = {"experiment": exp.to_dict(), "histories": {}, "final_test_accuracy": {},
-              "seconds_per_epoch": {}}
+              "seconds_per_epoch": {}, "confusion": {}}
     for impl in ("scratch", "torch"):
-        history = fit(make_runner(impl, exp), data, show_progress=show_progress, log=log)
+        runner = make_runner(impl, exp)
+        history = fit(runner, data, show_progress=show_progress, log=log)
         result["histories"][impl] = [vars(e) for e in history.epochs]
         result["final_test_accuracy"][impl] = history.final_test_accuracy
         result["seconds_per_epoch"][impl] = statistics.median(e.seconds for e in history.epochs)
+        result["confusion"][impl] = confusion_matrix(runner, data).tolist()
     return result
+
+
+def confusion_matrix(runner, data) -> np.ndarray:
+    """(10, 10) counts on the test set; rows are true classes, columns predictions."""
+    pred = runner.predict(data.x_test).argmax(axis=1)
+    counts = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(counts, (data.y_test, pred), 1)
+    return counts
 
 
 def run_lockstep_record(exp: Experiment, *, show_progress: bool = True, log=print) -> dict:

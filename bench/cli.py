@@ -10,7 +10,7 @@ import argparse
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bench import accuracy, data_cli, parity, report, train_cli
+    from bench import accuracy, bench_cli, data_cli, parity, report, train_cli
 
     parser = argparse.ArgumentParser(
         prog="twinbench",
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_cli.add_command(sub)
     accuracy.add_command(sub)
     report.add_command(sub)
+    bench_cli.add_command(sub)
     return parser
 
 

@@ -114,16 +114,90 @@ def lockstep_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _speed_rows(rec: dict, phases: tuple[str, ...]) -> pd.DataFrame:
+    """One row per (arch, batch, dtype, threads, phase), the twins side by side."""
+    df = pd.DataFrame(rec["benchmarks"])
+    df = df[df["phase"].isin(phases)]
+    if df.empty:
+        return df
+    keys = ["arch", "phase", "dtype", "threads", "batch"]
+    wide = df.pivot_table(index=keys, columns="impl", values=["median", "iqr", "flops"],
+                          aggfunc="first")
+    rows = []
+    for idx, row in wide.iterrows():
+        out = dict(zip(keys, idx))
+        s_med, t_med = row[("median", "scratch")], row[("median", "torch")]
+        out["scratch ms (IQR)"] = f"{1e3 * s_med:.3g} ({1e3 * row[('iqr', 'scratch')]:.2g})"
+        out["torch ms (IQR)"] = f"{1e3 * t_med:.3g} ({1e3 * row[('iqr', 'torch')]:.2g})"
+        out["ratio scratch/torch"] = f"{s_med / t_med:.2f}"
+        out["scratch GFLOP/s"] = f"{row[('flops', 'scratch')] / s_med / 1e9:.1f}"
+        out["torch GFLOP/s"] = f"{row[('flops', 'torch')] / t_med / 1e9:.1f}"
+        if ("median", "torch-cuda") in row.index and pd.notna(row[("median", "torch-cuda")]):
+            out["torch-cuda ms"] = f"{1e3 * row[('median', 'torch-cuda')]:.3g}"
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def speed_table(records: list[dict]) -> pd.DataFrame:
+    return _speed_rows(records[-1], ("step",))
+
+
+def speed_all_table(records: list[dict]) -> pd.DataFrame:
+    return _speed_rows(records[-1], ("forward", "backward", "step"))
+
+
+def ceiling_table(records: list[dict]) -> pd.DataFrame:
+    rows = [{"library": r["library"], "dtype": r["dtype"], "threads": r["threads"],
+             "matrix": f"{r['n']}x{r['n']}", "GFLOP/s": f"{r['gflops']:.1f}"}
+            for r in records[-1]["matmul"]]
+    return pd.DataFrame(rows)
+
+
+def tta_table(records: list[dict]) -> pd.DataFrame:
+    rows = []
+    for rec in records:
+        runs = pd.DataFrame(rec["runs"])
+        for impl, g in runs.groupby("impl", sort=False):
+            secs = g["seconds"].dropna()
+            rows.append({
+                "experiment": rec["experiment"]["name"], "target %": f"{rec['target']:.1f}",
+                "twin": impl, "seeds": len(g), "reached": f"{len(secs)}/{len(g)}",
+                "median s": f"{secs.median():.1f}" if len(secs) else "-",
+                "min-max s": f"{secs.min():.1f}-{secs.max():.1f}" if len(secs) else "-",
+                "median epochs": f"{g['epochs'].dropna().median():.0f}" if len(secs) else "-",
+            })
+    return pd.DataFrame(rows)
+
+
 def _exp_key(rec: dict) -> tuple:
     return rec["experiment"]["name"], rec["machine"]["machine_id"]
 
 
+# Tables that also appear in the README (speed-all is long: results/ only).
+README_TABLES = ("speed", "ceiling", "tta", "accuracy", "seeds", "lockstep")
+
+
+def _load(results_dir: Path) -> dict[str, list[dict]]:
+    return {
+        "accuracy": _latest(load_records("accuracy", results_dir), _exp_key),
+        "lockstep": _latest(load_records("lockstep", results_dir),
+                            lambda r: (*_exp_key(r), r["dtype"])),
+        "speed": load_records("speed", results_dir),
+        "ceiling": load_records("ceiling", results_dir),
+        "tta": _latest(load_records("tta", results_dir), _exp_key),
+    }
+
+
 def build_tables(results_dir: Path = RESULTS_DIR) -> dict[str, str]:
     """Table name -> markdown, from the records under `results_dir`."""
-    accuracy = _latest(load_records("accuracy", results_dir), _exp_key)
-    lockstep = _latest(load_records("lockstep", results_dir),
-                       lambda r: (*_exp_key(r), r["dtype"]))
+    recs = _load(results_dir)
+    accuracy, lockstep, speed, ceiling, tta = (
+        recs[k] for k in ("accuracy", "lockstep", "speed", "ceiling", "tta"))
     return {
+        "speed": _sections(speed, speed_table),
+        "speed-all": _sections(speed, speed_all_table),
+        "ceiling": _sections(ceiling, ceiling_table),
+        "tta": _sections(tta, tta_table),
         "accuracy": _sections(accuracy, accuracy_table),
         "seeds": _sections([r for r in accuracy if r["experiment"]["name"].startswith("seed-")],
                            seeds_table),
@@ -132,6 +206,10 @@ def build_tables(results_dir: Path = RESULTS_DIR) -> dict[str, str]:
 
 
 _TITLES = {
+    "speed": "Training-step speed, median of many rounds (`twinbench bench`)",
+    "speed-all": "Forward, backward and training step, every case of the last grid",
+    "ceiling": "The hardware ceiling: matmul GFLOP/s",
+    "tta": "Time to accuracy (training and per-epoch evaluation, wall clock)",
     "accuracy": "Accuracy: both twins, same initial weights and batch order "
                 "(`twinbench accuracy`)",
     "seeds": "The write-ups, reproduced (`twinbench accuracy seed-000 ...`)",
@@ -147,7 +225,8 @@ def render_results(tables: dict[str, str]) -> dict[str, str]:
 
 def render_readme(readme: str, tables: dict[str, str]) -> str:
     """`readme` with each marked section replaced by its table."""
-    for name, text in tables.items():
+    for name in README_TABLES:
+        text = tables[name]
         pattern = re.compile(rf"(<!-- twinbench:{name} -->\n).*?(<!-- /twinbench:{name} -->)",
                              re.S)
         if not pattern.search(readme):
@@ -164,15 +243,26 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def report(check: bool, results_dir: Path = RESULTS_DIR, readme: Path = README) -> list[str]:
-    """Write (or with `check`, compare) results/*.md and the README; returns stale files."""
+    """Write (or with `check`, compare) results/*.md, the plots and the README.
+
+    Returns the stale files. Plots are compared by presence only: their bytes
+    depend on matplotlib's version and fonts, the tables' text does not.
+    """
+    from bench import plots
+
     tables = build_tables(results_dir)
     wanted = {results_dir / name: text for name, text in render_results(tables).items()}
     wanted[readme] = render_readme(readme.read_text(), tables)
     stale = [str(p) for p, text in wanted.items() if not p.exists() or p.read_text() != text]
-    if not check:
-        for path, text in wanted.items():
-            if str(path) in stale:
-                _write_atomic(path, text)
+    recs = _load(results_dir)
+    if check:
+        names = plots.planned(recs["accuracy"], recs["speed"], recs["tta"])
+        return stale + [str(results_dir / n) for n in names if not (results_dir / n).exists()]
+    for path, text in wanted.items():
+        if str(path) in stale:
+            _write_atomic(path, text)
+    for name, png in plots.build_plots(recs["accuracy"], recs["speed"], recs["tta"]).items():
+        plots.write(results_dir / name, png)
     return stale
 
 

@@ -172,7 +172,10 @@ def make_runner(impl: str, exp: Experiment, **kwargs):
         return ScratchRunner(exp)
     if impl == "torch":
         return TorchRunner(exp, **kwargs)
-    raise ValueError(f"unknown implementation {impl!r}; expected 'scratch' or 'torch'")
+    if impl == "torch-cuda":
+        return TorchRunner(exp, device="cuda", **kwargs)
+    raise ValueError(f"unknown implementation {impl!r}; expected 'scratch', 'torch' "
+                     "or 'torch-cuda'")
 
 
 def scheduler_state_json(runner) -> str:

@@ -7,8 +7,6 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
 DEFAULT_OUT = "runs"
 
 
@@ -74,6 +72,7 @@ def _train(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    from bench.accuracy import confusion_matrix
     from bench.experiments import Experiment
     from bench.runners import make_runner
     from bench.training import evaluate, load_data, read_checkpoint
@@ -84,9 +83,7 @@ def _eval(args: argparse.Namespace) -> int:
     runner.load_weights(weights)
     data = load_data(exp, data_dir=args.data_dir)
     loss, acc = evaluate(runner, data.x_test, data.y_test)
-    pred = runner.predict(data.x_test).argmax(axis=1)
-    confusion = np.zeros((10, 10), dtype=np.int64)  # rows: true class, columns: predicted
-    np.add.at(confusion, (data.y_test, pred), 1)
+    confusion = confusion_matrix(runner, data)
     print(f"{args.checkpoint}: {meta['impl']} {exp.name} after {meta['epoch']} epochs\n"
           f"test accuracy {acc:.2f}%, test loss {loss:.4f}\n\nconfusion matrix "
           "(rows: true class, columns: predicted)")

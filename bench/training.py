@@ -40,8 +40,9 @@ class Data:
 def load_data(exp: Experiment, **fetch_options) -> Data:
     from bench.datasets import load_inputs
 
-    x_tr, y_tr = load_inputs(exp.dataset, "train", standardize=exp.standardize, **fetch_options)
-    x_te, y_te = load_inputs(exp.dataset, "test", standardize=exp.standardize, **fetch_options)
+    opts = dict(layout=exp.layout, standardize=exp.standardize, **fetch_options)
+    x_tr, y_tr = load_inputs(exp.dataset, "train", **opts)  # (N, 784) or (N, 1, 28, 28)
+    x_te, y_te = load_inputs(exp.dataset, "test", **opts)
     if exp.train_subset is not None:
         x_tr, y_tr = x_tr[:exp.train_subset], y_tr[:exp.train_subset]
     dt = np.dtype(exp.dtype)
@@ -58,6 +59,7 @@ class EpochRecord:
     seconds: float  # training steps only, evaluation excluded
     samples_per_second: float
     lr: float  # the learning rate used in this epoch
+    eval_seconds: float = 0.0  # evaluating train sample and test set after the epoch
 
 
 @dataclass
@@ -123,8 +125,13 @@ def train_epoch(runner, data: Data, epoch: int, progress=None) -> tuple[float, f
 
 
 def fit(runner, data: Data, *, start_epoch: int = 0, history: History | None = None,
-        checkpoint: Path | None = None, show_progress: bool = True, log=print) -> History:
-    """Train `runner` for the experiment's epochs, evaluating and checkpointing each epoch."""
+        checkpoint: Path | None = None, show_progress: bool = True, log=print,
+        stop_at: float | None = None) -> History:
+    """Train `runner` for the experiment's epochs, evaluating and checkpointing each epoch.
+
+    With `stop_at`, training ends after the first epoch whose test accuracy reaches it
+    (time-to-accuracy runs).
+    """
     exp = runner.exp
     history = history or History(exp.to_dict(), runner.impl)
     sample = slice(0, min(10_000, len(data.y_train)))  # train accuracy on a fixed sample
@@ -137,17 +144,21 @@ def fit(runner, data: Data, *, start_epoch: int = 0, history: History | None = N
         finally:
             if bar is not None:
                 bar.close()
+        start = time.perf_counter()
         _, train_acc = evaluate(runner, data.x_train[sample], data.y_train[sample])
         test_loss, test_acc = evaluate(runner, data.x_test, data.y_test)
+        eval_seconds = time.perf_counter() - start
         runner.end_epoch()
         record = EpochRecord(epoch + 1, loss, train_acc, test_loss, test_acc, seconds,
-                             len(data.y_train) / seconds, lr)
+                             len(data.y_train) / seconds, lr, eval_seconds)
         history.epochs.append(record)
         if log is not None:
             log(f"{runner.impl} epoch {record.epoch}: loss {loss:.4f}, train {train_acc:.2f}%, "
                 f"test {test_acc:.2f}%, {seconds:.1f}s, lr {lr:.4g}")
         if checkpoint is not None:
             save_checkpoint(checkpoint, runner, history)
+        if stop_at is not None and test_acc >= stop_at:
+            break
     return history
 
 

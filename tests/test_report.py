@@ -19,7 +19,7 @@ def _accuracy_payload(name="mlp", scratch=98.6, torch=98.7, target=98.5, **exp):
 def readme(tmp_path):
     path = tmp_path / "README.md"
     path.write_text("# x\n" + "".join(f"<!-- twinbench:{n} -->\nold\n<!-- /twinbench:{n} -->\n"
-                                      for n in ("accuracy", "seeds", "lockstep")))
+                                      for n in report.README_TABLES))
     return path
 
 
@@ -68,7 +68,7 @@ def test_corrupt_record_is_named(tmp_path):
 def test_missing_markers_are_named(tmp_path):
     bare = tmp_path / "README.md"
     bare.write_text("# no markers\n")
-    with pytest.raises(ValueError, match="twinbench:accuracy"):
+    with pytest.raises(ValueError, match="twinbench:speed"):
         report.report(check=True, results_dir=tmp_path, readme=bare)
 
 

@@ -135,7 +135,7 @@ def test_every_experiment_builds_both_twins_and_steps(name):
 def test_unknown_experiment_and_layer_names():
     with pytest.raises(ValueError, match="unknown experiment 'mpl'; expected one of"):
         get_experiment("mpl")
-    with pytest.raises(ValueError, match="unknown layer 'conv 3'"):
-        build_model(TOY.with_overrides(layers=("conv 3",)), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="unknown layer 'attention 3'"):
+        build_model(TOY.with_overrides(layers=("attention 3",)), np.random.default_rng(0))
     with pytest.raises(ValueError, match="unknown implementation 'jax'"):
         make_runner("jax", TOY)

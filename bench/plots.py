@@ -1,0 +1,154 @@
+"""PNG plots for results/ and the README, drawn from the records (matplotlib, no display).
+
+- curves-EXPERIMENT.png: both twins' training loss and test accuracy per epoch, overlaid;
+- speed-batch.png: training-step time per sample against batch size, each twin, each MLP;
+- confusion-EXPERIMENT.png: the test-set confusion matrices of both twins;
+- tta.png: time-to-accuracy per experiment and twin (median, min-max bars).
+
+Each figure's title names the machine its data came from.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+COLORS = {"scratch": "tab:blue", "torch": "tab:orange", "torch-cuda": "tab:green"}
+CURVE_EXPERIMENTS = ("mlp", "mlp-fashion", "cnn", "cnn-fashion")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    # Fixed metadata so that the same records give the same bytes (report --check).
+    fig.savefig(buf, format="png", dpi=90, metadata={"Software": None})
+    _pyplot().close(fig)
+    return buf.getvalue()
+
+
+def _machine(rec: dict) -> str:
+    m = rec["machine"]
+    return f"{m['cpu']}, {m['cores']} cores [machine {m['machine_id']}]"
+
+
+def curves(rec: dict) -> bytes:
+    plt = _pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for impl, hist in rec["histories"].items():
+        epochs = [e["epoch"] for e in hist]
+        ax1.plot(epochs, [e["train_loss"] for e in hist], label=impl, color=COLORS[impl],
+                 linestyle="-" if impl == "scratch" else "--")
+        ax2.plot(epochs, [e["test_accuracy"] for e in hist], label=impl, color=COLORS[impl],
+                 linestyle="-" if impl == "scratch" else "--")
+    ax1.set(xlabel="epoch", ylabel="training loss", yscale="log")
+    ax2.set(xlabel="epoch", ylabel="test accuracy (%)")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"{rec['experiment']['name']}: both twins\n{_machine(rec)}", fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def confusion(rec: dict) -> bytes:
+    plt = _pyplot()
+    impls = list(rec["confusion"])
+    fig, axes = plt.subplots(1, len(impls), figsize=(4.6 * len(impls), 4.2))
+    for ax, impl in zip(np.atleast_1d(axes), impls):
+        m = np.array(rec["confusion"][impl])
+        ax.imshow(np.log1p(m), cmap="Blues")
+        for (i, j), v in np.ndenumerate(m):
+            if v:
+                ax.text(j, i, str(v), ha="center", va="center", fontsize=6,
+                        color="white" if i == j else "black")
+        ax.set(title=impl, xlabel="predicted", ylabel="true", xticks=range(10),
+               yticks=range(10))
+    fig.suptitle(f"{rec['experiment']['name']}: test-set confusion\n{_machine(rec)}",
+                 fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def speed_batch(rec: dict) -> bytes:
+    plt = _pyplot()
+    bm = [b for b in rec["benchmarks"] if b["phase"] == "step" and b["dtype"] == "float32"]
+    threads = max(b["threads"] for b in bm)
+    archs = sorted({b["arch"] for b in bm})
+    fig, axes = plt.subplots(1, len(archs), figsize=(4.2 * len(archs), 3.6), squeeze=False)
+    for ax, arch in zip(axes[0], archs):
+        for impl in COLORS:
+            pts = sorted((b["batch"], b["median"] / b["batch"] * 1e6) for b in bm
+                         if b["arch"] == arch and b["impl"] == impl and b["threads"] == threads)
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=impl, color=COLORS[impl])
+        ax.set(title=arch, xscale="log", yscale="log", xlabel="batch size",
+               ylabel="µs per sample (training step)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    fig.suptitle(f"Training-step time per sample, float32, {threads} threads\n{_machine(rec)}",
+                 fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def tta(records: list[dict]) -> bytes:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    labels, x = [], 0
+    for rec in records:
+        for impl in COLORS:
+            secs = [r["seconds"] for r in rec["runs"] if r["impl"] == impl and r["seconds"]]
+            if not secs:
+                continue
+            med = float(np.median(secs))
+            ax.bar(x, med, color=COLORS[impl],
+                   yerr=[[med - min(secs)], [max(secs) - med]], capsize=4)
+            labels.append(f"{rec['experiment']['name']} ≥{rec['target']}%\n{impl}")
+            x += 1
+    ax.set_xticks(range(len(labels)), labels, fontsize=7)
+    ax.set(ylabel="seconds (median, min-max)")
+    ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(f"Time to accuracy\n{_machine(records[-1])}", fontsize=9)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _plan(accuracy: list[dict], speed: list[dict], tta_records: list[dict]) -> dict:
+    """File name -> function drawing it, for what the records hold (newest record wins)."""
+    out = {}
+    for rec in accuracy:
+        name = rec["experiment"]["name"]
+        if name in CURVE_EXPERIMENTS and rec.get("histories"):
+            out[f"curves-{name}.png"] = lambda r=rec: curves(r)
+            if rec.get("confusion"):
+                out[f"confusion-{name}.png"] = lambda r=rec: confusion(r)
+    if speed:
+        out["speed-batch.png"] = lambda: speed_batch(speed[-1])
+    if tta_records:
+        out["tta.png"] = lambda: tta(tta_records)
+    return out
+
+
+def planned(accuracy: list[dict], speed: list[dict], tta_records: list[dict]) -> list[str]:
+    return sorted(_plan(accuracy, speed, tta_records))
+
+
+def build_plots(accuracy: list[dict], speed: list[dict], tta_records: list[dict]) -> dict:
+    """File name -> PNG bytes."""
+    return {name: draw() for name, draw in _plan(accuracy, speed, tta_records).items()}
+
+
+def write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)

@@ -1,0 +1,76 @@
+"""The benchmark grids: which (arch, batch, dtype, threads, phase, twin) cases run.
+
+`smoke` runs each kind of case once for the test suite; `default` is the
+README's main command (a few minutes on 2 cores); `full` is everything.
+Chosen with the TWINBENCH_GRID environment variable (set by `twinbench bench`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+
+from bench.speed.workloads import CNNS, MLPS, PHASES, has_cnn
+
+BATCHES = (1, 32, 128, 512, 2048)
+
+
+@dataclass(frozen=True)
+class Case:
+    arch: str
+    batch: int
+    dtype: str
+    threads: int
+    phase: str
+    impl: str
+
+    @property
+    def group(self) -> str:
+        """Benchmarks grouped by workload; the twin is the parameter that varies."""
+        return (f"{self.arch} batch={self.batch} {self.dtype} threads={self.threads} "
+                f"{self.phase}")
+
+    @property
+    def id(self) -> str:
+        return f"{self.group.replace(' ', '-')}-{self.impl}"
+
+
+def all_threads() -> int:
+    return os.cpu_count() or 1
+
+
+def impls() -> tuple[str, ...]:
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:  # pragma: no cover - torch is a bench dependency
+        cuda = False
+    return ("scratch", "torch", "torch-cuda") if cuda else ("scratch", "torch")
+
+
+def cases(grid: str | None = None) -> list[Case]:
+    grid = grid or os.environ.get("TWINBENCH_GRID", "smoke")
+    cnns = tuple(CNNS) if has_cnn() else ()
+    both = sorted({1, all_threads()})
+    out: list[Case] = []
+
+    def add(archs, batches, dtypes, threads, phases):
+        for arch, b, dt, t, ph, impl in itertools.product(archs, batches, dtypes, threads,
+                                                          phases, impls()):
+            if impl == "torch-cuda" and t != all_threads():
+                continue  # thread count is a CPU setting
+            out.append(Case(arch, b, dt, t, ph, impl))
+
+    if grid == "smoke":
+        add(("mlp-128", *cnns), (32,), ("float32",), (1,), PHASES)
+    elif grid == "default":
+        add(tuple(MLPS), BATCHES, ("float32",), both, ("step",))
+        add(tuple(MLPS), (1,), ("float32",), both, ("forward",))
+        add(cnns, (32, 128), ("float32",), (all_threads(),), ("step",))
+    elif grid == "full":
+        add((*MLPS, *cnns), BATCHES, ("float32", "float64"), both, PHASES)
+    else:
+        raise ValueError(f"unknown grid {grid!r}; expected smoke, default or full")
+    return out

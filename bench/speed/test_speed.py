@@ -1,0 +1,47 @@
+"""Forward, backward and training step of each twin over the grid (see grid.py).
+
+Each benchmark pins numpy's BLAS (threadpoolctl) and torch to the same
+thread count, calibrates its number of rounds to a time budget, and attaches
+the case's parameters and analytic FLOPs as extra_info for the report.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import pytest
+
+from bench.speed.grid import cases
+from bench.speed.workloads import Workload, train_flops
+
+BUDGET_S = float(os.environ.get("TWINBENCH_BUDGET_S", "0.4"))  # timed seconds per benchmark
+
+
+@pytest.mark.parametrize("case", cases(), ids=lambda c: c.id)
+def test_speed(benchmark, case):
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    benchmark.group = case.group
+    benchmark.extra_info.update(arch=case.arch, batch=case.batch, dtype=case.dtype,
+                                threads=case.threads, phase=case.phase, impl=case.impl,
+                                flops=train_flops(case.arch, case.batch) / (
+                                    3 if case.phase == "forward" else 1))
+    before = torch.get_num_threads()
+    torch.set_num_threads(case.threads)
+    try:
+        with threadpool_limits(limits=case.threads, user_api="blas"):
+            w = Workload(case.arch, case.impl, case.batch, case.dtype)
+            target = getattr(w, case.phase)
+            setup = w.prepare_backward if case.phase == "backward" else None
+            if setup:
+                setup()
+            start = time.perf_counter()
+            target()  # warm-up, and a first estimate of the cost
+            once = time.perf_counter() - start
+            rounds = max(5, min(1000, math.ceil(BUDGET_S / max(once, 1e-6))))
+            benchmark.pedantic(target, setup=setup, rounds=rounds, warmup_rounds=1)
+    finally:
+        torch.set_num_threads(before)

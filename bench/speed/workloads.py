@@ -1,0 +1,149 @@
+"""What the speed suite times: one model, one batch, one twin, one phase.
+
+A `Workload` builds a scratch model, its torch twin from the same weights,
+an SGD optimizer for each and a fixed random batch, and exposes the three
+phases the suite times: `forward` (eval mode, no gradient bookkeeping),
+`backward` (after an untimed forward) and `step` (forward, backward and the
+optimizer update). FLOP counts are analytic, so achieved GFLOP/s can be set
+against the machine's matmul ceiling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import scratch
+
+# name -> layer widths (MLPs) or a CNN spec; input is 784 pixels (MLP) or (1, 28, 28) (CNN)
+MLPS = {
+    "mlp-128": (784, 128, 10),
+    "mlp-512-256": (784, 512, 256, 10),
+    "mlp-2048-2048": (784, 2048, 2048, 10),
+}
+CNNS = {
+    # conv(1->16, 3, pad 1) ReLU maxpool2, conv(16->32, 3, pad 1) ReLU maxpool2, linear(1568->10)
+    "cnn-16-32": ((16, 32), 10),
+}
+ARCHS = (*MLPS, *CNNS)
+PHASES = ("forward", "backward", "step")
+
+
+def has_cnn() -> bool:
+    return hasattr(scratch, "Conv2d") and hasattr(scratch, "MaxPool2d")
+
+
+def build_scratch(arch: str, dtype, rng: np.random.Generator) -> scratch.Sequential:
+    if arch in MLPS:
+        widths = MLPS[arch]
+        layers: list[scratch.Module] = []
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            layers.append(scratch.Linear(a, b, rng=rng, dtype=dtype))
+            if i < len(widths) - 2:
+                layers.append(scratch.ReLU())
+        return scratch.Sequential(*layers)
+    (c1, c2), classes = CNNS[arch]
+    return scratch.Sequential(
+        scratch.Conv2d(1, c1, 3, padding=1, rng=rng, dtype=dtype), scratch.ReLU(),
+        scratch.MaxPool2d(2),
+        scratch.Conv2d(c1, c2, 3, padding=1, rng=rng, dtype=dtype), scratch.ReLU(),
+        scratch.MaxPool2d(2),
+        scratch.Flatten(), scratch.Linear(c2 * 7 * 7, classes, rng=rng, dtype=dtype),
+    )
+
+
+def input_shape(arch: str, batch: int) -> tuple[int, ...]:
+    return (batch, 784) if arch in MLPS else (batch, 1, 28, 28)
+
+
+def train_flops(arch: str, batch: int) -> float:
+    """Multiply-adds x 2 of one training step (forward 1x, backward 2x the matmuls)."""
+    if arch in MLPS:
+        w = MLPS[arch]
+        macs = sum(a * b for a, b in zip(w[:-1], w[1:]))
+    else:
+        (c1, c2), classes = CNNS[arch]
+        macs = 28 * 28 * c1 * 9 + 14 * 14 * c2 * c1 * 9 + c2 * 7 * 7 * classes
+    return 2.0 * 3 * macs * batch
+
+
+@dataclass
+class Workload:
+    arch: str
+    impl: str  # "scratch", "torch" or "torch-cuda"
+    batch: int
+    dtype: str
+    seed: int = 0
+
+    def __post_init__(self):
+        rng = np.random.default_rng(self.seed)
+        dt = np.dtype(self.dtype)
+        self.model = build_scratch(self.arch, dt, rng)
+        self.x = rng.standard_normal(input_shape(self.arch, self.batch)).astype(dt)
+        self.y = rng.integers(0, 10, self.batch)
+        if self.impl == "scratch":
+            self.loss_fn = scratch.CrossEntropyLoss()
+            self.opt = scratch.optim.SGD(self.model.parameters(), lr=1e-3, momentum=0.9)
+        else:
+            self._build_torch()
+
+    def _build_torch(self) -> None:
+        import torch
+
+        import reference
+
+        device = "cuda" if self.impl == "torch-cuda" else "cpu"
+        self.tmodel = reference.twin(self.model).to(device)
+        self.tx = torch.from_numpy(self.x).to(device)
+        self.ty = torch.from_numpy(self.y).to(device)
+        self.tloss_fn = torch.nn.CrossEntropyLoss()
+        self.topt = torch.optim.SGD(self.tmodel.parameters(), lr=1e-3, momentum=0.9)
+        self.sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        self.torch = torch
+
+    # --- the three phases ----------------------------------------------------------
+
+    def forward(self):
+        if self.impl == "scratch":
+            self.model.eval()
+            return self.model(self.x)
+        self.tmodel.eval()
+        with self.torch.no_grad():
+            out = self.tmodel(self.tx)
+        self.sync()
+        return out
+
+    def prepare_backward(self) -> None:
+        """The untimed forward pass that `backward` differentiates."""
+        if self.impl == "scratch":
+            self.model.train()
+            self.loss_fn(self.model(self.x), self.y)
+            self.model.zero_grad()
+        else:
+            self.tmodel.train()
+            self.topt.zero_grad()
+            self._tloss = self.tloss_fn(self.tmodel(self.tx), self.ty)
+            self.sync()
+
+    def backward(self):
+        if self.impl == "scratch":
+            return self.model.backward(self.loss_fn.backward())
+        self._tloss.backward()
+        self.sync()
+
+    def step(self):
+        if self.impl == "scratch":
+            self.model.train()
+            loss = self.loss_fn(self.model(self.x), self.y)
+            self.opt.zero_grad()
+            self.model.backward(self.loss_fn.backward())
+            self.opt.step()
+            return loss
+        self.tmodel.train()
+        loss = self.tloss_fn(self.tmodel(self.tx), self.ty)
+        self.topt.zero_grad()
+        loss.backward()
+        self.topt.step()
+        self.sync()
+        return loss

@@ -1,0 +1,47 @@
+"""Time-to-accuracy, as MLPerf and DAWNBench define it: wall-clock until the test
+accuracy first reaches a target.
+
+The clock counts training steps and the per-epoch evaluation (the check that
+tells the target was reached), not data loading. Each twin runs the experiment
+over several seeds, stopping at the first epoch at or above the target.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.experiments import get_experiment
+from bench.records import append_record
+
+# experiment -> target test accuracy (percent)
+TARGETS = {"mlp": 98.0, "mlp-fashion": 88.0, "cnn": 99.0, "cnn-fashion": 91.0}
+
+
+def time_to_accuracy(name: str, seeds: int = 3, impls=("scratch", "torch"),
+                     show_progress: bool = False, log=print) -> Path:
+    from bench.runners import make_runner
+    from bench.training import fit, load_data
+
+    target = TARGETS[name]
+    base = get_experiment(name)
+    data = load_data(base)
+    runs = []
+    for seed in range(seeds):
+        exp = base.with_overrides(seed=seed)
+        for impl in impls:
+            history = fit(make_runner(impl, exp), data, show_progress=show_progress, log=None,
+                          stop_at=target)
+            elapsed, reached = 0.0, None
+            for e in history.epochs:
+                elapsed += e.seconds + e.eval_seconds
+                if e.test_accuracy >= target:
+                    reached = e.epoch
+                    break
+            runs.append({"impl": impl, "seed": seed, "epochs": reached,
+                         "seconds": elapsed if reached else None,
+                         "final_test_accuracy": history.final_test_accuracy})
+            if log:
+                log(f"{name} {impl} seed {seed}: "
+                    + (f"{target}% after {reached} epochs, {elapsed:.1f} s" if reached
+                       else f"never reached {target}% ({history.final_test_accuracy:.2f}%)"))
+    return append_record("tta", {"experiment": base.to_dict(), "target": target, "runs": runs})
