@@ -64,7 +64,10 @@ class ScratchRunner:
             m.rng = dropout_rng(self.exp.seed, epoch, i)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        loss = self.loss_fn(self.model(x), y)
+        """One SGD step; returns the batch loss and sets `last_correct` for progress bars."""
+        logits = self.model(x)
+        loss = self.loss_fn(logits, y)
+        self.last_correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
         self.optimizer.zero_grad()
         self.model.backward(self.loss_fn.backward())
         self.optimizer.step()
@@ -124,7 +127,10 @@ class TorchRunner:
         return torch.from_numpy(a).to(self.device)
 
     def train_step(self, x: np.ndarray, y: np.ndarray) -> float:
-        loss = self.loss_fn(self.model(self._tensor(x)), self._tensor(y))
+        ty = self._tensor(y)
+        logits = self.model(self._tensor(x))
+        loss = self.loss_fn(logits, ty)
+        self.last_correct = int((logits.argmax(dim=1) == ty).sum())
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()

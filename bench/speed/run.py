@@ -22,7 +22,8 @@ SPEED_DIR = Path(__file__).resolve().parent
 STATS = ("median", "iqr", "mean", "stddev", "min", "max", "rounds")
 
 
-def run_speed_suite(grid: str, budget_s: float = 0.4, extra_args: tuple[str, ...] = ()) -> Path:
+def run_speed_suite(grid: str, budget_s: float = 0.4, extra_args: tuple[str, ...] = (),
+                    results_dir: Path | None = None) -> Path:
     """Time the `grid` cases and append a "speed" record; returns the record's path."""
     import pytest
 
@@ -49,7 +50,7 @@ def run_speed_suite(grid: str, budget_s: float = 0.4, extra_args: tuple[str, ...
     benchmarks = [{**b["extra_info"], "group": b["group"],
                    **{s: b["stats"][s] for s in STATS}} for b in data["benchmarks"]]
     return append_record("speed", {"grid": grid, "budget_s": budget_s,
-                                   "benchmarks": benchmarks})
+                                   "benchmarks": benchmarks}, results_dir)
 
 
 def _best_seconds(fn, repeats: int) -> float:
@@ -62,7 +63,7 @@ def _best_seconds(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
-def measure_ceiling(n: int = 2048, repeats: int = 7) -> Path:
+def measure_ceiling(n: int = 2048, repeats: int = 7, results_dir: Path | None = None) -> Path:
     """numpy and torch (n x n) @ (n x n) GFLOP/s, float32 and float64, 1 thread and all."""
     import torch
     from threadpoolctl import threadpool_limits
@@ -83,4 +84,4 @@ def measure_ceiling(n: int = 2048, repeats: int = 7) -> Path:
                     rows.append({"library": lib, "dtype": dtype, "threads": threads, "n": n,
                                  "median_s": sec, "gflops": flops / sec / 1e9})
     torch.set_num_threads(before)
-    return append_record("ceiling", {"matmul": rows})
+    return append_record("ceiling", {"matmul": rows}, results_dir)

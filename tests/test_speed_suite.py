@@ -1,0 +1,66 @@
+"""The speed suite runs (each case once in the smoke grid) and lands in a record and tables.
+
+It measures and reports; nothing here asserts anything about speed.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+from bench import report
+from bench.records import load_records
+from bench.speed import grid
+from bench.speed.run import SPEED_DIR, measure_ceiling, run_speed_suite
+from bench.speed.workloads import Workload, train_flops
+
+
+def test_plain_pytest_runs_each_case_once():
+    env = {**os.environ, "TWINBENCH_GRID": "smoke"}
+    out = subprocess.run([sys.executable, "-m", "pytest", str(SPEED_DIR), "-q",
+                          "--benchmark-disable", "-p", "no:cacheprovider",
+                          f"--rootdir={SPEED_DIR}"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert f"{len(grid.cases('smoke'))} passed" in out.stdout
+
+
+def test_grids_cover_what_the_issue_asks():
+    default, full = grid.cases("default"), grid.cases("full")
+    assert {c.batch for c in default} == {1, 32, 128, 512, 2048}
+    assert {c.threads for c in default} == {1, grid.all_threads()}
+    assert {c.impl for c in default} >= {"scratch", "torch"}
+    assert {c.dtype for c in full} == {"float32", "float64"}
+    assert {c.phase for c in full} == {"forward", "backward", "step"}
+    assert {"mlp-128", "mlp-512-256", "mlp-2048-2048"} <= {c.arch for c in full}
+    # every workload is measured for both twins under the same conditions
+    groups: dict[str, set] = {}
+    for c in full:
+        groups.setdefault(c.group, set()).add(c.impl)
+    assert all(impls >= {"scratch", "torch"} for impls in groups.values())
+
+
+def test_workload_twins_compute_the_same_step():
+    for arch in ("mlp-128",):
+        s, t = Workload(arch, "scratch", 16, "float64"), Workload(arch, "torch", 16, "float64")
+        assert abs(s.step() - t.step().item()) < 1e-12
+        s.prepare_backward()
+        t.prepare_backward()
+        dx = s.backward()
+        assert dx.shape == (16, 784)
+    assert train_flops("mlp-128", 10) == 2 * 3 * (784 * 128 + 128 * 10) * 10
+
+
+def test_speed_record_and_tables(tmp_path):
+    path = run_speed_suite("smoke", budget_s=0.01,
+                           results_dir=tmp_path)
+    rec = json.loads(path.read_text())
+    assert rec["grid"] == "smoke" and rec["machine"]["numpy_blas"]
+    bm = rec["benchmarks"]
+    assert len(bm) == len(grid.cases("smoke"))
+    assert all(b["median"] > 0 and b["rounds"] >= 5 for b in bm)
+    measure_ceiling(n=128, repeats=2, results_dir=tmp_path)
+    tables = report.build_tables(tmp_path)
+    assert "ratio scratch/torch" in tables["speed"] and "GFLOP/s" in tables["ceiling"]
+    assert "Machine: " in tables["speed"]
+    assert len(load_records("speed", tmp_path)) == 1
