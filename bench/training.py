@@ -109,7 +109,7 @@ def train_epoch(runner, data: Data, epoch: int, progress=None) -> tuple[float, f
     """One pass over the training set; returns (mean step loss, seconds spent stepping)."""
     exp = runner.exp
     runner.begin_epoch(epoch)
-    total_loss, seen, seconds = 0.0, 0, 0.0
+    total_loss, seen, seconds, correct = 0.0, 0, 0.0, 0
     for step, idx in enumerate(batches(len(data.y_train), exp.batch_size, exp.seed, epoch)):
         x, y = data.x_train[idx], data.y_train[idx]
         start = time.perf_counter()
@@ -118,9 +118,11 @@ def train_epoch(runner, data: Data, epoch: int, progress=None) -> tuple[float, f
         _check_finite(loss, epoch + 1, step + 1, runner)
         total_loss += loss * len(idx)
         seen += len(idx)
+        correct += getattr(runner, "last_correct", 0)
         if progress is not None:
             progress.update(len(idx))
-            progress.set_postfix(loss=f"{loss:.4f}", samples_s=f"{seen / max(seconds, 1e-9):.0f}")
+            progress.set_postfix(loss=f"{loss:.4f}", acc=f"{100 * correct / seen:.2f}%",
+                                 samples_s=f"{seen / max(seconds, 1e-9):.0f}")
     return total_loss / seen, seconds
 
 
