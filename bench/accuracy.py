@@ -49,7 +49,7 @@ def run_lockstep_record(exp: Experiment, *, show_progress: bool = True, log=prin
     from bench.training import load_data
 
     report = run_lockstep(exp, load_data(exp), show_progress=show_progress, log=log)
-    return {"experiment": exp.to_dict(), **json.loads(report.to_json())}
+    return {**json.loads(report.to_json()), "experiment": exp.to_dict()}
 
 
 def _run(args: argparse.Namespace) -> int:
