@@ -17,11 +17,12 @@ from bench.experiments import EXPERIMENTS, Experiment, get_experiment
 from bench.records import append_record
 
 
-def run_accuracy(exp: Experiment, *, show_progress: bool = True, log=print) -> dict:
+def run_accuracy(exp: Experiment, data=None, *, show_progress: bool = True, log=print) -> dict:
+    """Train both twins on `data` (default: the experiment's data set); the record's payload."""
     from bench.runners import make_runner
     from bench.training import fit, load_data
 
-    data = load_data(exp)
+    data = data if data is not None else load_data(exp)
     result = {"experiment": exp.to_dict(), "histories": {}, "final_test_accuracy": {},
               "seconds_per_epoch": {}, "confusion": {}}
     for impl in ("scratch", "torch"):
@@ -42,13 +43,15 @@ def confusion_matrix(runner, data) -> np.ndarray:
     return counts
 
 
-def run_lockstep_record(exp: Experiment, *, show_progress: bool = True, log=print) -> dict:
+def run_lockstep_record(exp: Experiment, data=None, *, show_progress: bool = True,
+                        log=print) -> dict:
     import json
 
     from bench.lockstep import run_lockstep
     from bench.training import load_data
 
-    report = run_lockstep(exp, load_data(exp), show_progress=show_progress, log=log)
+    data = data if data is not None else load_data(exp)
+    report = run_lockstep(exp, data, show_progress=show_progress, log=log)
     return {**json.loads(report.to_json()), "experiment": exp.to_dict()}
 
 

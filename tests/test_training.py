@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from bench.experiments import EXPERIMENTS, Experiment, build_model, get_experiment
+from bench.experiments import EXPERIMENTS, Experiment, build_model, get_experiment, input_shape
 from bench.lockstep import run_lockstep
 from bench.runners import ScratchRunner, TorchRunner, make_runner
 from bench.training import Data, TrainingDiverged, fit, read_checkpoint, resume
@@ -119,7 +119,7 @@ def test_lockstep_detects_drift():
 def test_every_experiment_builds_both_twins_and_steps(name):
     exp = get_experiment(name)
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((8, 784)).astype(exp.dtype)
+    x = rng.standard_normal((8, *input_shape(exp))).astype(exp.dtype)  # (8, 784) or (8, 1, 28, 28)
     y = rng.integers(0, 10, 8)
     model = build_model(exp, np.random.default_rng(exp.seed))
     s, t = ScratchRunner(exp, model), TorchRunner(exp, model, shared_dropout=True)
@@ -139,3 +139,21 @@ def test_unknown_experiment_and_layer_names():
         build_model(TOY.with_overrides(layers=("attention 3",)), np.random.default_rng(0))
     with pytest.raises(ValueError, match="unknown implementation 'jax'"):
         make_runner("jax", TOY)
+
+
+def test_accuracy_and_lockstep_records_feed_the_report(tmp_path):
+    from bench import records, report
+    from bench.accuracy import run_accuracy, run_lockstep_record
+
+    exp = TOY.with_overrides(name="mlp", epochs=1, target_accuracy=30.0)
+    data = toy_data()
+    records.append_record("accuracy", run_accuracy(exp, data, show_progress=False, log=None),
+                          tmp_path)
+    records.append_record("lockstep", run_lockstep_record(exp, data, show_progress=False,
+                                                          log=None), tmp_path)
+    acc = records.load_records("accuracy", tmp_path)[0]
+    assert np.array(acc["confusion"]["scratch"]).sum() == len(data.y_test)
+    lock = records.load_records("lockstep", tmp_path)[0]
+    assert lock["experiment"]["name"] == "mlp" and lock["steps"] == 12
+    tables = report.build_tables(tmp_path)
+    assert "| mlp " in tables["accuracy"] and "| mlp " in tables["lockstep"]
