@@ -46,8 +46,16 @@ def _linear(m: scratch.Linear, dtype) -> nn.Module:
     return nn.Linear(m.in_features, m.out_features, bias=m.bias is not None, dtype=dtype)
 
 
+def _conv2d(m: scratch.Conv2d, dtype) -> nn.Module:
+    return nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride,
+                     padding=m.padding, bias=m.bias is not None, dtype=dtype)
+
+
 _BUILDERS: dict[type, Callable[[scratch.Module, torch.dtype], nn.Module]] = {
     scratch.Linear: _linear,
+    scratch.Conv2d: _conv2d,
+    scratch.MaxPool2d: lambda m, dt: nn.MaxPool2d(m.kernel_size, m.stride, m.padding),
+    scratch.AvgPool2d: lambda m, dt: nn.AvgPool2d(m.kernel_size, m.stride, m.padding),
     scratch.ReLU: lambda m, dt: nn.ReLU(),
     scratch.LeakyReLU: lambda m, dt: nn.LeakyReLU(m.negative_slope),
     scratch.Sigmoid: lambda m, dt: nn.Sigmoid(),

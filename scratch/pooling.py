@@ -1,0 +1,167 @@
+"""MaxPool2d and AvgPool2d over strided window views, with torch's defaults and tie rule.
+
+Both take the (kh, kw) windows of the padded input as a view (see scratch/conv.py)
+and reduce them with one vectorised pass per kernel offset; backward sends the
+gradient back per offset too (AvgPool2d through conv's col2im). Floor mode only
+(torch's default ceil_mode=False); AvgPool2d counts the zero padding in its
+divisor (torch's default count_include_pad=True).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scratch._checks import check_grad, check_input, require_forward
+from scratch.conv import _check_window, _col2im, _pad, _pair, _windows
+from scratch.module import Module
+
+
+class _Pool2d(Module):
+    """Shared plumbing: arguments as torch stores them, validation, unbatched inputs."""
+
+    _pad_value = 0.0
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self._k = _pair(kernel_size, "kernel_size", minimum=1)
+        self._s = self._k if stride is None else _pair(stride, "stride", minimum=1)
+        self._p = _pair(padding, "padding", minimum=0)
+        if self._p[0] > self._k[0] // 2 or self._p[1] > self._k[1] // 2:
+            # torch refuses this too: a window could then hold padding only
+            raise ValueError(f"{type(self).__name__}: padding should be at most half of the "
+                             f"kernel size, got padding={padding}, kernel_size={kernel_size}")
+        # Kept as given, like torch (an int stays an int); stride defaults to kernel_size.
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        self._cache = None
+
+    def _name(self) -> str:
+        return f"{type(self).__name__}({self.kernel_size})"
+
+    def _windows(self, x: np.ndarray):
+        """(x as (N, C, H, W), whether it was unbatched, padded x, windows (N,C,OH,OW,kh,kw))."""
+        check_input(x, self._name(), ndim=(3, 4), shape_doc="(N, C, H, W) or (C, H, W)")
+        _check_window(self._name(), x.shape, self._k, self._p)
+        unbatched = x.ndim == 3
+        x4 = x[None] if unbatched else x  # (N, C, H, W)
+        xp = _pad(x4, self._p, self._pad_value)  # (N, C, Hp, Wp)
+        return x4, unbatched, xp, _windows(xp, self._k, self._s)
+
+    def _backward_windows(self, grad_out: np.ndarray):
+        """Check grad_out against the cached forward; return it as (N, C, OH, OW) and the cache."""
+        cache = require_forward(self._cache, self._name())
+        x_shape, xp_shape, unbatched = cache[:3]
+        n, c = x_shape[:2]
+        out_shape = (n, c, *self._out_hw(xp_shape))
+        check_grad(grad_out, out_shape[1:] if unbatched else out_shape, self._name())
+        return grad_out.reshape(out_shape), cache
+
+    def _out_hw(self, xp_shape) -> tuple[int, int]:
+        return ((xp_shape[2] - self._k[0]) // self._s[0] + 1,
+                (xp_shape[3] - self._k[1]) // self._s[1] + 1)
+
+    def _finish(self, dxp: np.ndarray, x_shape, unbatched: bool) -> np.ndarray:
+        """Drop the padding from dxp (N, C, Hp, Wp) and the batch axis if the input had none."""
+        (ph, pw), (h, w) = self._p, x_shape[2:]
+        dx = dxp[:, :, ph:ph + h, pw:pw + w]  # (N, C, H, W)
+        return dx[0] if unbatched else dx
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    """Largest value of each window, as `torch.nn.MaxPool2d` (dilation 1, floor mode).
+
+    Args:
+        kernel_size: int or (kh, kw).
+        stride: int or (sh, sw); default kernel_size (non-overlapping windows).
+        padding: int or (ph, pw), at most half the kernel; pads with -inf, so padding
+            is never the maximum.
+
+    Shape:
+        (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), OH = (H + 2 ph - kh) // sh + 1.
+
+    Ties: the whole gradient of a window goes to its first maximal element in
+    row-major window order, as torch's CPU kernel routes it; where windows
+    overlap, an element that is the maximum of several collects all their gradients.
+
+    Example:
+        >>> MaxPool2d(2)(np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4))
+        array([[[[ 5.,  7.],
+                 [13., 15.]]]], dtype=float32)
+    """
+
+    _pad_value = -np.inf
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x4, unbatched, xp, win = self._windows(x)  # win (N, C, OH, OW, kh, kw), a view
+        kh, kw = self._k
+        # Reduce over the kh*kw kernel offsets, one vectorised pass each: much faster than an
+        # argmax over a tiny last axis of kh*kw elements.
+        y = win[..., 0, 0].copy()  # (N, C, OH, OW)
+        for k in range(1, kh * kw):
+            np.maximum(y, win[..., k // kw, k % kw], out=y)
+        # Which offset won, ties to the first in row-major window order (torch's CPU rule).
+        idx = np.full(y.shape, kh * kw - 1, dtype=np.min_scalar_type(kh * kw))
+        for k in range(kh * kw - 2, -1, -1):
+            np.copyto(idx, k, where=win[..., k // kw, k % kw] == y, casting="unsafe")
+        nan = np.isnan(y)
+        if nan.any():  # torch routes a NaN window's gradient to its last NaN
+            for k in range(kh * kw):
+                np.copyto(idx, k, where=nan & np.isnan(win[..., k // kw, k % kw]),
+                          casting="unsafe")
+        self._cache = (x4.shape, xp.shape, unbatched, idx)
+        return y[0] if unbatched else y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        g, (x_shape, xp_shape, unbatched, idx) = self._backward_windows(grad_out)
+        (kh, kw), (sh, sw) = self._k, self._s
+        oh, ow = g.shape[2:]
+        overlap = sh < kh or sw < kw
+        dxp = np.zeros(xp_shape, dtype=g.dtype)  # (N, C, Hp, Wp)
+        for k in range(kh * kw):  # all of each window's gradient to its argmax
+            i, j = divmod(k, kw)
+            dst = dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]  # (N,C,OH,OW)
+            if overlap:  # an element can be the maximum of several windows: accumulate
+                dst += g * (idx == k)
+            else:  # each element lies in one window at most
+                np.copyto(dst, g, where=idx == k)
+        return self._finish(dxp, x_shape, unbatched)
+
+
+class AvgPool2d(_Pool2d):
+    """Mean of each window, as `torch.nn.AvgPool2d` (ceil_mode=False, count_include_pad=True).
+
+    Args:
+        kernel_size: int or (kh, kw).
+        stride: int or (sh, sw); default kernel_size.
+        padding: int or (ph, pw), at most half the kernel; zeros, counted in the
+            divisor kh*kw.
+
+    Shape:
+        (N, C, H, W) or (C, H, W) -> (N, C, OH, OW), OH = (H + 2 ph - kh) // sh + 1.
+
+    Example:
+        >>> AvgPool2d(2)(np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4))
+        array([[[[ 2.5,  4.5],
+                 [10.5, 12.5]]]], dtype=float32)
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x4, unbatched, xp, win = self._windows(x)  # win (N, C, OH, OW, kh, kw), a view
+        kh, kw = self._k
+        y = win[..., 0, 0].copy()  # (N, C, OH, OW)
+        for k in range(1, kh * kw):  # one vectorised add per kernel offset, as MaxPool2d
+            y += win[..., k // kw, k % kw]
+        y /= kh * kw  # the divisor counts padding (count_include_pad=True); dtype kept
+        self._cache = (x4.shape, xp.shape, unbatched)
+        return y[0] if unbatched else y
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        g, (x_shape, xp_shape, unbatched) = self._backward_windows(grad_out)
+        kh, kw = self._k
+        share = g / (kh * kw)  # (N, C, OH, OW): each window element's part of the gradient
+        dwin = np.broadcast_to(share[:, :, None, None], (*g.shape[:2], kh, kw, *g.shape[2:]))
+        return self._finish(_col2im(dwin, xp_shape, self._s), x_shape, unbatched)
