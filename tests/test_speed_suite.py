@@ -64,3 +64,19 @@ def test_speed_record_and_tables(tmp_path):
     assert "ratio scratch/torch" in tables["speed"] and "GFLOP/s" in tables["ceiling"]
     assert "Machine: " in tables["speed"]
     assert len(load_records("speed", tmp_path)) == 1
+
+
+def test_a_cuda_column_appears_by_itself(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    cuda_cases = [c for c in grid.cases("default") if c.impl == "torch-cuda"]
+    assert cuda_cases and all(c.threads == grid.all_threads() for c in cuda_cases)
+    rec = {"benchmarks": [
+        {"arch": "mlp-128", "phase": "step", "dtype": "float32", "threads": 2, "batch": 32,
+         "impl": impl, "median": med, "iqr": 0.0, "flops": 1e6}
+        for impl, med in (("scratch", 2e-3), ("torch", 1e-3), ("torch-cuda", 1e-4))]}
+    table = report._speed_rows(rec, ("step",))
+    assert table.loc[0, "torch-cuda ms"] == "0.1" and table.loc[0, "ratio scratch/torch"] == "2.00"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not [c for c in grid.cases("default") if c.impl == "torch-cuda"]
