@@ -31,10 +31,15 @@ class TrainingDiverged(RuntimeError):
 class Data:
     """Inputs as float arrays in the experiment's dtype and int64 labels."""
 
-    x_train: np.ndarray  # (N, 784)
+    x_train: np.ndarray  # (N, 784) or (N, 1, 28, 28), by the experiment's layout
     y_train: np.ndarray  # (N,)
-    x_test: np.ndarray  # (M, 784)
+    x_test: np.ndarray  # (M, 784) or (M, 1, 28, 28)
     y_test: np.ndarray  # (M,)
+
+    def astype(self, dtype) -> Data:
+        """The same data with the inputs cast to `dtype` (labels stay int64)."""
+        return Data(self.x_train.astype(dtype), self.y_train, self.x_test.astype(dtype),
+                    self.y_test)
 
 
 def load_data(exp: Experiment, **fetch_options) -> Data:

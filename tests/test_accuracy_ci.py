@@ -38,8 +38,7 @@ def test_scratch_mlp_reaches_target_and_twins_agree(mnist_subset):
 def test_lockstep_float64_on_real_data(mnist_subset):
     exp, data = mnist_subset
     exp64 = exp.with_overrides(dtype="float64", epochs=1)
-    data64 = type(data)(*(a.astype(np.float64) if a.dtype.kind == "f" else a
-                          for a in (data.x_train, data.y_train, data.x_test, data.y_test)))
+    data64 = data.astype(np.float64)
     report = run_lockstep(exp64, data64, show_progress=False, log=None)
     print(f"lockstep float64, {report.steps} steps: weights {report.max_weight_rel_diff:.2e}")
     assert report.steps == 313

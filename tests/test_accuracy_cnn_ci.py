@@ -46,8 +46,7 @@ def test_scratch_cnn_reaches_target_in_a_minute_and_twins_agree(mnist_images):
 def test_cnn_lockstep_float64_on_real_data(mnist_images):
     exp, data = mnist_images
     exp64 = exp.with_overrides(dtype="float64", epochs=1)
-    data64 = type(data)(*(a.astype(np.float64) if a.dtype.kind == "f" else a
-                          for a in (data.x_train, data.y_train, data.x_test, data.y_test)))
+    data64 = data.astype(np.float64)
     with threadpool_limits(1, user_api="blas"):
         report = run_lockstep(exp64, data64, show_progress=False, log=None)
     print(f"CNN lockstep float64, {report.steps} steps: weights {report.max_weight_rel_diff:.2e} "
