@@ -51,6 +51,11 @@ class ParityResult:
     def gradient_names(self) -> list[str]:
         return [n for n in self.pairs if n.endswith("grad")]
 
+    def tolerance_used(self, tol: Tolerance) -> float:
+        """max |scratch - torch| / (atol + rtol |torch|) over every array: 1.0 is the limit."""
+        return max(float(np.max(np.abs(a - b) / (tol.atol + tol.rtol * np.abs(b)), initial=0))
+                   for a, b in self.pairs.values())
+
     def failures(self, tol: Tolerance) -> list[str]:
         out = []
         for name, (a, b) in self.pairs.items():
@@ -255,20 +260,26 @@ def parity_table(batches=(1, 64), seed: int = 0) -> list[dict]:
     for case in CASES:
         for dtype in (np.float32, np.float64):
             tol = TOLERANCES[np.dtype(dtype)]
-            fwd = grad = 0.0
+            fwd = grad = used = 0.0
             worst_grad = ""
             ok = True
             for batch in batches:
                 res = run_case(case, dtype, max(batch, case.min_batch), seed)
                 fwd = max(fwd, res.max_rel("output"))
                 for name in res.gradient_names():
+                    # A gradient that is rounding noise in both twins (a bias feeding a batch
+                    # norm: ~1e-17) has no scale to be relative to; the tolerance still checks it.
+                    if np.abs(res.pairs[name][1]).max(initial=0) <= tol.atol:
+                        continue
                     if res.max_rel(name) >= grad:
                         grad, worst_grad = res.max_rel(name), name
+                used = max(used, res.tolerance_used(tol))
                 ok = ok and not res.failures(tol)
             rows.append({
                 "component": case.name, "dtype": np.dtype(dtype).name,
                 "forward max rel diff": fwd, "gradient max rel diff": grad,
                 "worst gradient": worst_grad, "rtol / atol": f"{tol.rtol:g} / {tol.atol:g}",
+                "tolerance used": f"{used:.1%}",
                 "finite-diff rel err (float64)": (
                     f"{finite_difference_error(case, seed):.2e}" if dtype is np.float64 else "-"),
                 "within tolerance": "yes" if ok else "NO",
@@ -276,12 +287,17 @@ def parity_table(batches=(1, 64), seed: int = 0) -> list[dict]:
     return rows
 
 
+def too_big_for_gradcheck(module: scratch.Module) -> bool:
+    """Over 20,000 parameters (the 784-wide MLP: 235k, two passes each) is too slow."""
+    return sum(p.data.size for p in module.parameters()) > 20_000
+
+
 def finite_difference_error(case: Case, seed: int = 0, batch: int = 3) -> float:
     """scratch.gradcheck's largest relative error for a small float64 instance of `case`."""
-    if case.name.startswith("MLP"):
-        return float("nan")  # 235k parameters, 2 passes each; the tests check a small MLP
     rng = np.random.default_rng(seed)
     module = case.build(rng, np.dtype(np.float64))
+    if too_big_for_gradcheck(module):
+        return float("nan")
     x, target = case.inputs(batch, np.float64, rng)
     return scratch.gradcheck(module, x, target=target, rng=rng,
                              raise_on_failure=False).max_error
