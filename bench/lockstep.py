@@ -26,6 +26,7 @@ class LockstepReport:
     loss_diffs: list[float] = field(default_factory=list)  # |loss_scratch - loss_torch| per step
     max_weight_rel_diff: float = 0.0  # see weight_rel_diff
     worst_tensor: str = ""
+    weight_norm_rel_diff: float = 0.0  # ||w_scratch - w_torch|| / ||w_torch||, all weights
     test_accuracy: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -53,6 +54,14 @@ def weight_rel_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple
         if rel >= worst:
             worst, name = rel, key
     return worst, name
+
+
+def weight_norm_rel_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> float:
+    """||a - b|| / ||b|| over all float tensors together: the drift of the model as a whole."""
+    keys = [k for k, v in b.items() if np.issubdtype(np.asarray(v).dtype, np.floating)]
+    num = sum(float(np.sum((np.asarray(a[k], np.float64) - b[k]) ** 2)) for k in keys)
+    den = sum(float(np.sum(np.asarray(b[k], np.float64) ** 2)) for k in keys)
+    return (num / den) ** 0.5 if den else 0.0
 
 
 def run_lockstep(exp: Experiment, data: Data, *, epochs: int | None = None,
@@ -83,8 +92,9 @@ def run_lockstep(exp: Experiment, data: Data, *, epochs: int | None = None,
         if log is not None:
             log(f"lockstep epoch {epoch + 1}: max loss diff {report.max_loss_diff:.2e}, "
                 f"max relative weight diff {rel:.2e}")
-    report.max_weight_rel_diff, report.worst_tensor = weight_rel_diff(
-        twins[0].weights(), twins[1].weights())
+    weights = [runner.weights() for runner in twins]
+    report.max_weight_rel_diff, report.worst_tensor = weight_rel_diff(*weights)
+    report.weight_norm_rel_diff = weight_norm_rel_diff(*weights)
     for runner in twins:
         report.test_accuracy[runner.impl] = evaluate(runner, data.x_test, data.y_test)[1]
     return report

@@ -108,6 +108,9 @@ def lockstep_table(records: list[dict]) -> pd.DataFrame:
             "epochs": rec["experiment"]["epochs"], "steps": rec["steps"],
             "max loss diff": f"{rec['max_loss_diff']:.2e}",
             "max relative weight diff": f"{rec['max_weight_rel_diff']:.2e}",
+            "worst tensor": rec.get("worst_tensor", "-"),
+            "norm relative weight diff": (f"{rec['weight_norm_rel_diff']:.2e}"
+                                          if "weight_norm_rel_diff" in rec else "-"),
             "scratch %": f"{acc['scratch']:.2f}", "torch %": f"{acc['torch']:.2f}",
             "accuracy gap (points)": f"{abs(acc['scratch'] - acc['torch']):.2f}",
         })

@@ -157,3 +157,10 @@ def test_accuracy_and_lockstep_records_feed_the_report(tmp_path):
     assert lock["experiment"]["name"] == "mlp" and lock["steps"] == 12
     tables = report.build_tables(tmp_path)
     assert "| mlp " in tables["accuracy"] and "| mlp " in tables["lockstep"]
+
+
+def test_weight_norm_rel_diff():
+    from bench.lockstep import weight_norm_rel_diff
+
+    b = {"w": np.array([3.0, 4.0]), "n": np.array(5)}
+    assert weight_norm_rel_diff({"w": np.array([3.0, 4.5]), "n": np.array(7)}, b) == 0.1
