@@ -117,10 +117,11 @@ def lockstep_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _speed_rows(rec: dict, phases: tuple[str, ...]) -> pd.DataFrame:
+def _speed_rows(rec: dict, phases: tuple[str, ...],
+                dtypes: tuple[str, ...] = ("float32", "float64")) -> pd.DataFrame:
     """One row per (arch, batch, dtype, threads, phase), the twins side by side."""
     df = pd.DataFrame(rec["benchmarks"])
-    df = df[df["phase"].isin(phases)]
+    df = df[df["phase"].isin(phases) & df["dtype"].isin(dtypes)]
     if df.empty:
         return df
     keys = ["arch", "phase", "dtype", "threads", "batch"]
@@ -142,7 +143,7 @@ def _speed_rows(rec: dict, phases: tuple[str, ...]) -> pd.DataFrame:
 
 
 def speed_table(records: list[dict]) -> pd.DataFrame:
-    return _speed_rows(records[-1], ("step",))
+    return _speed_rows(records[-1], ("step",), ("float32",))
 
 
 def speed_all_table(records: list[dict]) -> pd.DataFrame:
@@ -209,7 +210,7 @@ def build_tables(results_dir: Path = RESULTS_DIR) -> dict[str, str]:
 
 
 _TITLES = {
-    "speed": "Training-step speed, median of many rounds (`twinbench bench`)",
+    "speed": "Training-step speed, float32, median of many rounds (`twinbench bench`)",
     "speed-all": "Forward, backward and training step, every case of the last grid",
     "ceiling": "The hardware ceiling: matmul GFLOP/s",
     "tta": "Time to accuracy (training and per-epoch evaluation, wall clock)",
