@@ -30,8 +30,8 @@ def _run(args: argparse.Namespace) -> int:
         names = [n for n in TARGETS if n in EXPERIMENTS] if args.full else ["mlp"]
         for name in names:
             steps.append((f"time to accuracy: {name}",
-                          lambda n=name: time_to_accuracy(n, seeds=args.seeds,
-                                                          impls=impls())))
+                          lambda n=name: time_to_accuracy(n, seeds=args.seeds, impls=impls(),
+                                                          show_progress=True)))
         if args.full:
             for name in sorted(EXPERIMENTS):
                 steps.append((f"accuracy: {name}", lambda n=name: append_record(

@@ -57,6 +57,13 @@ def _fmt_pct(x) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def _samples_per_s(rec: dict) -> str:
+    """Median training throughput of each twin over the run's epochs."""
+    med = {impl: pd.Series([e["samples_per_second"] for e in hist]).median()
+           for impl, hist in rec.get("histories", {}).items() if hist}
+    return " / ".join(f"{med[i]:.0f}" for i in ("scratch", "torch")) if len(med) == 2 else "-"
+
+
 def accuracy_table(records: list[dict]) -> pd.DataFrame:
     rows = []
     for rec in records:
@@ -71,6 +78,7 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
             "scratch %": f"{acc['scratch']:.2f}", "torch %": f"{acc['torch']:.2f}",
             "both reach target": ("yes" if ok else "no") if target is not None else "-",
             "s/epoch scratch": f"{sec['scratch']:.1f}", "s/epoch torch": f"{sec['torch']:.1f}",
+            "samples/s scratch / torch": _samples_per_s(rec),
             "time ratio scratch/torch": f"{sec['scratch'] / sec['torch']:.2f}",
         })
     return pd.DataFrame(rows)
