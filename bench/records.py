@@ -18,7 +18,16 @@ import subprocess
 import uuid
 from pathlib import Path
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+RESULTS_ENV = "TWINBENCH_RESULTS"
+
+
+def results_root() -> Path:
+    """Where records, tables and plots go: $TWINBENCH_RESULTS, else ./results.
+
+    The commands run from the project's checkout (tox runs them there), not from
+    wherever the package is installed.
+    """
+    return Path(os.environ.get(RESULTS_ENV) or Path.cwd() / "results").resolve()
 
 
 def _cpu_model() -> str:
@@ -44,9 +53,10 @@ def _memory_gib() -> float | None:
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, cwd=RESULTS_DIR.parent, timeout=5)
+                             text=True, cwd=results_root().parent, timeout=5)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, cwd=RESULTS_DIR.parent, timeout=5)
+                               capture_output=True, text=True, cwd=results_root().parent,
+                               timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode:
@@ -99,7 +109,7 @@ def machine_label(fp: dict) -> str:
 
 def append_record(kind: str, payload: dict, results_dir: Path | None = None) -> Path:
     """Write a new record file for `kind`; returns its path. Never overwrites."""
-    directory = (results_dir or RESULTS_DIR) / "records" / kind
+    directory = (results_dir or results_root()) / "records" / kind
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc)
     fp = machine_fingerprint()
@@ -121,7 +131,7 @@ def append_record(kind: str, payload: dict, results_dir: Path | None = None) -> 
 
 def load_records(kind: str, results_dir: Path | None = None) -> list[dict]:
     """Every record of `kind`, oldest first; unreadable files raise naming the file."""
-    directory = (results_dir or RESULTS_DIR) / "records" / kind
+    directory = (results_dir or results_root()) / "records" / kind
     records = []
     for path in sorted(directory.glob("*.json")):
         try:

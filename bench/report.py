@@ -18,9 +18,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from bench.records import RESULTS_DIR, load_records, machine_label
-
-README = RESULTS_DIR.parent / "README.md"
+from bench.records import load_records, machine_label, results_root
 
 
 def _latest(records: list[dict], key: Callable[[dict], tuple]) -> list[dict]:
@@ -200,8 +198,9 @@ def _load(results_dir: Path) -> dict[str, list[dict]]:
     }
 
 
-def build_tables(results_dir: Path = RESULTS_DIR) -> dict[str, str]:
-    """Table name -> markdown, from the records under `results_dir`."""
+def build_tables(results_dir: Path | None = None) -> dict[str, str]:
+    """Table name -> markdown, from the records under `results_dir` (default ./results)."""
+    results_dir = results_dir or results_root()
     recs = _load(results_dir)
     accuracy, lockstep, speed, ceiling, tta = (
         recs[k] for k in ("accuracy", "lockstep", "speed", "ceiling", "tta"))
@@ -254,14 +253,21 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def report(check: bool, results_dir: Path = RESULTS_DIR, readme: Path = README) -> list[str]:
+def report(check: bool, results_dir: Path | None = None, readme: Path | None = None
+           ) -> list[str]:
     """Write (or with `check`, compare) results/*.md, the plots and the README.
 
+    Defaults: ./results and ./README.md (run from the project's checkout).
     Returns the stale files. Plots are compared by presence only: their bytes
     depend on matplotlib's version and fonts, the tables' text does not.
     """
     from bench import plots
 
+    results_dir = results_dir or results_root()
+    readme = readme or results_dir.parent / "README.md"
+    if not readme.exists():
+        raise FileNotFoundError(f"no README at {readme}: run twinbench report from the "
+                                f"project's checkout, or set TWINBENCH_RESULTS")
     tables = build_tables(results_dir)
     wanted = {results_dir / name: text for name, text in render_results(tables).items()}
     wanted[readme] = render_readme(readme.read_text(), tables)
