@@ -11,7 +11,6 @@ Each figure's title names the machine its data came from.
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 
@@ -146,9 +145,3 @@ def planned(accuracy: list[dict], speed: list[dict], tta_records: list[dict]) ->
 def build_plots(accuracy: list[dict], speed: list[dict], tta_records: list[dict]) -> dict:
     """File name -> PNG bytes."""
     return {name: draw() for name, draw in _plan(accuracy, speed, tta_records).items()}
-
-
-def write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)

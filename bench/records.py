@@ -107,6 +107,16 @@ def machine_label(fp: dict) -> str:
             f"[machine {fp['machine_id']}]")
 
 
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write a results file (table, plot, history) so that no reader sees half of it."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
+    try:
+        tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def append_record(kind: str, payload: dict, results_dir: Path | None = None) -> Path:
     """Write a new record file for `kind`; returns its path. Never overwrites."""
     directory = (results_dir or results_root()) / "records" / kind

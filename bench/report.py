@@ -10,7 +10,6 @@ records give, so a stale README fails the test suite.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from bench.records import load_records, machine_label, results_root
+from bench.records import load_records, machine_label, results_root, write_atomic
 
 
 def _latest(records: list[dict], key: Callable[[dict], tuple]) -> list[dict]:
@@ -247,12 +246,6 @@ def render_readme(readme: str, tables: dict[str, str]) -> str:
     return readme
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def report(check: bool, results_dir: Path | None = None, readme: Path | None = None
            ) -> list[str]:
     """Write (or with `check`, compare) results/*.md, the plots and the README.
@@ -278,9 +271,9 @@ def report(check: bool, results_dir: Path | None = None, readme: Path | None = N
         return stale + [str(results_dir / n) for n in names if not (results_dir / n).exists()]
     for path, text in wanted.items():
         if str(path) in stale:
-            _write_atomic(path, text)
+            write_atomic(path, text)
     for name, png in plots.build_plots(recs["accuracy"], recs["speed"], recs["tta"]).items():
-        plots.write(results_dir / name, png)
+        write_atomic(results_dir / name, png)
     return stale
 
 

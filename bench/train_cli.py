@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 DEFAULT_OUT = "runs"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _print_history(history) -> None:
@@ -27,6 +20,7 @@ def _print_history(history) -> None:
 def _train(args: argparse.Namespace) -> int:
     from bench.experiments import get_experiment
     from bench.lockstep import run_lockstep
+    from bench.records import write_atomic
     from bench.runners import make_runner
     from bench.training import fit, load_data, resume
 
@@ -42,7 +36,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.lockstep:
         report = run_lockstep(exp, data, show_progress=progress)
         path = out / f"{exp.name}-lockstep-{exp.dtype}.json"
-        _write_atomic(path, report.to_json())
+        write_atomic(path, report.to_json())
         print(f"lockstep, {report.steps} steps: max loss diff {report.max_loss_diff:.3e}, "
               f"max relative weight diff {report.max_weight_rel_diff:.3e} "
               f"({report.worst_tensor}); test accuracy scratch "
@@ -63,7 +57,7 @@ def _train(args: argparse.Namespace) -> int:
             runner, start, history = make_runner(impl, exp), 0, None
         history = fit(runner, data, start_epoch=start, history=history, checkpoint=ckpt,
                       show_progress=progress)
-        _write_atomic(out / f"{exp.name}-{impl}.json", history.to_json())
+        write_atomic(out / f"{exp.name}-{impl}.json", history.to_json())
         _print_history(history)
         print(f"checkpoint: {ckpt}")
     return 0
