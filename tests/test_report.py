@@ -1,6 +1,5 @@
 """Records and reports: append-only records, tables naming the machine, stale-README checks."""
 
-import json
 import os
 
 import pytest
@@ -75,4 +74,3 @@ def test_missing_markers_are_named(tmp_path):
 def test_committed_readme_is_up_to_date_with_committed_records():
     stale = report.report(check=True)
     assert stale == [], f"run `twinbench report`: stale {stale}"
-    json.dumps(stale)
