@@ -105,8 +105,8 @@ class _BatchNorm(Module):
         check_grad(grad_out, xhat.shape, self._name())
         b = self._bshape(xhat)
         if self.affine:
-            self.weight.grad += (grad_out * xhat).sum(axis=axes)
-            self.bias.grad += grad_out.sum(axis=axes)
+            self.weight.accumulate_grad((grad_out * xhat).sum(axis=axes))
+            self.bias.accumulate_grad(grad_out.sum(axis=axes))
             dxhat = grad_out * self.weight.data.reshape(b)
         else:
             dxhat = grad_out

@@ -4,7 +4,8 @@ A `Module` mirrors `torch.nn.Module`: attributes that are `Parameter`s or
 `Module`s register themselves in assignment order, so `named_parameters()` and
 `state_dict()` produce torch's names (`"0.weight"`, `"bn.running_mean"`).
 There is no autograd graph: `forward` caches what `backward` needs, and
-`backward(grad_out)` returns dL/dinput while adding into each `Parameter.grad`.
+`backward(grad_out)` returns dL/dinput while adding into each `Parameter.grad`
+(through `Parameter.accumulate_grad`).
 """
 
 from __future__ import annotations
@@ -31,13 +32,37 @@ def check_float_dtype(dtype) -> np.dtype:
 class Parameter:
     """A trainable array and its gradient, like `torch.nn.Parameter`.
 
-    `grad` is always an array of the same shape and dtype (zeros after
-    `zero_grad()`), never None: backward passes add into it.
+    `grad` reads as an array of the same shape and dtype (zeros after
+    `zero_grad()`), never None. Backward passes hand their gradient to
+    `accumulate_grad`: after `zero_grad()` the array itself becomes `grad`,
+    so a training step neither fills zeros nor adds into them (torch gets
+    the same saving from `zero_grad(set_to_none=True)`).
     """
 
     def __init__(self, data: np.ndarray):
         self.data = np.ascontiguousarray(data)
-        self.grad = np.zeros_like(self.data)
+        self._grad: np.ndarray | None = None  # None: zero, not yet materialised
+
+    @property
+    def grad(self) -> np.ndarray:
+        if self._grad is None:
+            self._grad = np.zeros_like(self.data)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: np.ndarray) -> None:
+        value = np.asarray(value)
+        if value.shape != self.data.shape or value.dtype != self.data.dtype:
+            raise ValueError(f"grad must match the parameter: expected shape {self.data.shape} "
+                             f"and dtype {self.data.dtype}, got {value.shape} and {value.dtype}")
+        self._grad = value
+
+    def accumulate_grad(self, g: np.ndarray) -> None:
+        """grad += g; g must be a fresh array the caller no longer uses (it may be adopted)."""
+        if self._grad is None:
+            self._grad = g.reshape(self.data.shape)
+        else:
+            self._grad += g.reshape(self.data.shape)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -48,13 +73,13 @@ class Parameter:
         return self.data.dtype
 
     def zero_grad(self) -> None:
-        self.grad.fill(0)
+        self._grad = None
 
     def to(self, dtype) -> Parameter:
         dt = check_float_dtype(dtype)
         if self.data.dtype != dt:
             self.data = self.data.astype(dt)
-            self.grad = self.grad.astype(dt)
+            self._grad = None if self._grad is None else self._grad.astype(dt)
         return self
 
     def __repr__(self) -> str:
@@ -77,6 +102,9 @@ class Module:
     # --- registration -------------------------------------------------------
 
     def __setattr__(self, name: str, value) -> None:
+        if name in self.__dict__ and not isinstance(value, (Parameter, Module)):
+            object.__setattr__(self, name, value)  # a plain attribute stays plain (the hot path)
+            return
         if "_parameters" not in self.__dict__:
             raise AttributeError(
                 f"cannot assign {name!r} before Module.__init__() was called"

@@ -41,16 +41,18 @@ class SGD(Optimizer):
                                       maximize=maximize))
 
     def _update(self, p: Parameter, group: dict, state: dict) -> None:
+        # In place wherever torch's formula allows: a step touches every weight several
+        # times, and each needless temporary is one more pass over all of them.
         g = -p.grad if group["maximize"] else p.grad
-        wd, mu = group["weight_decay"], group["momentum"]
+        wd, mu, damp = group["weight_decay"], group["momentum"], group["dampening"]
         if wd:
-            g = g + wd * p.data
+            g = g + wd * p.data  # a new array: p.grad stays as backward left it
         if mu:
             buf = state.get("momentum_buffer")
             if buf is None:
                 buf = state["momentum_buffer"] = g.copy()
             else:
                 buf *= mu
-                buf += (1 - group["dampening"]) * g
+                buf += (1 - damp) * g if damp else g  # (1 - 0) * g == g exactly: skip the pass
             g = g + mu * buf if group["nesterov"] else buf
         p.data -= group["lr"] * g
