@@ -69,7 +69,7 @@ class ScratchRunner:
         loss = self.loss_fn(logits, y)
         self.last_correct = int(np.count_nonzero(logits.argmax(axis=1) == y))
         self.optimizer.zero_grad()
-        self.model.backward(self.loss_fn.backward())
+        self.model.backward(self.loss_fn.backward(), input_grad=False)  # as torch: x needs none
         self.optimizer.step()
         return loss
 

@@ -34,9 +34,11 @@ class _Elementwise(Module):
         self._shape = x.shape
         return y
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         cache = require_forward(self._cache, type(self).__name__)
         check_grad(grad_out, self._shape, type(self).__name__)
+        if not input_grad:
+            return None
         return self._bwd(grad_out, cache)
 
 
@@ -158,9 +160,11 @@ class Softmax(Module):
         self._y = e / e.sum(axis=self.dim, keepdims=True)
         return self._y
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         y = require_forward(self._y, "Softmax")
         check_grad(grad_out, y.shape, "Softmax")
+        if not input_grad:
+            return None
         # Jacobian-vector product: y * (g - <g, y>) along dim
         return y * (grad_out - (grad_out * y).sum(axis=self.dim, keepdims=True))
 

@@ -100,7 +100,7 @@ class _BatchNorm(Module):
         self.running_var *= dt(1 - m)
         self.running_var += dt(m) * var * dt(n / (n - 1))  # unbiased, as torch
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         xhat, inv_std, axes, use_batch = require_forward(self._cache, self._name())
         check_grad(grad_out, xhat.shape, self._name())
         b = self._bshape(xhat)
@@ -110,6 +110,8 @@ class _BatchNorm(Module):
             dxhat = grad_out * self.weight.data.reshape(b)
         else:
             dxhat = grad_out
+        if not input_grad:
+            return None
         if not use_batch:  # running statistics are constants
             return dxhat * inv_std.reshape(b)
         mean_dxhat = dxhat.mean(axis=axes).reshape(b)

@@ -192,7 +192,7 @@ class Conv2d(Module):
         self._cache = (x4, cols if self.training else None, unbatched, (oh, ow))
         return y[0] if unbatched else y  # (N, out, OH, OW)
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         x, cols, unbatched, (oh, ow) = require_forward(self._cache, self._name())
         n, c, h, w = x.shape
         out_shape = (self.out_channels, oh, ow)
@@ -205,6 +205,8 @@ class Conv2d(Module):
         self.weight.accumulate_grad(dy @ cols.T)  # (out, K)
         if self.bias is not None:
             self.bias.accumulate_grad(dy.sum(axis=1))  # (out,)
+        if not input_grad:
+            return None
         dcols = w2.T @ dy  # (K, N*L)
         kh, kw = self.kernel_size
         ph, pw = self.padding

@@ -45,10 +45,12 @@ class Dropout(Module):
             self._scale = keep * x.dtype.type(1 / (1 - self.p))  # (x.shape) mask / (1 - p)
         return x * self._scale
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         scale = require_forward(self._scale, "Dropout")
         if np.ndim(scale):
             check_grad(grad_out, scale.shape, "Dropout")
+        if not input_grad:
+            return None
         return grad_out * scale
 
     def extra_repr(self) -> str:

@@ -30,8 +30,10 @@ class Flatten(Module):
         self._shape = x.shape
         return x.reshape(x.shape[:s] + (-1,) + x.shape[e + 1:])
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         shape = require_forward(self._shape, "Flatten")
+        if not input_grad:
+            return None
         return grad_out.reshape(shape)
 
     def extra_repr(self) -> str:

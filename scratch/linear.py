@@ -65,7 +65,7 @@ class Linear(Module):
             y += self.bias.data
         return y
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         x = require_forward(self._x, self._name())
         check_grad(grad_out, x.shape[:-1] + (self.out_features,), self._name())
         g2 = grad_out.reshape(-1, self.out_features)  # (M, out), M = prod(*)
@@ -76,7 +76,7 @@ class Linear(Module):
             self.weight.accumulate_grad(g2.T @ x2)  # (out, in)
         if self.bias is not None:
             self.bias.accumulate_grad(g2.sum(axis=0))  # (out,)
-        return grad_out @ self.weight.data  # (*, in)
+        return grad_out @ self.weight.data if input_grad else None  # (*, in)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -139,7 +139,13 @@ class Module:
     def forward(self, *args):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
-    def backward(self, grad_out):
+    def backward(self, grad_out, *, input_grad: bool = True):
+        """Add dL/dparameter into each `Parameter.grad`; return dL/dinput.
+
+        With input_grad=False nothing is returned (None) and dL/dinput is not computed,
+        as torch skips inputs that do not require grad: a network's first layer saves
+        a matmul (Linear) or a col2im (Conv2d).
+        """
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, *args, **kwargs):
@@ -311,7 +317,11 @@ class Sequential(Module):
             x = m(x)
         return x
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        for m in reversed(self._modules.values()):
-            grad_out = m.backward(grad_out)
-        return grad_out
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        mods = list(self._modules.values())
+        # Without input_grad, layers before the first one with parameters have nothing to do.
+        first = 0 if input_grad else next(
+            (i for i, m in enumerate(mods) if next(m.parameters(), None) is not None), len(mods))
+        for i in range(len(mods) - 1, first - 1, -1):
+            grad_out = mods[i].backward(grad_out, input_grad=input_grad or i > first)
+        return grad_out if input_grad else None

@@ -104,14 +104,16 @@ class MaxPool2d(_Pool2d):
         self._cache = (x4.shape, xp.shape, unbatched, slabs, y)
         return y[0] if unbatched else y
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         g, (x_shape, xp_shape, unbatched, slabs, y) = self._backward_windows(grad_out)
-        kh, kw = self._k
+        if not input_grad:
+            return None
         winner = _first_max(slabs, y)  # (kh*kw, N, C, OH, OW) bool, one True per window
-        dslabs = winner * g  # all of each window's gradient to its max; ~10x faster than where
-        if not np.isfinite(g).all():  # but 0 * inf is NaN: keep non-finite gradients off the rest
-            dslabs = np.where(winner, g, g.dtype.type(0))
-        dwin = dslabs.reshape(kh, kw, *g.shape)  # (kh, kw, N, C, OH, OW)
+        # All of each window's gradient to its maximum. A multiply is ~10x faster than
+        # np.where, but 0 * inf is NaN: non-finite gradients take the exact, slow route.
+        finite = np.isfinite(g).all()
+        dslabs = winner * g if finite else np.where(winner, g, g.dtype.type(0))
+        dwin = dslabs.reshape(*self._k, *g.shape)  # (kh, kw, N, C, OH, OW)
         # Overlapping windows add up where one element is the maximum of several.
         return self._finish(_col2im(dwin, xp_shape, self._s), x_shape, unbatched)
 
@@ -163,8 +165,10 @@ class AvgPool2d(_Pool2d):
         self._cache = (x4.shape, xp.shape, unbatched)
         return y[0] if unbatched else y
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         g, (x_shape, xp_shape, unbatched) = self._backward_windows(grad_out)
+        if not input_grad:
+            return None
         kh, kw = self._k
         share = g / (kh * kw)  # (N, C, OH, OW): each window element's part of the gradient
         dwin = np.broadcast_to(share, (kh, kw, *g.shape))  # (kh, kw, N, C, OH, OW)

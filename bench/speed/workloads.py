@@ -128,7 +128,8 @@ class Workload:
 
     def backward(self):
         if self.impl == "scratch":
-            return self.model.backward(self.loss_fn.backward())
+            # torch computes no gradient for the input, which does not require one; nor does this
+            return self.model.backward(self.loss_fn.backward(), input_grad=False)
         self._tloss.backward()
         self.sync()
 
@@ -137,7 +138,7 @@ class Workload:
             self.model.train()
             loss = self.loss_fn(self.model(self.x), self.y)
             self.opt.zero_grad()
-            self.model.backward(self.loss_fn.backward())
+            self.model.backward(self.loss_fn.backward(), input_grad=False)
             self.opt.step()
             return loss
         self.tmodel.train()
