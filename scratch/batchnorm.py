@@ -15,6 +15,12 @@ from scratch._checks import check_grad, check_input, require_forward
 from scratch.module import Module, Parameter, check_float_dtype
 
 
+def _channel_sum(a: np.ndarray) -> np.ndarray:
+    """Sum of a (N, C, L) over N and L, per channel: a BLAS matrix-vector product is ~4x
+    faster than a.sum(axis=(0, 2))."""
+    return (a @ np.ones(a.shape[2], a.dtype)).sum(axis=0)  # (C,)
+
+
 class _BatchNorm(Module):
     _ndims: tuple[int, ...] = ()
     _shape_doc = ""
@@ -60,33 +66,35 @@ class _BatchNorm(Module):
             return self.weight.dtype
         return self.running_mean.dtype if self.track_running_stats else None
 
-    def _bshape(self, x: np.ndarray) -> tuple[int, ...]:
-        return (1, self.num_features) + (1,) * (x.ndim - 2)  # broadcast a (C,) vector
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(x, self._name(), dtype=self._dtype(), ndim=self._ndims,
                     size=(1, self.num_features) if x.ndim >= 2 else None,
                     shape_doc=self._shape_doc)
-        axes = (0,) + tuple(range(2, x.ndim))  # every axis but the channel axis
+        x3 = x.reshape(len(x), self.num_features, -1)  # (N, C, L), L = H*W (or 1)
         n = x.size // self.num_features  # values per channel
         use_batch = self.training or not self.track_running_stats
         if use_batch:
             if self.training and n <= 1:
                 raise ValueError(f"{self._name()} needs more than 1 value per channel in "
                                  f"training, got input of shape {x.shape}")
-            mean = x.mean(axis=axes)  # (C,)
-            var = x.var(axis=axes)  # (C,), biased: what torch normalises with
+            mean = _channel_sum(x3) / n  # (C,)
+        else:
+            mean = self.running_mean
+        xc = x3 - mean[:, None]  # (N, C, L), centred once and kept for backward
+        if use_batch:
+            var = np.einsum("ncl,ncl->c", xc, xc) / n  # (C,) biased: what torch normalises with
             if self.training and self.track_running_stats:
                 self._update_running(mean, var, n)
         else:
-            mean, var = self.running_mean, self.running_var
+            var = self.running_var
         inv_std = 1 / np.sqrt(var + x.dtype.type(self.eps))  # (C,)
-        xhat = (x - mean.reshape(self._bshape(x))) * inv_std.reshape(self._bshape(x))
-        self._cache = (xhat, inv_std, axes, use_batch)
-        if not self.affine:
-            return xhat
-        return xhat * self.weight.data.reshape(self._bshape(x)) + self.bias.data.reshape(
-            self._bshape(x))
+        self._cache = (xc, inv_std, use_batch, x.shape)
+        # y = xhat * weight + bias as one scale and one shift: two passes over the data
+        scale = inv_std * self.weight.data if self.affine else inv_std  # (C,)
+        y = xc * scale[:, None]  # (N, C, L)
+        if self.affine:
+            y += self.bias.data[:, None]
+        return y.reshape(x.shape)
 
     def _update_running(self, mean: np.ndarray, var: np.ndarray, n: int) -> None:
         self.num_batches_tracked += 1
@@ -101,22 +109,25 @@ class _BatchNorm(Module):
         self.running_var += dt(m) * var * dt(n / (n - 1))  # unbiased, as torch
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        xhat, inv_std, axes, use_batch = require_forward(self._cache, self._name())
-        check_grad(grad_out, xhat.shape, self._name())
-        b = self._bshape(xhat)
+        xc, inv_std, use_batch, shape = require_forward(self._cache, self._name())
+        n = xc.shape[0] * xc.shape[2]  # values per channel
+        check_grad(grad_out, shape, self._name())
+        g = grad_out.reshape(xc.shape)  # (N, C, L)
+        # Both per-channel sums the closed form needs are the parameter gradients too:
+        # sum(g) = dL/dbias and sum(g * xhat) = dL/dweight.
+        sum_g = _channel_sum(g)  # (C,)
+        sum_g_xhat = np.einsum("ncl,ncl->c", g, xc) * inv_std  # (C,)
         if self.affine:
-            self.weight.accumulate_grad((grad_out * xhat).sum(axis=axes))
-            self.bias.accumulate_grad(grad_out.sum(axis=axes))
-            dxhat = grad_out * self.weight.data.reshape(b)
-        else:
-            dxhat = grad_out
+            self.weight.accumulate_grad(sum_g_xhat)
+            self.bias.accumulate_grad(sum_g)
         if not input_grad:
             return None
-        if not use_batch:  # running statistics are constants
-            return dxhat * inv_std.reshape(b)
-        mean_dxhat = dxhat.mean(axis=axes).reshape(b)
-        mean_dxhat_xhat = (dxhat * xhat).mean(axis=axes).reshape(b)
-        return (dxhat - mean_dxhat - xhat * mean_dxhat_xhat) * inv_std.reshape(b)
+        a = inv_std * self.weight.data if self.affine else inv_std  # (C,) dy/dxhat / sigma
+        dx = g * a[:, None]  # (N, C, L)
+        if use_batch:  # dx = a * (g - mean(g) - xhat * mean(g * xhat)), as three more passes
+            dx -= xc * (a * inv_std * sum_g_xhat / n)[:, None]
+            dx -= (a * sum_g / n)[:, None]
+        return dx.reshape(grad_out.shape)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
