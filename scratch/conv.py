@@ -93,14 +93,21 @@ def _col2im(dwin: np.ndarray, padded_shape: tuple[int, ...], stride: tuple[int, 
     # whole batch. np.add.at on a writeable window view does it in one call but measured ~7x
     # slower; so did one 6-D transpose-copy for tiling windows (its inner loop is kw long).
     overlap = sh < kh or sw < kw
-    for i in range(kh):
-        for j in range(kw):
-            dst = dxp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]  # (N,C,OH,OW)
-            if overlap:
-                dst += dwin[i, j]
-            else:  # each element lies in one window at most
-                dst[...] = dwin[i, j]
+    for k, dst in enumerate(_offset_views(dxp, (kh, kw), stride, (oh, ow))):
+        if overlap:
+            dst += dwin[divmod(k, kw)]
+        else:  # each element lies in one window at most
+            dst[...] = dwin[divmod(k, kw)]
     return dxp
+
+
+def _offset_views(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+                  out_hw: tuple[int, int]) -> list[np.ndarray]:
+    """For each kernel offset (i, j), row-major, the writeable view xp[:, :, i + sh*oh, j + sw*ow]
+    over all outputs (oh, ow): shape (N, C, OH, OW) each."""
+    (kh, kw), (sh, sw), (oh, ow) = kernel, stride, out_hw
+    return [xp[:, :, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw]
+            for i in range(kh) for j in range(kw)]
 
 
 class Conv2d(Module):

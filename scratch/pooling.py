@@ -13,7 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 from scratch._checks import check_grad, check_input, require_forward
-from scratch.conv import _check_window, _col2im, _offsets_first, _pad, _pair, _windows
+from scratch.conv import (
+    _check_window,
+    _col2im,
+    _offset_views,
+    _offsets_first,
+    _pad,
+    _pair,
+    _windows,
+)
 from scratch.module import Module
 
 
@@ -56,7 +64,8 @@ class _Pool2d(Module):
         n, c = x_shape[:2]
         out_shape = (n, c, *self._out_hw(xp_shape))
         check_grad(grad_out, out_shape[1:] if unbatched else out_shape, self._name())
-        return grad_out.reshape(out_shape), cache
+        # Contiguous: backward reads it kh*kw + 1 times (grad_out is often a padded view).
+        return np.ascontiguousarray(grad_out.reshape(out_shape)), cache
 
     def _out_hw(self, xp_shape) -> tuple[int, int]:
         return ((xp_shape[2] - self._k[0]) // self._s[0] + 1,
@@ -111,11 +120,18 @@ class MaxPool2d(_Pool2d):
         winner = _first_max(slabs, y)  # (kh*kw, N, C, OH, OW) bool, one True per window
         # All of each window's gradient to its maximum. A multiply is ~10x faster than
         # np.where, but 0 * inf is NaN: non-finite gradients take the exact, slow route.
-        finite = np.isfinite(g).all()
-        dslabs = winner * g if finite else np.where(winner, g, g.dtype.type(0))
-        dwin = dslabs.reshape(*self._k, *g.shape)  # (kh, kw, N, C, OH, OW)
-        # Overlapping windows add up where one element is the maximum of several.
-        return self._finish(_col2im(dwin, xp_shape, self._s), x_shape, unbatched)
+        if not np.isfinite(g).all():
+            dslabs = np.where(winner, g, g.dtype.type(0))
+            dwin = dslabs.reshape(*self._k, *g.shape)  # (kh, kw, N, C, OH, OW)
+            return self._finish(_col2im(dwin, xp_shape, self._s), x_shape, unbatched)
+        if self._s[0] < self._k[0] or self._s[1] < self._k[1]:  # overlapping windows add up
+            dwin = (winner * g).reshape(*self._k, *g.shape)  # (kh, kw, N, C, OH, OW)
+            return self._finish(_col2im(dwin, xp_shape, self._s), x_shape, unbatched)
+        # Disjoint windows: each offset's product goes straight to its place in dx.
+        dxp = np.zeros(xp_shape, g.dtype)  # (N, C, Hp, Wp)
+        for k, dst in enumerate(_offset_views(dxp, self._k, self._s, g.shape[2:])):
+            np.multiply(winner[k], g, out=dst)
+        return self._finish(dxp, x_shape, unbatched)
 
 
 def _first_max(slabs: np.ndarray, y: np.ndarray) -> np.ndarray:
