@@ -112,14 +112,16 @@ class Module:
         if name in self._buffers and (value is None or isinstance(value, np.ndarray)):
             self._buffers[name] = value  # torch semantics: assigning to a buffer updates it
             return
+        target = (self._parameters if isinstance(value, Parameter)
+                  else self._modules if isinstance(value, Module) else None)
         for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
-        else:
+            if registry is not target:
+                registry.pop(name, None)
+        if target is None:
             object.__setattr__(self, name, value)
+        else:
+            self.__dict__.pop(name, None)
+            target[name] = value  # replacing keeps the place, so names keep torch's order
 
     def __getattr__(self, name: str):
         # Only called when normal lookup fails: look in the registries.

@@ -97,3 +97,14 @@ def test_zero_grad_and_accumulation(rng):
     np.testing.assert_allclose(lin.weight.grad, 2 * once, rtol=1e-15)
     lin.zero_grad()
     assert not lin.weight.grad.any()
+    lin.backward(g)  # after zero_grad the fresh gradient is taken as is
+    np.testing.assert_array_equal(lin.weight.grad, once)
+
+
+def test_replacing_a_child_keeps_its_place_as_torch(rng):
+    model = _model(rng)
+    tmodel = reference.twin(model)
+    setattr(model, "3", scratch.Linear(8, 8, rng=rng))  # now with a bias
+    setattr(tmodel, "3", torch.nn.Linear(8, 8))
+    assert list(model.state_dict()) == list(tmodel.state_dict())
+    assert [type(m).__name__ for m in model] == [type(m).__name__ for m in tmodel]
