@@ -298,9 +298,12 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
     # The Fashion-MNIST paper's MLP baselines reach 87.0-87.7%.
     _mlp("fashion-mnist", "mlp-fashion", 30, 89.5,
          "784-1024-1024-10 ReLU MLP on Fashion-MNIST, dropout 0.2, SGD Nesterov, cosine"),
-    # Keras's reference CNN (two convs, max pool, dropout, dense 128) reports 99.25%.
-    _cnn("mnist", "cnn", (32, 64), 12, 99.3,
-         "conv32-BN-pool, conv64-BN-pool, dropout, linear (50k weights); AdamW, cosine"),
+    # Keras's reference CNN (two convs, max pool, dropout, dense 128) reports 99.25%. Two
+    # blocks (32, 64; 50k weights) ended at 99.30 / 99.27 after 12 epochs: no margin. The
+    # third block is the Fashion network's, so one architecture serves both data sets.
+    _cnn("mnist", "cnn", (32, 64, 128), 12, 99.3,
+         "conv32/64/128 blocks with BN and max pool, dropout, linear (104k weights); AdamW, "
+         "cosine"),
     # The Fashion-MNIST benchmark lists 2-conv CNNs under 100K parameters at 92.5%;
     # a third block (104k weights) buys margin for about 1.7x the epoch time.
     _cnn("fashion-mnist", "cnn-fashion", (32, 64, 128), 15, 92.5,
