@@ -247,8 +247,9 @@ class Module:
     # --- modes and housekeeping ---------------------------------------------
 
     def train(self, mode: bool = True) -> Module:
-        for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+        object.__setattr__(self, "training", bool(mode))
+        for child in self._modules.values():  # recursion, as torch; no name bookkeeping
+            child.train(mode)
         return self
 
     def eval(self) -> Module:
