@@ -120,18 +120,17 @@ class MaxPool2d(_Pool2d):
         winner = _first_max(slabs, y)  # (kh*kw, N, C, OH, OW) bool, one True per window
         # All of each window's gradient to its maximum. A multiply is ~10x faster than
         # np.where, but 0 * inf is NaN: non-finite gradients take the exact, slow route.
-        if not np.isfinite(g).all():
-            dslabs = np.where(winner, g, g.dtype.type(0))
-            dwin = dslabs.reshape(*self._k, *g.shape)  # (kh, kw, N, C, OH, OW)
-            return self._finish(_col2im(dwin, xp_shape, self._s), x_shape, unbatched)
-        if self._s[0] < self._k[0] or self._s[1] < self._k[1]:  # overlapping windows add up
-            dwin = (winner * g).reshape(*self._k, *g.shape)  # (kh, kw, N, C, OH, OW)
-            return self._finish(_col2im(dwin, xp_shape, self._s), x_shape, unbatched)
-        # Disjoint windows: each offset's product goes straight to its place in dx.
-        dxp = np.zeros(xp_shape, g.dtype)  # (N, C, Hp, Wp)
-        for k, dst in enumerate(_offset_views(dxp, self._k, self._s, g.shape[2:])):
-            np.multiply(winner[k], g, out=dst)
-        return self._finish(dxp, x_shape, unbatched)
+        finite = np.isfinite(g).all()
+        if finite and self._s[0] >= self._k[0] and self._s[1] >= self._k[1]:
+            # Disjoint windows: each offset's product goes straight to its place in dx.
+            dxp = np.zeros(xp_shape, g.dtype)  # (N, C, Hp, Wp)
+            for k, dst in enumerate(_offset_views(dxp, self._k, self._s, g.shape[2:])):
+                np.multiply(winner[k], g, out=dst)
+            return self._finish(dxp, x_shape, unbatched)
+        dslabs = winner * g if finite else np.where(winner, g, g.dtype.type(0))
+        dwin = dslabs.reshape(*self._k, *g.shape)  # (kh, kw, N, C, OH, OW)
+        # Overlapping windows add up where one element is the maximum of several.
+        return self._finish(_col2im(dwin, xp_shape, self._s), x_shape, unbatched)
 
 
 def _first_max(slabs: np.ndarray, y: np.ndarray) -> np.ndarray:
