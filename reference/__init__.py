@@ -5,6 +5,7 @@ dtype; `copy_weights(src, dst)` copies a state dict between the twins in
 either direction.
 """
 
-from reference.build import copy_weights, register, to_numpy, to_torch, torch_dtype, twin
+from reference.build import copy_weights, to_numpy, to_torch, torch_dtype, twin
+from reference.layers import SharedMaskDropout
 
-__all__ = ["copy_weights", "register", "to_numpy", "to_torch", "torch_dtype", "twin"]
+__all__ = ["SharedMaskDropout", "copy_weights", "to_numpy", "to_torch", "torch_dtype", "twin"]

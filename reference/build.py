@@ -75,11 +75,6 @@ _BUILDERS: dict[type, Callable[[scratch.Module, torch.dtype], nn.Module]] = {
 }
 
 
-def register(scratch_cls: type, builder: Callable[[scratch.Module, torch.dtype], nn.Module]):
-    """Teach `twin` a new scratch class (used by later layers and by user code)."""
-    _BUILDERS[scratch_cls] = builder
-
-
 def _build(m: scratch.Module, dtype: torch.dtype, native_dropout: bool) -> nn.Module:
     if isinstance(m, scratch.Sequential):
         return nn.Sequential(*(_build(child, dtype, native_dropout) for child in m))

@@ -4,10 +4,6 @@ Every function fills its array (or `Parameter.data`) in place and returns it,
 like torch's trailing-underscore functions. Draws are made in float64 and then
 cast, so float32 and float64 models from the same Generator hold the same
 numbers up to rounding.
-
-`initialize(model, scheme, rng=rng)` applies a named scheme to every layer
-with weights, for experiment configs: "default" (torch's own), "kaiming_uniform",
-"kaiming_normal", "xavier_uniform", "xavier_normal", "normal" (std 0.01).
 """
 
 from __future__ import annotations
@@ -120,33 +116,3 @@ def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in",
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, rng=rng)
 
-
-# Schemes by name for experiment configs. Each takes (weight, rng); biases go to zero
-# for every scheme but "default", which is the layer's own reset_parameters().
-SCHEMES = {
-    "kaiming_uniform": lambda w, rng: kaiming_uniform_(w, nonlinearity="relu", rng=rng),
-    "kaiming_normal": lambda w, rng: kaiming_normal_(w, nonlinearity="relu", rng=rng),
-    "xavier_uniform": lambda w, rng: xavier_uniform_(w, rng=rng),
-    "xavier_normal": lambda w, rng: xavier_normal_(w, rng=rng),
-    "normal": lambda w, rng: normal_(w, 0.0, 0.01, rng=rng),
-}
-
-
-def initialize(model, scheme: str, *, rng: np.random.Generator):
-    """Re-initialise every layer of `model` that has a weight matrix, in module order."""
-    if scheme != "default" and scheme not in SCHEMES:
-        raise ValueError(
-            f"unknown init scheme {scheme!r}; expected one of {['default', *SCHEMES]}"
-        )
-    _check_rng(rng)
-    for m in model.modules():
-        weight = m._parameters.get("weight")
-        if weight is None or weight.data.ndim < 2:
-            continue  # norms' affine weights keep their ones
-        if scheme == "default":
-            m.reset_parameters(rng=rng)
-            continue
-        SCHEMES[scheme](weight, rng)
-        if m._parameters.get("bias") is not None:
-            zeros_(m._parameters["bias"])
-    return model

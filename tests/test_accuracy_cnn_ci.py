@@ -12,10 +12,9 @@ from conftest_data import require_real
 from threadpoolctl import threadpool_limits
 
 from bench import cli
+from bench.compare import run_lockstep
 from bench.experiments import get_experiment
-from bench.lockstep import run_lockstep
-from bench.runners import make_runner
-from bench.training import fit, load_data
+from bench.training import fit, load_data, make_runner
 
 TARGET = 95.0  # percent, scratch, 2 epochs on the first 10,000 training images
 TIME_LIMIT = 60.0  # seconds of scratch training steps (the history's, evaluation excluded)

@@ -7,7 +7,7 @@ from bench import cli
 
 
 def test_parity_command_prints_every_component(capsys):
-    from bench.parity import CASES
+    from bench.compare import CASES
 
     assert cli.main(["parity", "--batch", "2"]) == 0
     out = capsys.readouterr().out

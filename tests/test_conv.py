@@ -13,8 +13,8 @@ import pytest
 
 import reference
 import scratch
+from bench.compare import TOLERANCES, compare
 from bench.experiments import Experiment, build_model, input_shape
-from bench.parity import TOLERANCES, compare
 
 DTYPES = [np.float32, np.float64]
 GRADCHECK_TOL = 1e-6

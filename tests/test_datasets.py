@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from conftest_data import make_toy, require_real
 
-from bench import data_cli, datasets
+from bench import datasets
+from bench.cli import data as data_cli
 from bench.datasets import idx
 
 MNIST_COUNTS = {

@@ -295,20 +295,6 @@ def test_keyboard_interrupt_mid_download_leaves_nothing(toy, tmp_path, mirror, m
     assert leftovers(tmp_path / "toy") == []
 
 
-def test_atomic_write_interrupted_leaves_old_file(tmp_path, monkeypatch):
-    target = tmp_path / "f"
-    cache.atomic_write(target, b"old")
-
-    def interrupted(fd):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "fsync", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        cache.atomic_write(target, b"new bytes")
-    assert target.read_bytes() == b"old"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
-
-
 def test_every_source_failing_lists_each_source(toy, tmp_path, mirror):
     src = tmp_path / "empty"
     src.mkdir()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import scratch
+from bench.experiments import initialize
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def test_unknown_names():
     with pytest.raises(ValueError, match="reduction must be one of"):
         scratch.MSELoss("average")
     with pytest.raises(ValueError, match="unknown init scheme 'he'"):
-        scratch.init.initialize(scratch.Sequential(), "he", rng=np.random.default_rng(0))
+        initialize(scratch.Sequential(), "he", rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="unknown nonlinearity 'swish'"):
         scratch.init.calculate_gain("swish")
     with pytest.raises(TypeError, match="float32 or float64, got int32"):

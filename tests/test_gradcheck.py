@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import scratch
-from bench.parity import CASES, too_big_for_gradcheck
+from bench.compare import CASES, too_big_for_gradcheck
 
 GRADCHECK_TOL = 1e-6  # max relative error, float64 central differences with eps=1e-6
 

@@ -1,12 +1,97 @@
-"""The import direction: scratch loads numpy only, never torch."""
+"""The import direction: scratch loads numpy only; bench's layers import only downwards.
 
+The layers, bottom to top, are in `LAYERS` (ARCHITECTURE.md draws the same
+map). Every `import` and `from ... import` in a bench module, at the top or
+inside a function, may name its own layer, a lower one, scratch, reference or
+a third-party package, never a higher layer; reference may import scratch,
+never bench; scratch imports none of them.
+"""
+
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# bench's sub-packages, bottom to top: each imports only from those before it.
+LAYERS = ("results", "datasets", "experiments", "training", "compare", "measure", "cli")
+# What each top-level package may import of the project's own packages.
+ALLOWED_PROJECT = {"scratch": {"scratch"}, "reference": {"scratch", "reference"},
+                   "bench": {"scratch", "reference", "bench"}}
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """(line, dotted module name) of every import in the file, nested ones included."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # `from bench import datasets` imports the sub-package bench.datasets
+            out += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+    return out
+
+
+def layer_of(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "bench" or len(parts) < 2 or parts[1] not in LAYERS:
+        return None  # bench itself, bench.__main__
+    return parts[1]
+
+
+def violations(root: Path) -> list[str]:
+    bad = []
+    for package, allowed in ALLOWED_PROJECT.items():
+        for path in sorted((root / package).rglob("*.py")):
+            module = ".".join(path.relative_to(root).with_suffix("").parts)
+            own = layer_of(module)
+            for line, name in imported_modules(path):
+                top = name.split(".")[0]
+                where = f"{path.relative_to(root)}:{line} imports {name}"
+                if top in ALLOWED_PROJECT and top not in allowed:
+                    bad.append(f"{where}: {package} may import only {sorted(allowed)}")
+                target = layer_of(name)
+                if own and target and LAYERS.index(target) > LAYERS.index(own):
+                    bad.append(f"{where}: bench.{own} may not import the higher layer "
+                               f"bench.{target}")
+    return bad
+
+
+def test_bench_layers_import_only_downwards():
+    assert violations(ROOT) == []
+
+
+def test_the_checker_catches_an_upward_import(tmp_path):
+    # Plant the bug the test above is for: a training module importing the CLI.
+    for package in ALLOWED_PROJECT:
+        (tmp_path / package).mkdir()
+    (tmp_path / "bench" / "training").mkdir()
+    (tmp_path / "bench" / "training" / "loop.py").write_text(
+        "from bench.results import atomic\n\ndef f():\n    from bench.cli import train\n")
+    (tmp_path / "scratch" / "module.py").write_text("import reference\n")
+    found = violations(tmp_path)
+    assert len(found) == 2
+    assert any("bench/training/loop.py:4 imports bench.cli.train" in f for f in found)
+    assert any("scratch/module.py:1 imports reference" in f for f in found)
+
+
+def test_every_bench_subpackage_is_a_layer():
+    subpackages = {p.parent.name for p in (ROOT / "bench").glob("*/__init__.py")}
+    assert subpackages == set(LAYERS)
 
 
 def test_import_scratch_loads_no_torch():
     code = ("import sys, scratch, scratch.optim, scratch.init; "
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('torch', 'pandas', 'bench', 'reference', 'scipy')); print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_command_line_starts_without_torch():
+    # Commands import their library when they run: `twinbench data` works without torch.
+    code = ("import sys, bench.cli; bench.cli.build_parser(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'pandas')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import scratch
+from bench.experiments import initialize
 from scratch import init
 
 
@@ -40,7 +41,7 @@ SCHEME_STD = {
 @pytest.mark.parametrize("scheme", list(SCHEME_STD))
 def test_initialize_schemes_have_the_documented_spread(scheme):
     model = scratch.Sequential(scratch.Linear(FAN_IN, FAN_OUT, rng=np.random.default_rng(0)))
-    init.initialize(model, scheme, rng=np.random.default_rng(1))
+    initialize(model, scheme, rng=np.random.default_rng(1))
     w, b = model[0].weight.data, model[0].bias.data
     assert w.std() == pytest.approx(SCHEME_STD[scheme], rel=0.02)  # 120,000 draws: ~0.5% noise
     assert abs(w.mean()) < 0.02 * SCHEME_STD[scheme] * 10

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import scratch
-from bench.parity import TOLERANCES, compare
+from bench.compare import TOLERANCES, compare
 
 DTYPES = [np.float32, np.float64]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import scratch
-from bench.parity import CASES, TOLERANCES, compare, run_case
+from bench.compare import CASES, TOLERANCES, compare, run_case
 from reference import build
 
 DTYPES = [np.float32, np.float64]

@@ -10,7 +10,7 @@ import pytest
 
 import reference
 import scratch
-from bench.parity import TOLERANCES, compare
+from bench.compare import TOLERANCES, compare
 
 DTYPES = [np.float32, np.float64]
 POOLS = [scratch.MaxPool2d, scratch.AvgPool2d]

@@ -6,7 +6,7 @@ import torch
 
 import reference
 import scratch
-from bench.parity import TOLERANCES, compare
+from bench.compare import TOLERANCES, compare
 
 DTYPES = [np.float32, np.float64]
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from bench import records, report
+from bench.results import records, report
 
 
 def _accuracy_payload(name="mlp", scratch=98.6, torch=98.7, target=98.5, **exp):

@@ -10,11 +10,11 @@ import sys
 
 import numpy as np
 
-from bench import report
-from bench.records import load_records
-from bench.speed import grid
-from bench.speed.run import SPEED_DIR, measure_ceiling, run_speed_suite
-from bench.speed.workloads import Workload, train_flops
+from bench.measure.speed import grid
+from bench.measure.speed.run import SPEED_DIR, measure_ceiling, run_speed_suite
+from bench.measure.speed.workloads import Workload, train_flops
+from bench.results import report, tables
+from bench.results.records import load_records
 
 
 def test_plain_pytest_runs_each_case_once():
@@ -82,7 +82,7 @@ def test_a_cuda_column_appears_by_itself(monkeypatch):
         {"arch": "mlp-128", "phase": "step", "dtype": "float32", "threads": 2, "batch": 32,
          "impl": impl, "median": med, "iqr": 0.0, "flops": 1e6}
         for impl, med in (("scratch", 2e-3), ("torch", 1e-3), ("torch-cuda", 1e-4))]}
-    table = report._speed_rows(rec, ("step",))
+    table = tables.speed_rows(rec, ("step",))
     assert table.loc[0, "torch-cuda ms"] == "0.1" and table.loc[0, "ratio scratch/torch"] == "2.00"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert not [c for c in grid.cases("default") if c.impl == "torch-cuda"]

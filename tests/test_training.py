@@ -5,10 +5,18 @@ import json
 import numpy as np
 import pytest
 
+from bench.compare import run_lockstep
 from bench.experiments import EXPERIMENTS, Experiment, build_model, get_experiment, input_shape
-from bench.lockstep import run_lockstep
-from bench.runners import ScratchRunner, TorchRunner, make_runner
-from bench.training import Data, TrainingDiverged, fit, read_checkpoint, resume
+from bench.training import (
+    Data,
+    ScratchRunner,
+    TorchRunner,
+    TrainingDiverged,
+    fit,
+    make_runner,
+    read_checkpoint,
+    resume,
+)
 
 TOY = Experiment(
     name="toy", dataset="mnist",
@@ -109,7 +117,7 @@ def test_lockstep_detects_drift():
     other = TorchRunner(exp.with_overrides(optimizer_args={"lr": 2e-3}), model,
                         shared_dropout=True)
     same = ScratchRunner(exp, model)
-    from bench.lockstep import weight_rel_diff
+    from bench.compare import weight_rel_diff
     for runner in (same, other):
         fit(runner, data, show_progress=False, log=None)
     assert weight_rel_diff(same.weights(), other.weights())[0] > 1e3 * report.max_weight_rel_diff
@@ -142,8 +150,8 @@ def test_unknown_experiment_and_layer_names():
 
 
 def test_accuracy_and_lockstep_records_feed_the_report(tmp_path):
-    from bench import records, report
-    from bench.accuracy import run_accuracy, run_lockstep_record
+    from bench.measure.accuracy import run_accuracy, run_lockstep_record
+    from bench.results import records, report
 
     exp = TOY.with_overrides(name="mlp", epochs=1, target_accuracy=30.0)
     data = toy_data()
@@ -160,7 +168,7 @@ def test_accuracy_and_lockstep_records_feed_the_report(tmp_path):
 
 
 def test_weight_norm_rel_diff():
-    from bench.lockstep import weight_norm_rel_diff
+    from bench.compare import weight_norm_rel_diff
 
     b = {"w": np.array([3.0, 4.0]), "n": np.array(5)}
     assert weight_norm_rel_diff({"w": np.array([3.0, 4.5]), "n": np.array(7)}, b) == 0.1

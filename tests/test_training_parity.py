@@ -6,7 +6,7 @@ import torch
 
 import reference
 import scratch
-from bench.parity import _mlp
+from bench.compare.catalogue import mlp
 from scratch import optim
 
 STEPS = 10
@@ -15,7 +15,7 @@ REL_TOL = {np.float64: 1e-10, np.float32: 1e-4}
 
 def _train_both(dtype, steps=STEPS, seed=0):
     rng = np.random.default_rng(seed)
-    model = _mlp(rng, np.dtype(dtype))  # 784-256-128-10, ReLU
+    model = mlp(rng, np.dtype(dtype))  # 784-256-128-10, ReLU
     tmodel = reference.twin(model)
     loss_fn, tloss_fn = scratch.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
     opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)

@@ -25,6 +25,7 @@ from bench.datasets.errors import (
 )
 from bench.datasets.sources import Source, build_sources
 from bench.datasets.specs import DATASETS, SPLITS, DatasetSpec, FileSpec, get_spec
+from bench.results import atomic
 
 log = logging.getLogger("bench.datasets")
 
@@ -128,7 +129,7 @@ class _Fetcher:
                 self.report.failures.append((file.name, source.label, str(e)))
                 log.warning("%s", e)
                 continue
-            cache.atomic_write(path, data)
+            cache.store(path, data)
             self._record(file, source, data)
             self.report.files[file.name] = source.label
             log.info("%s: verified, cached at %s", what, path)
@@ -138,7 +139,7 @@ class _Fetcher:
     def _build(self) -> list[Source]:
         if self._sources is None:
             cache.ensure_dir(self.dir)
-            cache.sweep_stale_parts(self.dir)
+            atomic.sweep_stale_parts(self.dir)
             self._sources = build_sources(
                 self.spec, self.dir, data_dir=self.data_dir, system=self.system,
                 network=self.network, options=self.options,

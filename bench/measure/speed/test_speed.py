@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from bench.speed.grid import cases
-from bench.speed.workloads import Workload, train_flops
+from bench.measure.speed.grid import cases
+from bench.measure.speed.workloads import Workload, train_flops
 
 BUDGET_S = float(os.environ.get("TWINBENCH_BUDGET_S", "0.4"))  # timed seconds per benchmark
 

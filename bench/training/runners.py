@@ -3,7 +3,7 @@
 `ScratchRunner` and `TorchRunner` hold a model, its loss, optimizer and
 schedule, built from the same `Experiment`; the torch runner's weights are
 copied from the scratch model, never re-drawn. The fit loop in
-`bench.training` drives either through the same five methods.
+`bench.training.loop` drives either through the same five methods.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import torch
 import reference
 import scratch
 from bench.experiments import Experiment, build_model
-from reference.layers import SharedMaskDropout
 
 EVAL_BATCH = 2000
 
@@ -114,11 +113,10 @@ class TorchRunner:
         self.loss_fn = torch.nn.CrossEntropyLoss()
         self.optimizer = _optimizer(torch.optim, exp, self.model.parameters())
         self.scheduler = _schedule(torch.optim.lr_scheduler, exp, self.optimizer)
-        self.dtype = reference.torch_dtype(exp.dtype)
 
     def begin_epoch(self, epoch: int) -> None:
         self.model.train()
-        shared = [m for m in self.model.modules() if isinstance(m, SharedMaskDropout)]
+        shared = [m for m in self.model.modules() if isinstance(m, reference.SharedMaskDropout)]
         for i, m in enumerate(shared):
             m.rng = dropout_rng(self.exp.seed, epoch, i)
         torch.manual_seed(hash((self.exp.seed, epoch)) & 0x7FFF_FFFF)  # native dropout

@@ -11,7 +11,7 @@ import itertools
 import os
 from dataclasses import dataclass
 
-from bench.speed.workloads import CNNS, MLPS, PHASES, has_cnn
+from bench.measure.speed.workloads import CNNS, MLPS, PHASES
 
 BATCHES = (1, 32, 128, 512, 2048)
 
@@ -52,7 +52,7 @@ def impls() -> tuple[str, ...]:
 
 def cases(grid: str | None = None) -> list[Case]:
     grid = grid or os.environ.get("TWINBENCH_GRID", "smoke")
-    cnns = tuple(CNNS) if has_cnn() else ()
+    cnns = tuple(CNNS)
     both = sorted({1, all_threads()})
     out: list[Case] = []
 

@@ -1,4 +1,8 @@
-"""`twinbench train` and `twinbench eval`: train an experiment's twins, evaluate a checkpoint."""
+"""`twinbench train`: train an experiment with either twin or both; a checkpoint per epoch.
+
+With --lockstep both twins step on identical batches and dropout masks and the
+run reports how far they drift; --resume continues a checkpoint.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +22,10 @@ def _print_history(history) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from bench.compare.lockstep import run_lockstep
     from bench.experiments import get_experiment
-    from bench.lockstep import run_lockstep
-    from bench.records import write_atomic
-    from bench.runners import make_runner
-    from bench.training import fit, load_data, resume
+    from bench.results.atomic import write_atomic
+    from bench.training import fit, load_data, make_runner, resume
 
     exp = get_experiment(args.experiment).with_overrides(
         epochs=args.epochs, dtype=args.dtype, seed=args.seed)
@@ -63,29 +66,6 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _eval(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
-    from bench.accuracy import confusion_matrix
-    from bench.experiments import Experiment
-    from bench.runners import make_runner
-    from bench.training import evaluate, load_data, read_checkpoint
-
-    weights, meta, history = read_checkpoint(Path(args.checkpoint))
-    exp = Experiment(**history.experiment)
-    runner = make_runner(meta["impl"], exp)
-    runner.load_weights(weights)
-    data = load_data(exp, data_dir=args.data_dir)
-    loss, acc = evaluate(runner, data.x_test, data.y_test)
-    confusion = confusion_matrix(runner, data)
-    print(f"{args.checkpoint}: {meta['impl']} {exp.name} after {meta['epoch']} epochs\n"
-          f"test accuracy {acc:.2f}%, test loss {loss:.4f}\n\nconfusion matrix "
-          "(rows: true class, columns: predicted)")
-    print(tabulate([[i, *row] for i, row in enumerate(confusion)],
-                   headers=["true \\ pred", *range(10)], tablefmt="github"))
-    return 0
-
-
 def add_command(sub) -> None:
     from bench.experiments import EXPERIMENTS
 
@@ -104,8 +84,3 @@ def add_command(sub) -> None:
     p.add_argument("--data-dir", help="directory holding the four IDX files, if not cached")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_train)
-
-    e = sub.add_parser("eval", help="test accuracy and confusion matrix of a checkpoint")
-    e.add_argument("checkpoint")
-    e.add_argument("--data-dir")
-    e.set_defaults(func=_eval)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.experiments import get_experiment
-from bench.records import append_record
+from bench.results.records import append_record
+from bench.training import fit, load_data
 
 # experiment -> target test accuracy (percent)
 TARGETS = {"mlp": 98.0, "mlp-fashion": 88.0, "cnn": 99.0, "cnn-fashion": 91.0}
@@ -19,8 +20,7 @@ TARGETS = {"mlp": 98.0, "mlp-fashion": 88.0, "cnn": 99.0, "cnn-fashion": 91.0}
 
 def time_to_accuracy(name: str, seeds: int = 3, impls=("scratch", "torch"),
                      show_progress: bool = False, log=print) -> Path:
-    from bench.runners import make_runner
-    from bench.training import fit, load_data
+    from bench.training.runners import make_runner
 
     target = TARGETS[name]
     base = get_experiment(name)

@@ -1,125 +1,18 @@
-"""The parity helper: feed one input to a scratch module and its torch twin, compare everything.
+"""The catalogue of components every parity check runs: one `Case` per configuration.
 
-`compare(module, x, rng=rng)` runs forward on both twins, draws a random
-non-uniform upstream gradient, runs backward on both, and returns the
-output, dL/dx and every parameter gradient side by side. The tests call it
-for every component; `twinbench parity` prints its largest differences as a table.
+The tests parametrise over `CASES`; `twinbench parity` turns them into a table
+(`parity_table`), with scratch's own finite-difference error beside torch's.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-import reference
 import scratch
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    rtol: float
-    atol: float
-
-
-# Per dtype: |scratch - torch| <= atol + rtol * |torch|, elementwise.
-TOLERANCES = {
-    np.dtype(np.float64): Tolerance(rtol=1e-10, atol=1e-12),
-    np.dtype(np.float32): Tolerance(rtol=1e-4, atol=1e-5),
-}
-
-
-@dataclass
-class ParityResult:
-    """Pairs (scratch, torch) of every compared array, by name."""
-
-    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-
-    def max_abs(self, name: str) -> float:
-        a, b = self.pairs[name]
-        return float(np.max(np.abs(a - b), initial=0.0))
-
-    def max_rel(self, name: str) -> float:
-        """max|scratch - torch| / max|torch|: the difference relative to the array's scale."""
-        a, b = self.pairs[name]
-        scale = float(np.max(np.abs(b), initial=0.0))
-        return self.max_abs(name) / scale if scale else self.max_abs(name)
-
-    def gradient_names(self) -> list[str]:
-        return [n for n in self.pairs if n.endswith("grad")]
-
-    def tolerance_used(self, tol: Tolerance) -> float:
-        """max |scratch - torch| / (atol + rtol |torch|) over every array: 1.0 is the limit."""
-        return max(float(np.max(np.abs(a - b) / (tol.atol + tol.rtol * np.abs(b)), initial=0))
-                   for a, b in self.pairs.values())
-
-    def failures(self, tol: Tolerance) -> list[str]:
-        out = []
-        for name, (a, b) in self.pairs.items():
-            if a.shape != b.shape:
-                out.append(f"{name}: shape {a.shape} vs torch {b.shape}")
-                continue
-            excess = np.abs(a - b) - (tol.atol + tol.rtol * np.abs(b))
-            if not np.all(np.isfinite(a)) or np.any(excess > 0):
-                out.append(f"{name}: max abs diff {self.max_abs(name):.3e}, "
-                           f"max rel diff {self.max_rel(name):.3e}")
-        return out
-
-    def assert_close(self, tol: Tolerance) -> None:
-        bad = self.failures(tol)
-        if bad:
-            raise AssertionError(f"scratch and torch differ beyond rtol={tol.rtol:g}, "
-                                 f"atol={tol.atol:g}: " + "; ".join(bad))
-
-
-def _torch_target(target: np.ndarray | None):
-    if target is None:
-        return None
-    if np.issubdtype(target.dtype, np.integer):
-        return torch.from_numpy(target.astype(np.int64))
-    return reference.to_torch(target)
-
-
-def compare(module: scratch.Module, x: np.ndarray, *, rng: np.random.Generator,
-            target: np.ndarray | None = None) -> ParityResult:
-    """Run `module` and its torch twin on `x` (and `target`, for losses) and collect the pairs.
-
-    The upstream gradient is drawn from `rng`: standard normal for array
-    outputs, a random scalar in [0.5, 2) for reduced losses, so no error can
-    hide behind an all-ones gradient.
-    """
-    tmodule = reference.twin(module)
-    is_loss = isinstance(module, scratch.loss._Loss)
-    xt = reference.to_torch(x).requires_grad_(True)
-
-    module.zero_grad()
-    out = module(x, target) if is_loss else module(x)
-    out = np.asarray(out, dtype=x.dtype)
-    tout = tmodule(xt, _torch_target(target)) if is_loss else tmodule(xt)
-
-    upstream = (rng.standard_normal(out.shape) if out.ndim else rng.uniform(0.5, 2.0))
-    upstream = np.asarray(upstream, dtype=x.dtype)
-    grad_x = module.backward(upstream)
-    tout.backward(reference.to_torch(upstream))
-
-    result = ParityResult()
-    result.pairs["output"] = (out, reference.to_numpy(tout))
-    result.pairs["input.grad"] = (np.asarray(grad_x), reference.to_numpy(xt.grad))
-    tparams = dict(tmodule.named_parameters())
-    for name, p in module.named_parameters():
-        tgrad = tparams[name].grad
-        result.pairs[f"{name}.grad"] = (
-            p.grad, np.zeros_like(p.grad) if tgrad is None else reference.to_numpy(tgrad))
-    tbuffers = dict(tmodule.named_buffers())
-    for name, b in module.named_buffers():  # running statistics after the forward pass
-        result.pairs[name] = (np.asarray(b), reference.to_numpy(tbuffers[name]))
-    return result
-
-
-# --- the catalogue of components, shared by the tests and the CLI table -----------
+from bench.compare.parity import TOLERANCES, ParityResult, compare
 
 
 @dataclass(frozen=True)
@@ -144,7 +37,8 @@ def _classes(rng, shape):
     return rng.integers(0, shape[-1], size=shape[0])
 
 
-def _mlp(rng, dtype):
+def mlp(rng, dtype):
+    """784-256-128-10 ReLU MLP: the network the parity and training-parity checks share."""
     return scratch.Sequential(
         scratch.Linear(784, 256, rng=rng, dtype=dtype), scratch.ReLU(),
         scratch.Linear(256, 128, rng=rng, dtype=dtype), scratch.ReLU(),
@@ -239,7 +133,7 @@ CASES: list[Case] = [
     Case("AvgPool2d(2)", lambda r, dt: scratch.AvgPool2d(2), (3, 9, 9)),
     Case("AvgPool2d(3, stride=2, padding=1)", lambda r, dt: scratch.AvgPool2d(3, 2, 1), (2, 9, 7)),
     Case("CNN conv-BN-ReLU-pool-flatten-linear", _small_cnn, (1, 6, 6)),
-    Case("MLP 784-256-128-10", _mlp, (784,)),
+    Case("MLP 784-256-128-10", mlp, (784,)),
     Case("MLP with BatchNorm1d and Dropout", _regularised_mlp, (20,), min_batch=2),
 ]
 
@@ -249,9 +143,6 @@ def run_case(case: Case, dtype, batch: int, seed: int = 0) -> ParityResult:
     module = case.build(rng, np.dtype(dtype))
     x, target = case.inputs(batch, dtype, rng)
     return compare(module, x, target=target, rng=rng)
-
-
-# --- twinbench parity -----------------------------------------------------------------
 
 
 def parity_table(batches=(1, 64), seed: int = 0) -> list[dict]:
@@ -301,27 +192,3 @@ def finite_difference_error(case: Case, seed: int = 0, batch: int = 3) -> float:
     x, target = case.inputs(batch, np.float64, rng)
     return scratch.gradcheck(module, x, target=target, rng=rng,
                              raise_on_failure=False).max_error
-
-
-def _run(args: argparse.Namespace) -> int:
-    from tabulate import tabulate
-
-    torch.set_num_threads(1)  # deterministic reductions, same as numpy's single pass
-    rows = parity_table(batches=tuple(args.batch), seed=args.seed)
-    print(f"scratch vs torch {torch.__version__}, batches {args.batch}, seed {args.seed}; "
-          "rel diff = max|scratch - torch| / max|torch|")
-    print(tabulate(rows, headers="keys", floatfmt=".2e", tablefmt="github"))
-    failed = [r for r in rows if r["within tolerance"] != "yes"]
-    if failed:
-        print(f"{len(failed)} component/dtype pairs exceed tolerance")
-        return 1
-    return 0
-
-
-def add_command(sub) -> None:
-    p = sub.add_parser("parity", help="largest scratch/torch difference per component and dtype",
-                       description=_run.__doc__ or parity_table.__doc__)
-    p.add_argument("--batch", type=int, nargs="+", default=[1, 64],
-                   help="batch sizes to try (default: 1 64)")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_run)

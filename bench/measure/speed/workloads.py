@@ -26,12 +26,7 @@ CNNS = {
     # conv(1->16, 3, pad 1) ReLU maxpool2, conv(16->32, 3, pad 1) ReLU maxpool2, linear(1568->10)
     "cnn-16-32": ((16, 32), 10),
 }
-ARCHS = (*MLPS, *CNNS)
 PHASES = ("forward", "backward", "step")
-
-
-def has_cnn() -> bool:
-    return hasattr(scratch, "Conv2d") and hasattr(scratch, "MaxPool2d")
 
 
 def build_scratch(arch: str, dtype, rng: np.random.Generator) -> scratch.Sequential:

@@ -1,0 +1,29 @@
+"""Comparison: scratch against torch, on one layer, a catalogue of them, or a whole run.
+
+- `parity`: `compare(module, x)`, `ParityResult`, the per-dtype `TOLERANCES`.
+- `catalogue`: `CASES`, the components every parity check runs, and `parity_table`.
+- `lockstep`: both twins trained step by step on identical batches; their drift.
+
+The one relative-difference measure is `scratch.testing.max_rel_diff`.
+"""
+
+from bench.compare.catalogue import (
+    CASES,
+    Case,
+    finite_difference_error,
+    parity_table,
+    run_case,
+    too_big_for_gradcheck,
+)
+from bench.compare.lockstep import (
+    LockstepReport,
+    run_lockstep,
+    weight_norm_rel_diff,
+    weight_rel_diff,
+)
+from bench.compare.parity import TOLERANCES, ParityResult, Tolerance, compare
+from scratch.testing import max_rel_diff
+
+__all__ = ["CASES", "TOLERANCES", "Case", "LockstepReport", "ParityResult", "Tolerance",
+           "compare", "finite_difference_error", "max_rel_diff", "parity_table", "run_case",
+           "run_lockstep", "too_big_for_gradcheck", "weight_norm_rel_diff", "weight_rel_diff"]

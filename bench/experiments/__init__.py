@@ -1,0 +1,15 @@
+"""Experiments: named training recipes and the scratch models they build.
+
+- `config`: the `Experiment` dataclass, one run's full recipe.
+- `layers`: layer specs ("conv 32 3 pad=1") to scratch modules, `build_model`.
+- `init`: initialisation schemes by name.
+- `registry`: the named experiments (`EXPERIMENTS`, `get_experiment`).
+"""
+
+from bench.experiments.config import Experiment
+from bench.experiments.init import SCHEMES, initialize
+from bench.experiments.layers import IMAGE_SHAPE, INPUT_FEATURES, build_model, input_shape
+from bench.experiments.registry import EXPERIMENTS, get_experiment
+
+__all__ = ["EXPERIMENTS", "IMAGE_SHAPE", "INPUT_FEATURES", "SCHEMES", "Experiment",
+           "build_model", "get_experiment", "initialize", "input_shape"]

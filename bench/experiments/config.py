@@ -1,0 +1,63 @@
+"""The recipe of one training run, frozen: `Experiment`.
+
+An experiment fixes everything a training run depends on: data set, layers,
+initialisation, optimizer, schedule, batch size, epochs, seed and dtype. The
+named experiments are in `registry.py`; `layers.py` turns one into a model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One training run's full recipe.
+
+    Args:
+        name: registry key, e.g. "mlp".
+        dataset: "mnist" or "fashion-mnist".
+        layers: module specs, see `build_model`.
+        init: scratch.init scheme name ("default" is torch's own).
+        optimizer: class name in scratch.optim / torch.optim, with `optimizer_args`.
+        schedule: None, a scheduler class name in optim.lr_scheduler, or
+            "InverseTimeLR" (lr / (1 + decay * epoch), a LambdaLR); stepped once per epoch.
+        batch_size: samples per step; 0 means full batch (one step per epoch).
+        epochs, seed, dtype: as named; the seed fixes weights, batch order and dropout masks.
+        standardize: subtract the training-set pixel mean and divide by its std.
+        train_subset: use only the first n training images (stratification is left
+            to the data set's own mixing), None for all 60,000.
+        layout: "flat" inputs (N, 784) for MLPs, "image" inputs (N, 1, 28, 28) for CNNs.
+        target_accuracy: the test accuracy (percent) both twins must reach, if any.
+        claim: for write-up reproductions, what the write-up reports, and
+            claimed_accuracy its test accuracy in percent where it gives one.
+    """
+
+    name: str
+    dataset: str
+    layers: tuple[str, ...]
+    init: str = "default"
+    optimizer: str = "SGD"
+    optimizer_args: dict = field(default_factory=dict)
+    schedule: str | None = None
+    schedule_args: dict = field(default_factory=dict)
+    batch_size: int = 128
+    epochs: int = 10
+    seed: int = 0
+    dtype: str = "float32"
+    standardize: bool = False
+    train_subset: int | None = None
+    layout: str = "flat"
+    description: str = ""
+    target_accuracy: float | None = None
+    claim: str | None = None
+    claimed_accuracy: float | None = None
+
+    def with_overrides(self, **changes) -> Experiment:
+        """A copy with some fields replaced (None values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+

@@ -1,0 +1,181 @@
+"""Layer specs to scratch modules: how an experiment's `layers` become a model.
+
+Layers are written as short strings, one per module, with input sizes inferred:
+
+    ("linear 1024", "relu", "dropout 0.2", "linear 10")
+    ("conv 32 3 pad=1", "batchnorm", "relu", "maxpool 2", "flatten", "linear 10")
+
+The second kind takes images (layout "image", (1, 28, 28) per sample); the
+parser tracks the (C, H, W) shape through convolutions and pooling, so
+in_channels and the first linear layer's in_features are never written by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+import scratch
+from bench.experiments.config import Experiment
+from bench.experiments.init import initialize
+
+INPUT_FEATURES = 784  # 28 x 28, flattened
+IMAGE_SHAPE = (1, 28, 28)  # (C, H, W)
+
+# What flows between layers: an int (features, flat input) or (C, H, W) (images).
+Shape = int | tuple[int, int, int]
+
+
+def input_shape(exp: Experiment) -> tuple[int, ...]:
+    """One sample's input shape for `exp`: (784,) or (1, 28, 28)."""
+    shapes = {"flat": (INPUT_FEATURES,), "image": IMAGE_SHAPE}
+    if exp.layout not in shapes:
+        raise ValueError(f"experiment {exp.name!r}: layout must be 'flat' or 'image', "
+                         f"got {exp.layout!r}")
+    return shapes[exp.layout]
+
+
+def _args(arg: str, positional: tuple[str, ...], options: dict[str, str]) -> dict[str, str]:
+    """Split "32 3 pad=1" into named values: every one of `positional` in order, then
+    key=value options; `options` maps each allowed key to its default."""
+    tokens = arg.split()
+    pos = [t for t in tokens if "=" not in t]
+    given = dict(t.split("=", 1) for t in tokens if "=" in t)
+    if len(pos) != len(positional):
+        raise ValueError(f"expected {' '.join(positional)} and optionally "
+                         f"{' '.join(f'{k}=' for k in options)}; got {len(pos)} values")
+    unknown = sorted(set(given) - set(options))
+    if unknown:
+        raise ValueError(f"unknown options {unknown}; expected any of {sorted(options)}")
+    return {**options, **dict(zip(positional, pos)), **given}
+
+
+def _int(values: dict[str, str], key: str, minimum: int) -> int:
+    try:
+        v = int(values[key])
+    except ValueError:
+        raise ValueError(f"{key} must be an integer, got {values[key]!r}") from None
+    if v < minimum:
+        raise ValueError(f"{key} must be >= {minimum}, got {v}")
+    return v
+
+
+def _flat(shape: Shape) -> int:
+    if not isinstance(shape, int):
+        dims = ", ".join(map(str, shape))
+        raise ValueError(f"needs flat input (N, features) but gets images (N, {dims}); "
+                         "put a 'flatten' before it")
+    return shape
+
+
+def _image(shape: Shape) -> tuple[int, int, int]:
+    if isinstance(shape, int):
+        raise ValueError(f"needs image input (N, C, H, W) but gets (N, {shape}); use "
+                         "layout='image' and no flatten or linear layer before it")
+    return shape
+
+
+def _out_size(size: int, kernel: int, stride: int, pad: int) -> int:
+    out = (size + 2 * pad - kernel) // stride + 1
+    if out < 1:
+        raise ValueError(f"a {kernel}x{kernel} kernel does not fit a {size}x{size} image "
+                         f"with padding {pad}")
+    return out
+
+
+def _linear(arg, shape, rng, dtype):
+    return scratch.Linear(_flat(shape), int(arg), rng=rng, dtype=dtype), int(arg)
+
+
+def _conv(arg, shape, rng, dtype):
+    """"conv OUT K [stride=S] [pad=P] [bias=false]": a K x K Conv2d with OUT filters."""
+    c, h, w = _image(shape)
+    v = _args(arg, ("out_channels", "kernel_size"), {"stride": "1", "pad": "0", "bias": "true"})
+    out, k = _int(v, "out_channels", 1), _int(v, "kernel_size", 1)
+    stride, pad = _int(v, "stride", 1), _int(v, "pad", 0)
+    if v["bias"].lower() not in ("true", "false"):
+        raise ValueError(f"bias must be true or false, got {v['bias']!r}")
+    conv = scratch.Conv2d(c, out, k, stride, pad, bias=v["bias"].lower() == "true", rng=rng,
+                          dtype=dtype)
+    return conv, (out, _out_size(h, k, stride, pad), _out_size(w, k, stride, pad))
+
+
+def _pool(cls) -> Callable:
+    """"maxpool K [stride=S] [pad=P]" / "avgpool ...": stride defaults to K, as in torch."""
+    def build(arg, shape, rng, dtype):
+        c, h, w = _image(shape)
+        v = _args(arg, ("kernel_size",), {"stride": "", "pad": "0"})
+        k, pad = _int(v, "kernel_size", 1), _int(v, "pad", 0)
+        stride = _int(v, "stride", 1) if v["stride"] else k
+        pool = cls(k, stride, pad)  # checks pad <= k // 2, as torch
+        return pool, (c, _out_size(h, k, stride, pad), _out_size(w, k, stride, pad))
+    return build
+
+
+def _batchnorm(arg, shape, rng, dtype):
+    """BatchNorm1d over features, BatchNorm2d over the channels of images."""
+    if isinstance(shape, int):
+        return scratch.BatchNorm1d(shape, dtype=dtype), shape
+    return scratch.BatchNorm2d(shape[0], dtype=dtype), shape
+
+
+def _batchnorm2d(arg, shape, rng, dtype):
+    return scratch.BatchNorm2d(_image(shape)[0], dtype=dtype), shape
+
+
+def _flatten(arg, shape, rng, dtype):
+    return scratch.Flatten(), shape if isinstance(shape, int) else int(np.prod(shape))
+
+
+def _dropout(arg, shape, rng, dtype):
+    return scratch.Dropout(float(arg), rng=rng), shape
+
+
+def _leaky(arg, shape, rng, dtype):
+    return scratch.LeakyReLU(float(arg) if arg else 0.01), shape
+
+
+def _plain(cls) -> Callable:
+    return lambda arg, shape, rng, dtype: (cls(), shape)
+
+
+# name -> builder(arg, input shape, rng, dtype) -> (module, output shape)
+LAYER_BUILDERS: dict[str, Callable] = {
+    "linear": _linear,
+    "conv": _conv,
+    "maxpool": _pool(scratch.MaxPool2d),
+    "avgpool": _pool(scratch.AvgPool2d),
+    "batchnorm": _batchnorm,
+    "batchnorm2d": _batchnorm2d,
+    "flatten": _flatten,
+    "dropout": _dropout,
+    "leaky_relu": _leaky,
+    "relu": _plain(scratch.ReLU),
+    "sigmoid": _plain(scratch.Sigmoid),
+    "tanh": _plain(scratch.Tanh),
+    "gelu": _plain(scratch.GELU),
+}
+
+
+def build_model(exp: Experiment, rng: np.random.Generator) -> scratch.Sequential:
+    """The scratch model of `exp`, weights drawn from `rng` and then `exp.init` applied."""
+    dtype = np.dtype(exp.dtype)
+    first = input_shape(exp)  # checks the layout
+    shape: Shape = first if len(first) == 3 else first[0]
+    modules = []
+    for spec in exp.layers:
+        name, _, arg = spec.partition(" ")
+        builder = LAYER_BUILDERS.get(name)
+        if builder is None:
+            raise ValueError(f"experiment {exp.name!r}: unknown layer {spec!r}; expected one of "
+                             f"{sorted(LAYER_BUILDERS)}")
+        try:
+            module, shape = builder(arg.strip(), shape, rng, dtype)
+        except ValueError as err:
+            raise ValueError(f"experiment {exp.name!r}: layer {spec!r}: {err}") from None
+        modules.append(module)
+    model = scratch.Sequential(*modules)
+    initialize(model, exp.init, rng=rng)
+    return model
+

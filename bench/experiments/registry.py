@@ -1,0 +1,143 @@
+"""The named experiments: `EXPERIMENTS` and `get_experiment`.
+
+`seed-000` ... `seed-004` reproduce the from-scratch write-ups this project
+grew out of, each with the accuracy it claims; `mlp` and `mlp-fashion` are
+strong MLPs that show what the same hand-written code reaches when trained well,
+`cnn` and `cnn-fashion` small batch-normalised CNNs that do the same for convolutions.
+"""
+
+from __future__ import annotations
+
+from bench.experiments.config import Experiment
+
+
+def _mlp(dataset: str, name: str, epochs: int, target: float, description: str) -> Experiment:
+    return Experiment(
+        name=name, dataset=dataset,
+        layers=("linear 1024", "relu", "dropout 0.2", "linear 1024", "relu", "dropout 0.2",
+                "linear 10"),
+        init="kaiming_uniform",
+        optimizer="SGD", optimizer_args={"lr": 0.05, "momentum": 0.9, "nesterov": True,
+                                         "weight_decay": 5e-4},
+        schedule="CosineAnnealingLR", schedule_args={"T_max": epochs},
+        batch_size=128, epochs=epochs, standardize=True, description=description,
+        target_accuracy=target,
+    )
+
+
+_CONV_BLOCK = ("conv {} 3 pad=1 bias=false", "batchnorm", "relu", "maxpool 2")
+
+
+def _cnn(dataset: str, name: str, channels: tuple[int, ...], epochs: int, target: float,
+         description: str) -> Experiment:
+    """Conv blocks (3x3 conv / batch norm / ReLU / 2x2 max pool, 28 -> 14 -> 7 -> 3), then
+    dropout and one linear layer.
+
+    The convs carry no bias: the batch norm after each would cancel it. AdamW rather
+    than SGD: the last layer sums thousands of batch-normalised features, so a plain
+    SGD step moves its logits in proportion to that count and needs a learning rate
+    far below the MLPs'; Adam's per-weight step size does not depend on it.
+    """
+    blocks = tuple(spec.format(c) for c in channels for spec in _CONV_BLOCK)
+    return Experiment(
+        name=name, dataset=dataset, layout="image",
+        layers=(*blocks, "flatten", "dropout 0.25", "linear 10"),
+        optimizer="AdamW", optimizer_args={"lr": 1e-3, "weight_decay": 0.01},
+        schedule="CosineAnnealingLR", schedule_args={"T_max": epochs},
+        batch_size=128, epochs=epochs, standardize=True, description=description,
+        target_accuracy=target,
+    )
+
+
+SEED_000 = Experiment(
+    name="seed-000", dataset="mnist", layers=("linear 128", "relu", "linear 10"),
+    init="normal", optimizer="SGD", optimizer_args={"lr": 0.1},
+    schedule="InverseTimeLR", schedule_args={"decay": 0.5},
+    batch_size=32, epochs=2,
+    description="write-up 000: small-init MLP, lr decay, two epochs on MNIST",
+    claim="over 90% on the MNIST test set after two epochs", claimed_accuracy=90.0,
+)
+
+
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
+    # Keras's reference MLP reports 98.40%; Simard et al. (2003) 98.4% with 800 hidden units.
+    _mlp("mnist", "mlp", 20, 98.5, "784-1024-1024-10 ReLU MLP, dropout 0.2, SGD Nesterov, cosine"),
+    # The Fashion-MNIST paper's MLP baselines reach 87.0-87.7%.
+    _mlp("fashion-mnist", "mlp-fashion", 30, 89.5,
+         "784-1024-1024-10 ReLU MLP on Fashion-MNIST, dropout 0.2, SGD Nesterov, cosine"),
+    # Keras's reference CNN (two convs, max pool, dropout, dense 128) reports 99.25%. Three
+    # blocks leave a margin over the 99.3 target that two do not, and the same
+    # architecture then serves both data sets.
+    _cnn("mnist", "cnn", (32, 64, 128), 12, 99.3,
+         "conv32/64/128 blocks with BN and max pool, dropout, linear (104k weights); AdamW, "
+         "cosine"),
+    # The Fashion-MNIST benchmark lists 2-conv CNNs under 100K parameters at 92.5%;
+    # the third block (104k weights in all) gives the margin over that target.
+    _cnn("fashion-mnist", "cnn-fashion", (32, 64, 128), 15, 92.5,
+         "conv32/64/128 blocks with BN and max pool, dropout, linear; AdamW, cosine"),
+    SEED_000,
+    # The same network, unchanged, on Fashion-MNIST, as write-up 000 reports it.
+    SEED_000.with_overrides(
+        name="seed-000-fashion", dataset="fashion-mnist",
+        description="write-up 000, Fashion-MNIST part: the same network unchanged",
+        claim="~85% on Fashion-MNIST with no architectural change", claimed_accuracy=85.0,
+    ),
+    Experiment(
+        name="seed-001", dataset="mnist",
+        layers=("linear 128", "relu", "linear 64", "relu", "linear 10"),
+        init="normal", optimizer="SGD", optimizer_args={"lr": 0.1},
+        batch_size=64, epochs=5,
+        description="write-up 001: the network it ended with (ReLU hidden layers after sigmoid "
+                    "saturated), softmax output, small random init",
+        claim="95%+ accuracy on digit recognition", claimed_accuracy=95.0,
+    ),
+    Experiment(
+        name="seed-002", dataset="mnist",
+        layers=("linear 128", "leaky_relu 0.01", "linear 64", "leaky_relu 0.01", "linear 10"),
+        init="kaiming_normal", optimizer="SGD", optimizer_args={"lr": 0.05},
+        batch_size=32, epochs=5,
+        description="write-up 002: He init, leaky ReLU, mini-batch SGD (Nielsen style)",
+        claim="no accuracy stated", claimed_accuracy=None,
+    ),
+    Experiment(
+        name="seed-003", dataset="mnist", layers=("linear 10", "relu", "linear 10"),
+        init="normal", optimizer="SGD", optimizer_args={"lr": 0.1},
+        batch_size=0, epochs=500,
+        description="write-up 003: 784-10-10 ReLU/softmax, full-batch gradient descent",
+        claim="85% train, 84% validation", claimed_accuracy=84.0,
+    ),
+    Experiment(
+        name="seed-004", dataset="mnist", layers=("linear 10", "relu", "linear 10"),
+        init="normal", optimizer="SGD", optimizer_args={"lr": 0.5},
+        schedule="StepLR", schedule_args={"step_size": 200, "gamma": 0.5},
+        batch_size=0, epochs=500,
+        description="write-up 004: 784-10-10 ReLU/softmax, batch gradient descent, step decay",
+        claim="~79% on an MNIST subset", claimed_accuracy=79.0,
+    ),
+    Experiment(
+        name="ci-mlp", dataset="mnist",
+        layers=("linear 512", "batchnorm", "relu", "linear 10"),
+        init="kaiming_uniform", optimizer="SGD", optimizer_args={"lr": 0.1, "momentum": 0.9},
+        schedule="ExponentialLR", schedule_args={"gamma": 0.2},
+        batch_size=32, epochs=2, standardize=True, train_subset=10_000, target_accuracy=95.0,
+        description="CI's fast check: 2 epochs on 10,000 MNIST images",
+    ),
+    Experiment(
+        name="ci-cnn", dataset="mnist", layout="image",
+        layers=("conv 8 3 pad=1 bias=false", "batchnorm", "relu", "maxpool 2",
+                "conv 16 3 pad=1 bias=false", "batchnorm", "relu", "maxpool 2",
+                "flatten", "linear 10"),
+        optimizer="SGD", optimizer_args={"lr": 0.02, "momentum": 0.9},
+        schedule="ExponentialLR", schedule_args={"gamma": 0.2},
+        batch_size=32, epochs=2, standardize=True, train_subset=10_000, target_accuracy=95.0,
+        description="CI's fast CNN check: 2 epochs on 10,000 MNIST images",
+    ),
+]}
+
+
+def get_experiment(name: str) -> Experiment:
+    try:
+        return EXPERIMENTS[name]
+    except KeyError:
+        raise ValueError(f"unknown experiment {name!r}; expected one of "
+                         f"{', '.join(sorted(EXPERIMENTS))}") from None

@@ -1,0 +1,47 @@
+"""The main job (`twinbench bench`): which measurements run, in order.
+
+Default (a few minutes on 2 cores): the default speed grid, the matmul
+ceiling, and time-to-accuracy of the MNIST MLP over 3 seeds. `full` adds the
+whole speed grid, time-to-accuracy for every target, and every experiment
+trained with both twins and in lockstep. Each step appends a record and
+returns its path; the CLI runs them and then rebuilds the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.experiments import EXPERIMENTS, get_experiment
+from bench.measure.accuracy import run_accuracy, run_lockstep_record
+from bench.measure.speed.grid import impls
+from bench.measure.speed.run import measure_ceiling, run_speed_suite
+from bench.measure.tta import TARGETS, time_to_accuracy
+from bench.results.records import append_record
+
+Step = tuple[str, Callable[[], Path]]
+
+
+def main_job_steps(*, full: bool, grid: str = "default", seeds: int = 3, speed: bool = True,
+                   end_to_end: bool = True) -> list[Step]:
+    """(title, run) for every measurement of the main job; `run()` returns the record path."""
+    steps: list[Step] = []
+    if speed:
+        grid = "full" if full else grid
+        steps.append(("speed suite", lambda: run_speed_suite(grid, 1.0 if full else 0.4)))
+        steps.append(("matmul ceiling", measure_ceiling))
+    if not end_to_end:
+        return steps
+    for name in (list(TARGETS) if full else ["mlp"]):
+        steps.append((f"time to accuracy: {name}", lambda n=name: time_to_accuracy(
+            n, seeds=seeds, impls=impls(), show_progress=True)))
+    if full:
+        for name in sorted(EXPERIMENTS):
+            steps.append((f"accuracy: {name}", lambda n=name: append_record(
+                "accuracy", run_accuracy(get_experiment(n), show_progress=False))))
+        for name in ("mlp", "cnn"):
+            for dtype, epochs in (("float64", 1), ("float32", None)):
+                exp = get_experiment(name).with_overrides(dtype=dtype, epochs=epochs)
+                steps.append((f"lockstep: {name} {dtype}", lambda e=exp: append_record(
+                    "lockstep", run_lockstep_record(e, show_progress=False))))
+    return steps

@@ -1,0 +1,10 @@
+"""Results: the atomic writer, raw records with the machine they ran on, tables and plots.
+
+- `atomic`: the one atomic writer (`write_atomic`, `temp_file`), used by every
+  package that writes a file.
+- `machine`: the machine fingerprint and its one-line label.
+- `records`: `append_record` (never overwrites), `load_records`, `results_root`.
+- `tables`: records -> DataFrames, one block per machine.
+- `plots`: records -> PNG figures.
+- `report`: tables and plots into results/ and between the README's markers.
+"""

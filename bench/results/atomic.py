@@ -1,0 +1,105 @@
+"""The one atomic writer: every file twinbench writes appears whole or not at all.
+
+Data goes to a temporary file in the target's directory (`.NAME.XXXX.part`),
+is fsynced, and is then renamed over the target (`os.replace`) or, for files
+that must never be overwritten (records), hard-linked to a new name (`os.link`
+fails if the name exists). The temporary file is removed on any exception,
+KeyboardInterrupt included, so an interrupted run leaves the old file and no
+debris. Used by the data cache, the results records, tables and plots, and
+training outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+PART_SUFFIX = ".part"
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files 0600; written files get the usual mode (0644 under umask 022).
+_FILE_MODE = 0o666 & ~_current_umask()
+
+OnError = Callable[[OSError], Exception]
+
+
+@contextlib.contextmanager
+def temp_file(directory: Path, name: str, *, on_error: OnError | None = None
+              ) -> Iterator[tuple[IO[bytes], Path]]:
+    """An open temporary file next to `directory/name`, removed when the block ends.
+
+    The caller may os.replace it into place inside the block; otherwise (or on any
+    exception, KeyboardInterrupt included) it is deleted. If the directory refuses
+    the file, `on_error(err)` (when given) is raised instead of the OSError, so that
+    callers can say what to fix.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=PART_SUFFIX)
+    except OSError as err:
+        if on_error is None:
+            raise
+        raise on_error(err) from err
+    path = Path(tmp)
+    try:
+        with contextlib.suppress(OSError):  # not on every platform / file system
+            os.fchmod(fd, _FILE_MODE)
+        with os.fdopen(fd, "wb") as f:
+            yield f, path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def write_atomic(path: Path, data: str | bytes | bytearray | memoryview, *,
+                 overwrite: bool = True, on_error: OnError | None = None) -> None:
+    """Write `data` (str as UTF-8) to `path` so that no reader ever sees a partial file.
+
+    With overwrite=False an existing `path` raises FileExistsError and is left as it was.
+    """
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with temp_file(path.parent, path.name, on_error=on_error) as (f, tmp):
+        f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not supported everywhere, hence best effort.
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def sweep_stale_parts(directory: Path, older_than_s: float = 3600.0) -> None:
+    """Remove temporary files a killed process (SIGKILL, power loss) left behind.
+
+    Only old ones: a younger one may belong to a writer running right now.
+    """
+    if not directory.is_dir():
+        return
+    now = time.time()
+    for p in directory.glob(f".*{PART_SUFFIX}"):  # files, and pip's download dirs
+        with contextlib.suppress(OSError):
+            if now - p.stat().st_mtime > older_than_s:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
