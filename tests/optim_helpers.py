@@ -16,6 +16,7 @@ import torch
 
 import scratch
 from scratch import optim
+from scratch.testing import max_rel_diff
 
 # Shapes of the parameters every trajectory test moves: a matrix, a vector, a single
 # element (the (1,) case broadcasting bugs hide in) and a 3-D block.
@@ -48,10 +49,6 @@ def run_both(name: str, dtype, options: dict, *, steps: int, seed: int = 0,
     return Twins(params, tparams, opt, topt)
 
 
-def max_rel_diff(params, tparams) -> float:
-    """Largest |scratch - torch| over all parameters, each relative to its largest |torch|."""
-    worst = 0.0
-    for p, tp in zip(params, tparams):
-        ref = tp.detach().numpy()
-        worst = max(worst, float(np.abs(p.data - ref).max() / np.abs(ref).max()))
-    return worst
+def params_rel_diff(params, tparams) -> float:
+    """Largest `max_rel_diff` of scratch's parameters against torch's, one parameter at a time."""
+    return max(max_rel_diff(p.data, tp.detach().numpy()) for p, tp in zip(params, tparams))

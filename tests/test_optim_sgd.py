@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from optim_helpers import SHAPES, max_rel_diff, run_both
+from optim_helpers import SHAPES, params_rel_diff, run_both
 
 import scratch
 from scratch import optim
@@ -28,7 +28,7 @@ def _combo_id(options: dict) -> str:
 @pytest.mark.parametrize("options", COMBOS, ids=_combo_id)
 def test_sgd_trajectory_matches_torch(options, dtype):
     params, tparams, *_ = run_both("SGD", dtype, dict(lr=0.05, **options), steps=STEPS)
-    assert max_rel_diff(params, tparams) <= REL_TOL[dtype]
+    assert params_rel_diff(params, tparams) <= REL_TOL[dtype]
     assert all(p.data.dtype == dtype for p in params)
 
 
