@@ -45,7 +45,18 @@ def _optimizer(module, exp: Experiment, params):
     return cls(params, **exp.optimizer_args)
 
 
-class ScratchRunner:
+class _Runner:
+    """What both twins' runners share: the epoch's schedule step and the current lr."""
+
+    def end_epoch(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.step()
+
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+
+class ScratchRunner(_Runner):
     impl = "scratch"
 
     def __init__(self, exp: Experiment, model: scratch.Sequential | None = None):
@@ -72,13 +83,6 @@ class ScratchRunner:
         self.optimizer.step()
         return loss
 
-    def end_epoch(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.step()
-
-    def lr(self) -> float:
-        return float(self.optimizer.param_groups[0]["lr"])
-
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Logits (N, 10) in eval mode."""
         self.model.eval()
@@ -98,7 +102,7 @@ class ScratchRunner:
         self.optimizer.load_state_dict(state)
 
 
-class TorchRunner:
+class TorchRunner(_Runner):
     """The torch twin. `shared_dropout` draws dropout masks as scratch does (for lockstep);
     otherwise torch's own nn.Dropout runs, seeded per epoch."""
 
@@ -133,13 +137,6 @@ class TorchRunner:
         loss.backward()
         self.optimizer.step()
         return loss.item()
-
-    def end_epoch(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.step()
-
-    def lr(self) -> float:
-        return float(self.optimizer.param_groups[0]["lr"])
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:
