@@ -111,12 +111,12 @@ def test_unpickler_admits_numpy_arrays_only():
 
 def test_pixels_must_be_whole_multiples_of_one_256th():
     x = np.full((1, 784), 0.5, np.float32)
-    assert wheel._to_pixels(x, "t").max() == 128
+    assert wheel.to_pixels(x, "t").max() == 128
     x[0, 0] = 0.3
     with pytest.raises(SourceUnavailable, match="not whole pixels"):
-        wheel._to_pixels(x, "t")
+        wheel.to_pixels(x, "t")
     with pytest.raises(SourceUnavailable, match=r"expected float32 \(n, 784\)"):
-        wheel._to_pixels(np.zeros((1, 784)), "t")
+        wheel.to_pixels(np.zeros((1, 784)), "t")
 
 
 def test_real_wheel_spec_is_pinned():

