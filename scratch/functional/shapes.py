@@ -15,7 +15,10 @@ def pair(value, name: str, *, minimum: int) -> tuple[int, int]:
 
     Raises TypeError for anything else and ValueError below `minimum`, naming `name`.
     """
-    both = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    try:
+        both = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    except TypeError:  # not iterable: a float, None
+        both = ()
     if len(both) != 2 or not all(isinstance(v, (int, np.integer)) for v in both):
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
     if min(both) < minimum:
