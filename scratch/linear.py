@@ -14,6 +14,11 @@ from scratch.module import Module, Parameter, check_float_dtype
 class Linear(Module):
     """Applies an affine map y = x W^T + b, as `torch.nn.Linear`.
 
+    With upstream gradient g = dL/dy and the leading dimensions of x and g taken
+    as M rows:
+
+        y = x W^T + b,   dW = g^T x  (out, in),   db = sum_rows g  (out,),   dx = g W
+
     Args:
         in_features: size of each input sample.
         out_features: size of each output sample.
