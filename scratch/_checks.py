@@ -63,6 +63,15 @@ def check_grad(grad_out, expected_shape: tuple[int, ...], layer: str) -> np.ndar
     return grad_out
 
 
+def check_window(layer: str, shape: tuple[int, ...], kernel: tuple[int, int],
+                 padding: tuple[int, int]) -> None:
+    """Raise ValueError if the padded input (..., H, W) is smaller than the kernel."""
+    hp, wp = shape[-2] + 2 * padding[0], shape[-1] + 2 * padding[1]
+    if hp < kernel[0] or wp < kernel[1]:
+        raise ValueError(f"{layer}: padded input size per channel ({hp} x {wp}) is smaller than "
+                         f"the kernel ({kernel[0]} x {kernel[1]}); got input of shape {shape}")
+
+
 def require_forward(cache, layer: str):
     if cache is None:
         raise RuntimeError(f"{layer}.backward called before forward")

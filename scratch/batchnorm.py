@@ -2,23 +2,17 @@
 
 Training normalises with the batch's biased variance and updates the running
 statistics with the unbiased one, as torch does; eval mode uses the running
-statistics. The backward pass is the closed form
-    dx = (1/sigma) * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)),
-means taken over every axis but the channel axis.
+statistics. The kernels live in scratch.functional (batch_norm_forward,
+batch_norm_backward); the layers here hold the parameters, buffers and cache.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from scratch import functional as F
 from scratch._checks import check_grad, check_input, require_forward
 from scratch.module import Module, Parameter, check_float_dtype
-
-
-def _channel_sum(a: np.ndarray) -> np.ndarray:
-    """Sum of a (N, C, L) over N and L, per channel: a BLAS matrix-vector product is ~4x
-    faster than a.sum(axis=(0, 2))."""
-    return (a @ np.ones(a.shape[2], a.dtype)).sum(axis=0)  # (C,)
 
 
 class _BatchNorm(Module):
@@ -73,27 +67,15 @@ class _BatchNorm(Module):
         x3 = x.reshape(len(x), self.num_features, -1)  # (N, C, L), L = H*W (or 1)
         n = x.size // self.num_features  # values per channel
         use_batch = self.training or not self.track_running_stats
-        if use_batch:
-            if self.training and n <= 1:
-                raise ValueError(f"{self._name()} needs more than 1 value per channel in "
-                                 f"training, got input of shape {x.shape}")
-            mean = _channel_sum(x3) / n  # (C,)
-        else:
-            mean = self.running_mean
-        xc = x3 - mean[:, None]  # (N, C, L), centred once and kept for backward
-        if use_batch:
-            var = np.einsum("ncl,ncl->c", xc, xc) / n  # (C,) biased: what torch normalises with
-            if self.training and self.track_running_stats:
-                self._update_running(mean, var, n)
-        else:
-            var = self.running_var
-        inv_std = 1 / np.sqrt(var + x.dtype.type(self.eps))  # (C,)
-        self._cache = (xc, inv_std, use_batch, x.shape)
-        # y = xhat * weight + bias as one scale and one shift: two passes over the data
-        scale = inv_std * self.weight.data if self.affine else inv_std  # (C,)
-        y = xc * scale[:, None]  # (N, C, L)
-        if self.affine:
-            y += self.bias.data[:, None]
+        if self.training and n <= 1:
+            raise ValueError(f"{self._name()} needs more than 1 value per channel in "
+                             f"training, got input of shape {x.shape}")
+        weight, bias = (self.weight.data, self.bias.data) if self.affine else (None, None)
+        running = None if use_batch else (self.running_mean, self.running_var)
+        y, xc, inv_std, mean, var = F.batch_norm_forward(x3, weight, bias, self.eps, running)
+        if self.training and self.track_running_stats:
+            self._update_running(mean, var, n)
+        self._cache = (xc, inv_std, use_batch, x.shape)  # xc (N, C, L), inv_std (C,)
         return y.reshape(x.shape)
 
     def _update_running(self, mean: np.ndarray, var: np.ndarray, n: int) -> None:
@@ -110,24 +92,14 @@ class _BatchNorm(Module):
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         xc, inv_std, use_batch, shape = require_forward(self._cache, self._name())
-        n = xc.shape[0] * xc.shape[2]  # values per channel
         check_grad(grad_out, shape, self._name())
-        g = grad_out.reshape(xc.shape)  # (N, C, L)
-        # Both per-channel sums the closed form needs are the parameter gradients too:
-        # sum(g) = dL/dbias and sum(g * xhat) = dL/dweight.
-        sum_g = _channel_sum(g)  # (C,)
-        sum_g_xhat = np.einsum("ncl,ncl->c", g, xc) * inv_std  # (C,)
+        dx, dweight, dbias = F.batch_norm_backward(
+            grad_out.reshape(xc.shape), xc, inv_std, self.weight.data if self.affine else None,
+            batch_stats=use_batch, input_grad=input_grad)
         if self.affine:
-            self.weight.accumulate_grad(sum_g_xhat)
-            self.bias.accumulate_grad(sum_g)
-        if not input_grad:
-            return None
-        a = inv_std * self.weight.data if self.affine else inv_std  # (C,) dy/dxhat / sigma
-        dx = g * a[:, None]  # (N, C, L)
-        if use_batch:  # dx = a * (g - mean(g) - xhat * mean(g * xhat)), as three more passes
-            dx -= xc * (a * inv_std * sum_g_xhat / n)[:, None]
-            dx -= (a * sum_g / n)[:, None]
-        return dx.reshape(grad_out.shape)
+            self.weight.accumulate_grad(dweight)
+            self.bias.accumulate_grad(dbias)
+        return None if dx is None else dx.reshape(grad_out.shape)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
@@ -136,6 +108,21 @@ class _BatchNorm(Module):
 
 class BatchNorm1d(_BatchNorm):
     """Batch normalisation over a (N, C) or (N, C, L) input, as `torch.nn.BatchNorm1d`.
+
+    Per channel, with mean and var the batch's over N (and L), var biased (training,
+    or track_running_stats=False), else the running statistics (eval mode), and
+    upstream gradient g = dL/dy:
+
+        xhat = (x - mean) / sqrt(var + eps),   y = weight * xhat + bias  (1 and 0 if not affine)
+        dweight = sum(g * xhat),   dbias = sum(g)
+        dx = weight / sqrt(var + eps) * (g - mean(g) - xhat * mean(g * xhat))  (batch stats)
+        dx = weight / sqrt(var + eps) * g                                        (running stats)
+
+    sums and means taken over every axis but C. Each training step with
+    track_running_stats also updates running_mean <- (1 - momentum) running_mean +
+    momentum mean, and running_var likewise with the unbiased var * m / (m - 1), m the
+    values per channel. Kernels: scratch.functional.batch_norm_forward / _backward; the
+    chain rule written out: scratch.functional.plain.batch_norm_backward.
 
     Args:
         num_features: C.
@@ -162,8 +149,9 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch normalisation over a (N, C, H, W) input, as `torch.nn.BatchNorm2d`.
 
-    Args: as BatchNorm1d. Shape: (N, C, H, W) -> same shape; statistics per channel
-    over N, H and W.
+    The math is BatchNorm1d's with sums and means over N, H and W per channel.
+
+    Args: as BatchNorm1d. Shape: (N, C, H, W) -> same shape.
     """
 
     _ndims = (4,)

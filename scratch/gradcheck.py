@@ -12,19 +12,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scratch.loss import _Loss
+from scratch.loss import Loss
 from scratch.module import Module
+from scratch.testing import max_rel_diff
 
 
 @dataclass
 class GradcheckResult:
-    """Largest relative error per checked array: max|analytic - numeric| over the array's
-    largest magnitude (floored at SCALE_FLOOR times the largest gradient of the module)."""
+    """Largest relative error per checked array: `max_rel_diff(analytic, numeric)`, i.e.
+    max|analytic - numeric| over the numeric gradient's largest magnitude, floored at
+    SCALE_FLOOR times the largest numeric gradient of the module."""
 
     errors: dict[str, float] = field(default_factory=dict)
 
     @property
     def max_error(self) -> float:
+        """The largest error; NaN if any array's error is NaN (a NaN gradient)."""
+        if any(np.isnan(e) for e in self.errors.values()):
+            return float("nan")
         return max(self.errors.values(), default=0.0)
 
 
@@ -32,12 +37,6 @@ class GradcheckResult:
 # noise, ~1e-17 analytic and ~1e-10 numeric: they are measured against this fraction of
 # the module's largest gradient instead of against their own scale.
 SCALE_FLOOR = 1e-3
-
-
-def _relative_error(analytic: np.ndarray, numeric: np.ndarray, floor: float) -> float:
-    scale = max(np.abs(numeric).max(initial=0.0), np.abs(analytic).max(initial=0.0), floor)
-    diff = np.abs(analytic - numeric).max(initial=0.0)
-    return 0.0 if scale == 0 else float(diff / scale)
 
 
 def _replay_randomness(module: Module):
@@ -73,7 +72,7 @@ def gradcheck(module: Module, x: np.ndarray, *, target: np.ndarray | None = None
     if x.dtype != np.float64:
         raise TypeError(f"gradcheck needs float64 input (float32 differences are noise), "
                         f"got {x.dtype}")
-    is_loss = isinstance(module, _Loss)
+    is_loss = isinstance(module, Loss)
     replay = _replay_randomness(module)
 
     def call():
@@ -109,9 +108,9 @@ def gradcheck(module: Module, x: np.ndarray, *, target: np.ndarray | None = None
         numerics[name] = numeric
     largest = max(np.abs(n).max(initial=0.0) for n in numerics.values())
     for name, (_, analytic) in arrays.items():
-        result.errors[name] = _relative_error(analytic, numerics[name], SCALE_FLOOR * largest)
-    if raise_on_failure and result.max_error > tol:
-        worst = max(result.errors, key=result.errors.get)
+        result.errors[name] = max_rel_diff(analytic, numerics[name], floor=SCALE_FLOOR * largest)
+    if raise_on_failure and not result.max_error <= tol:  # NaN fails too
+        worst = max(result.errors, key=lambda k: np.nan_to_num(result.errors[k], nan=np.inf))
         raise ValueError(f"gradcheck failed for {type(module).__name__}: relative error "
                          f"{result.errors[worst]:.3e} in {worst!r} exceeds tol={tol:.1e} "
                          f"(all: {result.errors})")

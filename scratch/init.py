@@ -58,7 +58,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     )
 
 
-def _calculate_fan_in_and_fan_out(tensor) -> tuple[int, int]:
+def calculate_fan_in_and_fan_out(tensor) -> tuple[int, int]:
     shape = _array(tensor).shape
     if len(shape) < 2:
         raise ValueError(f"fan in and fan out need at least 2 dimensions, got shape {shape}")
@@ -69,7 +69,7 @@ def _calculate_fan_in_and_fan_out(tensor) -> tuple[int, int]:
 def _fan(tensor, mode: str) -> int:
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     return fan_in if mode == "fan_in" else fan_out
 
 
@@ -94,13 +94,13 @@ def constant_(tensor, val: float):
 
 
 def xavier_uniform_(tensor, gain: float = 1.0, *, rng: np.random.Generator):
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound, rng=rng)
 
 
 def xavier_normal_(tensor, gain: float = 1.0, *, rng: np.random.Generator):
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor)
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), rng=rng)
 
 

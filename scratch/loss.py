@@ -17,7 +17,9 @@ from scratch.module import Module
 REDUCTIONS = ("mean", "sum", "none")
 
 
-class _Loss(Module):
+class Loss(Module):
+    """Base class of the losses: the reduction ("mean", "sum" or "none") and its gradient."""
+
     def __init__(self, reduction: str = "mean"):
         super().__init__()
         if reduction not in REDUCTIONS:
@@ -72,7 +74,7 @@ def _check_class_targets(target, n: int, num_classes: int) -> np.ndarray:
     return target
 
 
-class CrossEntropyLoss(_Loss):
+class CrossEntropyLoss(Loss):
     """Softmax cross entropy on logits and integer class targets, as `torch.nn.CrossEntropyLoss`.
 
     Args:
@@ -126,7 +128,7 @@ def _check_same_shape(name: str, input, target) -> None:
                          f"got {target.shape}")
 
 
-class MSELoss(_Loss):
+class MSELoss(Loss):
     """Mean squared error (x - t)^2, as `torch.nn.MSELoss`.
 
     Shape: input (*), target (*) the same shape -> scalar, or (*) for "none".
@@ -143,7 +145,7 @@ class MSELoss(_Loss):
         return 2 * diff * self._upstream(grad, diff.shape, diff.dtype)
 
 
-class BCEWithLogitsLoss(_Loss):
+class BCEWithLogitsLoss(Loss):
     """Sigmoid + binary cross entropy in one stable step, as `torch.nn.BCEWithLogitsLoss`.
 
     loss = (1 - t) x + w (log(1 + exp(-|x|)) + max(-x, 0)), w = 1 + (pos_weight - 1) t,

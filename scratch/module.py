@@ -29,6 +29,29 @@ def check_float_dtype(dtype) -> np.dtype:
     return dt
 
 
+def check_state_keys(expected: Mapping[str, tuple[int, ...]],
+                     given: Mapping[str, tuple[int, ...]], context: str) -> None:
+    """Raise ValueError if two name -> shape maps differ, naming every difference.
+
+    The message reads "{context}: missing keys [...], unexpected keys [...], shape
+    mismatch for k: expected shape X, got Y; ...", with only the parts that apply:
+    missing keys are in `expected` only, unexpected ones in `given` only.
+    """
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    mismatched = [f"{k}: expected shape {tuple(expected[k])}, got {tuple(given[k])}"
+                  for k in expected if k in given and tuple(given[k]) != tuple(expected[k])]
+    parts = []
+    if missing:
+        parts.append(f"missing keys {missing}")
+    if unexpected:
+        parts.append(f"unexpected keys {unexpected}")
+    if mismatched:
+        parts.append("shape mismatch for " + "; ".join(mismatched))
+    if parts:
+        raise ValueError(f"{context}: " + ", ".join(parts))
+
+
 class Parameter:
     """A trainable array and its gradient, like `torch.nn.Parameter`.
 
@@ -171,33 +194,38 @@ class Module:
         for _, m in self.named_modules():
             yield m
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+    def _named_members(self, registries: tuple[str, ...], prefix: str = ""
+                       ) -> Iterator[tuple[str, Module, Parameter | np.ndarray]]:
+        """(dotted name, owning module, member) for every entry of the given registries
+        ("_parameters", "_buffers") that is not None, module by module in named_modules
+        order and within a module registry by registry: torch's state_dict order."""
         for mod_name, mod in self.named_modules(prefix):
-            for name, p in mod._parameters.items():
-                yield (f"{mod_name}.{name}" if mod_name else name), p
+            dot = f"{mod_name}." if mod_name else ""
+            for registry in registries:
+                for name, member in mod.__dict__[registry].items():
+                    if member is not None:
+                        yield dot + name, mod, member
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        for name, _, p in self._named_members(("_parameters",), prefix):
+            yield name, p
 
     def parameters(self) -> Iterator[Parameter]:
-        for _, p in self.named_parameters():
+        for _, _, p in self._named_members(("_parameters",)):
             yield p
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
-        for mod_name, mod in self.named_modules(prefix):
-            for name, b in mod._buffers.items():
-                if b is not None:
-                    yield (f"{mod_name}.{name}" if mod_name else name), b
+        for name, _, b in self._named_members(("_buffers",), prefix):
+            yield name, b
 
     # --- state ----------------------------------------------------------------
 
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Copies of every parameter and buffer under torch's names."""
-        out: OrderedDict[str, np.ndarray] = OrderedDict()
-        for mod_name, mod in self.named_modules():
-            for name, p in mod._parameters.items():
-                out[f"{mod_name}.{name}" if mod_name else name] = p.data.copy()
-            for name, b in mod._buffers.items():
-                if b is not None:
-                    out[f"{mod_name}.{name}" if mod_name else name] = np.array(b, copy=True)
-        return out
+        return OrderedDict(
+            (name, member.data.copy() if isinstance(member, Parameter)
+             else np.array(member, copy=True))
+            for name, _, member in self._named_members(("_parameters", "_buffers")))
 
     def load_state_dict(self, state_dict: Mapping[str, np.ndarray]) -> None:
         """Copy arrays into parameters and buffers, in place, keeping this model's dtype.
@@ -205,26 +233,12 @@ class Module:
         Raises ValueError naming every missing, unexpected or mis-shaped key
         before anything is changed, so a failed load leaves the model as it was.
         """
-        targets = self._state_targets()
+        targets = {name: (mod, member)
+                   for name, mod, member in self._named_members(("_parameters", "_buffers"))}
         given = {k: np.asarray(v) for k, v in state_dict.items()}
-        missing = [k for k in targets if k not in given]
-        unexpected = [k for k in given if k not in targets]
-        mismatched = [
-            f"{k}: expected shape {tuple(np.shape(targets[k][1]))}, got {given[k].shape}"
-            for k in targets
-            if k in given and given[k].shape != np.shape(targets[k][1])
-        ]
-        if missing or unexpected or mismatched:
-            parts = []
-            if missing:
-                parts.append(f"missing keys {missing}")
-            if unexpected:
-                parts.append(f"unexpected keys {unexpected}")
-            if mismatched:
-                parts.append("shape mismatch for " + "; ".join(mismatched))
-            raise ValueError(
-                f"load_state_dict into {type(self).__name__} failed: " + ", ".join(parts)
-            )
+        check_state_keys({k: np.shape(member) for k, (_, member) in targets.items()},
+                         {k: v.shape for k, v in given.items()},
+                         f"load_state_dict into {type(self).__name__} failed")
         for key, (owner, current) in targets.items():
             value = given[key]
             if isinstance(current, Parameter):
@@ -232,17 +246,6 @@ class Module:
             else:
                 name = key.rsplit(".", 1)[-1]
                 owner._buffers[name] = value.astype(current.dtype, copy=True)
-
-    def _state_targets(self) -> dict[str, tuple[Module, Parameter | np.ndarray]]:
-        targets: dict[str, tuple[Module, Parameter | np.ndarray]] = {}
-        for mod_name, mod in self.named_modules():
-            prefix = f"{mod_name}." if mod_name else ""
-            for name, p in mod._parameters.items():
-                targets[prefix + name] = (mod, p)
-            for name, b in mod._buffers.items():
-                if b is not None:
-                    targets[prefix + name] = (mod, b)
-        return targets
 
     # --- modes and housekeeping ---------------------------------------------
 

@@ -49,8 +49,8 @@ def test_conv2d_grid_matches_torch(kernel, stride, padding, dtype):
 @pytest.mark.parametrize("kernel,stride,padding", [
     ((3, 1), (1, 2), (1, 0)),
     ((2, 4), (2, 3), (0, 2)),
-    ((5, 3), 3, (2, 1)),  # stride == kernel height: col2im's non-overlapping path in rows
-    (2, 2, 0),  # windows tile the image: col2im's reshape path
+    ((5, 3), 3, (2, 1)),  # windows overlap in rows only: col2im adds
+    (2, 2, 0),  # windows tile the image: col2im writes each element once
 ])
 def test_conv2d_pairs_and_tiling(kernel, stride, padding, dtype, rng):
     m = scratch.Conv2d(3, 4, kernel, stride, padding, rng=rng, dtype=dtype)

@@ -106,3 +106,16 @@ def test_load_rejects_files_that_are_not_checkpoints(tmp_path, rng):
     pickled.write_bytes(pickle.dumps({"w": np.zeros(3)}))
     with pytest.raises(ValueError, match="not a scratch checkpoint"):
         scratch.load(pickled)
+
+
+def test_check_state_keys_names_only_the_parts_that_apply():
+    expected = {"a": (3, 4), "b": (4,), "c": ()}
+    scratch.check_state_keys(expected, dict(expected), "ok")  # no difference, no error
+    with pytest.raises(ValueError, match=r"^ctx: missing keys \['c'\]$"):
+        scratch.check_state_keys(expected, {"a": (3, 4), "b": (4,)}, "ctx")
+    with pytest.raises(ValueError, match=r"^ctx: unexpected keys \['d'\]$"):
+        scratch.check_state_keys(expected, {**expected, "d": (1,)}, "ctx")
+    with pytest.raises(ValueError, match=r"^ctx: missing keys \['b'\], unexpected keys \['d'\], "
+                                         r"shape mismatch for a: expected shape \(3, 4\), got "
+                                         r"\(4, 3\); c: expected shape \(\), got \(1,\)$"):
+        scratch.check_state_keys(expected, {"a": [4, 3], "c": (1,), "d": (2,)}, "ctx")

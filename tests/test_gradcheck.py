@@ -46,3 +46,26 @@ def test_gradcheck_catches_wrong_backward(rng):
 def test_gradcheck_refuses_float32(rng):
     with pytest.raises(TypeError, match="float64"):
         scratch.gradcheck(scratch.ReLU(), rng.standard_normal((2, 2)).astype(np.float32), rng=rng)
+
+
+def test_gradcheck_fails_a_nan_gradient(rng):
+    class NaNSigmoid(scratch.Sigmoid):
+        def _bwd(self, grad_out, y):
+            return grad_out * np.nan
+
+    result = scratch.gradcheck(NaNSigmoid(), rng.standard_normal((3, 4)), rng=rng,
+                               raise_on_failure=False)
+    assert np.isnan(result.errors["input"]) and np.isnan(result.max_error)
+    with pytest.raises(ValueError, match="relative error nan in 'input'"):
+        scratch.gradcheck(NaNSigmoid(), rng.standard_normal((3, 4)), rng=rng)
+
+
+def test_gradcheck_measures_with_max_rel_diff(rng):
+    """Errors are max_rel_diff(analytic, numeric), scaled by the numeric gradient."""
+    class HalfSigmoid(scratch.Sigmoid):
+        def _bwd(self, grad_out, y):
+            return 0.5 * super()._bwd(grad_out, y)  # half the true gradient
+
+    result = scratch.gradcheck(HalfSigmoid(), rng.standard_normal((3, 4)), rng=rng,
+                               raise_on_failure=False)
+    assert result.errors["input"] == pytest.approx(0.5, rel=1e-6)

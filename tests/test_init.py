@@ -13,7 +13,7 @@ from scratch import init
 
 @pytest.mark.parametrize("shape", [(10, 20), (7, 3), (16, 8, 3, 3), (4, 1, 5, 5)])
 def test_fans_match_torch(shape):
-    ours = init._calculate_fan_in_and_fan_out(np.empty(shape))
+    ours = init.calculate_fan_in_and_fan_out(np.empty(shape))
     theirs = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
     assert ours == theirs
 

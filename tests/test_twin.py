@@ -108,3 +108,19 @@ def test_replacing_a_child_keeps_its_place_as_torch(rng):
     setattr(tmodel, "3", torch.nn.Linear(8, 8))
     assert list(model.state_dict()) == list(tmodel.state_dict())
     assert [type(m).__name__ for m in model] == [type(m).__name__ for m in tmodel]
+
+
+def test_state_dict_names_and_order_are_torchs_for_nested_modules(rng):
+    """One walk gives named_parameters, named_buffers and state_dict torch's names and order:
+    module by module, parameters before buffers."""
+    model = scratch.Sequential(
+        scratch.Conv2d(1, 2, 3, bias=False, rng=rng), scratch.BatchNorm2d(2), scratch.ReLU(),
+        scratch.Sequential(scratch.Flatten(), scratch.Linear(8, 3, rng=rng),
+                           scratch.BatchNorm1d(3, affine=False)))
+    twin = reference.twin(model)
+    assert list(model.state_dict()) == list(twin.state_dict())
+    assert [n for n, _ in model.named_parameters()] == [n for n, _ in twin.named_parameters()]
+    assert [n for n, _ in model.named_buffers()] == [n for n, _ in twin.named_buffers()]
+    assert [n for n, _ in model.named_parameters("m")] == [
+        n for n, _ in twin.named_parameters(prefix="m")]
+    assert list(model.parameters()) == [p for _, p in model.named_parameters()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scratch.module import Parameter
-from scratch.optim.optimizer import Optimizer
+from scratch.optim.optimizer import Optimizer, check_hyperparameter
 
 
 class Adagrad(Optimizer):
@@ -36,18 +36,11 @@ class Adagrad(Optimizer):
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10, *,
                  maximize: bool = False):
-        # `not 0 <= x` rather than `x < 0`, so that NaN is refused too.
-        if not 0.0 <= lr:
-            raise ValueError(f"invalid learning rate {lr}: expected >= 0")
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"invalid lr_decay {lr_decay}: expected >= 0")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"invalid weight_decay {weight_decay}: expected >= 0")
-        if not 0.0 <= initial_accumulator_value:
-            raise ValueError(f"invalid initial_accumulator_value {initial_accumulator_value}: "
-                             "expected >= 0")
-        if not 0.0 <= eps:
-            raise ValueError(f"invalid eps {eps}: expected >= 0")
+        check_hyperparameter("lr", lr, what="learning rate")
+        check_hyperparameter("lr_decay", lr_decay)
+        check_hyperparameter("weight_decay", weight_decay)
+        check_hyperparameter("initial_accumulator_value", initial_accumulator_value)
+        check_hyperparameter("eps", eps)
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps,
                                       weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,

@@ -11,7 +11,7 @@ import numpy as np
 
 from scratch.module import Parameter
 from scratch.optim._functional import lerp_
-from scratch.optim.optimizer import Optimizer
+from scratch.optim.optimizer import Optimizer, check_hyperparameter
 
 
 class Adam(Optimizer):
@@ -44,19 +44,14 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
                  maximize: bool = False, decoupled_weight_decay: bool = False):
-        # `not 0 <= x` rather than `x < 0`, so that NaN is refused too.
-        if not 0.0 <= lr:
-            raise ValueError(f"invalid learning rate {lr}: expected >= 0")
-        if not 0.0 <= eps:
-            raise ValueError(f"invalid eps {eps}: expected >= 0")
+        check_hyperparameter("lr", lr, what="learning rate")
+        check_hyperparameter("eps", eps)
         if len(betas) != 2:
             raise ValueError(f"invalid betas {betas!r}: expected a pair (beta1, beta2)")
         for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"invalid beta parameter at index {i}: expected "
-                                 f"0 <= betas[{i}] < 1, got {beta}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"invalid weight_decay {weight_decay}: expected >= 0")
+            check_hyperparameter(f"betas[{i}]", beta, 0.0, 1.0,
+                                 what=f"beta parameter at index {i}")
+        check_hyperparameter("weight_decay", weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,
                                       maximize=maximize,

@@ -13,6 +13,25 @@ import numpy as np
 from scratch.module import Parameter
 
 
+def check_hyperparameter(name: str, value, low: float = 0.0, high: float | None = None, *,
+                        what: str | None = None) -> None:
+    """Raise ValueError unless low <= value (< high, if given); NaN fails every comparison.
+
+    torch's ranges are written `not 0.0 <= lr` in most optimizers but `lr < 0.0` in SGD,
+    which lets NaN through; every scratch optimizer refuses it.
+
+    Args:
+        name: the argument as the caller wrote it, e.g. "lr", "betas[0]".
+        value: the number to check.
+        low, high: the accepted range [low, high), or [low, inf) when high is None.
+        what: the argument in words for the message (default: name).
+    """
+    if low <= value and (high is None or value < high):
+        return
+    expected = f"{name} >= {low:g}" if high is None else f"{low:g} <= {name} < {high:g}"
+    raise ValueError(f"invalid {what or name}: expected {expected}, got {value}")
+
+
 class Optimizer:
     def __init__(self, params: Iterable[Parameter] | Iterable[dict], defaults: dict):
         self.defaults = dict(defaults)

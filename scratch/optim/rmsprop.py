@@ -6,7 +6,7 @@ import numpy as np
 
 from scratch.module import Parameter
 from scratch.optim._functional import lerp_
-from scratch.optim.optimizer import Optimizer
+from scratch.optim.optimizer import Optimizer, check_hyperparameter
 
 
 class RMSprop(Optimizer):
@@ -44,17 +44,11 @@ class RMSprop(Optimizer):
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
                  maximize: bool = False):
-        # `not 0 <= x` rather than `x < 0`, so that NaN is refused too.
-        if not 0.0 <= lr:
-            raise ValueError(f"invalid learning rate {lr}: expected >= 0")
-        if not 0.0 <= eps:
-            raise ValueError(f"invalid eps {eps}: expected >= 0")
-        if not 0.0 <= momentum:
-            raise ValueError(f"invalid momentum {momentum}: expected >= 0")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"invalid weight_decay {weight_decay}: expected >= 0")
-        if not 0.0 <= alpha:
-            raise ValueError(f"invalid alpha {alpha}: expected >= 0")
+        check_hyperparameter("lr", lr, what="learning rate")
+        check_hyperparameter("eps", eps)
+        check_hyperparameter("momentum", momentum)
+        check_hyperparameter("weight_decay", weight_decay)
+        check_hyperparameter("alpha", alpha)
         super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps,
                                       centered=centered, weight_decay=weight_decay,
                                       maximize=maximize))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scratch.module import Parameter
-from scratch.optim.optimizer import Optimizer
+from scratch.optim.optimizer import Optimizer, check_hyperparameter
 
 
 class SGD(Optimizer):
@@ -27,12 +27,9 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
-        if lr < 0:
-            raise ValueError(f"invalid learning rate {lr}: expected >= 0")
-        if momentum < 0:
-            raise ValueError(f"invalid momentum {momentum}: expected >= 0")
-        if weight_decay < 0:
-            raise ValueError(f"invalid weight_decay {weight_decay}: expected >= 0")
+        check_hyperparameter("lr", lr, what="learning rate")
+        check_hyperparameter("momentum", momentum)
+        check_hyperparameter("weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening, "
                              f"got momentum={momentum}, dampening={dampening}")

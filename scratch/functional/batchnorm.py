@@ -1,0 +1,69 @@
+"""Batch normalisation over (N, C, L) arrays: per-channel statistics as BLAS products.
+
+Every per-channel reduction over (N, L) is a matrix-vector product or an
+einsum contraction rather than a `.sum(axis=(0, 2))` over two strided axes.
+Forward centres the input once and keeps the centred array for backward;
+backward uses the closed form
+    dx = (weight / sigma) * (g - mean(g) - xhat * mean(g * xhat)),
+whose two per-channel sums are also dL/dbias and dL/dweight.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def channel_sum(a: np.ndarray) -> np.ndarray:
+    """Sum of a (N, C, L) over N and L, per channel, as a BLAS matrix-vector product."""
+    return (a @ np.ones(a.shape[2], a.dtype)).sum(axis=0)  # (C,)
+
+
+def batch_norm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None,
+                       eps: float, running: tuple[np.ndarray, np.ndarray] | None = None):
+    """Normalise x (N, C, L) per channel; scale by weight and shift by bias (each (C,) or None).
+
+    With running=None the batch's mean and biased variance are used, else the given
+    (mean, var), e.g. the running statistics in eval mode.
+
+    Returns:
+        y (N, C, L); xc = x - mean (N, C, L) and inv_std = 1 / sqrt(var + eps) (C,) for
+        `batch_norm_backward`; and the mean and variance used (C,) each.
+    """
+    n = x.shape[0] * x.shape[2]  # values per channel
+    mean = channel_sum(x) / n if running is None else running[0]  # (C,)
+    xc = x - mean[:, None]  # (N, C, L)
+    var = np.einsum("ncl,ncl->c", xc, xc) / n if running is None else running[1]  # (C,)
+    inv_std = 1 / np.sqrt(var + x.dtype.type(eps))  # (C,)
+    # y = xhat * weight + bias as one scale and one shift: two passes over the data
+    scale = inv_std * weight if weight is not None else inv_std  # (C,)
+    y = xc * scale[:, None]  # (N, C, L)
+    if bias is not None:
+        y += bias[:, None]
+    return y, xc, inv_std, mean, var
+
+
+def batch_norm_backward(grad_out: np.ndarray, xc: np.ndarray, inv_std: np.ndarray,
+                        weight: np.ndarray | None, *, batch_stats: bool = True,
+                        input_grad: bool = True
+                        ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """(dx, dweight, dbias) of batch_norm_forward, from its xc and inv_std.
+
+    Args:
+        grad_out: (N, C, L); weight: (C,) or None (no affine scale).
+        batch_stats: whether forward normalised with the batch's statistics (then the
+            mean and variance depend on x, and dx has the two correction terms).
+        input_grad: if False, dx is None.
+    Returns:
+        dx (N, C, L) or None, dweight = sum(g * xhat) (C,), dbias = sum(g) (C,).
+    """
+    n = xc.shape[0] * xc.shape[2]  # values per channel
+    sum_g = channel_sum(grad_out)  # (C,)
+    sum_g_xhat = np.einsum("ncl,ncl->c", grad_out, xc) * inv_std  # (C,)
+    if not input_grad:
+        return None, sum_g_xhat, sum_g
+    a = inv_std * weight if weight is not None else inv_std  # (C,) dy/dxhat / sigma
+    dx = grad_out * a[:, None]  # (N, C, L)
+    if batch_stats:  # dx = a * (g - mean(g) - xhat * mean(g * xhat)), as two more passes
+        dx -= xc * (a * inv_std * sum_g_xhat / n)[:, None]
+        dx -= (a * sum_g / n)[:, None]
+    return dx, sum_g_xhat, sum_g

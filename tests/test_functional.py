@@ -1,0 +1,336 @@
+"""The fast kernels of scratch.functional against the plain versions written from the definitions.
+
+Bit for bit (np.array_equal) wherever both do the same arithmetic:
+- max pooling, forward and backward: a max is exact, and routing a gradient is a
+  copy; where windows overlap the routed gradients are summed, in another order
+  than the plain loop's, so there the gradients are small integers (exact sums);
+- average pooling forward on kernels of at most two elements, and its backward
+  over disjoint windows (one write per element);
+- convolution, average pooling and col2im on integer-valued data, where every
+  product and partial sum is exact, so the order of additions (BLAS against
+  einsum, offset by offset against window by window) cannot show.
+Everywhere else, on normal random data, within TOL[dtype] by `max_rel_diff`.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import scratch.functional as F
+from scratch.functional import plain
+from scratch.testing import max_rel_diff
+
+DTYPES = [np.float32, np.float64]
+DTYPE_IDS = {np.float32: "float32", np.float64: "float64"}
+# Relative to the largest magnitude: about 40 units of rounding (eps 1.2e-7 and 2.2e-16),
+# for sums of a few dozen terms (conv) or statistics over a few hundred values (batch norm)
+# taken in another order. The worst seen over this file's grid is ~10x smaller.
+TOL = {np.dtype(np.float32): 5e-6, np.dtype(np.float64): 1e-14}
+
+# (kernel, stride, padding) for conv; padding may exceed half the kernel there
+CONV_GRID = [
+    ((1, 1), (1, 1), (0, 0)), ((1, 1), (2, 2), (1, 1)),
+    ((3, 3), (1, 1), (1, 1)), ((3, 3), (2, 2), (0, 0)), ((3, 3), (3, 3), (2, 2)),
+    ((2, 3), (1, 2), (0, 1)), ((5, 3), (3, 3), (2, 1)), ((2, 2), (2, 2), (0, 0)),
+]
+# (kernel, stride, padding) for pooling, padding at most half the kernel as torch requires;
+# stride >= kernel gives disjoint windows, stride < kernel overlapping ones
+POOL_GRID = [
+    ((1, 1), (1, 1), (0, 0)), ((2, 2), (2, 2), (0, 0)), ((2, 2), (1, 1), (1, 1)),
+    ((3, 3), (1, 1), (1, 1)), ((3, 3), (2, 2), (1, 0)), ((3, 3), (3, 3), (0, 1)),
+    ((2, 3), (1, 2), (1, 1)), ((3, 2), (3, 1), (0, 1)), ((2, 2), (3, 3), (1, 0)),
+]
+SHAPES = [(1, 1, 7, 7), (3, 2, 9, 8)]  # batch 1 and a batch of 3, odd and non-square
+
+
+def _ids(grid):
+    return [f"k{k[0]}x{k[1]}-s{s[0]}x{s[1]}-p{p[0]}x{p[1]}" for k, s, p in grid]
+
+
+def _ints(rng, shape, dtype, high=4):
+    """Small integers as floats: every sum and product of a few hundred of them is exact."""
+    return rng.integers(-high, high + 1, shape).astype(dtype)
+
+
+def _close(fast, slow, dtype, *, exact=False):
+    """Bit for bit if `exact`, else within TOL[dtype] of the largest magnitude."""
+    assert fast.shape == slow.shape and fast.dtype == slow.dtype == dtype
+    if exact:
+        assert np.array_equal(fast, slow)
+    else:
+        assert max_rel_diff(fast, slow) <= TOL[np.dtype(dtype)]
+
+
+def _out_hw(shape, kernel, stride, padding):
+    return tuple(F.conv_output_size(shape[2 + a], kernel[a], stride[a], padding[a])
+                 for a in (0, 1))
+
+
+# --- convolution ----------------------------------------------------------------------------
+
+
+def _conv_both(x, w, b, g, stride, padding):
+    y, cols = F.conv2d_forward(x, w, b, stride, padding)
+    fast = (y, *F.conv2d_backward(g, x, w, stride, padding, cols=cols, bias_grad=b is not None))
+    slow = (plain.conv2d(x, w, b, stride, padding),
+            *plain.conv2d_backward(g, x, w, stride, padding))
+    return fast, slow
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("kernel,stride,padding", CONV_GRID, ids=_ids(CONV_GRID))
+def test_conv2d_matches_plain(kernel, stride, padding, shape, dtype):
+    rng = np.random.default_rng(sum(kernel) * 100 + sum(stride) * 10 + sum(padding))
+    w_shape = (4, shape[1], *kernel)
+    g_shape = (shape[0], 4, *_out_hw(shape, kernel, stride, padding))
+    # normal data: within rounding of each other
+    x, w, b, g = (rng.standard_normal(s).astype(dtype) for s in (shape, w_shape, 4, g_shape))
+    for fast, slow in zip(*_conv_both(x, w, b, g, stride, padding)):
+        _close(fast, slow, dtype)
+    # integer data: every sum exact, so bit for bit
+    x, w, b, g = (_ints(rng, s, dtype) for s in (shape, w_shape, 4, g_shape))
+    for fast, slow in zip(*_conv_both(x, w, b, g, stride, padding)):
+        _close(fast, slow, dtype, exact=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+def test_conv2d_backward_rebuilds_columns_and_skips_what_is_not_asked(dtype, rng):
+    x = rng.standard_normal((2, 3, 6, 5)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 2)).astype(dtype)
+    y, cols = F.conv2d_forward(x, w, None, (2, 1), (1, 1))
+    g = rng.standard_normal(y.shape).astype(dtype)
+    dx, dw, db = F.conv2d_backward(g, x, w, (2, 1), (1, 1), cols=cols, bias_grad=False)
+    dx2, dw2, _ = F.conv2d_backward(g, x, w, (2, 1), (1, 1))  # columns rebuilt from x
+    assert db is None and np.array_equal(dx, dx2) and np.array_equal(dw, dw2)
+    none, dw3, _ = F.conv2d_backward(g, x, w, (2, 1), (1, 1), cols=cols, input_grad=False)
+    assert none is None and np.array_equal(dw3, dw)
+    _close(y, plain.conv2d(x, w, None, (2, 1), (1, 1)), dtype)
+
+
+# --- pooling --------------------------------------------------------------------------------
+
+
+def _tied(rng, shape, dtype):
+    """Values from {0, 1, 2}: most windows hold several maxima."""
+    return rng.integers(0, 3, shape).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("kernel,stride,padding", POOL_GRID, ids=_ids(POOL_GRID))
+def test_max_pool2d_matches_plain_bit_for_bit(kernel, stride, padding, shape, dtype):
+    rng = np.random.default_rng(sum(kernel) * 100 + sum(stride) * 10 + sum(padding))
+    overlap = stride[0] < kernel[0] or stride[1] < kernel[1]
+    for x in (rng.standard_normal(shape).astype(dtype), _tied(rng, shape, dtype)):
+        y, slabs = F.max_pool2d_forward(x, kernel, stride, padding)
+        _close(y, plain.max_pool2d(x, kernel, stride, padding), dtype, exact=True)
+        # Overlapping windows sum routed gradients in another order: integers keep it exact.
+        g = (_ints(rng, y.shape, dtype) if overlap
+             else rng.standard_normal(y.shape).astype(dtype))
+        dx = F.max_pool2d_backward(g, x.shape, kernel, stride, padding, slabs, y)
+        _close(dx, plain.max_pool2d_backward(g, x, kernel, stride, padding), dtype, exact=True)
+        if overlap:  # and normal gradients within rounding
+            g = rng.standard_normal(y.shape).astype(dtype)
+            dx = F.max_pool2d_backward(g, x.shape, kernel, stride, padding, slabs, y)
+            _close(dx, plain.max_pool2d_backward(g, x, kernel, stride, padding), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+@pytest.mark.parametrize("kernel,stride,padding", POOL_GRID, ids=_ids(POOL_GRID))
+def test_max_pool2d_nan_windows_and_non_finite_gradients_match_plain(kernel, stride, padding,
+                                                                   dtype, rng):
+    x = _tied(rng, (2, 2, 8, 7), dtype)
+    x[0, 0, 2, 3] = x[0, 0, 3, 3] = x[1, 1, 4, 4] = np.nan  # NaN windows: to their last NaN
+    y, slabs = F.max_pool2d_forward(x, kernel, stride, padding)
+    assert np.array_equal(y, plain.max_pool2d(x, kernel, stride, padding), equal_nan=True)
+    g = _ints(rng, y.shape, dtype)
+    g[0, 0, 0, 0], g[1, 1, -1, -1] = np.inf, -np.inf  # takes the np.where route
+    for grad in (g, np.where(np.isfinite(g), g, 1)):
+        dx = F.max_pool2d_backward(grad, x.shape, kernel, stride, padding, slabs, y)
+        assert np.array_equal(dx, plain.max_pool2d_backward(grad, x, kernel, stride, padding),
+                              equal_nan=True)
+
+
+def test_max_pool2d_tie_rule_is_torchs():
+    """First maximum in row-major window order; a window with NaN: its last NaN."""
+    x = np.array([[[[1, 3, 3], [3, 0, 3], [2, 1, 0]]]], np.float64)  # (1, 1, 3, 3)
+    g = np.ones((1, 1, 1, 1))
+    expected = np.zeros_like(x)
+    expected[0, 0, 0, 1] = 1
+    for impl in ("fast", "plain"):
+        if impl == "fast":
+            y, slabs = F.max_pool2d_forward(x, (3, 3), (3, 3), (0, 0))
+            dx = F.max_pool2d_backward(g, x.shape, (3, 3), (3, 3), (0, 0), slabs, y)
+        else:
+            dx = plain.max_pool2d_backward(g, x, (3, 3), (3, 3), (0, 0))
+        assert np.array_equal(dx, expected), impl
+    x[0, 0, 1, 0] = x[0, 0, 2, 1] = np.nan
+    y, slabs = F.max_pool2d_forward(x, (3, 3), (3, 3), (0, 0))
+    dx = F.max_pool2d_backward(g, x.shape, (3, 3), (3, 3), (0, 0), slabs, y)
+    assert dx[0, 0, 2, 1] == 1 and dx.sum() == 1
+    assert np.array_equal(dx, plain.max_pool2d_backward(g, x, (3, 3), (3, 3), (0, 0)))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("kernel,stride,padding", POOL_GRID, ids=_ids(POOL_GRID))
+def test_avg_pool2d_matches_plain(kernel, stride, padding, shape, dtype):
+    rng = np.random.default_rng(sum(kernel) * 100 + sum(stride) * 10 + sum(padding))
+    size = kernel[0] * kernel[1]
+    disjoint = stride[0] >= kernel[0] and stride[1] >= kernel[1]
+    x = rng.standard_normal(shape).astype(dtype)
+    y = F.avg_pool2d_forward(x, kernel, stride, padding)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    dx = F.avg_pool2d_backward(g, x.shape, kernel, stride, padding)
+    y_plain = plain.avg_pool2d(x, kernel, stride, padding)
+    dx_plain = plain.avg_pool2d_backward(g, x, kernel, stride, padding)
+    # one or two terms per window: the same sum; disjoint windows: one write per element
+    _close(y, y_plain, dtype, exact=size <= 2)
+    _close(dx, dx_plain, dtype, exact=disjoint)
+    # integers, gradients multiples of the window size: every sum and share exact
+    x = _ints(rng, shape, dtype)
+    g = _ints(rng, y.shape, dtype) * size
+    _close(F.avg_pool2d_forward(x, kernel, stride, padding),
+           plain.avg_pool2d(x, kernel, stride, padding), dtype, exact=True)
+    _close(F.avg_pool2d_backward(g, x.shape, kernel, stride, padding),
+           plain.avg_pool2d_backward(g, x, kernel, stride, padding), dtype, exact=True)
+
+
+# --- batch norm -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+@pytest.mark.parametrize("shape", [(1, 3, 25), (8, 3, 1), (4, 5, 36)], ids=str)
+@pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
+@pytest.mark.parametrize("stats", ["batch", "running"])
+def test_batch_norm_matches_plain(stats, affine, shape, dtype, rng):
+    c = shape[1]
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    weight, bias = ((rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype))
+                    if affine else (None, None))
+    running = None
+    if stats == "running":
+        running = (rng.standard_normal(c).astype(dtype), rng.uniform(0.5, 2, c).astype(dtype))
+    y, xc, inv_std, _, _ = F.batch_norm_forward(x, weight, bias, 1e-5, running)
+    dx, dweight, dbias = F.batch_norm_backward(g, xc, inv_std, weight,
+                                               batch_stats=running is None)
+    _close(y, plain.batch_norm(x, weight, bias, 1e-5, running), dtype)
+    for fast, slow in zip((dx, dweight, dbias),
+                          plain.batch_norm_backward(g, x, weight, 1e-5, running)):
+        _close(fast, slow, dtype)
+    none, dweight2, dbias2 = F.batch_norm_backward(g, xc, inv_std, weight,
+                                                   batch_stats=running is None, input_grad=False)
+    assert none is None and np.array_equal(dweight2, dweight) and np.array_equal(dbias2, dbias)
+
+
+# --- windows and col2im ---------------------------------------------------------------------
+
+
+def _col2im_loop(dwin, padded_shape, stride):
+    """col2im's definition: every window element's gradient added at its place."""
+    kh, kw, _, _, oh, ow = dwin.shape
+    dxp = np.zeros(padded_shape, dwin.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            for p in range(kh):
+                for q in range(kw):
+                    dxp[:, :, stride[0] * i + p, stride[1] * j + q] += dwin[p, q, :, :, i, j]
+    return dxp
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+@pytest.mark.parametrize("kernel,stride", [((3, 3), (1, 1)), ((2, 3), (2, 1)), ((2, 2), (2, 2)),
+                                           ((2, 1), (3, 2)), ((3, 2), (2, 3))], ids=str)
+def test_col2im_adds_bit_for_bit(kernel, stride, dtype, rng):
+    padded = (2, 3, 9, 8)
+    oh, ow = _out_hw(padded, kernel, stride, (0, 0))
+    shape = (*kernel, 2, 3, oh, ow)
+    dwin = _ints(rng, shape, dtype)
+    _close(F.col2im(dwin, padded, stride), _col2im_loop(dwin, padded, stride), dtype, exact=True)
+    dwin = rng.standard_normal(shape).astype(dtype)
+    _close(F.col2im(dwin, padded, stride), _col2im_loop(dwin, padded, stride), dtype)
+
+
+_dims = st.integers(1, 12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(h=_dims, w=_dims, kh=st.integers(1, 5), kw=st.integers(1, 5), sh=st.integers(1, 4),
+       sw=st.integers(1, 4), data=st.data())
+def test_windows_and_col2im_are_adjoint(h, w, kh, kw, sh, sw, data):
+    """<windows(x), d> == <x, col2im(d)> for every x and d: col2im is windows' transpose.
+    Integer data keeps both sides exact, so they must be equal."""
+    if kh > h or kw > w:
+        with pytest.raises(ValueError, match="does not fit"):
+            F.windows(np.zeros((1, 1, h, w)), (kh, kw), (sh, sw))
+        return
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    x = _ints(rng, (2, 3, h, w), np.float64)
+    win = F.windows(x, (kh, kw), (sh, sw))  # (2, 3, OH, OW, kh, kw)
+    assert win.shape == (2, 3, F.conv_output_size(h, kh, sh), F.conv_output_size(w, kw, sw),
+                         kh, kw)
+    d = _ints(rng, (kh, kw, 2, 3, *win.shape[2:4]), np.float64)
+    lhs = np.einsum("abijpq,pqabij->", win, d)
+    assert lhs == np.sum(x * F.col2im(d, x.shape, (sh, sw)))
+    slabs = F.offsets_first(win)  # (kh*kw, 2, 3, OH, OW)
+    assert np.array_equal(slabs.reshape(kh, kw, *slabs.shape[1:]), win.transpose(4, 5, 0, 1, 2, 3))
+
+
+# --- shapes ---------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(size=st.integers(0, 40), kernel=st.integers(1, 9), stride=st.integers(1, 5),
+       padding=st.integers(0, 4), dilation=st.integers(1, 3))
+def test_conv_output_size_counts_window_positions(size, kernel, stride, padding, dilation):
+    """The number of starts i = 0, s, 2s, ... whose dilated window ends inside the padded input."""
+    span = dilation * (kernel - 1) + 1
+    positions = len(range(0, size + 2 * padding - span + 1, stride))
+    if positions == 0:
+        with pytest.raises(ValueError, match=f"kernel of size {kernel} does not fit"):
+            F.conv_output_size(size, kernel, stride, padding, dilation)
+    else:
+        assert F.conv_output_size(size, kernel, stride, padding, dilation) == positions
+
+
+def test_conv_output_size_matches_the_layers_and_names_the_misfit():
+    x = np.zeros((1, 1, 11, 8))
+    w = np.zeros((2, 1, 4, 3))
+    y, _ = F.conv2d_forward(x, w, None, (2, 3), (1, 0))
+    assert y.shape[2:] == (F.conv_output_size(11, 4, 2, 1), F.conv_output_size(8, 3, 3, 0))
+    with pytest.raises(ValueError, match=r"kernel of size 29 does not fit input of size 28 "
+                                         r"with padding 0"):
+        F.conv_output_size(28, 29)
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=st.one_of(st.integers(-2, 5), st.tuples(st.integers(-2, 5), st.integers(-2, 5))),
+       minimum=st.integers(0, 1))
+def test_pair_reads_an_int_or_a_pair(value, minimum):
+    both = (value, value) if isinstance(value, int) else value
+    if min(both) < minimum:
+        with pytest.raises(ValueError, match=f"stride must be >= {minimum}"):
+            F.pair(value, "stride", minimum=minimum)
+    else:
+        assert F.pair(value, "stride", minimum=minimum) == both
+
+
+@pytest.mark.parametrize("bad", [(1, 2, 3), (1,), "2", 2.0, (1.0, 2)], ids=repr)
+def test_pair_refuses_anything_else(bad):
+    with pytest.raises(TypeError, match="padding must be an int or a pair of ints"):
+        F.pair(bad, "padding", minimum=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ph=st.integers(0, 3), pw=st.integers(0, 3), value=st.sampled_from([0.0, -np.inf, 2.5]))
+def test_pad_and_unpad_round_trip(ph, pw, value):
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    xp = F.pad(x, (ph, pw), value)
+    assert xp.shape == (2, 3, 4 + 2 * ph, 5 + 2 * pw) and xp.dtype == x.dtype
+    assert np.array_equal(F.unpad(xp, (ph, pw)), x)
+    border = np.ones(xp.shape, bool)
+    border[:, :, ph:ph + 4, pw:pw + 5] = False
+    assert np.all(xp[border] == value)
