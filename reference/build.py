@@ -109,7 +109,9 @@ def copy_weights(src, dst) -> None:
     if isinstance(src, scratch.Module) and isinstance(dst, nn.Module):
         state = src.state_dict()
         mine = dst.state_dict()
-        _check_keys(state, {k: tuple(v.shape) for k, v in mine.items()}, "torch")
+        scratch.check_state_keys({k: tuple(v.shape) for k, v in mine.items()},
+                                 {k: np.shape(v) for k, v in state.items()},
+                                 f"copy_weights into torch {type(dst).__name__}")
         with torch.no_grad():
             for k, v in state.items():
                 mine[k].copy_(torch.from_numpy(np.asarray(v)))
@@ -119,12 +121,3 @@ def copy_weights(src, dst) -> None:
         raise TypeError(f"copy_weights copies scratch -> torch or torch -> scratch, "
                         f"got {type(src).__name__} -> {type(dst).__name__}")
 
-
-def _check_keys(state: dict, shapes: dict, side: str) -> None:
-    missing = [k for k in shapes if k not in state]
-    unexpected = [k for k in state if k not in shapes]
-    bad = [f"{k}: {side} {shapes[k]}, scratch {tuple(np.shape(state[k]))}"
-           for k in shapes if k in state and tuple(np.shape(state[k])) != shapes[k]]
-    if missing or unexpected or bad:
-        raise ValueError(f"copy_weights: state dicts differ: missing {missing}, "
-                         f"unexpected {unexpected}, shape mismatch {bad}")

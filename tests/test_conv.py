@@ -192,7 +192,7 @@ def test_layer_specs_build_a_cnn_with_inferred_sizes():
     (("conv 4 3 padding=1",), "image", r"unknown options \['padding'\]"),
     (("conv 4 3 pad=x",), "image", "pad must be an integer, got 'x'"),
     (("conv 4 3 bias=no",), "image", "bias must be true or false"),
-    (("conv 4 29",), "image", "a 29x29 kernel does not fit a 28x28 image"),
+    (("conv 4 29",), "image", "kernel of size 29 does not fit input of size 28"),
     (("maxpool 2 pad=2",), "image", "padding should be at most half of the kernel size"),
     (("batchnorm2d",), "flat", "needs image input"),
     (("linear 10",), "nhwc", "layout must be 'flat' or 'image'"),

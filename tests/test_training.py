@@ -172,3 +172,15 @@ def test_weight_norm_rel_diff():
 
     b = {"w": np.array([3.0, 4.0]), "n": np.array(5)}
     assert weight_norm_rel_diff({"w": np.array([3.0, 4.5]), "n": np.array(7)}, b) == 0.1
+
+
+@pytest.mark.parametrize("impl", ["scratch", "torch"])
+def test_loading_weights_of_another_architecture_names_every_key(impl):
+    runner = make_runner(impl, TOY)
+    other = build_model(TOY.with_overrides(layers=("linear 16", "relu", "linear 10")),
+                        np.random.default_rng(0)).state_dict()
+    with pytest.raises(ValueError, match=r"missing keys \[.*'1.running_mean'.*\], "
+                                         r"unexpected keys \[.*'2.weight'.*\], "
+                                         r"shape mismatch for 0.weight: expected shape "
+                                         r"\(32, 784\), got \(16, 784\)"):
+        runner.load_weights(other)

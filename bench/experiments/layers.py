@@ -19,6 +19,7 @@ import numpy as np
 import scratch
 from bench.experiments.config import Experiment
 from bench.experiments.init import initialize
+from scratch.functional import conv_output_size
 
 INPUT_FEATURES = 784  # 28 x 28, flattened
 IMAGE_SHAPE = (1, 28, 28)  # (C, H, W)
@@ -76,14 +77,6 @@ def _image(shape: Shape) -> tuple[int, int, int]:
     return shape
 
 
-def _out_size(size: int, kernel: int, stride: int, pad: int) -> int:
-    out = (size + 2 * pad - kernel) // stride + 1
-    if out < 1:
-        raise ValueError(f"a {kernel}x{kernel} kernel does not fit a {size}x{size} image "
-                         f"with padding {pad}")
-    return out
-
-
 def _linear(arg, shape, rng, dtype):
     return scratch.Linear(_flat(shape), int(arg), rng=rng, dtype=dtype), int(arg)
 
@@ -98,7 +91,7 @@ def _conv(arg, shape, rng, dtype):
         raise ValueError(f"bias must be true or false, got {v['bias']!r}")
     conv = scratch.Conv2d(c, out, k, stride, pad, bias=v["bias"].lower() == "true", rng=rng,
                           dtype=dtype)
-    return conv, (out, _out_size(h, k, stride, pad), _out_size(w, k, stride, pad))
+    return conv, (out, conv_output_size(h, k, stride, pad), conv_output_size(w, k, stride, pad))
 
 
 def _pool(cls) -> Callable:
@@ -109,7 +102,7 @@ def _pool(cls) -> Callable:
         k, pad = _int(v, "kernel_size", 1), _int(v, "pad", 0)
         stride = _int(v, "stride", 1) if v["stride"] else k
         pool = cls(k, stride, pad)  # checks pad <= k // 2, as torch
-        return pool, (c, _out_size(h, k, stride, pad), _out_size(w, k, stride, pad))
+        return pool, (c, conv_output_size(h, k, stride, pad), conv_output_size(w, k, stride, pad))
     return build
 
 

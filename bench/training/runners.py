@@ -149,9 +149,8 @@ class TorchRunner(_Runner):
 
     def load_weights(self, state: dict[str, np.ndarray]) -> None:
         own = self.model.state_dict()
-        missing = sorted(set(own) - set(state))
-        if missing:
-            raise ValueError(f"checkpoint lacks torch weights {missing}")
+        scratch.check_state_keys({k: tuple(v.shape) for k, v in own.items()},
+                                 {k: np.shape(v) for k, v in state.items()}, "torch checkpoint")
         self.model.load_state_dict({k: torch.from_numpy(np.asarray(state[k])) for k in own})
 
     def optimizer_state(self) -> dict:
