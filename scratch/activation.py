@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from scratch._checks import check_grad, check_input, require_forward
+from scratch.functional.activation import sigmoid
 from scratch.module import Module
 
 
@@ -71,17 +72,11 @@ class LeakyReLU(_Elementwise):
         return f"negative_slope={self.negative_slope}"
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|."""
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-
-
 class Sigmoid(_Elementwise):
     """1 / (1 + exp(-x)); dy/dx = y (1 - y)."""
 
     def _fwd(self, x):
-        y = _sigmoid(x)
+        y = sigmoid(x)
         return y, y
 
     def _bwd(self, grad_out, y):

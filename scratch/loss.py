@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from scratch._checks import check_input, require_forward
-from scratch.activation import _sigmoid
+from scratch.functional.activation import sigmoid
 from scratch.module import Module
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -175,7 +175,7 @@ class BCEWithLogitsLoss(Loss):
     def backward(self, grad=1.0) -> np.ndarray:
         x, t, w = require_forward(self._cache, "BCEWithLogitsLoss")
         # d/dx [(1-t) x + w softplus(-x)] = (1 - t) - w sigmoid(-x)
-        d = (1 - t) - w * _sigmoid(-x)
+        d = (1 - t) - w * sigmoid(-x)
         return d * self._upstream(grad, x.shape, x.dtype)
 
     def extra_repr(self) -> str:
