@@ -52,6 +52,24 @@ def _replay_randomness(module: Module):
     return rewind
 
 
+def central_difference(objective, arr: np.ndarray, eps: float) -> np.ndarray:
+    """d objective / d arr by (f(a + eps) - f(a - eps)) / (2 eps), one entry at a time.
+
+    `arr` is nudged in place and restored; `objective()` must read it.
+    """
+    numeric = np.zeros_like(arr)
+    flat, nflat = arr.reshape(-1), numeric.reshape(-1)  # views: writes reach arr
+    for i in range(flat.size):
+        orig = flat[i]
+        flat[i] = orig + eps
+        plus = objective()
+        flat[i] = orig - eps
+        minus = objective()
+        flat[i] = orig
+        nflat[i] = (plus - minus) / (2 * eps)
+    return numeric
+
+
 def gradcheck(module: Module, x: np.ndarray, *, target: np.ndarray | None = None,
               rng: np.random.Generator, eps: float = 1e-6, tol: float = 1e-6,
               raise_on_failure: bool = True) -> GradcheckResult:
@@ -93,19 +111,7 @@ def gradcheck(module: Module, x: np.ndarray, *, target: np.ndarray | None = None
         arrays[name] = (p.data, p.grad.copy())
 
     result = GradcheckResult()
-    numerics: dict[str, np.ndarray] = {}
-    for name, (arr, _) in arrays.items():
-        numeric = np.zeros_like(arr)
-        flat, nflat = arr.reshape(-1), numeric.reshape(-1)
-        for i in range(flat.size):
-            orig = flat[i]
-            flat[i] = orig + eps
-            plus = objective()
-            flat[i] = orig - eps
-            minus = objective()
-            flat[i] = orig
-            nflat[i] = (plus - minus) / (2 * eps)
-        numerics[name] = numeric
+    numerics = {name: central_difference(objective, arr, eps) for name, (arr, _) in arrays.items()}
     largest = max(np.abs(n).max(initial=0.0) for n in numerics.values())
     for name, (_, analytic) in arrays.items():
         result.errors[name] = max_rel_diff(analytic, numerics[name], floor=SCALE_FLOOR * largest)
