@@ -1,12 +1,13 @@
 """Build the torch twin of a scratch module and copy weights between the twins.
 
-One builder per scratch class maps its constructor arguments onto the torch
-class of the same name; parameters are then copied, never re-drawn.
+Each scratch module's torch twin is torch's class of the same name, called with
+the arguments the scratch module was constructed with (`Module.init_args`), so
+torch's own defaults apply; parameters are then copied, never re-drawn.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
 
 import numpy as np
 import torch
@@ -35,56 +36,40 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy().copy()
 
 
-def _batchnorm(cls):
-    def build(m, dtype) -> nn.Module:
-        return cls(m.num_features, eps=m.eps, momentum=m.momentum, affine=m.affine,
-                   track_running_stats=m.track_running_stats, dtype=dtype)
-    return build
-
-
-def _linear(m: scratch.Linear, dtype) -> nn.Module:
-    return nn.Linear(m.in_features, m.out_features, bias=m.bias is not None, dtype=dtype)
-
-
-def _conv2d(m: scratch.Conv2d, dtype) -> nn.Module:
-    return nn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, stride=m.stride,
-                     padding=m.padding, bias=m.bias is not None, dtype=dtype)
-
-
-_BUILDERS: dict[type, Callable[[scratch.Module, torch.dtype], nn.Module]] = {
-    scratch.Linear: _linear,
-    scratch.Conv2d: _conv2d,
-    scratch.MaxPool2d: lambda m, dt: nn.MaxPool2d(m.kernel_size, m.stride, m.padding),
-    scratch.AvgPool2d: lambda m, dt: nn.AvgPool2d(m.kernel_size, m.stride, m.padding),
-    scratch.ReLU: lambda m, dt: nn.ReLU(),
-    scratch.LeakyReLU: lambda m, dt: nn.LeakyReLU(m.negative_slope),
-    scratch.Sigmoid: lambda m, dt: nn.Sigmoid(),
-    scratch.Tanh: lambda m, dt: nn.Tanh(),
-    scratch.GELU: lambda m, dt: nn.GELU(approximate=m.approximate),
-    scratch.Softmax: lambda m, dt: nn.Softmax(dim=m.dim),
-    scratch.Flatten: lambda m, dt: nn.Flatten(m.start_dim, m.end_dim),
-    scratch.Dropout: shared_dropout,
-    scratch.BatchNorm1d: _batchnorm(nn.BatchNorm1d),
-    scratch.BatchNorm2d: _batchnorm(nn.BatchNorm2d),
-    scratch.CrossEntropyLoss: lambda m, dt: nn.CrossEntropyLoss(
-        reduction=m.reduction, label_smoothing=m.label_smoothing),
-    scratch.MSELoss: lambda m, dt: nn.MSELoss(reduction=m.reduction),
-    scratch.BCEWithLogitsLoss: lambda m, dt: nn.BCEWithLogitsLoss(
-        reduction=m.reduction,
-        pos_weight=None if m.pos_weight is None else torch.as_tensor(m.pos_weight, dtype=dt)),
-}
+def _torch_value(value, dtype: torch.dtype, native_dropout: bool):
+    """A scratch constructor argument as torch's constructor takes it: arrays become
+    tensors of the model's dtype, modules their (weightless) twins."""
+    if isinstance(value, scratch.Module):
+        return _build(value, dtype, native_dropout)
+    if isinstance(value, np.ndarray):
+        return torch.as_tensor(value, dtype=dtype)
+    if isinstance(value, (list, tuple)) and any(
+            isinstance(v, (scratch.Module, np.ndarray)) for v in value):
+        return type(value)(_torch_value(v, dtype, native_dropout) for v in value)
+    return value
 
 
 def _build(m: scratch.Module, dtype: torch.dtype, native_dropout: bool) -> nn.Module:
+    """torch's class of the same name, called with the arguments the scratch module got.
+
+    torch fills in its own defaults, so a scratch default that differs from torch's
+    makes the twins differ instead of being copied across. Sequential is built from
+    its current children; Dropout becomes `SharedMaskDropout` unless native_dropout.
+    """
+    name = type(m).__name__
     if isinstance(m, scratch.Sequential):
         return nn.Sequential(*(_build(child, dtype, native_dropout) for child in m))
-    if native_dropout and type(m) is scratch.Dropout:
-        return nn.Dropout(m.p)
-    builder = _BUILDERS.get(type(m))
-    if builder is None:
-        known = ", ".join(sorted(c.__name__ for c in _BUILDERS))
-        raise TypeError(f"no torch twin for {type(m).__name__}; known: Sequential, {known}")
-    return builder(m, dtype)
+    if type(m) is scratch.Dropout and not native_dropout:
+        return shared_dropout(m, dtype)
+    cls = getattr(nn, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or name == "Module":
+        raise TypeError(f"no torch twin for {name}: torch.nn has no module of that name")
+    args, kwargs = m.init_args
+    args = [_torch_value(a, dtype, native_dropout) for a in args]
+    kwargs = {k: _torch_value(v, dtype, native_dropout) for k, v in kwargs.items()}
+    if "dtype" in inspect.signature(cls).parameters:
+        kwargs["dtype"] = dtype
+    return cls(*args, **kwargs)
 
 
 def twin(model: scratch.Module, *, native_dropout: bool = False) -> nn.Module:

@@ -62,9 +62,18 @@ class Conv2d(Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
-                 bias: bool = True, *, rng: np.random.Generator, dtype=np.float32):
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 *, rng: np.random.Generator, dtype=np.float32):
         super().__init__()
         dt = check_float_dtype(dtype)
+        # torch's positional order, so no argument binds to another parameter; the
+        # ones not implemented yet are refused, never ignored.
+        for name, value, default in (
+                ("dilation", F.pair(dilation, "dilation", minimum=1), (1, 1)),
+                ("groups", groups, 1), ("padding_mode", padding_mode, "zeros")):
+            if value != default:
+                raise NotImplementedError(f"Conv2d: {name}={value!r} is not implemented yet "
+                                          f"(only {default!r})")
         self.in_channels = int(in_channels)
         self.out_channels = int(out_channels)
         if self.in_channels < 1 or self.out_channels < 1:

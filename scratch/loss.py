@@ -8,6 +8,8 @@ log-sum-exp, so logits of +-1e4 give finite losses and gradients.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from scratch._checks import check_input, require_forward
@@ -17,11 +19,24 @@ from scratch.module import Module
 REDUCTIONS = ("mean", "sum", "none")
 
 
+def _not_yet(name: str, **given_and_default) -> None:
+    """Refuse an argument torch takes that scratch does not implement yet, naming it."""
+    for arg, (value, default) in given_and_default.items():
+        if (value is not None) if default is None else (value != default):
+            raise NotImplementedError(f"{name}: {arg}={value!r} is not implemented yet")
+
+
 class Loss(Module):
     """Base class of the losses: the reduction ("mean", "sum" or "none") and its gradient."""
 
-    def __init__(self, reduction: str = "mean"):
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
+        if size_average is not None or reduce is not None:
+            # torch's deprecated pair: reduce=False wins, then size_average picks mean/sum.
+            reduction = ("none" if reduce is False else
+                         "sum" if size_average is False else "mean")
+            warnings.warn("size_average and reduce args will be deprecated, please use "
+                          f"reduction='{reduction}' instead.", stacklevel=3)
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
@@ -78,6 +93,9 @@ class CrossEntropyLoss(Loss):
     """Softmax cross entropy on logits and integer class targets, as `torch.nn.CrossEntropyLoss`.
 
     Args:
+        weight, ignore_index: torch's; only the defaults (None, -100) so far,
+            anything else raises NotImplementedError.
+        size_average, reduce: torch's deprecated spelling of `reduction` (with its warning).
         reduction: "mean" (default, over the batch), "sum" or "none".
         label_smoothing: eps in [0, 1]; the target distribution becomes
             (1 - eps) * one_hot + eps / C.
@@ -89,8 +107,11 @@ class CrossEntropyLoss(Loss):
     which is exact and avoids dividing by probabilities.
     """
 
-    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
-        super().__init__(reduction)
+    def __init__(self, weight: np.ndarray | None = None, size_average=None,
+                 ignore_index: int = -100, reduce=None, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        super().__init__(size_average, reduce, reduction)
+        _not_yet("CrossEntropyLoss", weight=(weight, None), ignore_index=(ignore_index, -100))
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
         self.label_smoothing = float(label_smoothing)
@@ -152,14 +173,18 @@ class BCEWithLogitsLoss(Loss):
     which never exponentiates a positive number.
 
     Args:
+        weight: torch's per-element rescaling; only None so far (NotImplementedError).
+        size_average, reduce: torch's deprecated spelling of `reduction` (with its warning).
         reduction: "mean", "sum" or "none".
         pos_weight: optional weight of positive examples, broadcast over the last dim.
 
     Shape: input (*) logits, target (*) in [0, 1] -> scalar, or (*) for "none".
     """
 
-    def __init__(self, reduction: str = "mean", pos_weight: np.ndarray | None = None):
-        super().__init__(reduction)
+    def __init__(self, weight: np.ndarray | None = None, size_average=None, reduce=None,
+                 reduction: str = "mean", pos_weight: np.ndarray | None = None):
+        super().__init__(size_average, reduce, reduction)
+        _not_yet("BCEWithLogitsLoss", weight=(weight, None))
         # A buffer, as in torch, so state_dict keys match the twin's.
         self.register_buffer("pos_weight", None if pos_weight is None else np.asarray(
             pos_weight, dtype=np.result_type(np.asarray(pos_weight).dtype, np.float32)))

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# Keyword-only arguments scratch adds to torch's signatures; not in `Module.init_args`.
+SCRATCH_ONLY_ARGS = ("rng", "dtype")
 
 
 def check_float_dtype(dtype) -> np.dtype:
@@ -114,7 +116,19 @@ class Module:
 
     Subclasses implement `forward(x)` and `backward(grad_out)`; `backward`
     must be called after the `forward` whose input it differentiates.
+
+    `init_args` holds `(args, kwargs)` exactly as the constructor was called,
+    less the scratch-only `rng` and `dtype`: the torch twin is built from them,
+    never from the attributes scratch derived from them.
     """
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        # The arguments the caller gave, before any default is filled in: the torch
+        # twin is built from these through torch's own constructor and defaults.
+        object.__setattr__(self, "init_args", (args, {
+            k: v for k, v in kwargs.items() if k not in SCRATCH_ONLY_ARGS}))
+        return self
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())

@@ -34,7 +34,7 @@ CONFIGS = [
 def test_conv2d_grid_matches_torch(kernel, stride, padding, dtype):
     rng = np.random.default_rng(100 * kernel + 10 * stride + padding)
     for batch, cin, cout, h, w, bias in CONFIGS:
-        m = scratch.Conv2d(cin, cout, kernel, stride, padding, bias, rng=rng, dtype=dtype)
+        m = scratch.Conv2d(cin, cout, kernel, stride, padding, bias=bias, rng=rng, dtype=dtype)
         x = rng.standard_normal((batch, cin, h, w)).astype(dtype)
         res = compare(m, x, rng=rng)
         out, _ = res.pairs["output"]
@@ -107,7 +107,7 @@ def test_conv2d_backward_accumulates(rng):
 ])
 def test_conv2d_gradcheck(kernel, stride, padding, bias):
     rng = np.random.default_rng(3)
-    m = scratch.Conv2d(2, 3, kernel, stride, padding, bias, rng=rng, dtype=np.float64)
+    m = scratch.Conv2d(2, 3, kernel, stride, padding, bias=bias, rng=rng, dtype=np.float64)
     x = rng.standard_normal((2, 2, 7, 6))
     result = scratch.gradcheck(m, x, rng=rng, tol=GRADCHECK_TOL)
     assert set(result.errors) == {"input", "weight"} | ({"bias"} if bias else set())
@@ -127,7 +127,7 @@ def test_conv2d_parameters_follow_torch():
         assert np.abs(p.data).max() <= b
     assert np.abs(big.weight.data).max() > 0.95 * bound_big  # the whole range is used
     assert repr(m) == "Conv2d(4, 6, kernel_size=(3, 5), stride=(1, 1))"
-    assert repr(scratch.Conv2d(1, 2, 3, 2, 1, False, rng=np.random.default_rng(0))) == (
+    assert repr(scratch.Conv2d(1, 2, 3, 2, 1, bias=False, rng=np.random.default_rng(0))) == (
         "Conv2d(1, 2, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)")
 
 

@@ -64,7 +64,7 @@ def test_backward_errors(linear):
 
 def test_unknown_names():
     with pytest.raises(ValueError, match="reduction must be one of"):
-        scratch.MSELoss("average")
+        scratch.MSELoss(reduction="average")
     with pytest.raises(ValueError, match="unknown init scheme 'he'"):
         initialize(scratch.Sequential(), "he", rng=np.random.default_rng(0))
     with pytest.raises(ValueError, match="unknown nonlinearity 'swish'"):

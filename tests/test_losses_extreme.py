@@ -26,8 +26,8 @@ TARGETS = np.array([0, 2, 1, 3, 0, 0])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("loss", [
     scratch.CrossEntropyLoss(),
-    scratch.CrossEntropyLoss("none"),
-    scratch.CrossEntropyLoss("sum", label_smoothing=0.2),
+    scratch.CrossEntropyLoss(reduction="none"),
+    scratch.CrossEntropyLoss(reduction="sum", label_smoothing=0.2),
 ], ids=repr)
 def test_cross_entropy_extreme_logits(loss, dtype, rng):
     x = _extreme_logits(dtype)
@@ -48,7 +48,7 @@ def test_confident_wrong_prediction_costs_the_logit_gap():
 def test_bce_with_logits_extreme(reduction, dtype, rng):
     x = np.array([[1e4, -1e4, 0.0], [50.0, -50.0, 1e-3]], dtype=dtype)
     t = np.array([[0.0, 1.0, 0.5], [1.0, 0.0, 1.0]], dtype=dtype)
-    res = compare(scratch.BCEWithLogitsLoss(reduction), x, target=t, rng=rng)
+    res = compare(scratch.BCEWithLogitsLoss(reduction=reduction), x, target=t, rng=rng)
     for a, _ in res.pairs.values():
         assert np.all(np.isfinite(a))
     res.assert_close(TOLERANCES[np.dtype(dtype)])

@@ -61,7 +61,7 @@ def test_twin_of_unknown_module_names_it():
     class Custom(scratch.Module):
         pass
 
-    with pytest.raises(TypeError, match="no torch twin for Custom"):
+    with pytest.raises(TypeError, match="no torch twin for Custom: torch.nn has no module"):
         reference.twin(scratch.Sequential(Custom()))
 
 
@@ -124,3 +124,33 @@ def test_state_dict_names_and_order_are_torchs_for_nested_modules(rng):
     assert [n for n, _ in model.named_parameters("m")] == [
         n for n, _ in twin.named_parameters(prefix="m")]
     assert list(model.parameters()) == [p for _, p in model.named_parameters()]
+
+
+def test_twin_is_built_by_torchs_constructor_from_the_callers_arguments():
+    """init_args holds the call as written (less rng and dtype); torch fills its own defaults."""
+    rng = np.random.default_rng(0)
+    m = scratch.Conv2d(1, 2, 3, 2, rng=rng, dtype=np.float64)
+    assert m.init_args == ((1, 2, 3, 2), {})
+    t = reference.twin(m)
+    assert (t.stride, t.padding, t.dilation, t.groups, t.padding_mode) == (
+        (2, 2), (0, 0), (1, 1), 1, "zeros")
+    assert t.weight.dtype == torch.float64
+    loss = reference.twin(scratch.BCEWithLogitsLoss(pos_weight=np.array([2.0, 3.0])))
+    assert loss.pos_weight.tolist() == [2.0, 3.0]
+
+
+def test_a_scratch_default_that_differs_from_torchs_is_caught(monkeypatch):
+    """Plant GELU's default as 'tanh': the twin keeps torch's 'none', so parity goes red."""
+    from bench.compare import TOLERANCES, compare
+
+    monkeypatch.setattr(scratch.GELU.__init__, "__defaults__", ("tanh",))
+    rng = np.random.default_rng(0)
+    res = compare(scratch.GELU(), rng.standard_normal((4, 6)), rng=rng)
+    with pytest.raises(AssertionError, match="output"):
+        res.assert_close(TOLERANCES[np.dtype(np.float64)])
+
+
+def test_conv2d_takes_torchs_positional_order():
+    """The sixth positional argument is dilation, as in torch, never bias."""
+    with pytest.raises(NotImplementedError, match="dilation=\\(2, 2\\)"):
+        scratch.Conv2d(3, 2, (3, 3), (2, 2), (1, 1), (2, 2), rng=np.random.default_rng(0))
