@@ -15,6 +15,9 @@ def test_parity_command_prints_every_component(capsys):
         assert f"| {case.name} " in out
     assert "float32" in out and "float64" in out
     assert "| NO " not in out
+    # the MLP is too large for finite differences: the table says so instead of "nan"
+    assert "nan" not in out
+    assert "| MLP 784-256-128-10 " in out and "skipped (too large)" in out
 
 
 def test_python_dash_m_bench_help():
