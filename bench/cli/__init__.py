@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A NumPy network and its PyTorch twin, compared. "
                     "Run through tox: `tox -e bench -- COMMAND ...`.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="`twinbench COMMAND --help` explains each")
     for command in COMMANDS:
         command.add_command(sub)
     return parser

@@ -24,7 +24,8 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         description="Fetch the real data sets into the cache, verified by SHA-256.",
     )
     data.set_defaults(parser=data)
-    sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION",
+                              help="fetch or info")
 
     fetch = sub.add_parser(
         "fetch",
