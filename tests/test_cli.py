@@ -201,7 +201,8 @@ def test_results_env_works_outside_a_checkout(tmp_path, monkeypatch, capsys, fak
     assert records.find_checkout() is None
 
 
-def test_an_unwritable_results_directory_stops_before_any_work(tmp_path, monkeypatch, capsys):
+def test_an_unwritable_results_directory_stops_before_any_work(tmp_path, monkeypatch, capsys,
+                                                              no_data):
     import bench.measure.accuracy
     import bench.measure.main
 
