@@ -240,3 +240,12 @@ def test_tox_passes_the_results_directory_through():
     pass_env = tox.split("pass_env =")[1].split("\n\n")[0].split("commands_pre")[0]
     assert "TWINBENCH_RESULTS" in pass_env.split()
     assert "commands = twinbench {posargs:bench}" in tox
+
+
+def test_python_dash_m_bench_without_the_dependencies_says_how_to_run():
+    code = ("import sys, runpy; sys.modules['numpy'] = None; "
+            "runpy.run_module('bench', run_name='__main__')")
+    out = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "'numpy'" in out.stderr and "tox -e bench -- --help" in out.stderr
