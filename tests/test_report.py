@@ -283,3 +283,15 @@ def test_an_unwritable_results_directory_is_named_before_any_work(tmp_path, monk
     monkeypatch.setenv(records.RESULTS_ENV, str(blocker / "results"))
     with pytest.raises(records.ResultsDirError, match=f"cannot write results to {blocker}"):
         records.new_run_dir("bench")
+
+
+def test_fields_the_reference_predates_say_so():
+    from bench.results.summary import fingerprint_differences
+
+    old = _fp()
+    del old["governor"]
+    old["numpy_blas"] = [{k: v for k, v in old["numpy_blas"][0].items()
+                          if k != "threading_layer"}]
+    diffs = fingerprint_differences(_fp(), old)
+    assert diffs == ["governor: performance here, not recorded in the reference",
+                     "numpy_blas[0].threading_layer: pthreads here, not recorded in the reference"]

@@ -43,7 +43,7 @@ def fingerprint_differences(mine: dict, reference: dict) -> list[str]:
     b = _flat({k: reference.get(k) for k in keys if k in reference})
     out = []
     for key in sorted(set(a) | set(b)):
-        if key.split(".")[0].split("[")[0] not in reference:
+        if key not in b:
             if a.get(key) is not None:
                 out.append(f"{key}: {a.get(key)} here, not recorded in the reference")
         elif a.get(key) != b.get(key):
