@@ -1,7 +1,17 @@
-"""`python -m bench` is the same as the `twinbench` console script."""
+"""`python -m bench` is the same as the `twinbench` console script.
+
+With a Python that lacks the project's dependencies (a system Python in a fresh
+checkout), it says how to run the command line instead of a traceback.
+"""
 
 import sys
 
-from bench.cli import main
+try:
+    from bench.cli import main
+except ModuleNotFoundError as err:  # numpy itself is missing: bench.cli cannot even load
+    print(f"twinbench: this Python ({sys.executable}) lacks the package {err.name!r}; run the "
+          "command line through tox, which installs what it needs: `tox -e bench -- --help`",
+          file=sys.stderr)
+    sys.exit(2)
 
 sys.exit(main())

@@ -1,9 +1,20 @@
-"""The twinbench command line."""
+"""The twinbench command line: help for every argument, strict parsing, numbers checked
+before any data loads, and a user's run kept apart from the published results."""
 
+import argparse
+import json
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from bench import cli
+from bench.results import records
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_parity_command_prints_every_component(capsys):
@@ -15,9 +26,226 @@ def test_parity_command_prints_every_component(capsys):
         assert f"| {case.name} " in out
     assert "float32" in out and "float64" in out
     assert "| NO " not in out
+    # the MLP is too large for finite differences: the table says so instead of "nan"
+    assert "nan" not in out
+    assert "| MLP 784-256-128-10 " in out and "skipped (too large)" in out
 
 
 def test_python_dash_m_bench_help():
     out = subprocess.run([sys.executable, "-m", "bench", "--help"], capture_output=True,
                          text=True, check=True).stdout
-    assert "parity" in out and "data" in out
+    assert "parity" in out and "data" in out and "experiments" in out
+
+
+def _parsers(parser: argparse.ArgumentParser, name: str = "twinbench"):
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from _parsers(sub, f"{name} {sub_name}")
+
+
+def test_every_argument_has_help_and_no_parser_takes_abbreviations():
+    parsers = list(_parsers(cli.build_parser()))
+    assert len(parsers) > 8
+    for name, parser in parsers:
+        assert parser.allow_abbrev is False, name
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help and action.help != argparse.SUPPRESS, \
+                f"{name} {action.option_strings or action.dest} has no help"
+
+
+def _error(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """Loading data fails the test: errors must come before it."""
+    import bench.training
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data was loaded before the arguments were checked")
+
+    monkeypatch.setattr(bench.training, "load_data", refuse)
+
+
+def test_an_abbreviated_option_is_refused_with_the_subcommands_usage(capsys, no_data):
+    err = _error(["train", "ci-mlp", "--epoch", "1"], capsys)
+    assert err.startswith("usage: twinbench train") and "unrecognized arguments: --epoch" in err
+
+
+def test_an_unknown_option_shows_the_subcommands_usage(capsys):
+    err = _error(["data", "fetch", "--bogus"], capsys)
+    assert err.startswith("usage: twinbench data fetch")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "ci-mlp", "--epochs", "0"], "--epochs: expected a positive integer, got '0'"),
+    (["train", "ci-mlp", "--epochs", "-3"], "--epochs: expected a positive integer, got '-3'"),
+    (["train", "ci-mlp", "--seed", "-1"], "--seed: expected a non-negative integer, got '-1'"),
+    (["accuracy", "ci-mlp", "--epochs", "x"], "--epochs: expected a positive integer, got 'x'"),
+    (["bench", "--seeds", "0"], "--seeds: expected a positive integer"),
+    (["parity", "--batch", "2", "0"], "--batch: expected a positive integer, got '0'"),
+    (["data", "fetch", "--timeout", "0"], "--timeout: expected a positive number"),
+    (["data", "fetch", "--timeout", "nan"], "--timeout: expected a positive number"),
+    (["data", "fetch", "--retries", "-1"], "--retries: expected a non-negative integer"),
+    (["accuracy", "mpl"], "unknown experiment mpl"),
+])
+def test_numbers_and_names_are_checked_before_any_data_loads(argv, message, capsys, no_data):
+    err = _error(argv, capsys)
+    assert message in err and err.startswith(f"usage: twinbench {argv[0]}")
+
+
+def test_resume_with_the_wrong_twin_is_refused_before_any_data_loads(tmp_path, capsys, no_data):
+    from bench.experiments import get_experiment
+    from bench.training import History, make_runner, save_checkpoint
+
+    exp = get_experiment("ci-mlp")
+    history = History(exp.to_dict(), "scratch")
+    save_checkpoint(tmp_path / "c.npz", make_runner("scratch", exp), history)
+    err = _error(["train", "ci-mlp", "--impl", "torch", "--resume", str(tmp_path / "c.npz")],
+                 capsys)
+    assert "holds a scratch run, not torch: pass --impl scratch" in err
+    err = _error(["train", "ci-cnn", "--resume", str(tmp_path / "c.npz")], capsys)
+    assert "is a checkpoint of 'ci-mlp', not 'ci-cnn'" in err
+    err = _error(["train", "ci-mlp", "--resume", str(tmp_path / "missing.npz")], capsys)
+    assert "no such checkpoint file" in err
+
+
+def test_experiments_lists_each_with_data_layers_epochs_and_expected_time(capsys, monkeypatch):
+    from bench.experiments import EXPERIMENTS
+
+    monkeypatch.chdir(ROOT)
+    assert cli.main(["experiments"]) == 0
+    out = capsys.readouterr().out
+    for name, exp in EXPERIMENTS.items():
+        row = next(line for line in out.splitlines() if line.startswith(f"| {name} "))
+        assert f"| {exp.dataset} " in row and f"| {exp.epochs} " in row
+    mlp = next(line for line in out.splitlines() if line.startswith("| mlp "))
+    assert re.search(r"\| [\d.]+ min / [\d.]+ min ", mlp)  # from the published records
+    assert "MLP 784-1024-1024-10" in mlp
+    ci = next(line for line in out.splitlines() if line.startswith("| ci-mlp "))
+    assert "no published record" in ci
+
+
+def test_a_missing_bench_dependency_says_how_to_run(capsys, monkeypatch):
+    from bench.cli import experiments
+
+    def missing(args):
+        raise ModuleNotFoundError("No module named 'tqdm'", name="tqdm")
+
+    monkeypatch.setattr(experiments, "_run", missing)
+    assert cli.main(["experiments"]) == 2
+    err = capsys.readouterr().err
+    assert "'tqdm'" in err and "tox -e bench -- COMMAND" in err
+
+
+# --- a user's run -----------------------------------------------------------------------
+
+def _fake_steps(run_dir, **kwargs):
+    """One tiny speed record instead of the real suite: the flow is under test here."""
+    bm = [{"arch": "mlp-128", "batch": 32, "dtype": "float32", "threads": 1, "phase": "step",
+           "impl": impl, "median": med, "iqr": 1e-5, "flops": 1e6}
+          for impl, med in (("scratch", 2e-3), ("torch", 1e-3))]
+    return [("speed suite", lambda: records.append_record(
+        "speed", {"grid": "smoke", "budget_s": 0.01, "benchmarks": bm}, run_dir))]
+
+
+@pytest.fixture
+def fake_steps(monkeypatch):
+    import bench.measure.main
+
+    monkeypatch.setattr(bench.measure.main, "main_job_steps", _fake_steps)
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=root,
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_bench_leaves_every_tracked_file_untouched(tmp_path, monkeypatch, capsys, fake_steps):
+    from test_report import fake_checkout
+
+    root = fake_checkout(tmp_path)
+    shutil.copy(ROOT / ".gitignore", root / ".gitignore")
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "x")
+    monkeypatch.chdir(root)
+    monkeypatch.delenv(records.RESULTS_ENV, raising=False)
+    assert cli.main(["bench"]) == 0
+    assert _git(root, "status", "--porcelain") == ""
+    run = next((root / "runs").glob("bench-*"))
+    assert {"summary.md", "speed.md", "speed-all.md", "speed-batch.png"} <= \
+        {p.name for p in run.iterdir()}
+    out = capsys.readouterr().out
+    assert f"run directory: {run}" in out and "# Run " in out
+    assert "holds no records" in out  # the fake checkout has published nothing yet
+
+
+def test_results_env_works_outside_a_checkout(tmp_path, monkeypatch, capsys, fake_steps):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    monkeypatch.chdir(outside)
+    monkeypatch.setenv(records.RESULTS_ENV, str(tmp_path / "mine"))
+    assert cli.main(["bench"]) == 0
+    run = next((tmp_path / "mine").glob("bench-*"))
+    assert (run / "summary.md").exists() and (run / "records" / "speed").is_dir()
+    assert "No published reference to compare with" in capsys.readouterr().out
+    assert records.find_checkout() is None
+
+
+def test_an_unwritable_results_directory_stops_before_any_work(tmp_path, monkeypatch, capsys,
+                                                              no_data):
+    import bench.measure.accuracy
+    import bench.measure.main
+
+    def never(*args, **kwargs):
+        raise AssertionError("work started before the results directory was checked")
+
+    monkeypatch.setattr(bench.measure.main, "main_job_steps", never)
+    monkeypatch.setattr(bench.measure.accuracy, "run_accuracy", never)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(records.RESULTS_ENV, str(blocker))
+    for argv in (["bench"], ["accuracy", "ci-mlp"], ["train", "ci-mlp"]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"twinbench {argv[0]}: cannot write results to {blocker}" in err
+        assert "TWINBENCH_RESULTS" in err
+
+
+def test_the_readmes_cli_commands_parse():
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"`tox -e bench -- ([^`]+)`", readme)
+    assert "--help" in commands
+    for command in commands:
+        argv = [a for a in command.split() if a not in ("[ARGS]",)]
+        if argv[0] == "COMMAND":
+            continue
+        try:
+            cli.build_parser().parse_args(argv)
+        except SystemExit as exit_info:
+            assert exit_info.code == 0, command  # --help exits 0
+
+
+def test_tox_passes_the_results_directory_through():
+    tox = (ROOT / "tox.ini").read_text()
+    pass_env = tox.split("pass_env =")[1].split("\n\n")[0].split("commands_pre")[0]
+    assert "TWINBENCH_RESULTS" in pass_env.split()
+    assert "commands = twinbench {posargs:bench}" in tox
+
+
+def test_python_dash_m_bench_without_the_dependencies_says_how_to_run():
+    code = ("import sys, runpy; sys.modules['numpy'] = None; "
+            "runpy.run_module('bench', run_name='__main__')")
+    out = subprocess.run([sys.executable, "-c", code, "--help"], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "'numpy'" in out.stderr and "tox -e bench -- --help" in out.stderr

@@ -1,10 +1,16 @@
-"""Records and reports: append-only records, tables naming the machine, stale-README checks."""
+"""Records and reports: append-only records, one machine and one run set per table, the
+published reference apart from a user's runs, and the committed README up to date."""
 
+import json
 import os
+from pathlib import Path
 
 import pytest
 
-from bench.results import records, report
+from bench.results import machine, records, report, tables
+from bench.results.records import open_run_set
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _accuracy_payload(name="mlp", scratch=98.6, torch=98.7, target=98.5, **exp):
@@ -14,12 +20,16 @@ def _accuracy_payload(name="mlp", scratch=98.6, torch=98.7, target=98.5, **exp):
             "seconds_per_epoch": {"scratch": 6.0, "torch": 4.0}, "histories": {}}
 
 
+def write_readme(path: Path) -> Path:
+    path.write_text("# x\n" + "".join(
+        f"<!-- twinbench:{n} -->\nPLACEHOLDER\n<!-- /twinbench:{n} -->\n"
+        for n in report.README_SECTIONS))
+    return path
+
+
 @pytest.fixture
 def readme(tmp_path):
-    path = tmp_path / "README.md"
-    path.write_text("# x\n" + "".join(f"<!-- twinbench:{n} -->\nold\n<!-- /twinbench:{n} -->\n"
-                                      for n in report.README_TABLES))
-    return path
+    return write_readme(tmp_path / "README.md")
 
 
 def test_records_are_appended_never_overwritten(tmp_path):
@@ -29,9 +39,12 @@ def test_records_are_appended_never_overwritten(tmp_path):
     loaded = records.load_records("accuracy", tmp_path)
     assert [r["final_test_accuracy"]["scratch"] for r in loaded] == [98.6, 1.0]
     fp = loaded[0]["machine"]
-    for key in ("cpu", "cores", "memory_gib", "os", "python", "numpy", "torch", "numpy_blas",
-                "torch_threads", "git_commit", "machine_id"):
+    for key in ("cpu", "cores", "memory_gib", "os", "python", "numpy", "numpy_build",
+                "numpy_blas", "torch", "torch_build", "torch_threads", "thread_env",
+                "governor", "load", "git_commit", "machine_id"):
         assert key in fp
+    assert {"architecture", "threading_layer", "num_threads"} <= set(fp["numpy_blas"][0])
+    assert set(fp["load"]) == {"average", "other_cpu_share"}
     assert not [p for p in os.listdir(a.parent) if p.startswith(".")]  # no temp files left
 
 
@@ -47,10 +60,13 @@ def test_report_writes_tables_naming_the_machine_and_check_detects_staleness(tmp
     report.report(check=False, results_dir=tmp_path, readme=readme)
     assert report.report(check=True, results_dir=tmp_path, readme=readme) == []
     text = readme.read_text()
-    assert "old" not in text and "Machine: " in text
+    assert "PLACEHOLDER" not in text and "Machine: " in text and "Fingerprint: " in text
+    assert f"Run set: {tmp_path.name}" in text
     assert "| mlp " in text and "98.60" in text and "1.50" in text  # ratio 6.0 / 4.0
-    assert "reproduced" in (tmp_path / "seeds.md").read_text()
-    assert "2.00e-12" in (tmp_path / "lockstep.md").read_text()
+    assert "(<1: scratch faster)" in (tmp_path / "accuracy.md").read_text()
+    assert "exceeded (+4.0 points)" in (tmp_path / "seeds.md").read_text()
+    lockstep = (tmp_path / "lockstep.md").read_text()
+    assert "2.00e-12" in lockstep and "not recorded (older record)" in lockstep
     # a new record makes the README stale again
     records.append_record("accuracy", _accuracy_payload(scratch=97.0), tmp_path)
     stale = report.report(check=True, results_dir=tmp_path, readme=readme)
@@ -72,5 +88,210 @@ def test_missing_markers_are_named(tmp_path):
 
 
 def test_committed_readme_is_up_to_date_with_committed_records():
-    stale = report.report(check=True)
+    stale = report.check_published(ROOT)
     assert stale == [], f"run `twinbench report`: stale {stale}"
+
+
+def test_the_published_set_is_named_and_every_published_record_is_listed():
+    manifest = json.loads((ROOT / "results" / "published.json").read_text())
+    listed = set(manifest["records"])
+    assert manifest["name"] and listed
+    assert listed <= set(records.all_record_files(ROOT / "results"))
+    readme = (ROOT / "README.md").read_text()
+    assert f"Run set: {manifest['name']} (the published reference)" in readme
+
+
+def test_the_readme_shows_every_published_plot():
+    readme = (ROOT / "README.md").read_text()
+    for png in sorted((ROOT / "results").glob("*.png")):
+        assert f"(results/{png.name})" in readme, png.name
+
+
+# --- the machine id --------------------------------------------------------------------
+
+def _fp(**changes):
+    fp = {"cpu": "AMD EPYC", "cores": 2, "memory_gib": 23.5, "os": "Linux 6", "python": "3.11.7",
+          "numpy": "2.4.6", "numpy_build": {"blas": "scipy-openblas 0.3.31"},
+          "numpy_blas": [{"internal_api": "openblas", "version": "0.3.31",
+                          "architecture": "SkylakeX", "threading_layer": "pthreads",
+                          "num_threads": 2}],
+          "torch": "2.13.0+cpu", "torch_build": {"blas": "mkl", "cpu_capability": "AVX512",
+                                                 "parallel_backend": "OpenMP",
+                                                 "git_version": "cf30153c"},
+          "torch_threads": 2, "cuda": None, "thread_env": {}, "governor": "performance",
+          "load": {"average": [0.1, 0.1, 0.1], "other_cpu_share": 0.0}, "git_commit": "abc"}
+    for key, value in changes.items():
+        fp[key] = value
+    return fp
+
+
+def _blas(**changes):
+    return [{**_fp()["numpy_blas"][0], **changes}]
+
+
+@pytest.mark.parametrize("change", [
+    {"numpy_blas": _blas(architecture="Haswell")},   # the issue: Haswell vs SkylakeX kernel
+    {"numpy_blas": _blas(internal_api="mkl")},
+    {"numpy_blas": _blas(num_threads=1)},
+    {"torch_threads": 1},
+    {"thread_env": {"OPENBLAS_CORETYPE": "Haswell"}},
+    {"thread_env": {"OMP_NUM_THREADS": "1"}},
+    {"numpy_build": {"blas": "accelerate"}},
+    {"torch_build": {**_fp()["torch_build"], "cpu_capability": "AVX2"}},
+    {"torch": "2.13.0+cu121"},
+    {"governor": "powersave"},
+])
+def test_the_machine_id_tells_builds_kernels_and_thread_settings_apart(change):
+    assert machine.machine_id(_fp(**change)) != machine.machine_id(_fp())
+
+
+def test_the_machine_id_ignores_load_and_commit():
+    busy = _fp(load={"average": [9.0, 9.0, 9.0], "other_cpu_share": 0.9}, git_commit="def")
+    assert machine.machine_id(busy) == machine.machine_id(_fp())
+
+
+def test_records_get_the_current_id_rule(tmp_path):
+    path = records.append_record("ceiling", {"matmul": []}, tmp_path)
+    rec = json.loads(path.read_text())
+    rec["machine"]["machine_id"] = "oldrule0"
+    path.write_text(json.dumps(rec))
+    assert records.load_records("ceiling", tmp_path)[0]["machine"]["machine_id"] == \
+        machine.machine_id(rec["machine"])
+
+
+# --- tables never mix machines; they say when a measurement was unsteady or busy ---------
+
+def _speed_record(machine_fp, median_torch=1e-3, iqr_torch=1e-5, extra=()):
+    cases = [("mlp-128", 32, "float32", "step"), ("mlp-128", 32, "float64", "forward"),
+             *extra]
+    bm = []
+    for arch, batch, dtype, phase in cases:
+        for impl, med, iqr in (("scratch", 2e-3, 2e-5), ("torch", median_torch, iqr_torch)):
+            bm.append({"arch": arch, "batch": batch, "dtype": dtype, "threads": 1,
+                       "phase": phase, "impl": impl, "median": med, "iqr": iqr, "flops": 1e6})
+    return {"kind": "speed", "time": "2026-11-22T04:04:23+00:00", "machine": machine_fp,
+            "benchmarks": bm, "file": "speed/x.json"}
+
+
+def _with_id(fp):
+    return {**fp, "machine_id": machine.machine_id(fp)}
+
+
+def test_a_table_shows_one_machine_and_says_what_it_left_out():
+    skylake, haswell = _with_id(_fp()), _with_id(_fp(numpy_blas=_blas(architecture="Haswell")))
+    recs = [{**_speed_record(skylake), "file": "speed/a.json"},
+            {**_speed_record(haswell, median_torch=5e-3), "file": "speed/b.json"}]
+    kept, left_out = tables.one_machine(recs)
+    assert [r["file"] for r in kept] == ["speed/b.json"] and left_out == 1
+    text = tables.section("Run set: t", kept, tables.speed_table, left_out)
+    assert "Haswell" in text and "SkylakeX" not in text
+    assert "1 older record from other machines left out" in text
+
+
+def test_large_spread_is_marked_and_iqr_never_prints_in_exponent_form():
+    rec = _speed_record(_with_id(_fp()), median_torch=0.542, iqr_torch=0.104)
+    text = tables.section("Run set: t", [rec], tables.speed_table)
+    assert "542 (19%)" in text and "e+" not in text and tables.SPREAD_MARK not in text
+    rec = _speed_record(_with_id(_fp()), median_torch=0.0319, iqr_torch=0.035)
+    text = tables.section("Run set: t", [rec], tables.speed_table)
+    assert f"31.9 (110%){tables.SPREAD_MARK}" in text
+    assert "1 timing with an interquartile range above 25% of the median" in text
+
+
+def test_a_busy_machine_is_called_out():
+    busy = _with_id(_fp(load={"average": [3.9, 3.0, 2.0], "other_cpu_share": 0.45}))
+    text = tables.section("Run set: t", [_speed_record(busy)], tables.speed_table)
+    assert "**Busy machine**" in text and "other processes used 45% of the CPUs" in text
+    calm = tables.section("Run set: t", [_speed_record(_with_id(_fp()))], tables.speed_table)
+    assert "Busy machine" not in calm
+
+
+def test_speed_all_holds_every_case_of_its_run():
+    extra = [("cnn-16-32", b, dt, ph) for b in (1, 32) for dt in ("float32", "float64")
+             for ph in ("forward", "backward", "step")]
+    rec = _speed_record(_with_id(_fp()), extra=extra)
+    frame = tables.speed_all_table([rec]).frame
+    assert len(frame) == len(rec["benchmarks"]) // 2  # one row per case, both twins in it
+
+
+def test_claim_verdicts():
+    assert tables.claim_verdict(91.68, 79.0) == "exceeded (+12.7 points)"
+    assert tables.claim_verdict(85.31, 85.0) == "reproduced"
+    assert tables.claim_verdict(80.0, 84.0) == "not reproduced (-4.0 points)"
+    assert tables.claim_verdict(97.0, None) == "no figure to check"
+
+
+# --- the published reference and a user's runs --------------------------------------------
+
+def fake_checkout(tmp_path: Path) -> Path:
+    """A directory that find_checkout recognises, with a README and an empty results/."""
+    root = tmp_path / "checkout"
+    (root / "results").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "twinbench"\n')
+    write_readme(root / "README.md")
+    return root
+
+
+def test_publishing_a_run_renders_only_the_published_records(tmp_path, monkeypatch):
+    root = fake_checkout(tmp_path)
+    monkeypatch.chdir(root)
+    monkeypatch.delenv(records.RESULTS_ENV, raising=False)
+    run = records.new_run_dir("accuracy")
+    assert run.parent == root / "runs"
+    records.append_record("accuracy", _accuracy_payload(scratch=98.61), run)
+    run_set, changed = report.publish_run(run, root, "first")
+    assert str(root / "README.md") in changed
+    assert report.check_published(root) == []
+    manifest = json.loads((root / "results" / "published.json").read_text())
+    assert manifest["name"] == "first" and len(manifest["records"]) == 1
+    assert "98.61" in (root / "README.md").read_text()
+    # a record that reaches results/records without being published changes nothing
+    records.append_record("accuracy", _accuracy_payload(scratch=11.11), root / "results")
+    assert report.check_published(root) == []
+    assert "11.11" not in report.build_tables(open_run_set(root / "results"))["accuracy"]
+    # nor does a run in progress or interrupted under runs/
+    records.append_record("accuracy", _accuracy_payload(scratch=22.22), records.new_run_dir("b"))
+    assert report.check_published(root) == []
+
+
+def test_the_committed_check_ignores_a_users_results_directory(tmp_path, monkeypatch):
+    # TWINBENCH_RESULTS is passed through tox: it must not redirect the committed check
+    monkeypatch.setenv(records.RESULTS_ENV, str(tmp_path))
+    records.append_record("accuracy", _accuracy_payload(scratch=33.33), tmp_path / "run")
+    assert report.check_published(ROOT) == []
+
+
+def test_the_summary_compares_with_the_reference_and_names_what_differs(tmp_path):
+    ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
+    skylake, haswell = _with_id(_fp()), _with_id(_fp(numpy_blas=_blas(architecture="Haswell")))
+    for directory, fp, med in ((ref_dir, skylake, 1e-3), (run_dir, haswell, 2e-3)):
+        (directory / "records" / "speed").mkdir(parents=True)
+        rec = _speed_record(fp, median_torch=med)
+        (directory / "records" / "speed" / "r.json").write_text(json.dumps(rec))
+    from bench.results.summary import summarize
+
+    text = summarize(open_run_set(run_dir), open_run_set(ref_dir))
+    assert "**a different machine**" in text
+    assert "numpy_blas[0].architecture: Haswell here, SkylakeX in the reference" in text
+    assert "1.00x the reference's time for scratch and 2.00x for torch" in text
+    assert "No published reference" in summarize(open_run_set(run_dir), None)
+
+
+def test_an_unwritable_results_directory_is_named_before_any_work(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(records.RESULTS_ENV, str(blocker / "results"))
+    with pytest.raises(records.ResultsDirError, match=f"cannot write results to {blocker}"):
+        records.new_run_dir("bench")
+
+
+def test_fields_the_reference_predates_say_so():
+    from bench.results.summary import fingerprint_differences
+
+    old = _fp()
+    del old["governor"]
+    old["numpy_blas"] = [{k: v for k, v in old["numpy_blas"][0].items()
+                          if k != "threading_layer"}]
+    diffs = fingerprint_differences(_fp(), old)
+    assert diffs == ["governor: performance here, not recorded in the reference",
+                     "numpy_blas[0].threading_layer: pthreads here, not recorded in the reference"]

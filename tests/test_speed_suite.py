@@ -58,14 +58,13 @@ def test_workload_twins_compute_the_same_step():
 
 
 def test_speed_record_and_tables(tmp_path):
-    path = run_speed_suite("smoke", budget_s=0.01,
-                           results_dir=tmp_path)
+    path = run_speed_suite("smoke", tmp_path, budget_s=0.01)
     rec = json.loads(path.read_text())
     assert rec["grid"] == "smoke" and rec["machine"]["numpy_blas"]
     bm = rec["benchmarks"]
     assert len(bm) == len(grid.cases("smoke"))
     assert all(b["median"] > 0 and b["rounds"] >= 5 for b in bm)
-    measure_ceiling(n=128, repeats=2, results_dir=tmp_path)
+    measure_ceiling(tmp_path, n=128, repeats=2)
     tables = report.build_tables(tmp_path)
     assert "ratio scratch/torch" in tables["speed"] and "GFLOP/s" in tables["ceiling"]
     assert "Machine: " in tables["speed"]
@@ -82,7 +81,8 @@ def test_a_cuda_column_appears_by_itself(monkeypatch):
         {"arch": "mlp-128", "phase": "step", "dtype": "float32", "threads": 2, "batch": 32,
          "impl": impl, "median": med, "iqr": 0.0, "flops": 1e6}
         for impl, med in (("scratch", 2e-3), ("torch", 1e-3), ("torch-cuda", 1e-4))]}
-    table = tables.speed_rows(rec, ("step",))
-    assert table.loc[0, "torch-cuda ms"] == "0.1" and table.loc[0, "ratio scratch/torch"] == "2.00"
+    table = tables.speed_rows(rec, ("step",)).frame
+    assert table.loc[0, "torch-cuda ms"] == "0.1"
+    assert table.loc[0, f"ratio scratch/torch {tables.FASTER}"] == "2.00"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert not [c for c in grid.cases("default") if c.impl == "torch-cuda"]

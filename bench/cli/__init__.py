@@ -1,31 +1,55 @@
 """The `twinbench` command line: one file per command, argparse and printing only.
 
 Each command module exposes `add_command(subparsers)`, which registers its
-subcommand and sets `func` to the function that runs it; the work itself is
-done by the library packages below (imported when the command runs, so that
-`twinbench --help` and `twinbench data` start without loading torch).
+subcommand and sets `func` to the function that runs it and `parser` to its
+parser (for errors shown with its usage); the work itself is done by the
+library packages below (imported when the command runs, so that `twinbench
+--help` and `twinbench data` start without loading torch). `args` holds the
+parser and the checked numeric types every command shares.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from bench.cli import accuracy, bench, data, evaluate, parity, report, train
+from bench.cli import accuracy, bench, data, evaluate, experiments, parity, report, train
+from bench.cli.args import Parser
 
-COMMANDS = (parity, data, train, evaluate, accuracy, report, bench)
+COMMANDS = (experiments, parity, data, train, evaluate, accuracy, report, bench)
+
+# The third-party packages of the `bench` extra, by import name.
+BENCH_EXTRAS = {"torch", "pandas", "tabulate", "pytest_benchmark", "threadpoolctl", "tqdm",
+                "platformdirs", "matplotlib", "pytest"}
+HOW_TO_RUN = ("run twinbench through tox, which installs them: `tox -e bench -- COMMAND` "
+              "(or pip install -e '.[bench]' into a virtual environment)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="twinbench",
-        description="A NumPy network and its PyTorch twin, compared.",
+        description="A NumPy network and its PyTorch twin, compared. "
+                    "Run through tox: `tox -e bench -- COMMAND ...`.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="`twinbench COMMAND --help` explains each")
     for command in COMMANDS:
         command.add_command(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.results.records import ResultsDirError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ResultsDirError as err:
+        print(f"twinbench {args.command}: {err}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] not in BENCH_EXTRAS:
+            raise
+        print(f"twinbench {args.command}: this command needs the package {err.name!r}, which "
+              f"this Python ({sys.executable}) lacks; {HOW_TO_RUN}", file=sys.stderr)
+        return 2

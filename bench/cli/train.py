@@ -1,7 +1,9 @@
 """`twinbench train`: train an experiment with either twin or both; a checkpoint per epoch.
 
 With --lockstep both twins step on identical batches and dropout masks and the
-run reports how far they drift; --resume continues a checkpoint.
+run reports how far they drift; --resume continues a checkpoint. Checkpoints
+and histories go to --out (default: train/ under the runs directory, the
+checkout's runs/ or $TWINBENCH_RESULTS).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
-DEFAULT_OUT = "runs"
+from bench.cli.args import fail, non_negative_int, positive_int
 
 
 def _print_history(history) -> None:
@@ -21,16 +23,45 @@ def _print_history(history) -> None:
     print(tabulate(rows, headers="keys", floatfmt=".4g", tablefmt="github"))
 
 
+def _check_resume(args: argparse.Namespace, exp) -> None:
+    """Refuse a checkpoint that cannot continue this run, before any data loads."""
+    from bench.training import read_checkpoint
+
+    if args.lockstep:
+        fail(args, "--resume continues one twin's checkpoint; it does not combine with "
+                   "--lockstep")
+    if args.impl == "both":
+        fail(args, "--resume continues one checkpoint: pass --impl scratch or --impl torch")
+    path = Path(args.resume)
+    if not path.is_file():
+        fail(args, f"--resume {path}: no such checkpoint file")
+    try:
+        _, meta, history = read_checkpoint(path)
+    except ValueError as err:
+        fail(args, f"--resume: {err}")
+    if meta["impl"] != args.impl:
+        fail(args, f"--resume {path} holds a {meta['impl']} run, not {args.impl}: pass "
+                   f"--impl {meta['impl']}")
+    if history.experiment["name"] != exp.name:
+        fail(args, f"--resume {path} is a checkpoint of {history.experiment['name']!r}, "
+                   f"not {exp.name!r}")
+    if int(meta["epoch"]) >= exp.epochs:
+        fail(args, f"--resume {path} has already trained {meta['epoch']} of {exp.epochs} "
+                   f"epochs: pass --epochs above {meta['epoch']} to continue")
+
+
 def _train(args: argparse.Namespace) -> int:
     from bench.compare.lockstep import run_lockstep
     from bench.experiments import get_experiment
     from bench.results.atomic import write_atomic
+    from bench.results.records import ensure_writable, runs_root
     from bench.training import fit, load_data, make_runner, resume
 
     exp = get_experiment(args.experiment).with_overrides(
         epochs=args.epochs, dtype=args.dtype, seed=args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if args.resume:
+        _check_resume(args, exp)
+    out = ensure_writable(Path(args.out) if args.out else runs_root() / "train")
     data = load_data(exp, data_dir=args.data_dir)
     print(f"{exp.name}: {exp.description}\n{len(data.y_train)} training and "
           f"{len(data.y_test)} test images of {exp.dataset}, {exp.dtype}, seed {exp.seed}")
@@ -48,14 +79,10 @@ def _train(args: argparse.Namespace) -> int:
         return 0
 
     impls = ["scratch", "torch"] if args.impl == "both" else [args.impl]
-    if args.resume and len(impls) != 1:
-        raise SystemExit("--resume continues one checkpoint: pass --impl scratch or torch")
     for impl in impls:
         ckpt = out / f"{exp.name}-{impl}.npz"
         if args.resume:
             runner, start, history = resume(Path(args.resume), exp)
-            if runner.impl != impl:
-                raise SystemExit(f"{args.resume} holds a {runner.impl} run, not {impl}")
         else:
             runner, start, history = make_runner(impl, exp), 0, None
         history = fit(runner, data, start_epoch=start, history=history, checkpoint=ckpt,
@@ -70,17 +97,28 @@ def add_command(sub) -> None:
     from bench.experiments import EXPERIMENTS
 
     p = sub.add_parser("train", help="train an experiment with either twin or both",
-                       description="Train EXPERIMENT; writes a checkpoint and a JSON history.")
+                       description=__doc__)
     p.add_argument("experiment", choices=sorted(EXPERIMENTS), metavar="EXPERIMENT",
-                   help=f"one of {', '.join(sorted(EXPERIMENTS))}")
-    p.add_argument("--impl", choices=["scratch", "torch", "both"], default="scratch")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--dtype", choices=["float32", "float64"])
-    p.add_argument("--seed", type=int)
+                   help=f"one of {', '.join(sorted(EXPERIMENTS))} (`twinbench experiments` "
+                        "says what each is)")
+    p.add_argument("--impl", choices=["scratch", "torch", "both"], default="scratch",
+                   help="which twin to train (default: scratch)")
+    p.add_argument("--epochs", type=positive_int, metavar="N",
+                   help="train N epochs instead of the experiment's own number")
+    p.add_argument("--dtype", choices=["float32", "float64"],
+                   help="floating-point type of weights and inputs (default: the experiment's, "
+                        "float32)")
+    p.add_argument("--seed", type=non_negative_int, metavar="SEED",
+                   help="seed of the initial weights, batch order and dropout masks "
+                        "(default: the experiment's, 0)")
     p.add_argument("--lockstep", action="store_true",
                    help="step both twins on identical batches and dropout masks; report drift")
-    p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint")
-    p.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
-    p.add_argument("--data-dir", help="directory holding the four IDX files, if not cached")
+    p.add_argument("--resume", metavar="CHECKPOINT",
+                   help="continue from a checkpoint of this experiment and --impl")
+    p.add_argument("--out", metavar="DIR",
+                   help="where checkpoints and histories go (default: train/ in the runs "
+                        "directory: $TWINBENCH_RESULTS, else the checkout's runs/)")
+    p.add_argument("--data-dir", metavar="DIR",
+                   help="directory holding the four IDX files, if not cached")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train, parser=p)

@@ -47,6 +47,7 @@ from bench.datasets.specs import (
     DatasetSpec,
     FileSpec,
     WheelSpec,
+    class_names,
     get_spec,
 )
 
@@ -55,6 +56,6 @@ __all__ = [
     "AllSourcesFailed", "CacheError", "DatasetError", "DatasetInfo", "DatasetSpec",
     "DownloadOptions", "FetchReport", "FileInfo", "FileSpec", "HashMismatchError",
     "IDXFormatError", "PixelStats", "SourceUnavailable", "WheelSpec",
-    "dataset_dir", "default_root", "fetch", "get_spec", "info", "load", "load_inputs",
-    "pixel_stats", "stratified_split", "to_inputs",
+    "class_names", "dataset_dir", "default_root", "fetch", "get_spec", "info", "load",
+    "load_inputs", "pixel_stats", "stratified_split", "to_inputs",
 ]

@@ -8,8 +8,14 @@
 
 from bench.experiments.config import Experiment
 from bench.experiments.init import SCHEMES, initialize
-from bench.experiments.layers import IMAGE_SHAPE, INPUT_FEATURES, build_model, input_shape
+from bench.experiments.layers import (
+    IMAGE_SHAPE,
+    INPUT_FEATURES,
+    architecture,
+    build_model,
+    input_shape,
+)
 from bench.experiments.registry import EXPERIMENTS, get_experiment
 
 __all__ = ["EXPERIMENTS", "IMAGE_SHAPE", "INPUT_FEATURES", "SCHEMES", "Experiment",
-           "build_model", "get_experiment", "initialize", "input_shape"]
+           "architecture", "build_model", "get_experiment", "initialize", "input_shape"]

@@ -172,3 +172,22 @@ def build_model(exp: Experiment, rng: np.random.Generator) -> scratch.Sequential
     initialize(model, exp.init, rng=rng)
     return model
 
+
+
+def architecture(exp: Experiment) -> str:
+    """A one-line summary of the layers: "MLP 784-1024-1024-10; relu, dropout 0.2" or
+    "CNN conv 32/64/128, linear 10; batchnorm, relu, maxpool 2"."""
+    widths, channels, others = [], [], []
+    for spec in exp.layers:
+        kind, _, arg = spec.partition(" ")
+        if kind == "linear":
+            widths.append(arg.split()[0])
+        elif kind == "conv":
+            channels.append(arg.split()[0])
+        elif kind != "flatten" and spec not in others:
+            others.append(spec)
+    if channels:
+        head = f"CNN conv {'/'.join(channels)}, linear {'-'.join(widths)}"
+    else:
+        head = f"MLP {'-'.join([str(INPUT_FEATURES), *widths])}"
+    return f"{head}; {', '.join(others)}" if others else head

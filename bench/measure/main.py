@@ -3,8 +3,8 @@
 Default (a few minutes on 2 cores): the default speed grid, the matmul
 ceiling, and time-to-accuracy of the MNIST MLP over 3 seeds. `full` adds the
 whole speed grid, time-to-accuracy for every target, and every experiment
-trained with both twins and in lockstep. Each step appends a record and
-returns its path; the CLI runs them and then rebuilds the report.
+trained with both twins and in lockstep. Each step appends a record to the
+run directory and returns its path; the CLI runs them and then renders the run.
 """
 
 from __future__ import annotations
@@ -22,26 +22,28 @@ from bench.results.records import append_record
 Step = tuple[str, Callable[[], Path]]
 
 
-def main_job_steps(*, full: bool, grid: str = "default", seeds: int = 3, speed: bool = True,
-                   end_to_end: bool = True) -> list[Step]:
-    """(title, run) for every measurement of the main job; `run()` returns the record path."""
+def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default", seeds: int = 3,
+                   speed: bool = True, end_to_end: bool = True) -> list[Step]:
+    """(title, run) for every measurement of the main job; `run()` appends a record to
+    `run_dir` and returns its path."""
     steps: list[Step] = []
     if speed:
         grid = "full" if full else grid
-        steps.append(("speed suite", lambda: run_speed_suite(grid, 1.0 if full else 0.4)))
-        steps.append(("matmul ceiling", measure_ceiling))
+        steps.append(("speed suite", lambda: run_speed_suite(grid, run_dir,
+                                                             1.0 if full else 0.4)))
+        steps.append(("matmul ceiling", lambda: measure_ceiling(run_dir)))
     if not end_to_end:
         return steps
     for name in (list(TARGETS) if full else ["mlp"]):
         steps.append((f"time to accuracy: {name}", lambda n=name: time_to_accuracy(
-            n, seeds=seeds, impls=impls(), show_progress=True)))
+            n, run_dir, seeds=seeds, impls=impls(), show_progress=True)))
     if full:
         for name in sorted(EXPERIMENTS):
             steps.append((f"accuracy: {name}", lambda n=name: append_record(
-                "accuracy", run_accuracy(get_experiment(n), show_progress=False))))
+                "accuracy", run_accuracy(get_experiment(n), show_progress=False), run_dir)))
         for name in ("mlp", "cnn"):
             for dtype, epochs in (("float64", 1), ("float32", None)):
                 exp = get_experiment(name).with_overrides(dtype=dtype, epochs=epochs)
                 steps.append((f"lockstep: {name} {dtype}", lambda e=exp: append_record(
-                    "lockstep", run_lockstep_record(e, show_progress=False))))
+                    "lockstep", run_lockstep_record(e, show_progress=False), run_dir)))
     return steps

@@ -18,8 +18,9 @@ from bench.training import fit, load_data
 TARGETS = {"mlp": 98.0, "mlp-fashion": 88.0, "cnn": 99.0, "cnn-fashion": 91.0}
 
 
-def time_to_accuracy(name: str, seeds: int = 3, impls=("scratch", "torch"),
+def time_to_accuracy(name: str, results_dir: Path, seeds: int = 3, impls=("scratch", "torch"),
                      show_progress: bool = False, log=print) -> Path:
+    """Run `name` over `seeds` seeds with each twin; append a "tta" record to `results_dir`."""
     from bench.training.runners import make_runner
 
     target = TARGETS[name]
@@ -44,4 +45,5 @@ def time_to_accuracy(name: str, seeds: int = 3, impls=("scratch", "torch"),
                 log(f"{name} {impl} seed {seed}: "
                     + (f"{target}% after {reached} epochs, {elapsed:.1f} s" if reached
                        else f"never reached {target}% ({history.final_test_accuracy:.2f}%)"))
-    return append_record("tta", {"experiment": base.to_dict(), "target": target, "runs": runs})
+    return append_record("tta", {"experiment": base.to_dict(), "target": target, "runs": runs},
+                         results_dir)

@@ -6,7 +6,8 @@ that must never be overwritten (records), hard-linked to a new name (`os.link`
 fails if the name exists). The temporary file is removed on any exception,
 KeyboardInterrupt included, so an interrupted run leaves the old file and no
 debris. Used by the data cache, the results records, tables and plots, and
-training outputs.
+training outputs. Files get the mode the user's umask gives (`file_mode`), not
+mkstemp's 0600.
 """
 
 from __future__ import annotations
@@ -23,14 +24,21 @@ from typing import IO
 PART_SUFFIX = ".part"
 
 
-def _current_umask() -> int:
+def file_mode() -> int:
+    """The mode a plain `open(path, "w")` would give a new file: 0o666 less the umask.
+
+    mkstemp creates files 0600 whatever the umask; every file twinbench writes gets this
+    mode instead (0644 under umask 022, 0640 under 027), read when the file is written.
+    """
     mask = os.umask(0o022)  # the only way to read it is to set it; put it straight back
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
-# mkstemp creates files 0600; written files get the usual mode (0644 under umask 022).
-_FILE_MODE = 0o666 & ~_current_umask()
+def apply_file_mode(path: Path) -> None:
+    """Give `path`, written through mkstemp by another writer (scratch.save), `file_mode()`."""
+    with contextlib.suppress(OSError):  # not on every platform / file system
+        os.chmod(path, file_mode())
 
 OnError = Callable[[OSError], Exception]
 
@@ -54,7 +62,7 @@ def temp_file(directory: Path, name: str, *, on_error: OnError | None = None
     path = Path(tmp)
     try:
         with contextlib.suppress(OSError):  # not on every platform / file system
-            os.fchmod(fd, _FILE_MODE)
+            os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as f:
             yield f, path
     finally:

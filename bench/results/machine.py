@@ -1,8 +1,16 @@
 """The machine fingerprint: what a reader needs to judge a number.
 
-Hardware, software, BLAS and thread settings, hashed into a short machine id
-that tells records from different machines apart; `machine_label` is the
-one-line caption every table carries.
+Hardware; the numpy and torch builds and their BLAS (library, version, the
+kernel OpenBLAS picked for this CPU, threading layer); the thread settings
+(pinned counts and the environment variables that change them); the CPU
+frequency governor; and how loaded the machine was while the record was being
+measured. `machine_id` hashes the parts that decide speed (not the load, not
+the commit) into the short id that tells records from different machines apart;
+`machine_label` and `fingerprint_text` are the captions tables carry.
+
+Load: the load average when the record is written, and the share of all CPUs
+that other processes used since the previous record of this process (or since
+this module was loaded), from /proc/stat less this process's own CPU time.
 """
 
 from __future__ import annotations
@@ -11,8 +19,27 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
+import time
 from pathlib import Path
+
+# Environment variables that change how many threads numpy's BLAS and torch use, or which
+# kernel OpenBLAS picks.
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+              "OPENBLAS_CORETYPE", "MKL_DEBUG_CPU_TYPE", "MKL_ENABLE_INSTRUCTIONS",
+              "OMP_PROC_BIND", "OMP_PLACES", "KMP_AFFINITY")
+
+# The fingerprint fields the machine id is made of: everything that decides speed.
+ID_FIELDS = ("cpu", "cores", "memory_gib", "os", "python", "numpy", "numpy_build", "torch",
+             "torch_build", "cuda", "torch_threads", "thread_env", "governor")
+_BLAS_ID_FIELDS = ("internal_api", "version", "architecture", "threading_layer", "num_threads")
+
+# Above these a measurement is called loaded: other processes used more than this share of
+# all CPUs while it ran, or the 1-minute load average exceeded this many runnable tasks per
+# core when it was written (this process's own threads count at most one per core).
+OTHER_CPU_LIMIT = 0.25
+LOAD_PER_CORE_LIMIT = 1.5
 
 
 def _cpu_model() -> str:
@@ -35,7 +62,21 @@ def _memory_gib() -> float | None:
     return None
 
 
-def _git_commit(checkout: Path) -> str | None:
+def _governor() -> str:
+    """cpufreq's scaling governors ("performance", "powersave"...), or "not exposed"."""
+    found = set()
+    for path in Path("/sys/devices/system/cpu").glob("cpu[0-9]*/cpufreq/scaling_governor"):
+        try:
+            found.add(path.read_text().strip())
+        except OSError:
+            continue
+    return "/".join(sorted(found)) or "not exposed"  # VMs and containers often hide it
+
+
+def git_commit(checkout: Path | None) -> str | None:
+    """The short commit of `checkout`, with "-dirty" if tracked files are modified."""
+    if checkout is None:
+        return None
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, cwd=checkout, timeout=5)
@@ -49,14 +90,77 @@ def _git_commit(checkout: Path) -> str | None:
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def machine_fingerprint(checkout: Path) -> dict:
-    """What a reader needs to judge a number: hardware, software, BLAS and thread settings,
-    and the commit of `checkout` (the project checkout the run came from)."""
+class _CpuWatch:
+    """Other processes' share of all CPUs between two readings (None where unknown)."""
+
+    def __init__(self) -> None:
+        self._last = self._read()
+
+    @staticmethod
+    def _read() -> tuple[float, float, float, int] | None:
+        """(wall s, all CPUs' busy s, this process's CPU s, CPUs), or None off Linux."""
+        try:
+            lines = Path("/proc/stat").read_text().splitlines()
+        except OSError:
+            return None
+        fields = [int(v) for v in lines[0].split()[1:]]
+        # user nice system idle iowait irq softirq steal (guest time is inside user)
+        busy = sum(fields[:3]) + sum(fields[5:8])
+        cpus = sum(1 for line in lines if re.match(r"cpu\d", line))
+        t = os.times()
+        own = t.user + t.system + t.children_user + t.children_system
+        return time.monotonic(), busy / os.sysconf("SC_CLK_TCK"), own, cpus
+
+    def other_share(self, min_window_s: float = 1.0) -> float | None:
+        now, last = self._read(), self._last
+        self._last = now
+        if now is None or last is None or now[0] - last[0] < min_window_s:
+            return None
+        wall, busy, own = now[0] - last[0], now[1] - last[1], now[2] - last[2]
+        return round(min(max((busy - own) / (wall * now[3]), 0.0), 1.0), 3)
+
+
+_WATCH = _CpuWatch()
+
+
+def _load() -> dict:
+    try:
+        average = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        average = None
+    return {"average": average, "other_cpu_share": _WATCH.other_share()}
+
+
+def _numpy_build(np) -> dict | None:
+    try:
+        deps = np.show_config(mode="dicts")["Build Dependencies"]
+    except Exception:  # older numpy has no mode="dicts": the build is then unknown
+        return None
+    return {k: " ".join(str(deps.get(k, {}).get(f) or "") for f in ("name", "version")).strip()
+            for k in ("blas", "lapack")}
+
+
+def _torch_build(torch) -> dict:
+    config = torch.__config__.show()
+    blas = re.search(r"BLAS_INFO=(\w+)", config)
+    backend = re.search(r"ATen parallel backend: (.+)", torch.__config__.parallel_info())
+    return {
+        "git_version": torch.version.git_version,
+        "blas": blas.group(1) if blas else None,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "parallel_backend": backend.group(1).strip() if backend else None,
+    }
+
+
+def machine_fingerprint(checkout: Path | None) -> dict:
+    """What a reader needs to judge a number: hardware, the numpy and torch builds, BLAS and
+    thread settings, the governor, the load, and the commit of `checkout` (the project
+    checkout the run came from, None outside one)."""
     import numpy as np
     import torch
     from threadpoolctl import threadpool_info
 
-    blas = [{k: i.get(k) for k in ("internal_api", "version", "architecture", "num_threads")}
+    blas = [{k: i.get(k) for k in _BLAS_ID_FIELDS}
             for i in threadpool_info() if i.get("user_api") == "blas"]
     fp = {
         "cpu": _cpu_model(),
@@ -65,22 +169,32 @@ def machine_fingerprint(checkout: Path) -> dict:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "torch": torch.__version__,
+        "numpy_build": _numpy_build(np),
         "numpy_blas": blas,
+        "torch": torch.__version__,
+        "torch_build": _torch_build(torch),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
-        "git_commit": _git_commit(checkout),
+        "thread_env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
+        "governor": _governor(),
+        "load": _load(),
+        "git_commit": git_commit(checkout),
     }
     fp["machine_id"] = machine_id(fp)
     return fp
 
 
 def machine_id(fp: dict) -> str:
-    """A short stable name for the hardware and software a record came from."""
-    key = json.dumps({k: fp.get(k) for k in ("cpu", "cores", "memory_gib", "os", "numpy",
-                                            "torch", "cuda")}, sort_keys=True)
-    return hashlib.sha256(key.encode()).hexdigest()[:8]
+    """A short stable name for the hardware, builds and settings a record came from.
+
+    Fields a fingerprint lacks (records written before they were recorded) count as
+    unknown, so such records share an id with each other but not with newer ones: nothing
+    shows that their BLAS kernel or thread settings were the same.
+    """
+    key = {k: fp.get(k) for k in ID_FIELDS}
+    key["numpy_blas"] = [{k: b.get(k) for k in _BLAS_ID_FIELDS}
+                         for b in fp.get("numpy_blas") or []]
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def machine_label(fp: dict) -> str:
@@ -91,3 +205,48 @@ def machine_label(fp: dict) -> str:
     return (f"{fp['cpu']}, {fp['cores']} cores, {fp['memory_gib']} GiB, {fp['os']}; "
             f"Python {fp['python']}, numpy {fp['numpy']} ({blas}), torch {fp['torch']}{cuda} "
             f"[machine {fp['machine_id']}]")
+
+
+def _unknown(value, fmt=str) -> str:
+    return "not recorded" if value is None else fmt(value)
+
+
+def fingerprint_text(fp: dict) -> str:
+    """The full fingerprint in words: the BLAS kernel, builds, thread settings and governor.
+
+    A field the record predates reads "not recorded".
+    """
+    blas = "; ".join(
+        f"{b['internal_api']} {b.get('version')} kernel {b.get('architecture')}, "
+        f"{b.get('num_threads')} threads, threading {_unknown(b.get('threading_layer'))}"
+        for b in fp.get("numpy_blas", [])) or "none found"
+    tb = fp.get("torch_build")
+    torch_build = _unknown(tb, lambda b: f"BLAS {b['blas']}, {b['cpu_capability']}, "
+                                         f"{b['parallel_backend']}, git {b['git_version'][:8]}")
+    env = fp.get("thread_env")
+    if env is None and "openblas_coretype" in fp:  # what records before thread_env kept
+        coretype = fp["openblas_coretype"]
+        env_text = (f"OPENBLAS_CORETYPE={coretype}" if coretype else "OPENBLAS_CORETYPE unset")
+        env_text += ", the others not recorded"
+    else:
+        env_text = _unknown(env, lambda e: ", ".join(f"{k}={v}" for k, v in e.items())
+                            or "none set")
+    return (f"numpy BLAS: {blas}; numpy build: "
+            f"{_unknown(fp.get('numpy_build'), lambda b: ', '.join(f'{k} {v}' for k, v in b.items()))}; "  # noqa: E501
+            f"torch build: {torch_build}; torch threads {fp.get('torch_threads')}; "
+            f"thread variables: {env_text}; governor: {_unknown(fp.get('governor'))}")
+
+
+def load_warning(fp: dict) -> str | None:
+    """A sentence when the machine was busy while the record was measured, else None."""
+    load = fp.get("load") or {}
+    share, average = load.get("other_cpu_share"), load.get("average")
+    cores = fp.get("cores") or 1
+    parts = []
+    if share is not None and share > OTHER_CPU_LIMIT:
+        parts.append(f"other processes used {share:.0%} of the CPUs "
+                     f"(limit {OTHER_CPU_LIMIT:.0%})")
+    if average and average[0] > LOAD_PER_CORE_LIMIT * cores:
+        parts.append(f"the 1-minute load average was {average[0]:g} on {cores} cores "
+                     f"(limit {LOAD_PER_CORE_LIMIT:g} per core)")
+    return "; ".join(parts) or None

@@ -5,12 +5,16 @@
 - confusion-EXPERIMENT.png: the test-set confusion matrices of both twins;
 - tta.png: time-to-accuracy per experiment and twin (median, min-max bars).
 
-Each figure's title names the machine its data came from.
+Each function returns the matplotlib Figure (tests inspect it); `build_plots`
+renders them to PNG bytes. Each figure's title names the run set and the
+machine its data came from; the records of one figure come from one machine
+(the report picks them).
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -35,12 +39,18 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _machine(rec: dict) -> str:
+def _machine(rec: dict, run_set: str) -> str:
     m = rec["machine"]
-    return f"{m['cpu']}, {m['cores']} cores [machine {m['machine_id']}]"
+    return f"{run_set}; {m['cpu']}, {m['cores']} cores [machine {m['machine_id']}]"
 
 
-def curves(rec: dict) -> bytes:
+def _integer_ticks(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def curves(rec: dict, run_set: str = ""):
     plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     for impl, hist in rec["histories"].items():
@@ -52,17 +62,23 @@ def curves(rec: dict) -> bytes:
     ax1.set(xlabel="epoch", ylabel="training loss", yscale="log")
     ax2.set(xlabel="epoch", ylabel="test accuracy (%)")
     for ax in (ax1, ax2):
+        _integer_ticks(ax)  # epochs are whole
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.suptitle(f"{rec['experiment']['name']}: both twins\n{_machine(rec)}", fontsize=9)
+    fig.suptitle(f"{rec['experiment']['name']}: both twins\n{_machine(rec, run_set)}",
+                 fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def confusion(rec: dict) -> bytes:
+def confusion(rec: dict, run_set: str = "", classes: Sequence[str] | None = None):
+    """Both twins' test-set confusion matrices, the axes labelled with `classes`
+    (default: the digits 0-9)."""
     plt = _pyplot()
     impls = list(rec["confusion"])
-    fig, axes = plt.subplots(1, len(impls), figsize=(4.6 * len(impls), 4.2))
+    names = list(classes) if classes else [str(i) for i in range(10)]
+    wide = max(len(n) for n in names) > 2
+    fig, axes = plt.subplots(1, len(impls), figsize=(4.6 * len(impls), 5.6 if wide else 4.2))
     for ax, impl in zip(np.atleast_1d(axes), impls):
         m = np.array(rec["confusion"][impl])
         ax.imshow(np.log1p(m), cmap="Blues")
@@ -70,15 +86,17 @@ def confusion(rec: dict) -> bytes:
             if v:
                 ax.text(j, i, str(v), ha="center", va="center", fontsize=6,
                         color="white" if i == j else "black")
-        ax.set(title=impl, xlabel="predicted", ylabel="true", xticks=range(10),
-               yticks=range(10))
-    fig.suptitle(f"{rec['experiment']['name']}: test-set confusion\n{_machine(rec)}",
+        ax.set(title=impl, xlabel="predicted", ylabel="true")
+        ax.set_xticks(range(10), names, rotation=60 if wide else 0,
+                      ha="right" if wide else "center", fontsize=7 if wide else None)
+        ax.set_yticks(range(10), names, fontsize=7 if wide else None)
+    fig.suptitle(f"{rec['experiment']['name']}: test-set confusion\n{_machine(rec, run_set)}",
                  fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def speed_batch(rec: dict) -> bytes:
+def speed_batch(rec: dict, run_set: str = ""):
     plt = _pyplot()
     bm = [b for b in rec["benchmarks"] if b["phase"] == "step" and b["dtype"] == "float32"]
     threads = max(b["threads"] for b in bm)
@@ -94,54 +112,66 @@ def speed_batch(rec: dict) -> bytes:
                ylabel="µs per sample (training step)")
         ax.grid(alpha=0.3, which="both")
         ax.legend()
-    fig.suptitle(f"Training-step time per sample, float32, {threads} threads\n{_machine(rec)}",
-                 fontsize=9)
+    fig.suptitle(f"Training-step time per sample, float32, {threads} threads\n"
+                 f"{_machine(rec, run_set)}", fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def tta(records: list[dict]) -> bytes:
+def tta(records: list[dict], run_set: str = ""):
+    """Bars grouped by experiment, one per twin (median seconds, min-max whiskers)."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.6))
-    labels, x = [], 0
-    for rec in records:
-        for impl in COLORS:
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.7 * len(records)), 3.8))
+    impls = [i for i in COLORS if any(r["impl"] == i for rec in records for r in rec["runs"])]
+    width = 0.8 / max(len(impls), 1)
+    for k, impl in enumerate(impls):
+        for x, rec in enumerate(records):
             secs = [r["seconds"] for r in rec["runs"] if r["impl"] == impl and r["seconds"]]
             if not secs:
                 continue
             med = float(np.median(secs))
-            ax.bar(x, med, color=COLORS[impl],
-                   yerr=[[med - min(secs)], [max(secs) - med]], capsize=4)
-            labels.append(f"{rec['experiment']['name']} ≥{rec['target']}%\n{impl}")
-            x += 1
-    ax.set_xticks(range(len(labels)), labels, fontsize=7)
+            ax.bar(x + (k - (len(impls) - 1) / 2) * width, med, width, color=COLORS[impl],
+                   yerr=[[med - min(secs)], [max(secs) - med]], capsize=3,
+                   label=impl if x == 0 else None)
+    ax.set_xticks(range(len(records)),
+                  [f"{r['experiment']['name']}\n≥{r['target']}%" for r in records], fontsize=8)
     ax.set(ylabel="seconds (median, min-max)")
     ax.grid(alpha=0.3, axis="y")
-    fig.suptitle(f"Time to accuracy\n{_machine(records[-1])}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.suptitle(f"Time to accuracy\n{_machine(records[-1], run_set)}", fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
-def _plan(accuracy: list[dict], speed: list[dict], tta_records: list[dict]) -> dict:
+ClassNames = Callable[[str], Sequence[str]]
+
+
+def _plan(accuracy: list[dict], speed: list[dict], tta_records: list[dict], run_set: str,
+          class_names: ClassNames | None) -> dict:
     """File name -> function drawing it, for what the records hold (newest record wins)."""
     out = {}
     for rec in accuracy:
         name = rec["experiment"]["name"]
         if name in CURVE_EXPERIMENTS and rec.get("histories"):
-            out[f"curves-{name}.png"] = lambda r=rec: curves(r)
+            out[f"curves-{name}.png"] = lambda r=rec: _png(curves(r, run_set))
             if rec.get("confusion"):
-                out[f"confusion-{name}.png"] = lambda r=rec: confusion(r)
+                classes = class_names(rec["experiment"]["dataset"]) if class_names else None
+                out[f"confusion-{name}.png"] = (lambda r=rec, c=classes:
+                                                _png(confusion(r, run_set, c)))
     if speed:
-        out["speed-batch.png"] = lambda: speed_batch(speed[-1])
+        out["speed-batch.png"] = lambda: _png(speed_batch(speed[-1], run_set))
     if tta_records:
-        out["tta.png"] = lambda: tta(tta_records)
+        out["tta.png"] = lambda: _png(tta(tta_records, run_set))
     return out
 
 
 def planned(accuracy: list[dict], speed: list[dict], tta_records: list[dict]) -> list[str]:
-    return sorted(_plan(accuracy, speed, tta_records))
+    return sorted(_plan(accuracy, speed, tta_records, "", None))
 
 
-def build_plots(accuracy: list[dict], speed: list[dict], tta_records: list[dict]) -> dict:
-    """File name -> PNG bytes."""
-    return {name: draw() for name, draw in _plan(accuracy, speed, tta_records).items()}
+def build_plots(accuracy: list[dict], speed: list[dict], tta_records: list[dict],
+                run_set: str = "", class_names: ClassNames | None = None) -> dict:
+    """File name -> PNG bytes. `class_names(dataset)` labels confusion matrices; the data
+    sets' names live in bench.datasets, a layer above this one, so the caller passes it."""
+    return {name: draw() for name, draw in
+            _plan(accuracy, speed, tta_records, run_set, class_names).items()}

@@ -1,10 +1,20 @@
-"""Raw result records: one JSON file per run, with the machine it ran on.
+"""Raw result records, the run sets they form, and where each kind of result lives.
 
-Every benchmark or accuracy run appends a new file under
-`results/records/<kind>/`; nothing is ever overwritten, and each file is
+A record is one JSON file per measurement (`records/<kind>/<time>-<machine>-<id>.json`),
+with the machine it ran on; nothing is ever overwritten, and each file is
 written by the one atomic writer, so an interrupted run leaves the earlier
-records intact. Records from different machines sit side by side,
-told apart by their fingerprint.
+records intact.
+
+A run set is a directory holding `records/`:
+
+- a user's run: each `twinbench bench` or `twinbench accuracy` makes a new
+  directory under the runs root, `$TWINBENCH_RESULTS` if set, else the
+  checkout's `runs/` (ignored by git), else the user data directory outside a
+  checkout. Its tables, plots and summary are written next to its records.
+- the published reference: the checkout's `results/`. Its manifest
+  (`results/published.json`, written by `twinbench report --publish`) names it
+  and lists the records it is made of; the README and `results/*.md` show it and
+  nothing else, so a stray or half-copied record cannot change them.
 """
 
 from __future__ import annotations
@@ -12,30 +22,96 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.results.atomic import write_atomic
-from bench.results.machine import machine_fingerprint
+from bench.results.machine import machine_fingerprint, machine_id
 
 RESULTS_ENV = "TWINBENCH_RESULTS"
+MANIFEST = "published.json"
+KINDS = ("speed", "ceiling", "tta", "accuracy", "lockstep")
 
 
-def results_root() -> Path:
-    """Where records, tables and plots go: $TWINBENCH_RESULTS, else ./results.
+class ResultsDirError(OSError):
+    """The results directory cannot be written; the message says which and what to do."""
 
-    The commands run from the project's checkout (tox runs them there), not from
-    wherever the package is installed.
+
+def find_checkout(start: Path | None = None) -> Path | None:
+    """The twinbench checkout containing `start` (default: the working directory), or None."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        pyproject = directory / "pyproject.toml"
+        try:
+            if 'name = "twinbench"' in pyproject.read_text():
+                return directory
+        except OSError:
+            continue
+    return None
+
+
+def published_dir(checkout: Path) -> Path:
+    """The checkout's published reference: `results/`."""
+    return checkout / "results"
+
+
+def runs_root() -> Path:
+    """Where a user's runs go: $TWINBENCH_RESULTS, else the checkout's runs/, else the user
+    data directory (when run outside a checkout)."""
+    if os.environ.get(RESULTS_ENV):
+        return Path(os.environ[RESULTS_ENV]).expanduser().resolve()
+    checkout = find_checkout()
+    if checkout is not None:
+        return checkout / "runs"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("twinbench")) / "runs"
+
+
+def ensure_writable(directory: Path) -> Path:
+    """Create `directory` if needed and prove a file can be written there, before any work.
+
+    Raises ResultsDirError naming the directory, the reason and the fix.
     """
-    return Path(os.environ.get(RESULTS_ENV) or Path.cwd() / "results").resolve()
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory, prefix=".twinbench-probe-"):
+            pass
+    except OSError as err:
+        raise ResultsDirError(
+            f"cannot write results to {directory}: {err.strerror or err}. Point "
+            f"{RESULTS_ENV} at a writable directory (it is "
+            f"{os.environ.get(RESULTS_ENV) or 'unset'})"
+        ) from err
+    return directory
 
 
-def append_record(kind: str, payload: dict, results_dir: Path | None = None) -> Path:
-    """Write a new record file for `kind`; returns its path. Never overwrites."""
-    directory = (results_dir or results_root()) / "records" / kind
+def new_run_dir(prefix: str, root: Path | None = None) -> Path:
+    """A new, empty, writable run directory `<root>/<prefix>-<UTC time>` (root: runs_root())."""
+    root = ensure_writable(root or runs_root())
+    stamp = f"{prefix}-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}"
+    for n in range(1000):
+        path = root / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise ResultsDirError(f"{root} already holds {stamp} and 999 more like it")
+
+
+def append_record(kind: str, payload: dict, results_dir: Path) -> Path:
+    """Write a new record file for `kind` under `results_dir`; returns its path.
+
+    Never overwrites.
+    """
+    directory = Path(results_dir) / "records" / kind
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.timezone.utc)
-    fp = machine_fingerprint(results_root().parent)
+    fp = machine_fingerprint(find_checkout())
     record = {"kind": kind, "time": now.isoformat(timespec="seconds"), "machine": fp,
               **payload}
     name = f"{now:%Y%m%dT%H%M%S%fZ}-{fp['machine_id']}-{uuid.uuid4().hex[:6]}.json"
@@ -44,13 +120,96 @@ def append_record(kind: str, payload: dict, results_dir: Path | None = None) -> 
     return path
 
 
-def load_records(kind: str, results_dir: Path | None = None) -> list[dict]:
-    """Every record of `kind`, oldest first; unreadable files raise naming the file."""
-    directory = (results_dir or results_root()) / "records" / kind
-    records = []
-    for path in sorted(directory.glob("*.json")):
+def record_files(results_dir: Path, kind: str) -> list[Path]:
+    return sorted((Path(results_dir) / "records" / kind).glob("*.json"))
+
+
+def read_record(path: Path) -> dict:
+    """One record; its machine id recomputed by the current rule (`machine_id`), so that
+    records written before the rule changed compare with newer ones on equal terms."""
+    try:
+        rec = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a valid record ({err})") from err
+    rec["machine"]["machine_id"] = machine_id(rec["machine"])
+    rec["file"] = f"{path.parent.name}/{path.name}"
+    return rec
+
+
+def load_records(kind: str, results_dir: Path) -> list[dict]:
+    """Every record of `kind` under `results_dir`, oldest first; unreadable files raise
+    naming the file."""
+    return [read_record(p) for p in record_files(results_dir, kind)]
+
+
+@dataclass(frozen=True)
+class RunSet:
+    """The records one set of tables is built from, and the name the tables give it."""
+
+    directory: Path
+    name: str
+    files: frozenset[str] | None = None  # "kind/file.json" of the records in the set; None: all
+    published: bool = False
+
+    def load(self, kind: str) -> list[dict]:
+        recs = load_records(kind, self.directory)
+        return recs if self.files is None else [r for r in recs if r["file"] in self.files]
+
+    def caption(self) -> str:
+        where = "the published reference" if self.published else "a local run"
+        return f"Run set: {self.name} ({where})"
+
+
+def open_run_set(directory: Path) -> RunSet:
+    """The run set in `directory`: the published one if it has a manifest, else all of its
+    records, named after the directory."""
+    directory = Path(directory).resolve()
+    manifest = directory / MANIFEST
+    if manifest.exists():
         try:
-            records.append(json.loads(path.read_text()))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not a valid record ({err})") from err
-    return records
+            data = json.loads(manifest.read_text())
+            return RunSet(directory, data["name"], frozenset(data["records"]), published=True)
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise ValueError(f"{manifest}: not a valid manifest ({err!r}); "
+                             f"`twinbench report --publish` writes it") from err
+    return RunSet(directory, directory.name)
+
+
+def all_record_files(directory: Path) -> list[str]:
+    """"kind/file.json" of every record under `directory`."""
+    return [f"{kind}/{p.name}" for kind in KINDS for p in record_files(directory, kind)]
+
+
+def publish(source: Path, checkout: Path, name: str | None = None) -> RunSet:
+    """Add the records of run set `source` to the checkout's published reference.
+
+    Copies the records into results/records (never overwriting) and returns the new set;
+    the caller renders it and then writes its manifest with `write_manifest`, last, so that
+    an interrupted publish leaves the old manifest in charge. With `source` the published
+    directory itself, every record already there is adopted.
+    """
+    target = ensure_writable(published_dir(checkout))
+    source = Path(source).resolve()
+    if not (source / "records").is_dir():
+        raise ValueError(f"{source} holds no records/ directory: expected a run directory "
+                         f"such as {runs_root()}/bench-...")
+    old = open_run_set(target)
+    files = set(old.files) if old.files is not None else set(all_record_files(target))
+    for rel in all_record_files(source):
+        dest = target / "records" / rel
+        if source != target.resolve() and not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(dest, (source / "records" / rel).read_bytes(), overwrite=False)
+        files.add(rel)
+    chosen = name or (old.name if old.published else "reference")
+    return RunSet(target.resolve(), chosen, frozenset(files), published=True)
+
+
+def write_manifest(run_set: RunSet) -> Path:
+    path = run_set.directory / MANIFEST
+    write_atomic(path, json.dumps({
+        "name": run_set.name,
+        "published": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "records": sorted(run_set.files or ()),
+    }, indent=1) + "\n")
+    return path

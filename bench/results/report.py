@@ -1,10 +1,18 @@
-"""`twinbench report`'s work: raw records -> markdown tables in results/ and in the README.
+"""`twinbench report`'s work: a run set's records -> markdown tables, plots and the README.
 
-Each table is built from the newest record per (experiment, machine), with a
-caption naming the machine. The README holds each table between marker
-comments `<!-- twinbench:NAME -->` and `<!-- /twinbench:NAME -->`; `check`
-reports the README or results/*.md files that differ from what the records
-give, so a stale README fails the test suite.
+Two destinations, never mixed:
+
+- a run directory (a user's `twinbench bench` or `accuracy`): its tables, plots
+  and `summary.md` (`summary.py`: what the run found, against the published
+  reference) are written next to its records;
+- the published reference, the checkout's `results/`: `results/*.md`, the plots
+  and the README's marked sections (`<!-- twinbench:NAME -->` ...
+  `<!-- /twinbench:NAME -->`), built only from the records its manifest lists.
+  `check_published` reports the files that differ from what those records
+  give, so a stale README fails the test suite, and nothing a user runs can.
+
+Each table is built from one machine's records (the machine of the newest
+record of its kind) and its caption names the run set and the full fingerprint.
 """
 
 from __future__ import annotations
@@ -14,13 +22,23 @@ from pathlib import Path
 
 from bench.results import plots
 from bench.results.atomic import write_atomic
-from bench.results.records import load_records, results_root
+from bench.results.records import (
+    RunSet,
+    ensure_writable,
+    find_checkout,
+    open_run_set,
+    publish,
+    published_dir,
+    write_manifest,
+)
+from bench.results.summary import write_summary
 from bench.results.tables import (
     accuracy_table,
     ceiling_table,
     latest,
     lockstep_table,
-    sections,
+    one_machine,
+    section,
     seeds_table,
     speed_all_table,
     speed_table,
@@ -29,45 +47,54 @@ from bench.results.tables import (
 
 
 def _exp_key(rec: dict) -> tuple:
-    return rec["experiment"]["name"], rec["machine"]["machine_id"]
+    return (rec["experiment"]["name"],)
 
 
-# Tables that also appear in the README (speed-all is long: results/ only).
+# Tables that also appear in the README (speed-all is long: results/ only), and the
+# README's generated list of accuracy figures.
 README_TABLES = ("speed", "ceiling", "tta", "accuracy", "seeds", "lockstep")
+README_SECTIONS = (*README_TABLES, "figures")
 
 
-def _load(results_dir: Path) -> dict[str, list[dict]]:
+def select(run_set: RunSet) -> dict[str, tuple[list[dict], int]]:
+    """Kind -> (the records its tables use, how many of other machines were left out)."""
+    out = {}
+    for kind, key in (("accuracy", _exp_key), ("lockstep", lambda r: (*_exp_key(r), r["dtype"])),
+                      ("tta", _exp_key), ("speed", None), ("ceiling", None)):
+        recs, left_out = one_machine(run_set.load(kind))
+        # speed and ceiling tables show one run: the newest record
+        out[kind] = (latest(recs, key) if key else recs[-1:], left_out)
+    return out
+
+
+def build_tables(run_set: RunSet | Path) -> dict[str, str]:
+    """Table name -> markdown, from the records of `run_set` (or the set in a directory)."""
+    if not isinstance(run_set, RunSet):
+        run_set = open_run_set(run_set)
+    sel = select(run_set)
+    name = run_set.caption()
+
+    def sec(kind, build, keep=lambda r: True):
+        recs, left_out = sel[kind]
+        return section(name, [r for r in recs if keep(r)], build, left_out)
+
+    def is_seed(rec):
+        return rec["experiment"]["name"].startswith("seed-")
+
     return {
-        "accuracy": latest(load_records("accuracy", results_dir), _exp_key),
-        "lockstep": latest(load_records("lockstep", results_dir),
-                            lambda r: (*_exp_key(r), r["dtype"])),
-        "speed": load_records("speed", results_dir),
-        "ceiling": load_records("ceiling", results_dir),
-        "tta": latest(load_records("tta", results_dir), _exp_key),
-    }
-
-
-def build_tables(results_dir: Path | None = None) -> dict[str, str]:
-    """Table name -> markdown, from the records under `results_dir` (default ./results)."""
-    results_dir = results_dir or results_root()
-    recs = _load(results_dir)
-    accuracy, lockstep, speed, ceiling, tta = (
-        recs[k] for k in ("accuracy", "lockstep", "speed", "ceiling", "tta"))
-    return {
-        "speed": sections(speed, speed_table),
-        "speed-all": sections(speed, speed_all_table),
-        "ceiling": sections(ceiling, ceiling_table),
-        "tta": sections(tta, tta_table),
-        "accuracy": sections(accuracy, accuracy_table),
-        "seeds": sections([r for r in accuracy if r["experiment"]["name"].startswith("seed-")],
-                           seeds_table),
-        "lockstep": sections(lockstep, lockstep_table),
+        "speed": sec("speed", speed_table),
+        "speed-all": sec("speed", speed_all_table),
+        "ceiling": sec("ceiling", ceiling_table),
+        "tta": sec("tta", tta_table),
+        "accuracy": sec("accuracy", accuracy_table, lambda r: not is_seed(r)),
+        "seeds": sec("accuracy", seeds_table, is_seed),
+        "lockstep": sec("lockstep", lockstep_table),
     }
 
 
 _TITLES = {
     "speed": "Training-step speed, float32, median of many rounds (`twinbench bench`)",
-    "speed-all": "Forward, backward and training step, every case of the last grid",
+    "speed-all": "Forward, backward and training step, every case of the run",
     "ceiling": "The hardware ceiling: matmul GFLOP/s",
     "tta": "Time to accuracy (training and per-epoch evaluation, wall clock)",
     "accuracy": "Accuracy: both twins, same initial weights and batch order "
@@ -75,18 +102,35 @@ _TITLES = {
     "seeds": "The write-ups, reproduced (`twinbench accuracy seed-000 ...`)",
     "lockstep": "Lockstep drift (`twinbench accuracy --lockstep`)",
 }
+_FIGURE_TITLES = {"curves": "loss and accuracy curves of both twins",
+                  "confusion": "confusion matrices of both twins"}
 
 
-def render_results(tables: dict[str, str]) -> dict[str, str]:
-    """results/<name>.md contents."""
-    note = "<!-- generated by `twinbench report` from results/records; do not edit -->\n"
+def _plot_names(run_set: RunSet) -> list[str]:
+    sel = select(run_set)
+    return plots.planned(sel["accuracy"][0], sel["speed"][0], sel["tta"][0])
+
+
+def figures(run_set: RunSet, prefix: str = "") -> str:
+    """Markdown images of every accuracy plot of the set (curves and confusion matrices)."""
+    lines = []
+    for name in _plot_names(run_set):
+        kind, _, exp = name.removesuffix(".png").partition("-")
+        if kind in _FIGURE_TITLES:
+            lines.append(f"![{exp}: {_FIGURE_TITLES[kind]}]({prefix}{name})")
+    return "\n".join(lines) or "_No accuracy figures yet._"
+
+
+def render_results(tables: dict[str, str], source: str) -> dict[str, str]:
+    """<name>.md contents; `source` says which records they come from."""
+    note = f"<!-- generated by `twinbench report` from {source}; do not edit -->\n"
     return {f"{name}.md": f"{note}# {_TITLES[name]}\n\n{text}\n" for name, text in tables.items()}
 
 
-def render_readme(readme: str, tables: dict[str, str]) -> str:
-    """`readme` with each marked section replaced by its table."""
-    for name in README_TABLES:
-        text = tables[name]
+def render_readme(readme: str, sections: dict[str, str]) -> str:
+    """`readme` with each marked section replaced by its text."""
+    for name in README_SECTIONS:
+        text = sections[name]
         pattern = re.compile(rf"(<!-- twinbench:{name} -->\n).*?(<!-- /twinbench:{name} -->)",
                              re.S)
         if not pattern.search(readme):
@@ -96,30 +140,70 @@ def render_readme(readme: str, tables: dict[str, str]) -> str:
     return readme
 
 
-def report(check: bool, results_dir: Path | None = None, readme: Path | None = None
-           ) -> list[str]:
-    """Write (or with `check`, compare) results/*.md, the plots and the README.
-
-    Defaults: ./results and ./README.md (run from the project's checkout).
-    Returns the stale files. Plots are compared by presence only: their bytes
-    depend on matplotlib's version and fonts, the tables' text does not.
-    """
-    results_dir = results_dir or results_root()
-    readme = readme or results_dir.parent / "README.md"
-    if not readme.exists():
-        raise FileNotFoundError(f"no README at {readme}: run twinbench report from the "
-                                f"project's checkout, or set TWINBENCH_RESULTS")
-    tables = build_tables(results_dir)
-    wanted = {results_dir / name: text for name, text in render_results(tables).items()}
-    wanted[readme] = render_readme(readme.read_text(), tables)
+def _sync(wanted: dict[Path, str], check: bool) -> list[str]:
     stale = [str(p) for p, text in wanted.items() if not p.exists() or p.read_text() != text]
-    recs = _load(results_dir)
-    if check:
-        names = plots.planned(recs["accuracy"], recs["speed"], recs["tta"])
-        return stale + [str(results_dir / n) for n in names if not (results_dir / n).exists()]
-    for path, text in wanted.items():
-        if str(path) in stale:
-            write_atomic(path, text)
-    for name, png in plots.build_plots(recs["accuracy"], recs["speed"], recs["tta"]).items():
-        write_atomic(results_dir / name, png)
+    if not check:
+        for path, text in wanted.items():
+            if str(path) in stale:
+                write_atomic(path, text)
     return stale
+
+
+def _draw(run_set: RunSet, directory: Path, class_names) -> None:
+    sel = select(run_set)
+    for name, png in plots.build_plots(sel["accuracy"][0], sel["speed"][0], sel["tta"][0],
+                                       run_set.name, class_names).items():
+        write_atomic(directory / name, png)
+
+
+def report(check: bool, results_dir: Path, readme: Path | None = None, *,
+           run_set: RunSet | None = None, class_names=None) -> list[str]:
+    """Write (or with `check`, compare) `results_dir`'s tables, plots and, when given, the
+    README's marked sections, from `run_set` (default: the set in `results_dir`).
+
+    Returns the stale files. Plots are compared by presence only: their bytes depend on
+    matplotlib's version and fonts, the tables' text does not.
+    """
+    results_dir = Path(results_dir)
+    run_set = run_set or open_run_set(results_dir)
+    tables = build_tables(run_set)
+    source = "the records listed in published.json" if run_set.published else "records/"
+    wanted = {results_dir / name: text for name, text in render_results(tables, source).items()}
+    if readme is not None:
+        if not readme.exists():
+            raise FileNotFoundError(f"no README at {readme}")
+        sections = {**tables, "figures": figures(run_set, f"{results_dir.name}/")}
+        wanted[readme] = render_readme(readme.read_text(), sections)
+    if check:
+        return _sync(wanted, check) + [str(results_dir / n) for n in _plot_names(run_set)
+                                       if not (results_dir / n).exists()]
+    ensure_writable(results_dir)
+    stale = _sync(wanted, check)
+    _draw(run_set, results_dir, class_names)
+    return stale
+
+
+def check_published(checkout: Path) -> list[str]:
+    """The checkout's README and results/*.md files that differ from its published records."""
+    return report(True, published_dir(checkout), checkout / "README.md")
+
+
+def publish_run(source: Path, checkout: Path, name: str | None = None, class_names=None
+                ) -> tuple[RunSet, list[str]]:
+    """Publish run set `source`: its records join the reference, whose README, results/*.md
+    and plots are rebuilt; the manifest is written last. Returns the set and changed files."""
+    run_set = publish(source, checkout, name)
+    changed = report(False, published_dir(checkout), checkout / "README.md",
+                     run_set=run_set, class_names=class_names)
+    write_manifest(run_set)
+    return run_set, changed
+
+
+def render_run(run_dir: Path, class_names=None) -> tuple[Path, str]:
+    """Tables, plots and summary.md of a user's run directory, the summary set against the
+    published reference of the checkout this runs in (if any). Returns the summary."""
+    run = open_run_set(run_dir)
+    report(False, Path(run_dir), run_set=run, class_names=class_names)
+    checkout = find_checkout()
+    reference = open_run_set(published_dir(checkout)) if checkout else None
+    return write_summary(run, reference)

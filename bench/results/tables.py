@@ -1,18 +1,35 @@
-"""Records to tables: one pandas DataFrame builder per table, and the per-machine sections.
+"""Records to tables: one builder per table, and the caption that says where its rows came from.
 
-Each builder takes the records of one machine (newest last) and returns the
-rows; `sections` renders them as markdown, one block per machine, each with a
-caption naming it. Tables never mix machines or runs.
+Each builder takes records of one machine (newest last) and returns a `Table`:
+the rows as a pandas DataFrame and the notes a reader needs (an unsteady
+measurement, a figure the record predates, what a column means). `section`
+renders one as markdown under its caption: the run set, the machine's full
+fingerprint, the records' dates and commits and, when the machine was busy
+while they were measured, a warning.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.results.machine import machine_label
+from bench.results.machine import fingerprint_text, load_warning, machine_label
+
+# A timing whose interquartile range exceeds this fraction of its median is marked unsteady.
+SPREAD_LIMIT = 0.25
+SPREAD_MARK = "†"
+# A write-up's claim counts as "exceeded", not "reproduced", when both twins beat it by more.
+EXCEEDED_MARGIN = 2.0  # percentage points
+FASTER = "(<1: scratch faster)"
+
+
+class Table(NamedTuple):
+    frame: pd.DataFrame
+    notes: list[str] = []
 
 
 def latest(records: list[dict], key: Callable[[dict], tuple]) -> list[dict]:
@@ -23,11 +40,14 @@ def latest(records: list[dict], key: Callable[[dict], tuple]) -> list[dict]:
     return list(out.values())
 
 
-def _by_machine(records: list[dict]) -> dict[str, list[dict]]:
-    groups: dict[str, list[dict]] = {}
-    for rec in records:
-        groups.setdefault(rec["machine"]["machine_id"], []).append(rec)
-    return groups
+def one_machine(records: list[dict]) -> tuple[list[dict], int]:
+    """The records of the machine of the newest record, and how many others were left out:
+    a table never mixes machines."""
+    if not records:
+        return [], 0
+    newest = records[-1]["machine"]["machine_id"]
+    kept = [r for r in records if r["machine"]["machine_id"] == newest]
+    return kept, len(records) - len(kept)
 
 
 def _markdown(df: pd.DataFrame) -> str:
@@ -35,18 +55,48 @@ def _markdown(df: pd.DataFrame) -> str:
                     disable_numparse=True, missingval="-")
 
 
-def sections(records: list[dict], build: Callable[[list[dict]], pd.DataFrame]) -> str:
+def caption(run_set: str, records: list[dict], left_out: int = 0) -> str:
+    """Where a table's rows came from: run set, machine, fingerprint, dates, commits, load."""
+    fp = records[-1]["machine"]
+    times = sorted(r["time"][:16].replace("T", " ") for r in records)
+    span = times[0] if times[0] == times[-1] else f"{times[0]} to {times[-1]}"
+    commits = sorted({r["machine"].get("git_commit") or "unknown" for r in records})
+    lines = [f"{run_set}: {len(records)} record{'s' * (len(records) != 1)}, {span} UTC, "
+             f"commit {', '.join(commits)}",
+             f"Machine: {machine_label(fp)}",
+             f"Fingerprint: {fingerprint_text(fp)}"]
+    loads = [load_warning(r["machine"]) for r in records]
+    if not any("load" in r["machine"] for r in records):
+        lines.append("Load: not recorded")
+    for rec, warning in zip(records, loads):
+        if warning:
+            lines.append(f"**Busy machine** while {rec['file']} was measured: {warning}; "
+                         "its timings are likely inflated.")
+    if left_out:
+        lines.append(f"{left_out} older record{'s' * (left_out != 1)} from other machines "
+                     "left out: a table shows one machine.")
+    return "  \n".join(lines)
+
+
+def section(run_set: str, records: list[dict], build: Callable[[list[dict]], Table],
+            left_out: int = 0) -> str:
+    """Markdown for one table: caption, rows, notes."""
     if not records:
         return "_No records yet: run the command above._"
-    parts = []
-    for group in _by_machine(records).values():
-        parts.append(f"Machine: {machine_label(group[-1]['machine'])}\n\n"
-                     + _markdown(build(group)))
-    return "\n\n".join(parts)
+    table = build(records)
+    notes = "".join(f"\n\n{n}" for n in table.notes)
+    return f"{caption(run_set, records, left_out)}\n\n{_markdown(table.frame)}{notes}"
 
 
 def _fmt_pct(x) -> str:
     return "-" if x is None else f"{x:.2f}"
+
+
+def _num(x: float) -> str:
+    """Three significant figures, never in exponent notation (542, 4.5, 0.0199)."""
+    if x >= 100:
+        return f"{x:.0f}"
+    return np.format_float_positional(x, precision=3, fractional=False, trim="-")
 
 
 def _samples_per_s(rec: dict) -> str:
@@ -56,7 +106,7 @@ def _samples_per_s(rec: dict) -> str:
     return " / ".join(f"{med[i]:.0f}" for i in ("scratch", "torch")) if len(med) == 2 else "-"
 
 
-def accuracy_table(records: list[dict]) -> pd.DataFrame:
+def accuracy_table(records: list[dict]) -> Table:
     rows = []
     for rec in records:
         exp, acc, sec = rec["experiment"], rec["final_test_accuracy"], rec["seconds_per_epoch"]
@@ -71,22 +121,29 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
             "both reach target": ("yes" if ok else "no") if target is not None else "-",
             "s/epoch scratch": f"{sec['scratch']:.1f}", "s/epoch torch": f"{sec['torch']:.1f}",
             "samples/s scratch / torch": _samples_per_s(rec),
-            "time ratio scratch/torch": f"{sec['scratch'] / sec['torch']:.2f}",
+            f"time ratio scratch/torch {FASTER}": f"{sec['scratch'] / sec['torch']:.2f}",
         })
-    return pd.DataFrame(rows)
+    return Table(pd.DataFrame(rows))
 
 
-def seeds_table(records: list[dict]) -> pd.DataFrame:
+def claim_verdict(reached: float, claimed: float | None) -> str:
+    """"reproduced" within EXCEEDED_MARGIN points above the claim, "exceeded" beyond it."""
+    if claimed is None:
+        return "no figure to check"
+    gap = reached - claimed
+    if gap < 0:
+        return f"not reproduced ({gap:+.1f} points)"
+    if gap > EXCEEDED_MARGIN:
+        return f"exceeded (+{gap:.1f} points)"
+    return "reproduced"
+
+
+def seeds_table(records: list[dict]) -> Table:
     rows = []
     for rec in records:
         exp, acc, sec = rec["experiment"], rec["final_test_accuracy"], rec["seconds_per_epoch"]
         if not exp["name"].startswith("seed-"):
             continue
-        claimed = exp.get("claimed_accuracy")
-        if claimed is None:
-            verdict = "no figure to check"
-        else:
-            verdict = "reproduced" if min(acc.values()) >= claimed else "not reproduced"
         rows.append({
             "write-up": exp["name"], "what it claims": exp.get("claim") or "-",
             "setup": exp["description"].split(": ", 1)[-1],
@@ -94,12 +151,32 @@ def seeds_table(records: list[dict]) -> pd.DataFrame:
             "epochs": exp["epochs"],
             "seconds scratch / torch": f"{sec['scratch'] * exp['epochs']:.1f} / "
                                        f"{sec['torch'] * exp['epochs']:.1f}",
-            "claim": verdict,
+            "claim": claim_verdict(min(acc.values()), exp.get("claimed_accuracy")),
         })
-    return pd.DataFrame(rows).sort_values("write-up") if rows else pd.DataFrame(rows)
+    frame = pd.DataFrame(rows).sort_values("write-up") if rows else pd.DataFrame(rows)
+    return Table(frame, [f"A claim is *reproduced* when the weaker twin reaches it and beats "
+                         f"it by at most {EXCEEDED_MARGIN:g} points, *exceeded* beyond that."])
 
 
-def lockstep_table(records: list[dict]) -> pd.DataFrame:
+DIVERGED = 1e-3  # a per-step loss difference this large means two separate trajectories
+
+
+def _drift(rec: dict) -> str | None:
+    """When the per-step loss difference left rounding level, if it did."""
+    diffs = np.asarray(rec.get("loss_diffs") or [], dtype=float)
+    if len(diffs) < 20:
+        return None
+    above = np.flatnonzero(diffs > DIVERGED)
+    when = (f"first exceeds {DIVERGED:.0e} at step {above[0] + 1}" if len(above)
+            else f"never exceeds {DIVERGED:.0e}")
+    return (f"{rec['experiment']['name']} {rec['dtype']}: the per-step loss difference starts "
+            f"at {np.median(diffs[:10]):.1e} (median of the first 10 steps), {when}, and has "
+            f"a median of {np.median(diffs):.1e} over all {rec['steps']} steps; largest relative "
+            f"weight difference at the end {rec['max_weight_rel_diff']:.1e} "
+            f"({rec.get('worst_tensor', '-')}).")
+
+
+def lockstep_table(records: list[dict]) -> Table:
     rows = []
     for rec in records:
         acc = rec["test_accuracy"]
@@ -110,54 +187,79 @@ def lockstep_table(records: list[dict]) -> pd.DataFrame:
             "max relative weight diff": f"{rec['max_weight_rel_diff']:.2e}",
             "worst tensor": rec.get("worst_tensor", "-"),
             "norm relative weight diff": (f"{rec['weight_norm_rel_diff']:.2e}"
-                                          if "weight_norm_rel_diff" in rec else "-"),
+                                          if "weight_norm_rel_diff" in rec
+                                          else "not recorded (older record)"),
             "scratch %": f"{acc['scratch']:.2f}", "torch %": f"{acc['torch']:.2f}",
             "accuracy gap (points)": f"{abs(acc['scratch'] - acc['torch']):.2f}",
         })
-    return pd.DataFrame(rows)
+    notes = [d for d in map(_drift, records) if d]
+    return Table(pd.DataFrame(rows), notes)
 
 
 def speed_rows(rec: dict, phases: tuple[str, ...],
-                dtypes: tuple[str, ...] = ("float32", "float64")) -> pd.DataFrame:
+               dtypes: tuple[str, ...] = ("float32", "float64")) -> Table:
     """One row per (arch, batch, dtype, threads, phase), the twins side by side."""
     df = pd.DataFrame(rec["benchmarks"])
     df = df[df["phase"].isin(phases) & df["dtype"].isin(dtypes)]
     if df.empty:
-        return df
+        return Table(df)
     keys = ["arch", "phase", "dtype", "threads", "batch"]
     wide = df.pivot_table(index=keys, columns="impl", values=["median", "iqr", "flops"],
                           aggfunc="first")
-    rows = []
+    rows, unsteady = [], 0
+
+    def timed(row, impl: str) -> str:
+        nonlocal unsteady
+        med, iqr = row.get(("median", impl), np.nan), row.get(("iqr", impl), np.nan)
+        if pd.isna(med):
+            return "-"
+        spread = iqr / med
+        mark = SPREAD_MARK if spread > SPREAD_LIMIT else ""
+        unsteady += bool(mark)
+        return f"{_num(1e3 * med)} ({spread:.0%}){mark}"
+
+    def fmt(x: float, spec: str) -> str:
+        return "-" if pd.isna(x) else format(x, spec)
+
     for idx, row in wide.iterrows():
         out = dict(zip(keys, idx))
-        s_med, t_med = row[("median", "scratch")], row[("median", "torch")]
-        out["scratch ms (IQR)"] = f"{1e3 * s_med:.3g} ({1e3 * row[('iqr', 'scratch')]:.2g})"
-        out["torch ms (IQR)"] = f"{1e3 * t_med:.3g} ({1e3 * row[('iqr', 'torch')]:.2g})"
-        out["ratio scratch/torch"] = f"{s_med / t_med:.2f}"
-        out["scratch GFLOP/s"] = f"{row[('flops', 'scratch')] / s_med / 1e9:.1f}"
-        out["torch GFLOP/s"] = f"{row[('flops', 'torch')] / t_med / 1e9:.1f}"
+        s_med, t_med = row.get(("median", "scratch"), np.nan), row.get(("median", "torch"), np.nan)
+        out["scratch ms (IQR % of median)"] = timed(row, "scratch")
+        out["torch ms (IQR % of median)"] = timed(row, "torch")
+        out[f"ratio scratch/torch {FASTER}"] = fmt(s_med / t_med, ".2f")
+        out["scratch GFLOP/s"] = fmt(row.get(("flops", "scratch"), np.nan) / s_med / 1e9, ".1f")
+        out["torch GFLOP/s"] = fmt(row.get(("flops", "torch"), np.nan) / t_med / 1e9, ".1f")
         if ("median", "torch-cuda") in row.index and pd.notna(row[("median", "torch-cuda")]):
-            out["torch-cuda ms"] = f"{1e3 * row[('median', 'torch-cuda')]:.3g}"
+            out["torch-cuda ms"] = _num(1e3 * row[("median", "torch-cuda")])
         rows.append(out)
-    return pd.DataFrame(rows)
+    notes = []
+    if unsteady:
+        notes.append(f"{SPREAD_MARK} {unsteady} timing{'s' * (unsteady != 1)} with an "
+                     f"interquartile range above {SPREAD_LIMIT:.0%} of the median: unsteady "
+                     "(a busy machine, or a case too short for the timer); read their ratios "
+                     "with care.")
+    return Table(pd.DataFrame(rows), notes)
 
 
-def speed_table(records: list[dict]) -> pd.DataFrame:
+def speed_table(records: list[dict]) -> Table:
     return speed_rows(records[-1], ("step",), ("float32",))
 
 
-def speed_all_table(records: list[dict]) -> pd.DataFrame:
-    return speed_rows(records[-1], ("forward", "backward", "step"))
+def speed_all_table(records: list[dict]) -> Table:
+    """Every case of the newest speed record, whatever its phases and dtypes."""
+    rec = records[-1]
+    bm = rec["benchmarks"]
+    return speed_rows(rec, tuple({b["phase"] for b in bm}), tuple({b["dtype"] for b in bm}))
 
 
-def ceiling_table(records: list[dict]) -> pd.DataFrame:
+def ceiling_table(records: list[dict]) -> Table:
     rows = [{"library": r["library"], "dtype": r["dtype"], "threads": r["threads"],
              "matrix": f"{r['n']}x{r['n']}", "GFLOP/s": f"{r['gflops']:.1f}"}
             for r in records[-1]["matmul"]]
-    return pd.DataFrame(rows)
+    return Table(pd.DataFrame(rows))
 
 
-def tta_table(records: list[dict]) -> pd.DataFrame:
+def tta_table(records: list[dict]) -> Table:
     rows = []
     for rec in records:
         runs = pd.DataFrame(rec["runs"])
@@ -170,4 +272,4 @@ def tta_table(records: list[dict]) -> pd.DataFrame:
                 "min-max s": f"{secs.min():.1f}-{secs.max():.1f}" if len(secs) else "-",
                 "median epochs": f"{g['epochs'].dropna().median():.0f}" if len(secs) else "-",
             })
-    return pd.DataFrame(rows)
+    return Table(pd.DataFrame(rows))

@@ -14,6 +14,7 @@ import numpy as np
 
 import scratch
 from bench.experiments import Experiment
+from bench.results.atomic import apply_file_mode
 from bench.training.history import History
 from bench.training.runners import load_scheduler_state, make_runner, scheduler_state_json
 
@@ -35,6 +36,7 @@ def save_checkpoint(path: Path, runner, history: History) -> None:
         ckpt["optimizer_state"] = arrays
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     scratch.save(ckpt, path)
+    apply_file_mode(path)  # scratch.save keeps mkstemp's 0600; histories follow the umask
 
 
 def read_checkpoint(path: Path) -> tuple[dict, dict, History]:

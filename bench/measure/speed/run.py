@@ -22,9 +22,9 @@ SPEED_DIR = Path(__file__).resolve().parent
 STATS = ("median", "iqr", "mean", "stddev", "min", "max", "rounds")
 
 
-def run_speed_suite(grid: str, budget_s: float = 0.4, extra_args: tuple[str, ...] = (),
-                    results_dir: Path | None = None) -> Path:
-    """Time the `grid` cases and append a "speed" record; returns the record's path."""
+def run_speed_suite(grid: str, results_dir: Path, budget_s: float = 0.4,
+                    extra_args: tuple[str, ...] = ()) -> Path:
+    """Time the `grid` cases and append a "speed" record to `results_dir`; returns its path."""
     import pytest
 
     fd, raw = tempfile.mkstemp(prefix="twinbench-speed-", suffix=".json")
@@ -63,7 +63,7 @@ def _best_seconds(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
-def measure_ceiling(n: int = 2048, repeats: int = 7, results_dir: Path | None = None) -> Path:
+def measure_ceiling(results_dir: Path, n: int = 2048, repeats: int = 7) -> Path:
     """numpy and torch (n x n) @ (n x n) GFLOP/s, float32 and float64, 1 thread and all."""
     import torch
     from threadpoolctl import threadpool_limits
