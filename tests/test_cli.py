@@ -2,7 +2,6 @@
 before any data loads, and a user's run kept apart from the published results."""
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
