@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from bench.measure.speed import grid
 from bench.measure.speed.run import SPEED_DIR, measure_ceiling, run_speed_suite
 from bench.measure.speed.workloads import Workload, train_flops
 from bench.results import report, tables
-from bench.results.records import load_records
+from bench.results.records import companion, load_records, record_files
 
 
 def test_plain_pytest_runs_each_case_once():
@@ -69,6 +70,23 @@ def test_speed_record_and_tables(tmp_path):
     assert "ratio scratch/torch" in tables["speed"] and "GFLOP/s" in tables["ceiling"]
     assert "Machine: " in tables["speed"]
     assert len(load_records("speed", tmp_path)) == 1
+
+
+def test_pytest_benchmarks_own_json_sits_beside_the_record_and_compares(tmp_path):
+    """`pytest-benchmark compare` and its histogram read the kept native JSON of two runs."""
+    runs = [run_speed_suite("smoke", tmp_path / name, budget_s=0.01) for name in ("a", "b")]
+    natives = [companion(p) for p in runs]
+    for rec, native in zip(runs, natives):
+        names = {b["name"] for b in json.loads(native.read_text())["benchmarks"]}
+        assert len(names) == len(json.loads(rec.read_text())["benchmarks"])
+    assert [p.name for p in record_files(tmp_path / "a", "speed")] == [runs[0].name]
+    tool = Path(sys.executable).parent / "pytest-benchmark"  # the command the README shows
+    out = subprocess.run([str(tool), "compare",
+                          *map(str, natives), "--columns=median", f"--histogram={tmp_path / 'h'}"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Legend" in out.stdout or "median" in out.stdout.lower()
+    assert list(tmp_path.glob("h*.svg"))
 
 
 def test_a_cuda_column_appears_by_itself(monkeypatch):

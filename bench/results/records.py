@@ -33,6 +33,9 @@ from bench.results.machine import machine_fingerprint, machine_id
 RESULTS_ENV = "TWINBENCH_RESULTS"
 MANIFEST = "published.json"
 KINDS = ("speed", "ceiling", "tta", "accuracy", "lockstep")
+# A record may have a companion file in the tool's own format beside it (the speed suite
+# keeps pytest-benchmark's JSON, so `pytest-benchmark compare` reads any two runs).
+COMPANION_SUFFIX = ".benchmark.json"
 
 
 class ResultsDirError(OSError):
@@ -103,10 +106,22 @@ def new_run_dir(prefix: str, root: Path | None = None) -> Path:
     raise ResultsDirError(f"{root} already holds {stamp} and 999 more like it")
 
 
-def append_record(kind: str, payload: dict, results_dir: Path) -> Path:
+def record_files(results_dir: Path, kind: str) -> list[Path]:
+    return sorted(p for p in (Path(results_dir) / "records" / kind).glob("*.json")
+                  if not p.name.endswith(COMPANION_SUFFIX))
+
+
+def companion(record: Path) -> Path:
+    """Where the tool-native file that belongs to `record` lives: beside it."""
+    return record.with_name(record.name.removesuffix(".json") + COMPANION_SUFFIX)
+
+
+def append_record(kind: str, payload: dict, results_dir: Path,
+                  native: bytes | None = None) -> Path:
     """Write a new record file for `kind` under `results_dir`; returns its path.
 
-    Never overwrites.
+    Never overwrites. `native`, when given, is written first to `companion(path)`, so a
+    record never exists without the companion it names.
     """
     directory = Path(results_dir) / "records" / kind
     directory.mkdir(parents=True, exist_ok=True)
@@ -116,12 +131,10 @@ def append_record(kind: str, payload: dict, results_dir: Path) -> Path:
               **payload}
     name = f"{now:%Y%m%dT%H%M%S%fZ}-{fp['machine_id']}-{uuid.uuid4().hex[:6]}.json"
     path = directory / name
+    if native is not None:
+        write_atomic(companion(path), native, overwrite=False)
     write_atomic(path, json.dumps(record, indent=1), overwrite=False)
     return path
-
-
-def record_files(results_dir: Path, kind: str) -> list[Path]:
-    return sorted((Path(results_dir) / "records" / kind).glob("*.json"))
 
 
 def read_record(path: Path) -> dict:
@@ -199,7 +212,10 @@ def publish(source: Path, checkout: Path, name: str | None = None) -> RunSet:
         dest = target / "records" / rel
         if source != target.resolve() and not dest.exists():
             dest.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(dest, (source / "records" / rel).read_bytes(), overwrite=False)
+            src = source / "records" / rel
+            if companion(src).exists():
+                write_atomic(companion(dest), companion(src).read_bytes(), overwrite=False)
+            write_atomic(dest, src.read_bytes(), overwrite=False)
         files.add(rel)
     chosen = name or (old.name if old.published else "reference")
     return RunSet(target.resolve(), chosen, frozenset(files), published=True)

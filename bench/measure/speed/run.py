@@ -1,8 +1,10 @@
 """Run the speed suite under pytest-benchmark and keep its results as a record.
 
 pytest-benchmark writes its JSON to a temporary file; the benchmarks' stats
-and parameters are then appended as one record of kind "speed", and the
-temporary file is removed. Also measures the machine's matmul ceiling.
+and parameters are appended as one record of kind "speed", and the tool's own
+JSON is kept beside the record (`records.companion`), so that
+`pytest-benchmark compare A.benchmark.json B.benchmark.json` (and its
+`--histogram`) works on any two runs. Also measures the machine's matmul ceiling.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def run_speed_suite(grid: str, results_dir: Path, budget_s: float = 0.4,
                             *extra_args])
         if code != 0:
             raise RuntimeError(f"the speed suite failed (pytest exit code {code})")
-        data = json.loads(Path(raw).read_text())
+        native = Path(raw).read_bytes()
+        data = json.loads(native)
     finally:
         Path(raw).unlink(missing_ok=True)
         for k, v in saved.items():
@@ -50,7 +53,7 @@ def run_speed_suite(grid: str, results_dir: Path, budget_s: float = 0.4,
     benchmarks = [{**b["extra_info"], "group": b["group"],
                    **{s: b["stats"][s] for s in STATS}} for b in data["benchmarks"]]
     return append_record("speed", {"grid": grid, "budget_s": budget_s,
-                                   "benchmarks": benchmarks}, results_dir)
+                                   "benchmarks": benchmarks}, results_dir, native=native)
 
 
 def _best_seconds(fn, repeats: int) -> float:
