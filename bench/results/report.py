@@ -41,6 +41,7 @@ from bench.results.tables import (
     section,
     seeds_table,
     speed_all_table,
+    speed_ops_table,
     speed_table,
     tta_table,
 )
@@ -84,6 +85,7 @@ def build_tables(run_set: RunSet | Path) -> dict[str, str]:
     return {
         "speed": sec("speed", speed_table),
         "speed-all": sec("speed", speed_all_table),
+        "speed-ops": sec("speed", speed_ops_table),
         "ceiling": sec("ceiling", ceiling_table),
         "tta": sec("tta", tta_table),
         "accuracy": sec("accuracy", accuracy_table, lambda r: not is_seed(r)),
@@ -95,6 +97,7 @@ def build_tables(run_set: RunSet | Path) -> dict[str, str]:
 _TITLES = {
     "speed": "Training-step speed, float32, median of many rounds (`twinbench bench`)",
     "speed-all": "Forward, backward and training step, every case of the run",
+    "speed-ops": "Each operation alone, forward and backward, scratch against torch",
     "ceiling": "The hardware ceiling: matmul GFLOP/s",
     "tta": "Time to accuracy (training and per-epoch evaluation, wall clock)",
     "accuracy": "Accuracy: both twins, same initial weights and batch order "
