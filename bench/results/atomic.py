@@ -99,15 +99,18 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def sweep_stale_parts(directory: Path, older_than_s: float = 3600.0) -> None:
+def sweep_stale_parts(directory: Path, older_than_s: float = 3600.0, *,
+                      pattern: str = f".*{PART_SUFFIX}") -> None:
     """Remove temporary files a killed process (SIGKILL, power loss) left behind.
 
-    Only old ones: a younger one may belong to a writer running right now.
+    Only old ones: a younger one may belong to a writer running right now. `pattern`
+    names them: this writer's `.*.part` files (and pip's download dirs) by default,
+    another writer's where it has its own (scratch.save's `.tmp-*.npz`).
     """
     if not directory.is_dir():
         return
     now = time.time()
-    for p in directory.glob(f".*{PART_SUFFIX}"):  # files, and pip's download dirs
+    for p in directory.glob(pattern):
         with contextlib.suppress(OSError):
             if now - p.stat().st_mtime > older_than_s:
                 shutil.rmtree(p) if p.is_dir() else p.unlink()

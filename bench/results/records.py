@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.errors import UserError
 from bench.results.atomic import write_atomic
 from bench.results.machine import machine_fingerprint, machine_id
 
@@ -35,7 +36,7 @@ MANIFEST = "published.json"
 KINDS = ("speed", "ceiling", "tta", "accuracy", "lockstep")
 
 
-class ResultsDirError(OSError):
+class ResultsDirError(UserError, OSError):
     """The results directory cannot be written; the message says which and what to do."""
 
 
