@@ -62,8 +62,9 @@ def check_file(path, spec: FileSpec, what: str) -> None:
         return
     check_header(head, spec, what)
     if size != spec.nbytes:
+        why = "truncated" if size < spec.nbytes else "trailing bytes"
         raise IDXFormatError(f"{what}: expected {spec.nbytes} bytes for {spec.name}, the file "
-                             f"has {size} ({'truncated' if size < spec.nbytes else 'trailing bytes'})")
+                             f"has {size} ({why})")
 
 
 def header(shape: tuple[int, ...]) -> bytes:
