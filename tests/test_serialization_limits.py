@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 import scratch
 from scratch import serialization
 
-MARKER = ("__format__.npy", None)
+# tmp_path is shared by a test's examples; each example rewrites its files first.
+TMP_PATH_OK = [HealthCheck.function_scoped_fixture]
 
 
 def npy(shape, dtype, data: bytes | None = None, fortran: bool = False) -> bytes:
@@ -123,7 +124,7 @@ def assert_round_trip(back: dict, want: dict = STATE) -> None:
             np.testing.assert_array_equal(back[k], v)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=TMP_PATH_OK)
 @given(flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)),
                       min_size=1, max_size=4))
 def test_random_byte_flips_give_a_value_error_or_the_exact_state(tmp_path, flips):
@@ -145,7 +146,7 @@ DESCRS = ["<f4", "<f8", ">f8", "<i8", "|u1", "|b1", "<c16", "|O", "<U3", "|S2", 
           "<f4 junk", [("a", "<f4")]]
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=TMP_PATH_OK)
 @given(descr=st.sampled_from(DESCRS),
        shape=st.lists(st.integers(-2, 10**13) | st.integers(0, 4), max_size=3),
        fortran=st.booleans(), nbytes=st.integers(0, 64))

@@ -10,6 +10,7 @@ from bench.compare import run_lockstep
 from bench.experiments import EXPERIMENTS, Experiment, build_model, get_experiment, input_shape
 from bench.training import (
     Data,
+    History,
     ScratchRunner,
     TorchRunner,
     TrainingDiverged,
@@ -17,6 +18,7 @@ from bench.training import (
     make_runner,
     read_checkpoint,
     resume,
+    save_checkpoint,
 )
 
 TOY = Experiment(
@@ -81,7 +83,9 @@ OPTIMIZERS = {"SGD": {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_dec
 SCHEDULES = {None: {}, "StepLR": {"step_size": 1, "gamma": 0.5},
              "ExponentialLR": {"gamma": 0.5}, "CosineAnnealingLR": {"T_max": 3},
              "InverseTimeLR": {"decay": 0.5}}
-RESUME_CASES = ([(opt, "CosineAnnealingLR") for opt in OPTIMIZERS]
+# SGD, Adam and AdamW with a cosine schedule are resumed after a real Ctrl-C, through the
+# command line, in tests/test_cli_errors.py; here every other optimizer and schedule.
+RESUME_CASES = ([(opt, "CosineAnnealingLR") for opt in ("RMSprop", "Adagrad")]
                 + [("Adam", sched) for sched in SCHEDULES if sched != "CosineAnnealingLR"])
 
 
@@ -260,3 +264,17 @@ def test_loading_weights_of_another_architecture_names_every_key(impl):
                                          r"shape mismatch for 0.weight: expected shape "
                                          r"\(32, 784\), got \(16, 784\)"):
         runner.load_weights(other)
+
+
+def test_saving_a_checkpoint_sweeps_temporary_files_a_killed_save_left(tmp_path):
+    import os
+    import time
+
+    stale, fresh = tmp_path / ".tmp-abcd1234.npz", tmp_path / ".tmp-efgh5678.npz"
+    for p in (stale, fresh):
+        p.write_bytes(b"half a checkpoint")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (hours_ago, hours_ago))
+    runner = make_runner("scratch", TOY)
+    save_checkpoint(tmp_path / "c.npz", runner, History(TOY.to_dict(), "scratch"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name, "c.npz"]
