@@ -123,6 +123,7 @@ def load(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict
             if f"{_MARKER}.npy" not in names:
                 raise ValueError(f"{path} is not a scratch checkpoint: no {_MARKER!r} entry "
                                  f"(found {names[:5]})")
+            _check_contiguous(zf, infos, path)
             keys: dict[str, zipfile.ZipInfo] = {}
             total = 0
             for info in infos:
@@ -144,9 +145,33 @@ def load(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict
                 raise ValueError(f"{path}: unsupported checkpoint format {str(fmt)!r}, "
                                  f"expected {FORMAT!r}")
             flat = {k: _read_member(zf, info, path) for k, info in keys.items()}
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as err:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
+            RuntimeError) as err:  # RuntimeError: a member flagged as encrypted
         raise ValueError(f"{path} is not a readable scratch checkpoint: {err}") from err
     return _nest(flat, path)
+
+
+def _check_contiguous(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], path: str) -> None:
+    """The members the zip's directory lists must fill the file up to that directory, one
+    after the other, as `save` writes them: a damaged directory that lists fewer members
+    than the file holds would otherwise drop arrays without a word."""
+    pos = 0
+    fp = zf.fp
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        fp.seek(info.header_offset)
+        local = fp.read(30)
+        if info.header_offset != pos or len(local) < 30 or local[:4] != b"PK\x03\x04":
+            raise ValueError(f"{path}: damaged zip: member {info.filename!r} is not where "
+                             "the directory says, or members are missing from the directory")
+        name_len, extra_len = int.from_bytes(local[26:28], "little"), \
+            int.from_bytes(local[28:30], "little")
+        pos = info.header_offset + 30 + name_len + extra_len + info.compress_size
+        if info.flag_bits & 0x08:  # a data descriptor follows the data
+            fp.seek(pos)
+            pos += 16 if fp.read(4) == b"PK\x07\x08" else 12
+    if pos != zf.start_dir:
+        raise ValueError(f"{path}: damaged zip: {zf.start_dir - pos} bytes before its directory "
+                         "belong to no member it lists")
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> np.ndarray:

@@ -164,7 +164,7 @@ def test_random_headers_give_a_value_error_or_the_exact_array(tmp_path, descr, s
         assert str(path) in str(err)
         return
     dtype = np.dtype(descr)
-    assert dtype.kind in "biufc" and not dtype.hasobject
+    assert dtype.kind in "biufc" or (dtype.kind == "U" and shape == [])  # a single string
     want = np.frombuffer(payload, dtype).reshape(shape, order="F" if fortran else "C")
     assert back["w"].dtype == dtype and back["w"].shape == tuple(shape)
     np.testing.assert_array_equal(back["w"], want)

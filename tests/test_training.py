@@ -278,3 +278,31 @@ def test_saving_a_checkpoint_sweeps_temporary_files_a_killed_save_left(tmp_path)
     runner = make_runner("scratch", TOY)
     save_checkpoint(tmp_path / "c.npz", runner, History(TOY.to_dict(), "scratch"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name, "c.npz"]
+
+
+@pytest.mark.parametrize("optimizer", ["Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_a_step_count_read_back_as_a_0d_array_steps_as_the_int_did(optimizer):
+    import scratch
+
+    rng = np.random.default_rng(0)
+    models = [scratch.Linear(4, 3, rng=np.random.default_rng(1)) for _ in range(2)]
+    opts = [getattr(scratch.optim, optimizer)(m.parameters(), lr=1e-2) for m in models]
+    x = rng.standard_normal((5, 4)).astype(np.float32)
+
+    def step(model, opt):
+        opt.zero_grad()
+        model(x)
+        model.backward(np.ones((5, 3), np.float32))
+        opt.step()
+
+    step(models[0], opts[0])
+    state = opts[0].state_dict()
+    for s in state["state"].values():  # as a file gives it back: numbers as 0-d arrays
+        s.update({k: np.asarray(v) for k, v in s.items() if not isinstance(v, np.ndarray)})
+    models[1].load_state_dict(models[0].state_dict())
+    opts[1].load_state_dict(state)
+    for model, opt in zip(models, opts):
+        step(model, opt)
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        assert b.data.dtype == a.data.dtype == np.float32
+        np.testing.assert_array_equal(b.data, a.data)
