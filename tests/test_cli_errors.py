@@ -149,6 +149,9 @@ def test_eval_on_a_damaged_checkpoint(tmp_path, capsys, no_data):
     scratch.save({"model": {"w": np.zeros(2)}, "meta": "{not json", "history": "{}"}, path)
     code, err = run(["eval", str(path)], capsys)
     assert code == 1 and f"{path} is not a valid training checkpoint" in err
+    path.write_text("not a zip")
+    code, err = run(["eval", str(path)], capsys)
+    assert code == 1 and f"{path} is not a scratch checkpoint" in err
 
 
 def test_a_diverged_run_is_one_message(tmp_path, capsys, monkeypatch):
