@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bench.errors import FileFormatError, UserError
 from bench.results import plots
 from bench.results.atomic import write_atomic
 from bench.results.records import (
@@ -137,8 +138,8 @@ def render_readme(readme: str, sections: dict[str, str]) -> str:
         pattern = re.compile(rf"(<!-- twinbench:{name} -->\n).*?(<!-- /twinbench:{name} -->)",
                              re.S)
         if not pattern.search(readme):
-            raise ValueError(f"README has no <!-- twinbench:{name} --> ... "
-                             f"<!-- /twinbench:{name} --> markers")
+            raise FileFormatError(f"README has no <!-- twinbench:{name} --> ... "
+                                  f"<!-- /twinbench:{name} --> markers")
         readme = pattern.sub(lambda m, t=text: m.group(1) + t + "\n" + m.group(2), readme)
     return readme
 
@@ -174,7 +175,8 @@ def report(check: bool, results_dir: Path, readme: Path | None = None, *,
     wanted = {results_dir / name: text for name, text in render_results(tables, source).items()}
     if readme is not None:
         if not readme.exists():
-            raise FileNotFoundError(f"no README at {readme}")
+            raise UserError(f"no README at {readme}: the published tables go into the "
+                            "checkout's README.md, which must be there")
         sections = {**tables, "figures": figures(run_set, f"{results_dir.name}/")}
         wanted[readme] = render_readme(readme.read_text(), sections)
     if check:

@@ -101,7 +101,10 @@ class Optimizer:
         for idx, s in state_dict["state"].items():
             p = params[int(idx)]
             self.state[id(p)] = {
-                k: (np.array(v, dtype=p.dtype) if np.ndim(v) else v) for k, v in s.items()
+                # A step count read back from a file may be a 0-d array: keep it an int,
+                # or every later scalar computed from it turns into a NumPy float64.
+                k: (np.array(v, dtype=p.dtype) if np.ndim(v) else int(v) if k == "step" else v)
+                for k, v in s.items()
             }
         for mine, g in zip(self.param_groups, groups):
             mine.update({k: v for k, v in g.items() if k != "params"})
