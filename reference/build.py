@@ -59,6 +59,8 @@ def _build(m: scratch.Module, dtype: torch.dtype, native_dropout: bool) -> nn.Mo
     name = type(m).__name__
     if isinstance(m, scratch.Sequential):
         return nn.Sequential(*(_build(child, dtype, native_dropout) for child in m))
+    if isinstance(m, scratch.ModuleList):
+        return nn.ModuleList([_build(child, dtype, native_dropout) for child in m])
     if type(m) is scratch.Dropout and not native_dropout:
         return shared_dropout(m, dtype)
     cls = getattr(nn, name, None)
@@ -80,7 +82,8 @@ def twin(model: scratch.Module, *, native_dropout: bool = False) -> nn.Module:
     `native_dropout=True` they become torch's own nn.Dropout (for timing runs).
     """
     dtype = torch_dtype(model.dtype or np.float32)
-    tmodel = _build(model, dtype, native_dropout)
+    # .to(dtype) too: torch classes taking **kwargs (RNN, GRU) hide their dtype argument
+    tmodel = _build(model, dtype, native_dropout).to(dtype)
     copy_weights(model, tmodel)
     tmodel.train(model.training)
     return tmodel
