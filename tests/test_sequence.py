@@ -138,8 +138,8 @@ def test_attention_every_flag(dtype):
                                        batch_first, rng=rng, dtype=dtype)
         n, src = 2, 4
 
-        def seq(steps, f):
-            shape = (n, steps, f) if batch_first else (steps, n, f)
+        def seq(steps, f, batch_first=batch_first):
+            shape = (2, steps, f) if batch_first else (steps, 2, f)
             return rng.standard_normal(shape).astype(dtype)
 
         opts = {"need_weights": need_weights, "average_attn_weights": average}
