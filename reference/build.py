@@ -80,7 +80,6 @@ def _build(m: scratch.Module, dtype: torch.dtype, native_dropout: bool) -> nn.Mo
     makes the twins differ instead of being copied across. Sequential is built from
     its current children; Dropout becomes `SharedMaskDropout` unless native_dropout.
     """
-    name = type(m).__name__
     if isinstance(m, scratch.Sequential):
         return nn.Sequential(*(_build(child, dtype, native_dropout) for child in m))
     if isinstance(m, scratch.ModuleList):
