@@ -11,7 +11,7 @@ import itertools
 import os
 from dataclasses import dataclass
 
-from bench.measure.speed.workloads import CNNS, MLPS, PHASES
+from bench.measure.speed.workloads import CNNS, MLPS, PHASES, SEQUENCES
 
 BATCHES = (1, 32, 128, 512, 2048)
 
@@ -69,8 +69,10 @@ def cases(grid: str | None = None) -> list[Case]:
         add(tuple(MLPS), BATCHES, ("float32",), both, ("step",))
         add(tuple(MLPS), (1,), ("float32",), both, ("forward",))
         add(cnns, (32, 128), ("float32",), (all_threads(),), ("step",))
+        add(tuple(SEQUENCES), (1, 32, 128, 512), ("float32",), both, ("step",))
     elif grid == "full":
         add((*MLPS, *cnns), BATCHES, ("float32", "float64"), both, PHASES)
+        add(tuple(SEQUENCES), (1, 32, 128, 512), ("float32", "float64"), both, PHASES)
     else:
         raise ValueError(f"unknown grid {grid!r}; expected smoke, default or full")
     return out
