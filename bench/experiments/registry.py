@@ -164,14 +164,17 @@ EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in [
           "GRU(28, 128) over the 28 rows of Fashion-MNIST, linear head; Adam, cosine"),
     _vit("vit", 20, 98.0, "ViT: 7x7 patches, class token, positional embedding, 3 pre-norm "
          "encoder layers (d_model 64, 4 heads), head on the class token; AdamW, cosine"),
+    # CI targets sit a few points under what one epoch measured (83.3, 73.4, 62.3).
     _rows("mnist", "ci-lstm", "lstm", 1, 80.0,
           "CI's fast LSTM check: 1 epoch on 5,000 MNIST images",
           train_subset=5_000, batch_size=32),
     _rows("fashion-mnist", "ci-gru-fashion", "gru", 1, 70.0,
           "CI's fast GRU check: 1 epoch on 5,000 Fashion-MNIST images",
           train_subset=5_000, batch_size=32),
-    _vit("ci-vit", 1, 65.0, "CI's fast ViT check: 1 epoch on 5,000 MNIST images",
-         train_subset=5_000, batch_size=32),
+    _vit("ci-vit", 1, 60.0, "CI's fast ViT check: a one-layer d_model 32 ViT, 1 epoch on "
+         "5,000 MNIST images", train_subset=5_000, batch_size=32,
+         layers=("vit patch=7 dim=32 heads=4 depth=1 ff=64", "linear 10"),
+         optimizer_args={"lr": 3e-3, "weight_decay": 0.05}),
 ]}
 
 
