@@ -215,3 +215,28 @@ def test_encoder_layers_are_copies_sharing_the_generator(rng):
     assert a.linear1.weight is not b.linear1.weight
     np.testing.assert_array_equal(a.linear1.weight.data, b.linear1.weight.data)
     assert a.dropout.rng is b.dropout.rng is layer.dropout.rng
+
+
+def test_attention_and_encoder_dropout_gradcheck(rng):
+    """Training-mode dropout on the attention weights and in the encoder layer: masks
+    from the module's rng (replayed by gradcheck), backward exact."""
+    m = scratch.MultiheadAttention(4, 2, dropout=0.4, rng=rng, dtype=np.float64)
+    q = rng.standard_normal((3, 2, 4))
+    scratch.gradcheck(m, q, rng.standard_normal((3, 2, 4)), rng.standard_normal((3, 2, 4)),
+                      rng=rng)
+    layer = scratch.TransformerEncoderLayer(4, 2, 5, 0.3, rng=rng, dtype=np.float64)
+    scratch.gradcheck(layer, q, rng=rng)
+
+
+def test_encoder_layer_unbatched(rng):
+    layer = scratch.TransformerEncoderLayer(6, 2, 5, 0.0, rng=rng, dtype=np.float64)
+    x = rng.standard_normal((4, 6))  # (S, E)
+    assert layer(x).shape == (4, 6)
+    _close(compare(layer, x, rng=rng), np.float64)
+
+
+def test_embedding_given_weight(rng):
+    table = rng.standard_normal((6, 3))
+    m = scratch.Embedding(6, 3, padding_idx=1, _weight=table, rng=rng, dtype=np.float64)
+    np.testing.assert_array_equal(m.weight.data, table)  # as torch: not zeroed at padding_idx
+    _close(compare(m, rng.integers(0, 6, (2, 5)), rng=rng), np.float64)
