@@ -3,7 +3,10 @@
 `seed-000` ... `seed-004` reproduce the from-scratch write-ups this project
 grew out of, each with the accuracy it claims; `mlp` and `mlp-fashion` are
 strong MLPs that show what the same hand-written code reaches when trained well,
-`cnn` and `cnn-fashion` small batch-normalised CNNs that do the same for convolutions.
+`cnn` and `cnn-fashion` small batch-normalised CNNs that do the same for convolutions;
+`lstm`, `gru-fashion` (images read row by row) and `vit` (a small Vision Transformer)
+do it for recurrence and attention, built from the models of one's own in `models.py`.
+The `ci-*` entries are the test suite's fast accuracy checks.
 """
 
 from __future__ import annotations
