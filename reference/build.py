@@ -7,6 +7,7 @@ torch's own defaults apply; parameters are then copied, never re-drawn.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 
 import numpy as np
@@ -49,6 +50,29 @@ def _torch_value(value, dtype: torch.dtype, native_dropout: bool):
     return value
 
 
+def torch_class(m: scratch.Module) -> type:
+    """The torch class twinning `m`: `type(m).torch_twin` ("package.module:Class") if the
+    class names one (a model of one's own), else torch.nn's class of the same name."""
+    spec = getattr(type(m), "torch_twin", None)
+    if spec is not None:
+        module_name, _, attr = spec.partition(":")
+        try:
+            cls = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as err:
+            raise TypeError(f"{type(m).__name__}.torch_twin = {spec!r} names no class "
+                            f"('package.module:Class' expected): {err}") from None
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+            raise TypeError(f"{type(m).__name__}.torch_twin = {spec!r} is not a torch.nn.Module")
+        return cls
+    name = type(m).__name__
+    cls = getattr(nn, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or name == "Module":
+        raise TypeError(f"no torch twin for {name}: torch.nn has no module of that name; a "
+                        f"model of one's own names its twin in a class attribute "
+                        f"torch_twin = 'package.module:Class'")
+    return cls
+
+
 def _build(m: scratch.Module, dtype: torch.dtype, native_dropout: bool) -> nn.Module:
     """torch's class of the same name, called with the arguments the scratch module got.
 
@@ -56,14 +80,13 @@ def _build(m: scratch.Module, dtype: torch.dtype, native_dropout: bool) -> nn.Mo
     makes the twins differ instead of being copied across. Sequential is built from
     its current children; Dropout becomes `SharedMaskDropout` unless native_dropout.
     """
-    name = type(m).__name__
     if isinstance(m, scratch.Sequential):
         return nn.Sequential(*(_build(child, dtype, native_dropout) for child in m))
+    if isinstance(m, scratch.ModuleList):
+        return nn.ModuleList([_build(child, dtype, native_dropout) for child in m])
     if type(m) is scratch.Dropout and not native_dropout:
         return shared_dropout(m, dtype)
-    cls = getattr(nn, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or name == "Module":
-        raise TypeError(f"no torch twin for {name}: torch.nn has no module of that name")
+    cls = torch_class(m)
     args, kwargs = m.init_args
     args = [_torch_value(a, dtype, native_dropout) for a in args]
     kwargs = {k: _torch_value(v, dtype, native_dropout) for k, v in kwargs.items()}
@@ -80,7 +103,8 @@ def twin(model: scratch.Module, *, native_dropout: bool = False) -> nn.Module:
     `native_dropout=True` they become torch's own nn.Dropout (for timing runs).
     """
     dtype = torch_dtype(model.dtype or np.float32)
-    tmodel = _build(model, dtype, native_dropout)
+    # .to(dtype) too: torch classes taking **kwargs (RNN, GRU) hide their dtype argument
+    tmodel = _build(model, dtype, native_dropout).to(dtype)
     copy_weights(model, tmodel)
     tmodel.train(model.training)
     return tmodel

@@ -70,43 +70,65 @@ def central_difference(objective, arr: np.ndarray, eps: float) -> np.ndarray:
     return numeric
 
 
-def gradcheck(module: Module, x: np.ndarray, *, target: np.ndarray | None = None,
-              rng: np.random.Generator, eps: float = 1e-6, tol: float = 1e-6,
-              raise_on_failure: bool = True) -> GradcheckResult:
-    """Compare `module.backward` with central differences for x and every parameter.
+def _float_leaves(obj) -> list[np.ndarray]:
+    """The float arrays of a (nested) tuple, in order: a module's outputs or differentiable
+    inputs (an LSTM's `(out, (h_n, c_n))` has three)."""
+    if isinstance(obj, (tuple, list)):
+        return [leaf for item in obj for leaf in _float_leaves(item)]
+    is_float = isinstance(obj, np.ndarray) and obj.dtype in (np.float32, np.float64)
+    return [obj] if is_float else []
+
+
+def gradcheck(module: Module, *inputs, target: np.ndarray | None = None,
+              rng: np.random.Generator, options: dict | None = None, eps: float = 1e-6,
+              tol: float = 1e-6, raise_on_failure: bool = True) -> GradcheckResult:
+    """Compare `module.backward` with central differences for the inputs and every parameter.
 
     Args:
         module: a scratch layer, model or loss (losses take `target`).
-        x: float64 input.
+        inputs: the forward's positional arguments, float64; nested tuples allowed
+            (an LSTM's `(h0, c0)`). Every float array among them is checked.
         target: the target for a loss module.
-        rng: draws the random upstream gradient G (ignored for losses, which
-            reduce to a scalar and take a random scalar grad instead).
+        rng: draws the random upstream gradient G of each float output (ignored for
+            losses, which reduce to a scalar and take a random scalar grad instead).
+        options: the forward's keyword arguments (masks, flags).
         eps: finite-difference step.
         tol: largest accepted relative error; beyond it ValueError names the array.
 
+    With several outputs the objective is the sum over them of sum(out_i * G_i) and
+    backward is called as `backward(G_0, G_1, ...)`; it returns one gradient per
+    float input in order (extra trailing ones are ignored).
+
     Returns:
-        GradcheckResult with the error for "input" and each parameter name.
+        GradcheckResult with the error for "input" ("input1", ... for further float
+        inputs) and each parameter name.
     """
-    if x.dtype != np.float64:
+    leaves = _float_leaves(inputs)
+    if any(x.dtype != np.float64 for x in leaves):
         raise TypeError(f"gradcheck needs float64 input (float32 differences are noise), "
-                        f"got {x.dtype}")
+                        f"got {[str(x.dtype) for x in leaves]}")
     is_loss = isinstance(module, Loss)
     replay = _replay_randomness(module)
+    options = options or {}
 
-    def call():
+    def call() -> list[np.ndarray]:
         replay()  # every pass draws the same dropout masks
-        return module(x, target) if is_loss else module(x)
+        if is_loss:
+            return [np.asarray(module(*inputs, target))]
+        return _float_leaves(module(*inputs, **options))
 
-    out = np.asarray(call())
-    upstream = (rng.standard_normal(out.shape) if out.ndim else np.float64(rng.uniform(0.5, 2)))
+    upstream = [rng.standard_normal(o.shape) if o.ndim else np.float64(rng.uniform(0.5, 2))
+                for o in call()]
 
     def objective() -> float:
-        return float(np.sum(np.asarray(call()) * upstream))
+        return float(sum(np.sum(o * g) for o, g in zip(call(), upstream)))
 
     module.zero_grad()
     call()
-    analytic_x = module.backward(upstream)
-    arrays = {"input": (x, np.array(analytic_x, copy=True))}
+    grads = module.backward(*upstream)
+    grads = list(grads) if isinstance(grads, tuple) else [grads]
+    arrays = {("input" if i == 0 else f"input{i}"): (x, np.array(grads[i], copy=True))
+              for i, x in enumerate(leaves)}
     for name, p in module.named_parameters():
         arrays[name] = (p.data, p.grad.copy())
 

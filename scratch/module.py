@@ -354,3 +354,31 @@ class Sequential(Module):
         for i in range(len(mods) - 1, first - 1, -1):
             grad_out = mods[i].backward(grad_out, input_grad=input_grad or i > first)
         return grad_out if input_grad else None
+
+
+class ModuleList(Module):
+    """Modules held in a list, registered as "0", "1", ... as `torch.nn.ModuleList`.
+
+    It has no forward: the module holding it decides how the members are called
+    (TransformerEncoder's layers, or a model of one's own).
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for m in modules or ():
+            self.append(m)
+
+    def append(self, module: Module) -> ModuleList:
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList holds Modules, got {type(module).__name__}")
+        setattr(self, str(len(self._modules)), module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())

@@ -334,3 +334,12 @@ def test_pad_and_unpad_round_trip(ph, pw, value):
     border = np.ones(xp.shape, bool)
     border[:, :, ph:ph + 4, pw:pw + 5] = False
     assert np.all(xp[border] == value)
+
+
+def test_erf_matches_math_erf():
+    """functional.erf (series below |x| = 2, continued fraction above) against math.erf."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.linspace(-7, 7, 20001), [0.0, -0.0, 2.0, -2.0, 30.0, -30.0],
+                        3 * rng.standard_normal(5000)])
+    np.testing.assert_allclose(F.erf(x), F.plain.erf(x), rtol=0, atol=2e-15)
+    np.testing.assert_array_equal(F.erf(x.astype(np.float32)).dtype, np.float64)

@@ -5,21 +5,23 @@ import pytest
 
 import scratch
 from bench.compare import CASES, too_big_for_gradcheck
+from bench.compare.parity import float_leaves
 
 GRADCHECK_TOL = 1e-6  # max relative error, float64 central differences with eps=1e-6
 
-SMALL_CASES = [c for c in CASES
-               if not too_big_for_gradcheck(c.build(np.random.default_rng(0), np.float64))]
+SMALL_CASES = [c for c in CASES if c.gradcheck and not too_big_for_gradcheck(
+    c.build(np.random.default_rng(0), np.float64))]
 
 
 @pytest.mark.parametrize("case", SMALL_CASES, ids=lambda c: c.name)
 def test_component_gradcheck(case):
     rng = np.random.default_rng(7)
     module = case.build(rng, np.dtype(np.float64))
-    x, target = case.inputs(3, np.float64, rng)
-    result = scratch.gradcheck(module, x, target=target, rng=rng, tol=GRADCHECK_TOL)
-    assert result.errors["input"] <= GRADCHECK_TOL
-    assert set(result.errors) == {"input", *(n for n, _ in module.named_parameters())}
+    inputs, target, options = case.arguments(3, np.float64, rng)
+    result = scratch.gradcheck(module, *inputs, target=target, options=options, rng=rng,
+                               tol=GRADCHECK_TOL)
+    leaves = [f"input{i}" if i else "input" for i in range(len(float_leaves(inputs)))]
+    assert set(result.errors) == {*leaves, *(n for n, _ in module.named_parameters())}
 
 
 def test_small_mlp_gradcheck(rng):

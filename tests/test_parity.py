@@ -18,7 +18,8 @@ def test_component_matches_torch(case, batch, dtype):
             run_case(case, dtype, batch, seed=batch)
         return
     res = run_case(case, dtype, batch, seed=batch)
-    assert "output" in res.pairs and "input.grad" in res.pairs
+    assert "output" in res.pairs
+    assert "input.grad" in res.pairs or case.name.startswith("Embedding")  # indices: no grad
     res.assert_close(TOLERANCES[np.dtype(dtype)])
 
 

@@ -24,6 +24,20 @@ class Case:
     features: tuple[int, ...]  # input shape after the batch dim
     target: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray] | None = None
     min_batch: int = 1  # training-mode batch norm over (N, C) needs N >= 2, as in torch
+    # Modules with several inputs or keyword arguments (sequences, attention): draws
+    # (positional inputs, forward keyword options) for a batch; `features` is then unused.
+    make: Callable[[np.random.Generator, int, np.dtype], tuple[tuple, dict]] | None = None
+    # False where finite differences cannot see the backward: Embedding's max_norm
+    # renormalises the nudged rows in place (torch does not differentiate that either).
+    gradcheck: bool = True
+
+    def arguments(self, batch: int, dtype, rng: np.random.Generator):
+        """(positional inputs, target or None, keyword options) for one forward."""
+        if self.make is not None:
+            inputs, options = self.make(rng, batch, np.dtype(dtype))
+            return inputs, None, options
+        x, target = self.inputs(batch, dtype, rng)
+        return (x,), target, {}
 
     def inputs(self, batch: int, dtype, rng: np.random.Generator):
         shape = (batch, *self.features)
@@ -139,11 +153,127 @@ CASES: list[Case] = [
 ]
 
 
+def _sequence(length: int, features: int, state=None, batch_first: bool = False):
+    """make(): a sequence (L, N, features) ((N, L, features) batch first) and, if `state`
+    is (layers, size[, cell size]), an initial state (h0 or (h0, c0)) for an RNN."""
+    def make(rng, batch, dtype):
+        shape = (batch, length, features) if batch_first else (length, batch, features)
+        x = rng.standard_normal(shape).astype(dtype)
+        if state is None:
+            return (x,), {}
+        h = [rng.standard_normal((state[0], batch, size)).astype(dtype) for size in state[1:]]
+        return (x, h[0] if len(h) == 1 else tuple(h)), {}
+    return make
+
+
+def padding_mask(rng, batch: int, length: int) -> np.ndarray:
+    """(N, S) bool, True past each sample's own length: lengths differ and none is empty."""
+    lengths = rng.integers(1, length + 1, size=batch)
+    lengths[0] = length  # one full row, one as short as possible when there are two
+    if batch > 1:
+        lengths[1] = 1
+    return np.arange(length)[None, :] >= lengths[:, None]
+
+
+def _attention(length: int, src: int, kdim: int, vdim: int, batch_first: bool = False,
+               **options):
+    """make(): query, key, value, with an uneven key padding mask and a causal-style mask."""
+    def make(rng, batch, dtype):
+        def seq(n, f):
+            return rng.standard_normal((batch, n, f) if batch_first else (n, batch, f)
+                                       ).astype(dtype)
+        opts = {"key_padding_mask": padding_mask(rng, batch, src),
+                "attn_mask": np.triu(np.ones((length, src), bool), 1), **options}
+        return (seq(length, 8), seq(src, kdim), seq(src, vdim)), opts
+    return make
+
+
+def _encoder_input(length: int, d_model: int, batch_first: bool = False, causal=False):
+    def make(rng, batch, dtype):
+        shape = (batch, length, d_model) if batch_first else (length, batch, d_model)
+        x = rng.standard_normal(shape).astype(dtype)
+        opts = {"src_key_padding_mask": padding_mask(rng, batch, length)}
+        if causal:
+            opts["src_mask"] = np.triu(np.ones((length, length), bool), 1)
+        return (x,), opts
+    return make
+
+
+def _indices(length: int, num: int):
+    def make(rng, batch, dtype):
+        return (rng.integers(0, num, size=(batch, length)),), {}
+    return make
+
+
+def _encoder(rng, dtype, norm_first, activation, layers=2):
+    layer = scratch.TransformerEncoderLayer(8, 2, 5, 0.0, activation, 1e-5, True, norm_first,
+                                            rng=rng, dtype=dtype)
+    return scratch.TransformerEncoder(layer, layers, scratch.LayerNorm(8, dtype=dtype),
+                                      enable_nested_tensor=False)
+
+
+# Recurrent, embedding, normalisation and attention cases: odd sizes, one of each flag
+# (tests/test_sequence.py runs every combination).
+CASES += [
+    Case("RNN(5, 7)", lambda r, dt: scratch.RNN(5, 7, rng=r, dtype=dt), (), make=_sequence(4, 5)),
+    Case("RNN(relu, 2 layers, bidirectional, h0)",
+         lambda r, dt: scratch.RNN(5, 7, 2, "relu", bidirectional=True, rng=r, dtype=dt), (),
+         make=_sequence(3, 5, (4, 7))),
+    Case("RNN(batch_first, bias=False) length 1",
+         lambda r, dt: scratch.RNN(5, 7, bias=False, batch_first=True, rng=r, dtype=dt), (),
+         make=_sequence(1, 5, batch_first=True)),
+    Case("LSTM(5, 7)", lambda r, dt: scratch.LSTM(5, 7, rng=r, dtype=dt), (),
+         make=_sequence(4, 5)),
+    Case("LSTM(2 layers, bidirectional, proj_size=3, (h0, c0))",
+         lambda r, dt: scratch.LSTM(5, 7, 2, bidirectional=True, proj_size=3, rng=r, dtype=dt),
+         (), make=_sequence(3, 5, (4, 3, 7))),
+    Case("LSTM eval with dropout, batch_first",
+         lambda r, dt: scratch.LSTM(5, 7, 2, batch_first=True, dropout=0.5, rng=r,
+                                    dtype=dt).eval(), (), make=_sequence(3, 5, batch_first=True)),
+    Case("GRU(5, 7)", lambda r, dt: scratch.GRU(5, 7, rng=r, dtype=dt), (), make=_sequence(4, 5)),
+    Case("GRU(3 layers, bidirectional, bias=False, h0)",
+         lambda r, dt: scratch.GRU(3, 5, 3, False, bidirectional=True, rng=r, dtype=dt), (),
+         make=_sequence(3, 3, (6, 5))),
+    Case("Embedding(11, 5, padding_idx=2)",
+         lambda r, dt: scratch.Embedding(11, 5, 2, rng=r, dtype=dt), (), make=_indices(6, 11)),
+    Case("Embedding(max_norm=1.5, norm_type=1, scale_grad_by_freq)",
+         lambda r, dt: scratch.Embedding(11, 5, max_norm=1.5, norm_type=1.0,
+                                         scale_grad_by_freq=True, rng=r, dtype=dt), (),
+         make=_indices(6, 11), gradcheck=False),
+    Case("LayerNorm(7)", lambda r, dt: scratch.LayerNorm(7, dtype=dt), (3, 7)),
+    Case("LayerNorm((3, 5), bias=False)",
+         lambda r, dt: scratch.LayerNorm((3, 5), 1e-3, bias=False, dtype=dt), (3, 5)),
+    Case("LayerNorm(elementwise_affine=False)",
+         lambda r, dt: scratch.LayerNorm(7, elementwise_affine=False, dtype=dt), (7,)),
+    Case("MultiheadAttention(8, 2) masks",
+         lambda r, dt: scratch.MultiheadAttention(8, 2, rng=r, dtype=dt), (),
+         make=_attention(3, 5, 8, 8)),
+    Case("MultiheadAttention(kdim, vdim, bias_kv, zero_attn, batch_first, per-head weights)",
+         lambda r, dt: scratch.MultiheadAttention(8, 4, 0.0, True, True, True, 5, 3, True,
+                                                  rng=r, dtype=dt), (),
+         make=_attention(3, 5, 5, 3, True, average_attn_weights=False)),
+    Case("MultiheadAttention(bias=False) need_weights=False",
+         lambda r, dt: scratch.MultiheadAttention(8, 2, bias=False, rng=r, dtype=dt), (),
+         make=_attention(1, 4, 8, 8, need_weights=False)),
+    Case("TransformerEncoderLayer(8, 2, relu, post-norm)",
+         lambda r, dt: scratch.TransformerEncoderLayer(8, 2, 13, 0.0, rng=r, dtype=dt), (),
+         make=_encoder_input(4, 8)),
+    Case("TransformerEncoderLayer(gelu, norm_first, bias=False) causal",
+         lambda r, dt: scratch.TransformerEncoderLayer(8, 2, 13, 0.0, "gelu", 1e-5, True, True,
+                                                       False, rng=r, dtype=dt), (),
+         make=_encoder_input(4, 8, True, causal=True)),
+    Case("TransformerEncoder(2 layers, norm)",
+         lambda r, dt: _encoder(r, dt, False, "relu"), (), make=_encoder_input(4, 8, True)),
+    Case("TransformerEncoder(norm_first, gelu)",
+         lambda r, dt: _encoder(r, dt, True, "gelu"), (), make=_encoder_input(5, 8, True)),
+]
+
+
 def run_case(case: Case, dtype, batch: int, seed: int = 0) -> ParityResult:
     rng = np.random.default_rng(seed)
     module = case.build(rng, np.dtype(dtype))
-    x, target = case.inputs(batch, dtype, rng)
-    return compare(module, x, target=target, rng=rng)
+    inputs, target, options = case.arguments(batch, dtype, rng)
+    return compare(module, *inputs, target=target, options=options, rng=rng)
 
 
 def parity_table(batches=(1, 64), seed: int = 0) -> list[dict]:
@@ -173,8 +303,8 @@ def parity_table(batches=(1, 64), seed: int = 0) -> list[dict]:
                 "worst gradient": worst_grad, "rtol / atol": f"{tol.rtol:g} / {tol.atol:g}",
                 "tolerance used": f"{used:.1%}",
                 "finite-diff rel err (float64)": (
-                    _fd_cell(finite_difference_error(case, seed)) if dtype is np.float64
-                    else "-"),
+                    _fd_cell(case, finite_difference_error(case, seed))
+                    if dtype is np.float64 else "-"),
                 "within tolerance": "yes" if ok else "NO",
             })
     return rows
@@ -185,17 +315,19 @@ def too_big_for_gradcheck(module: scratch.Module) -> bool:
     return sum(p.data.size for p in module.parameters()) > 20_000
 
 
-def _fd_cell(error: float | None) -> str:
-    return "skipped (too large)" if error is None else f"{error:.2e}"
+def _fd_cell(case: Case, error: float | None) -> str:
+    if error is not None:
+        return f"{error:.2e}"
+    return "skipped (too large)" if case.gradcheck else "skipped (not differentiable)"
 
 
 def finite_difference_error(case: Case, seed: int = 0, batch: int = 3) -> float | None:
     """scratch.gradcheck's largest relative error for a small float64 instance of `case`;
-    None when the module is too large to check (`too_big_for_gradcheck`)."""
+    None when it is too large to check (`too_big_for_gradcheck`) or opts out (`gradcheck`)."""
     rng = np.random.default_rng(seed)
     module = case.build(rng, np.dtype(np.float64))
-    if too_big_for_gradcheck(module):
+    if too_big_for_gradcheck(module) or not case.gradcheck:
         return None
-    x, target = case.inputs(batch, np.float64, rng)
-    return scratch.gradcheck(module, x, target=target, rng=rng,
+    inputs, target, options = case.arguments(batch, np.float64, rng)
+    return scratch.gradcheck(module, *inputs, target=target, options=options, rng=rng,
                              raise_on_failure=False).max_error

@@ -81,31 +81,97 @@ def _torch_target(target: np.ndarray | None):
     return reference.to_torch(target)
 
 
-def compare(module: scratch.Module, x: np.ndarray, *, rng: np.random.Generator,
-            target: np.ndarray | None = None) -> ParityResult:
-    """Run `module` and its torch twin on `x` (and `target`, for losses) and collect the pairs.
+def _is_float(a) -> bool:
+    return isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64)
 
-    The upstream gradient is drawn from `rng`: standard normal for array
-    outputs, a random scalar in [0.5, 2) for reduced losses, so no error can
-    hide behind an all-ones gradient.
+
+def float_leaves(obj) -> list[np.ndarray]:
+    """The float arrays in a (nested) tuple of arrays, in order; None and others skipped.
+
+    A module's outputs, and the inputs its backward differentiates, are these leaves:
+    `(out, (h_n, c_n))` has three.
+    """
+    if isinstance(obj, (tuple, list)):
+        return [leaf for item in obj for leaf in float_leaves(item)]
+    return [obj] if _is_float(obj) else []
+
+
+def _to_torch_tree(obj, leaves: list):
+    """Arrays as tensors, float ones requiring grad and collected in `leaves` (if a list);
+    integer arrays as int64 (indices), bool as bool, tuples kept."""
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_to_torch_tree(o, leaves) for o in obj)
+    if not isinstance(obj, np.ndarray):
+        return obj
+    if _is_float(obj):
+        t = reference.to_torch(obj)
+        if leaves is not None:
+            t.requires_grad_(True)
+            leaves.append(t)
+        return t
+    if np.issubdtype(obj.dtype, np.integer):
+        return torch.from_numpy(obj.astype(np.int64))
+    return torch.from_numpy(np.array(obj, copy=True))
+
+
+def _torch_leaves(obj) -> list:
+    if isinstance(obj, (tuple, list)):
+        return [leaf for item in obj for leaf in _torch_leaves(item)]
+    return [obj] if isinstance(obj, torch.Tensor) else []
+
+
+def _suffix(name: str, i: int) -> str:
+    return name if i == 0 else f"{name}{i}"
+
+
+def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
+            target: np.ndarray | None = None, options: dict | None = None) -> ParityResult:
+    """Run `module` and its torch twin on the same inputs and collect the pairs.
+
+    `inputs` are the forward's positional arguments (nested tuples allowed, as an
+    LSTM's `(h0, c0)`); `options` its keyword arguments (masks, flags), passed to
+    both twins with arrays as tensors; `target` is a loss's target.
+
+    The upstream gradient of each float output is drawn from `rng`: standard normal
+    for arrays, a random scalar in [0.5, 2) for reduced losses, so no error can
+    hide behind an all-ones gradient. A module with one output takes
+    `backward(g)`; with several, `backward(g_0, g_1, ...)` in output order, and
+    returns one gradient per float input leaf in order (it may return more, as
+    an RNN's dh0 when no h0 was given: those are not compared).
+
+    Pairs: "output", "output1", ...; "input.grad", "input1.grad", ... (one per
+    float input leaf); "{parameter}.grad"; and every buffer after the forward.
     """
     tmodule = reference.twin(module)
     is_loss = isinstance(module, scratch.Loss)
-    xt = reference.to_torch(x).requires_grad_(True)
+    options = options or {}
+    tleaves: list = []
+    tinputs = _to_torch_tree(inputs, tleaves)
+    toptions = {k: _to_torch_tree(v, None) for k, v in options.items()}
+    dtype = float_leaves(inputs)[0].dtype if float_leaves(inputs) else module.dtype
 
     module.zero_grad()
-    out = module(x, target) if is_loss else module(x)
-    out = np.asarray(out, dtype=x.dtype)
-    tout = tmodule(xt, _torch_target(target)) if is_loss else tmodule(xt)
+    if is_loss:
+        outs = [np.asarray(module(*inputs, target), dtype=dtype)]
+        touts = [tmodule(*tinputs, _torch_target(target))]
+    else:
+        outs = float_leaves(module(*inputs, **options))
+        touts = _torch_leaves(tmodule(*tinputs, **toptions))
+    if len(outs) != len(touts):
+        raise AssertionError(f"scratch returns {len(outs)} arrays, torch {len(touts)} tensors")
 
-    upstream = (rng.standard_normal(out.shape) if out.ndim else rng.uniform(0.5, 2.0))
-    upstream = np.asarray(upstream, dtype=x.dtype)
-    grad_x = module.backward(upstream)
-    tout.backward(reference.to_torch(upstream))
+    upstream = [np.asarray(rng.standard_normal(o.shape) if o.ndim else rng.uniform(0.5, 2.0),
+                           dtype=dtype) for o in outs]
+    grads = module.backward(*upstream)
+    grads = list(grads) if isinstance(grads, tuple) else [grads]
+    torch.autograd.backward(touts, [reference.to_torch(u) for u in upstream])
 
     result = ParityResult()
-    result.pairs["output"] = (out, reference.to_numpy(tout))
-    result.pairs["input.grad"] = (np.asarray(grad_x), reference.to_numpy(xt.grad))
+    for i, (o, t) in enumerate(zip(outs, touts)):
+        result.pairs[_suffix("output", i)] = (o, reference.to_numpy(t))
+    for i, t in enumerate(tleaves):
+        tgrad = np.zeros(tuple(t.shape), dtype) if t.grad is None else reference.to_numpy(t.grad)
+        result.pairs[_suffix("input", i) + ".grad"] = (np.asarray(grads[i]), tgrad)
     tparams = dict(tmodule.named_parameters())
     for name, p in module.named_parameters():
         tgrad = tparams[name].grad

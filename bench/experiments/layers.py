@@ -19,6 +19,7 @@ import numpy as np
 import scratch
 from bench.experiments.config import Experiment
 from bench.experiments.init import initialize
+from bench.experiments.models import ImageRows, VisionTransformer
 from scratch.functional import conv_output_size
 
 INPUT_FEATURES = 784  # 28 x 28, flattened
@@ -129,6 +130,27 @@ def _leaky(arg, shape, rng, dtype):
     return scratch.LeakyReLU(float(arg) if arg else 0.01), shape
 
 
+def _rows(arg, shape, rng, dtype):
+    """"rows lstm|gru|rnn H": the flat image read as 28 rows of 28 by a recurrent layer of
+    H units; the last step's output (N, H) goes on."""
+    v = _args(arg, ("mode", "hidden_size"), {})
+    hidden = _int(v, "hidden_size", 1)
+    if _flat(shape) != INPUT_FEATURES:
+        raise ValueError(f"reads a whole {INPUT_FEATURES}-pixel image, gets {shape} features")
+    return ImageRows(v["mode"], hidden, rng=rng, dtype=dtype), hidden
+
+
+def _vit(arg, shape, rng, dtype):
+    """"vit [patch=7] [dim=64] [heads=4] [depth=2] [ff=128]": a Vision Transformer body on
+    images; its class token's features (N, dim) go on."""
+    _image(shape)
+    v = _args(arg, (), {"patch": "7", "dim": "64", "heads": "4", "depth": "2", "ff": "128"})
+    dim = _int(v, "dim", 1)
+    return VisionTransformer(_int(v, "patch", 1), dim, _int(v, "heads", 1),
+                             _int(v, "depth", 1), _int(v, "ff", 1), shape[1], rng=rng,
+                             dtype=dtype), dim
+
+
 def _plain(cls) -> Callable:
     return lambda arg, shape, rng, dtype: (cls(), shape)
 
@@ -148,6 +170,8 @@ LAYER_BUILDERS: dict[str, Callable] = {
     "sigmoid": _plain(scratch.Sigmoid),
     "tanh": _plain(scratch.Tanh),
     "gelu": _plain(scratch.GELU),
+    "rows": _rows,
+    "vit": _vit,
 }
 
 

@@ -13,7 +13,7 @@ import itertools
 import os
 from dataclasses import dataclass
 
-from bench.measure.speed.workloads import CNNS, MLPS, OP_PHASES, OPS, PHASES
+from bench.measure.speed.workloads import CNNS, MLPS, OP_PHASES, OPS, PHASES, SEQUENCES
 
 BATCHES = (1, 32, 128, 512, 2048)
 
@@ -72,9 +72,11 @@ def cases(grid: str | None = None) -> list[Case]:
         add(tuple(MLPS), BATCHES, ("float32",), both, ("step",))
         add(tuple(MLPS), (1,), ("float32",), both, ("forward",))
         add(cnns, (32, 128), ("float32",), (all_threads(),), ("step",))
+        add(tuple(SEQUENCES), (1, 32, 128, 512), ("float32",), both, ("step",))
         add(tuple(OPS), (128,), ("float32",), (all_threads(),), OP_PHASES)
     elif grid == "full":
         add((*MLPS, *cnns), BATCHES, ("float32", "float64"), both, PHASES)
+        add(tuple(SEQUENCES), (1, 32, 128, 512), ("float32", "float64"), both, PHASES)
         add(tuple(OPS), (32, 128, 512), ("float32",), both, OP_PHASES)
     else:
         raise ValueError(f"unknown grid {grid!r}; expected smoke, default or full")

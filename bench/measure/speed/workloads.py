@@ -26,6 +26,12 @@ CNNS = {
     # conv(1->16, 3, pad 1) ReLU maxpool2, conv(16->32, 3, pad 1) ReLU maxpool2, linear(1568->10)
     "cnn-16-32": ((16, 32), 10),
 }
+# Sequence models (bench.experiments.models): an LSTM reading 28 rows of 28 pixels with
+# a linear head, and the ViT body (7x7 patches, d_model 64, 4 heads, 2 layers) with one.
+SEQUENCES = {
+    "lstm-128": ("lstm", 128),
+    "vit-64": ("vit", 64),
+}
 PHASES = ("forward", "backward", "step")
 
 # The per-operation cases: one layer at the shapes it has inside cnn-16-32 (or the MLP),
@@ -52,6 +58,13 @@ OP_PHASES = ("forward", "backward")
 
 
 def build_scratch(arch: str, dtype, rng: np.random.Generator) -> scratch.Sequential:
+    if arch in SEQUENCES:
+        from bench.experiments.models import ImageRows, VisionTransformer
+
+        kind, width = SEQUENCES[arch]
+        body = (ImageRows("lstm", width, rng=rng, dtype=dtype) if kind == "lstm" else
+                VisionTransformer(7, width, 4, 2, 2 * width, rng=rng, dtype=dtype))
+        return scratch.Sequential(body, scratch.Linear(width, 10, rng=rng, dtype=dtype))
     if arch in MLPS:
         widths = MLPS[arch]
         layers: list[scratch.Module] = []
@@ -73,7 +86,8 @@ def build_scratch(arch: str, dtype, rng: np.random.Generator) -> scratch.Sequent
 def input_shape(arch: str, batch: int) -> tuple[int, ...]:
     if arch in OPS:
         return OPS[arch][1](batch)
-    return (batch, 784) if arch in MLPS else (batch, 1, 28, 28)
+    flat = arch in MLPS or SEQUENCES.get(arch, ("",))[0] == "lstm"
+    return (batch, 784) if flat else (batch, 1, 28, 28)
 
 
 def train_flops(arch: str, batch: int) -> float:
@@ -82,7 +96,15 @@ def train_flops(arch: str, batch: int) -> float:
     if arch in OPS:
         macs = OPS[arch][2]
         return float("nan") if macs is None else 2.0 * 3 * macs * batch
-    if arch in MLPS:
+    if arch in SEQUENCES:
+        kind, h = SEQUENCES[arch]
+        if kind == "lstm":  # 28 steps of the 4 gates over [x_t, h_{t-1}], then the head
+            macs = 28 * 4 * h * (28 + h) + h * 10
+        else:  # 16 patch embeddings; per layer and token qkv, out, feed-forward; attention
+            tokens, layers = 17, 2
+            per_layer = tokens * (4 * h * h + 2 * h * 2 * h) + 2 * tokens * tokens * h
+            macs = 16 * 49 * h + layers * per_layer + h * 10
+    elif arch in MLPS:
         w = MLPS[arch]
         macs = sum(a * b for a, b in zip(w[:-1], w[1:]))
     else:

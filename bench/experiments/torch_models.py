@@ -1,0 +1,43 @@
+"""The torch twins of `bench.experiments.models`, named there by `torch_twin`.
+
+Same constructor arguments (less rng and dtype) and the same state_dict keys,
+so `reference.twin` builds them and copies the scratch weights in.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class ImageRows(nn.Module):
+    def __init__(self, mode: str, hidden_size: int, rows: int = 28):
+        super().__init__()
+        self.rows = rows
+        cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[mode]
+        self.rnn = cls(784 // rows, hidden_size, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rnn(x.reshape(len(x), self.rows, -1))[0][:, -1]
+
+
+class VisionTransformer(nn.Module):
+    def __init__(self, patch_size: int = 7, d_model: int = 64, nhead: int = 4,
+                 num_layers: int = 2, dim_feedforward: int = 128, image_size: int = 28):
+        super().__init__()
+        self.patch_size, self.grid = patch_size, image_size // patch_size
+        n = self.grid * self.grid
+        self.class_token = nn.Parameter(torch.zeros(1, 1, d_model))
+        self.pos_embedding = nn.Parameter(torch.zeros(1, n + 1, d_model))
+        self.patch_embed = nn.Linear(patch_size * patch_size, d_model)
+        layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward, 0.0, "gelu",
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers, nn.LayerNorm(d_model),
+                                             enable_nested_tensor=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, g, p = len(x), self.grid, self.patch_size
+        patches = x.reshape(n, g, p, g, p).permute(0, 1, 3, 2, 4).reshape(n, g * g, p * p)
+        tokens = self.patch_embed(patches)
+        tokens = torch.cat([self.class_token.expand(n, -1, -1), tokens], dim=1)
+        return self.encoder(tokens + self.pos_embedding)[:, 0]
