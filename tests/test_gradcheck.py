@@ -8,8 +8,9 @@ from bench.compare import CASES, too_big_for_gradcheck
 
 GRADCHECK_TOL = 1e-6  # max relative error, float64 central differences with eps=1e-6
 
-SMALL_CASES = [c for c in CASES
-               if not too_big_for_gradcheck(c.build(np.random.default_rng(0), np.float64))]
+# Cases drawn at kinks (ReLU at exact 0, pooling ties) have no derivative there to estimate.
+SMALL_CASES = [c for c in CASES if not c.at_kinks
+               and not too_big_for_gradcheck(c.build(np.random.default_rng(0), np.float64))]
 
 
 @pytest.mark.parametrize("case", SMALL_CASES, ids=lambda c: c.name)

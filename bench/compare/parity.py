@@ -40,7 +40,7 @@ class ParityResult:
 
     def max_abs(self, name: str) -> float:
         a, b = self.pairs[name]
-        return float(np.max(np.abs(a - b), initial=0.0))
+        return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)), initial=0.0))
 
     def max_rel(self, name: str) -> float:
         """max|scratch - torch| / max|torch|: the difference relative to the array's scale."""
@@ -51,17 +51,41 @@ class ParityResult:
 
     def tolerance_used(self, tol: Tolerance) -> float:
         """max |scratch - torch| / (atol + rtol |torch|) over every array: 1.0 is the limit."""
-        return max(float(np.max(np.abs(a - b) / (tol.atol + tol.rtol * np.abs(b)), initial=0))
-                   for a, b in self.pairs.values())
+        used = 0.0
+        for a, b in self.pairs.values():
+            a64, b64 = a.astype(np.float64), b.astype(np.float64)  # a measure, not the check
+            used = max(used, float(np.max(np.abs(a64 - b64) / (tol.atol + tol.rtol * np.abs(b64)),
+                                          initial=0)))
+        return used
 
     def failures(self, tol: Tolerance) -> list[str]:
+        """Every pair that differs in dtype, shape, NaN or infinity pattern, or by more than
+        `atol + rtol |torch|` where both are finite. Nothing is cast first: a float32
+        module that computes in float64 fails on its dtype, however close its values."""
         out = []
         for name, (a, b) in self.pairs.items():
+            if a.dtype != b.dtype:
+                out.append(f"{name}: dtype {a.dtype} vs torch {b.dtype}")
+                continue
             if a.shape != b.shape:
                 out.append(f"{name}: shape {a.shape} vs torch {b.shape}")
                 continue
-            excess = np.abs(a - b) - (tol.atol + tol.rtol * np.abs(b))
-            if not np.all(np.isfinite(a)) or np.any(excess > 0):
+            if not np.issubdtype(a.dtype, np.inexact):
+                if not np.array_equal(a, b):
+                    out.append(f"{name}: {a.tolist()} vs torch {b.tolist()}")
+                continue
+            nan_a, nan_b = np.isnan(a), np.isnan(b)
+            if np.any(nan_a != nan_b):
+                out.append(f"{name}: NaN pattern differs ({int(nan_a.sum())} NaN in scratch, "
+                           f"{int(nan_b.sum())} in torch)")
+                continue
+            fin_a, fin_b = np.isfinite(a), np.isfinite(b)
+            if np.any(fin_a != fin_b) or np.any(a[np.isinf(a)] != b[np.isinf(a)]):
+                out.append(f"{name}: infinities differ ({int((~fin_a).sum() - nan_a.sum())} "
+                           f"in scratch, {int((~fin_b).sum() - nan_b.sum())} in torch)")
+                continue
+            excess = np.abs(a[fin_a] - b[fin_a]) - (tol.atol + tol.rtol * np.abs(b[fin_a]))
+            if np.any(excess > 0):
                 out.append(f"{name}: max abs diff {self.max_abs(name):.3e}, "
                            f"max rel diff {self.max_rel(name):.3e}")
         return out
@@ -82,35 +106,43 @@ def _torch_target(target: np.ndarray | None):
 
 
 def compare(module: scratch.Module, x: np.ndarray, *, rng: np.random.Generator,
-            target: np.ndarray | None = None) -> ParityResult:
+            target: np.ndarray | None = None, dropout: str = "native") -> ParityResult:
     """Run `module` and its torch twin on `x` (and `target`, for losses) and collect the pairs.
 
-    The upstream gradient is drawn from `rng`: standard normal for array
-    outputs, a random scalar in [0.5, 2) for reduced losses, so no error can
-    hide behind an all-ones gradient.
+    The twin is `reference.twin(module, dropout=dropout)`: torch's own nn.Dropout unless
+    a case asks for the shared-mask test device. The upstream gradient is drawn from
+    `rng`: standard normal for array outputs, a random scalar in [0.5, 2) for reduced
+    losses, so no error can hide behind an all-ones gradient.
+
+    Every array is kept as each side returned it, never cast: the dtype is part of the
+    answer (`ParityResult.failures`). The one exception is a reduced loss, which returns
+    a Python float by contract, as torch's `.item()` does; both sides are then Python
+    floats, and the loss's dtype shows in its input gradient.
     """
-    tmodule = reference.twin(module)
+    tmodule = reference.twin(module, dropout=dropout)
     is_loss = isinstance(module, scratch.Loss)
     xt = reference.to_torch(x).requires_grad_(True)
 
     module.zero_grad()
     out = module(x, target) if is_loss else module(x)
-    out = np.asarray(out, dtype=x.dtype)
     tout = tmodule(xt, _torch_target(target)) if is_loss else tmodule(xt)
 
-    upstream = (rng.standard_normal(out.shape) if out.ndim else rng.uniform(0.5, 2.0))
+    upstream = (rng.standard_normal(np.shape(out)) if np.ndim(out) else rng.uniform(0.5, 2.0))
     upstream = np.asarray(upstream, dtype=x.dtype)
     grad_x = module.backward(upstream)
     tout.backward(reference.to_torch(upstream))
 
     result = ParityResult()
-    result.pairs["output"] = (out, reference.to_numpy(tout))
+    if isinstance(out, float):
+        result.pairs["output"] = (np.asarray(out), np.asarray(tout.item()))
+    else:
+        result.pairs["output"] = (np.asarray(out), reference.to_numpy(tout))
     result.pairs["input.grad"] = (np.asarray(grad_x), reference.to_numpy(xt.grad))
     tparams = dict(tmodule.named_parameters())
     for name, p in module.named_parameters():
         tgrad = tparams[name].grad
-        result.pairs[f"{name}.grad"] = (
-            p.grad, np.zeros_like(p.grad) if tgrad is None else reference.to_numpy(tgrad))
+        result.pairs[f"{name}.grad"] = (np.asarray(p.grad), reference.to_numpy(
+            torch.zeros_like(tparams[name]) if tgrad is None else tgrad))
     tbuffers = dict(tmodule.named_buffers())
     for name, b in module.named_buffers():  # running statistics after the forward pass
         result.pairs[name] = (np.asarray(b), reference.to_numpy(tbuffers[name]))
