@@ -90,7 +90,8 @@ def test_resume_continues_exactly(impl, tmp_path):
         np.testing.assert_array_equal(runner.weights()[key], w, err_msg=key)
 
 
-def test_non_finite_loss_stops_with_epoch_step_lr_and_keeps_last_checkpoint(tmp_path):
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_loss_stops_with_epoch_step_lr_and_keeps_last_checkpoint(bad, tmp_path):
     data = toy_data()
     ckpt = tmp_path / "c.npz"
     exp = TOY.with_overrides(epochs=2)
@@ -100,10 +101,10 @@ def test_non_finite_loss_stops_with_epoch_step_lr_and_keeps_last_checkpoint(tmp_
 
     def step(x, y):
         calls["n"] += 1
-        return float("nan") if calls["n"] == 12 + 3 else real_step(x, y)  # epoch 2, step 3
+        return bad if calls["n"] == 12 + 3 else real_step(x, y)  # epoch 2, step 3
 
     runner.train_step = step
-    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2, step 3 "
+    with pytest.raises(TrainingDiverged, match=rf"loss became {bad} at epoch 2, step 3 "
                                                r"\(learning rate 0.0375\)"):
         fit(runner, data, checkpoint=ckpt, show_progress=False, log=None)
     _, meta, history = read_checkpoint(ckpt)
