@@ -229,7 +229,19 @@ CATALOGUE: list[Mutant] = [
        "                    continue\n                mine[k].copy_(",
        [TWIN, REG, P], "copy_weights skips the buffers"),
 
+    _m("reference-twin-default-shared-mask", "reference/build.py",
+       'def twin(model: scratch.Module, *, dropout: str = "native")',
+       'def twin(model: scratch.Module, *, dropout: str = "shared")',
+       [REG], "the default Dropout twin is the shared-mask device, not nn.Dropout"),
+
     # --- bench: comparison, training, measurement, reports ------------------------------
+    _m("bench-parity-ignores-infinities", "bench/compare/parity.py",
+       "if np.any(fin_a != fin_b) or np.any(a[np.isinf(a)] != b[np.isinf(a)]):",
+       "if np.any(np.isinf(a) & ~np.isinf(b)):",
+       [P], "an infinity on the torch side, or of the other sign, passes"),
+    _m("bench-catalogue-no-exact-zeros", "bench/compare/catalogue.py",
+       "x[rng.random(shape) < 1 / 3] = 0.0", "x[rng.random(shape) < 0] = 0.0",
+       [P], "the 'exact zeros' inputs hold no zeros"),
     _m("bench-parity-casts-output", "bench/compare/parity.py",
        'result.pairs["output"] = (np.asarray(out), reference.to_numpy(tout))',
        'result.pairs["output"] = (np.asarray(out, dtype=x.dtype), reference.to_numpy(tout))',
