@@ -37,16 +37,16 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy().copy()
 
 
-def _torch_value(value, dtype: torch.dtype, native_dropout: bool):
+def _torch_value(value, dtype: torch.dtype, dropout: str):
     """A scratch constructor argument as torch's constructor takes it: arrays become
     tensors of the model's dtype, modules their (weightless) twins."""
     if isinstance(value, scratch.Module):
-        return _build(value, dtype, native_dropout)
+        return _build(value, dtype, dropout)
     if isinstance(value, np.ndarray):
         return torch.as_tensor(value, dtype=dtype)
     if isinstance(value, (list, tuple)) and any(
             isinstance(v, (scratch.Module, np.ndarray)) for v in value):
-        return type(value)(_torch_value(v, dtype, native_dropout) for v in value)
+        return type(value)(_torch_value(v, dtype, dropout) for v in value)
     return value
 
 
@@ -73,38 +73,43 @@ def torch_class(m: scratch.Module) -> type:
     return cls
 
 
-def _build(m: scratch.Module, dtype: torch.dtype, native_dropout: bool) -> nn.Module:
+def _build(m: scratch.Module, dtype: torch.dtype, dropout: str) -> nn.Module:
     """torch's class of the same name, called with the arguments the scratch module got.
 
     torch fills in its own defaults, so a scratch default that differs from torch's
     makes the twins differ instead of being copied across. Sequential is built from
-    its current children; Dropout becomes `SharedMaskDropout` unless native_dropout.
+    its current children; with dropout="shared", Dropout becomes `SharedMaskDropout`.
     """
     if isinstance(m, scratch.Sequential):
-        return nn.Sequential(*(_build(child, dtype, native_dropout) for child in m))
+        return nn.Sequential(*(_build(child, dtype, dropout) for child in m))
     if isinstance(m, scratch.ModuleList):
-        return nn.ModuleList([_build(child, dtype, native_dropout) for child in m])
-    if type(m) is scratch.Dropout and not native_dropout:
+        return nn.ModuleList([_build(child, dtype, dropout) for child in m])
+    if type(m) is scratch.Dropout and dropout == "shared":
         return shared_dropout(m, dtype)
     cls = torch_class(m)
     args, kwargs = m.init_args
-    args = [_torch_value(a, dtype, native_dropout) for a in args]
-    kwargs = {k: _torch_value(v, dtype, native_dropout) for k, v in kwargs.items()}
+    args = [_torch_value(a, dtype, dropout) for a in args]
+    kwargs = {k: _torch_value(v, dtype, dropout) for k, v in kwargs.items()}
     if "dtype" in inspect.signature(cls).parameters:
         kwargs["dtype"] = dtype
     return cls(*args, **kwargs)
 
 
-def twin(model: scratch.Module, *, native_dropout: bool = False) -> nn.Module:
+def twin(model: scratch.Module, *, dropout: str = "native") -> nn.Module:
     """The torch module with the same layers, weights, buffers, mode and dtype as `model`.
 
-    Dropout layers become `SharedMaskDropout`s holding a copy of the scratch
-    layer's Generator, so both twins drop the same elements; with
-    `native_dropout=True` they become torch's own nn.Dropout (for timing runs).
+    Every Dropout becomes torch's own `nn.Dropout(p)` (dropout="native", the default),
+    so the twin is torch and nothing else. dropout="shared" is a test device for
+    lockstep runs: each Dropout becomes a `SharedMaskDropout` holding a copy of the
+    scratch layer's Generator, so both twins drop the same elements. scratch.Dropout's
+    agreement with nn.Dropout itself is tested apart, in distribution and scaling
+    (tests/test_regularization.py).
     """
+    if dropout not in ("native", "shared"):
+        raise ValueError(f"twin(dropout=...) must be 'native' or 'shared', got {dropout!r}")
     dtype = torch_dtype(model.dtype or np.float32)
     # .to(dtype) too: torch classes taking **kwargs (RNN, GRU) hide their dtype argument
-    tmodel = _build(model, dtype, native_dropout).to(dtype)
+    tmodel = _build(model, dtype, dropout).to(dtype)
     copy_weights(model, tmodel)
     tmodel.train(model.training)
     return tmodel

@@ -13,7 +13,12 @@ from bench.compare import run_lockstep
 from bench.experiments import get_experiment
 from bench.training import fit, load_data, make_runner
 
-TARGET = 95.0  # percent, scratch, 2 epochs on the first 10,000 training images
+# Percent, scratch, 2 epochs on the first 10,000 training images. Measured over seeds 0-5
+# (weights and batch order): 95.51, 95.51, 95.53, 95.47, 95.60, 95.61, a mean of 95.54 and
+# a standard deviation of 0.05 points. 95.25 is more than five deviations under the mean
+# (and 0.22 under the worst seed), so noise cannot fail it, while a bug that costs a
+# quarter of a point of accuracy (a subtly wrong gradient or update) does.
+TARGET = 95.25
 TWIN_GAP = 0.5  # percentage points between the twins
 
 

@@ -1,9 +1,9 @@
 """CI's fast CNN check on real MNIST: the scratch CNN learns quickly, and its twin agrees.
 
 Needs the real data set (tox fetches it first); without it these tests skip,
-and under CI=true they fail. numpy's BLAS is held to one thread while timing,
-as conftest holds torch to one: the time asserted is then one core's, and a
-busy machine cannot stall a second BLAS thread.
+and under CI=true they fail. Benchmarks never pass or fail on time: the training
+seconds are printed, not asserted. numpy's BLAS is held to one thread, as
+conftest holds torch to one, so a busy machine cannot stall a second BLAS thread.
 """
 
 import numpy as np
@@ -17,7 +17,6 @@ from bench.experiments import get_experiment
 from bench.training import fit, load_data, make_runner
 
 TARGET = 95.0  # percent, scratch, 2 epochs on the first 10,000 training images
-TIME_LIMIT = 60.0  # seconds of scratch training steps (the history's, evaluation excluded)
 TWIN_GAP = 0.5  # percentage points between the twins
 
 
@@ -28,7 +27,7 @@ def mnist_images():
     return exp, load_data(exp)
 
 
-def test_scratch_cnn_reaches_target_in_a_minute_and_twins_agree(mnist_images):
+def test_scratch_cnn_reaches_target_and_twins_agree(mnist_images):
     exp, data = mnist_images
     assert data.x_train.shape == (10_000, 1, 28, 28) and len(data.y_test) == 10_000
     with threadpool_limits(1, user_api="blas"):
@@ -38,7 +37,6 @@ def test_scratch_cnn_reaches_target_in_a_minute_and_twins_agree(mnist_images):
     seconds = {impl: sum(e.seconds for e in h.epochs) for impl, h in histories.items()}
     print(f"ci-cnn after {exp.epochs} epochs: test accuracy {acc}, training seconds {seconds}")
     assert acc["scratch"] >= TARGET
-    assert seconds["scratch"] < TIME_LIMIT
     assert abs(acc["scratch"] - acc["torch"]) <= TWIN_GAP
 
 

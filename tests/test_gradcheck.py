@@ -9,8 +9,10 @@ from bench.compare.parity import float_leaves
 
 GRADCHECK_TOL = 1e-6  # max relative error, float64 central differences with eps=1e-6
 
-SMALL_CASES = [c for c in CASES if c.gradcheck and not too_big_for_gradcheck(
-    c.build(np.random.default_rng(0), np.float64))]
+# Cases drawn at kinks (ReLU at exact 0, pooling ties) have no derivative there to
+# estimate; Embedding's max_norm opts out (Case.gradcheck).
+SMALL_CASES = [c for c in CASES if c.gradcheck and not c.at_kinks
+               and not too_big_for_gradcheck(c.build(np.random.default_rng(0), np.float64))]
 
 
 @pytest.mark.parametrize("case", SMALL_CASES, ids=lambda c: c.name)

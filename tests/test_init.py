@@ -67,3 +67,23 @@ def test_init_functions_fill_in_place_and_accept_parameters():
     arr = np.zeros((3, 4), np.float32)
     init.normal_(arr, 0, 1, rng=np.random.default_rng(0))
     assert arr.dtype == np.float32 and arr.std() > 0.3
+
+
+@pytest.mark.parametrize("build", [
+    lambda rng: scratch.Linear(400, 300, rng=rng),
+    lambda rng: scratch.Linear(7, 500, rng=rng),
+    lambda rng: scratch.Conv2d(16, 300, 3, rng=rng),
+], ids=["Linear(400, 300)", "Linear(7, 500)", "Conv2d(16, 300, 3)"])
+def test_default_init_spans_torchs_range(build):
+    """Each parameter's default draw is uniform on torch's symmetric range: its largest
+    magnitude matches that of torch's own freshly built module. With n >= 300 draws of
+    U(-b, b) each maximum lies in [0.95 b, b] except with probability 0.95^300 < 1e-6."""
+    m = build(np.random.default_rng(0))
+    args, kwargs = m.init_args
+    torch.manual_seed(0)
+    t = getattr(torch.nn, type(m).__name__)(*args, **kwargs)
+    for name, p in m.named_parameters():
+        ours = float(np.abs(p.data).max())
+        theirs = float(dict(t.named_parameters())[name].detach().abs().max())
+        assert 0.95 <= ours / theirs <= 1 / 0.95, (name, ours, theirs)
+        assert abs(float(p.data.mean())) <= 0.2 * theirs, name  # symmetric about 0

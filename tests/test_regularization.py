@@ -59,37 +59,93 @@ def test_batchnorm_bad_input():
     assert bn(np.zeros((1, 4), np.float32)).shape == (1, 4)  # eval mode takes a single sample
 
 
-@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
-def test_dropout_mask_statistics_and_scaling(p):
-    d = scratch.Dropout(p, rng=np.random.default_rng(0))
-    x = np.ones((200, 500), np.float32)
+# scratch.Dropout against torch's own nn.Dropout. Their masks come from different random
+# streams, so they are compared in distribution (the keep rate) and in scaling (each kept
+# value is exactly x * (1 / (1 - p)) in the input's dtype, as torch computes it; each dropped
+# one exactly 0). Lockstep's shared-mask twin is tested apart, below.
+DRAWS = (200, 500)  # 100,000 Bernoulli draws per mask
+
+
+def _binomial_bound(rate: float, n: int) -> float:
+    """Five standard deviations of a mean of n Bernoulli(rate) draws: a correct
+    implementation falls outside with probability below 1e-6."""
+    return 5 * (rate * (1 - rate) / n) ** 0.5
+
+
+def _both_dropouts(p, x, seed=0):
+    """(output, dL/dx) of scratch.Dropout(p) and of its default twin, nn.Dropout(p)."""
+    d = scratch.Dropout(p, rng=np.random.default_rng(seed))
+    t = reference.twin(d)
+    assert type(t) is torch.nn.Dropout and t.p == p
+    torch.manual_seed(seed)
+    g = np.random.default_rng(seed + 1).standard_normal(x.shape).astype(x.dtype)
+    xt = reference.to_torch(x).requires_grad_(True)
+    yt = t(xt)
+    yt.backward(reference.to_torch(g))
     y = d(x)
-    kept = y != 0
-    assert kept.mean() == pytest.approx(1 - p, abs=0.005)  # 100,000 draws
-    np.testing.assert_allclose(y[kept], 1 / (1 - p), rtol=1e-6)
-    g = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
-    np.testing.assert_array_equal(d.backward(g), g * y)  # same mask, same scale
+    return g, (y, d.backward(g)), (reference.to_numpy(yt), reference.to_numpy(xt.grad))
 
 
-def test_dropout_eval_and_edge_probabilities(rng):
-    x = rng.standard_normal((4, 6)).astype(np.float32)
-    d = scratch.Dropout(0.5, rng=rng).eval()
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.5, 0.9])
+def test_dropout_matches_nn_dropout_in_distribution_and_scaling(p, dtype):
+    x = np.random.default_rng(5).uniform(0.5, 2.0, DRAWS).astype(dtype)  # never 0
+    g, mine, theirs = _both_dropouts(p, x)
+    n = x.size
+    scale = x.dtype.type(1 / (1 - p))
+    for who, (y, dx) in (("scratch", mine), ("torch", theirs)):
+        assert y.dtype == dx.dtype == x.dtype, who
+        kept = y != 0
+        rate = kept.mean()
+        assert abs(rate - (1 - p)) <= _binomial_bound(1 - p, n), (who, rate)
+        # rows are independent draws, not one mask repeated: two rows agree at p^2 + (1-p)^2
+        agree = (kept[::2] == kept[1::2]).mean()
+        same = p * p + (1 - p) * (1 - p)
+        assert abs(agree - same) <= _binomial_bound(same, n // 2), (who, agree)
+        np.testing.assert_array_equal(y[kept], x[kept] * scale, err_msg=who)
+        np.testing.assert_array_equal(dx, np.where(kept, g * scale, 0), err_msg=who)
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+def test_dropout_eval_and_edge_probabilities_match_nn_dropout(p, rng):
+    """Eval mode is the identity; in training p=0 keeps everything and p=1 drops everything,
+    in both (nothing random is left to differ)."""
+    x = rng.uniform(0.5, 2.0, (4, 6)).astype(np.float32)
+    if p in (0.0, 1.0):
+        g, (y, dx), (ty, tdx) = _both_dropouts(p, x)
+        expected = x if p == 0 else np.zeros_like(x)
+        for out in (y, ty):
+            np.testing.assert_array_equal(out, expected)
+        for grad in (dx, tdx):
+            np.testing.assert_array_equal(grad, g if p == 0 else np.zeros_like(g))
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    d = scratch.Dropout(p, rng=rng).eval()
+    t = reference.twin(d)
+    assert not t.training
     np.testing.assert_array_equal(d(x), x)
-    np.testing.assert_array_equal(d.backward(x), x)
-    np.testing.assert_array_equal(scratch.Dropout(0.0, rng=rng)(x), x)
-    one = scratch.Dropout(1.0, rng=rng)
-    assert not one(x).any() and not one.backward(x).any()
-    torch_one = torch.nn.Dropout(1.0)(torch.from_numpy(x))
-    assert not torch_one.any()
+    np.testing.assert_array_equal(t(reference.to_torch(x)).numpy(), x)
+    np.testing.assert_array_equal(d.backward(g), g)
+
+
+def test_dropout_bad_arguments(rng):
     with pytest.raises(ValueError, match=r"in \[0, 1\], got 1.5"):
         scratch.Dropout(1.5, rng=rng)
     with pytest.raises(TypeError, match="Generator"):
         scratch.Dropout(0.5, rng=None)
 
 
-def test_dropout_twins_draw_identical_masks_over_many_steps():
+def test_default_twin_is_nn_dropout_and_shared_mask_is_asked_for(rng):
+    model = scratch.Sequential(scratch.Linear(3, 3, rng=rng), scratch.Dropout(0.4, rng=rng))
+    assert type(reference.twin(model)[1]) is torch.nn.Dropout
+    assert type(reference.twin(model, dropout="shared")[1]) is reference.SharedMaskDropout
+    with pytest.raises(ValueError, match="'native' or 'shared', got 'numpy'"):
+        reference.twin(model, dropout="numpy")
+
+
+def test_shared_mask_twins_draw_identical_masks_over_many_steps():
+    """The lockstep test device: a copy of scratch's Generator, the same masks step by step."""
     model = scratch.Sequential(scratch.Dropout(0.4, rng=np.random.default_rng(3)))
-    tmodel = reference.twin(model)
+    tmodel = reference.twin(model, dropout="shared")
     for _ in range(5):
         x = np.random.default_rng().standard_normal((16, 9)).astype(np.float32)
         np.testing.assert_array_equal(model(x), tmodel(torch.from_numpy(x)).numpy())

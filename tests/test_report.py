@@ -27,6 +27,27 @@ def write_readme(path: Path) -> Path:
     return path
 
 
+def markdown_rows(text: str) -> list[dict[str, str]]:
+    """The rows of the one markdown table in `text`, each as {column header: cell}."""
+    lines = [ln for ln in text.splitlines() if ln.startswith("|")]
+    assert lines and set(lines[1].replace("|", "").strip()) <= set("-: "), lines[:2]
+
+    def cells(line):
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+
+    header = cells(lines[0])
+    rows = [dict(zip(header, cells(ln), strict=True)) for ln in lines[2:]]
+    return rows
+
+
+def section(text: str, name: str) -> str:
+    return text.split(f"<!-- twinbench:{name} -->")[1].split(f"<!-- /twinbench:{name} -->")[0]
+
+
+def _pick(row: dict, *columns: str) -> list[str]:
+    return [row[c] for c in columns]
+
+
 @pytest.fixture
 def readme(tmp_path):
     return write_readme(tmp_path / "README.md")
@@ -55,18 +76,30 @@ def test_report_writes_tables_naming_the_machine_and_check_detects_staleness(tmp
     records.append_record("lockstep", {
         "experiment": {"name": "mlp", "epochs": 1}, "dtype": "float64", "steps": 469,
         "max_loss_diff": 1e-13, "max_weight_rel_diff": 2e-12,
-        "test_accuracy": {"scratch": 97.1, "torch": 97.1}}, tmp_path)
+        "test_accuracy": {"scratch": 97.1, "torch": 97.2}}, tmp_path)
     assert report.report(check=True, results_dir=tmp_path, readme=readme)  # stale before
     report.report(check=False, results_dir=tmp_path, readme=readme)
     assert report.report(check=True, results_dir=tmp_path, readme=readme) == []
     text = readme.read_text()
     assert "PLACEHOLDER" not in text and "Machine: " in text and "Fingerprint: " in text
     assert f"Run set: {tmp_path.name}" in text
-    assert "| mlp " in text and "98.60" in text and "1.50" in text  # ratio 6.0 / 4.0
-    assert "(<1: scratch faster)" in (tmp_path / "accuracy.md").read_text()
-    assert "exceeded (+4.0 points)" in (tmp_path / "seeds.md").read_text()
-    lockstep = (tmp_path / "lockstep.md").read_text()
-    assert "2.00e-12" in lockstep and "not recorded (older record)" in lockstep
+    # each figure in its own column, found by the column's header
+    accuracy = markdown_rows((tmp_path / "accuracy.md").read_text())
+    assert accuracy == markdown_rows(section(text, "accuracy"))
+    assert [r["experiment"] for r in accuracy] == ["mlp"]
+    assert _pick(accuracy[0], "target %", "scratch %", "torch %", "both reach target",
+                 "s/epoch scratch", "s/epoch torch",
+                 "time ratio scratch/torch (<1: scratch faster)") == [
+        "98.50", "98.60", "98.70", "yes", "6.0", "4.0", "1.50"]  # ratio 6.0 / 4.0
+    seeds = markdown_rows((tmp_path / "seeds.md").read_text())
+    assert _pick(seeds[0], "write-up", "what it claims", "scratch %", "torch %", "claim") == [
+        "seed-003", "84% validation", "88.00", "88.10", "exceeded (+4.0 points)"]
+    lockstep = markdown_rows((tmp_path / "lockstep.md").read_text())
+    assert _pick(lockstep[0], "experiment", "dtype", "steps", "max loss diff",
+                 "max relative weight diff", "norm relative weight diff", "scratch %",
+                 "torch %", "accuracy gap (points)") == [
+        "mlp", "float64", "469", "1.00e-13", "2.00e-12", "not recorded (older record)",
+        "97.10", "97.20", "0.10"]
     # a new record makes the README stale again
     records.append_record("accuracy", _accuracy_payload(scratch=97.0), tmp_path)
     stale = report.report(check=True, results_dir=tmp_path, readme=readme)
@@ -191,10 +224,12 @@ def test_a_table_shows_one_machine_and_says_what_it_left_out():
 def test_large_spread_is_marked_and_iqr_never_prints_in_exponent_form():
     rec = _speed_record(_with_id(_fp()), median_torch=0.542, iqr_torch=0.104)
     text = tables.section("Run set: t", [rec], tables.speed_table)
-    assert "542 (19%)" in text and "e+" not in text and tables.SPREAD_MARK not in text
+    assert [r["torch ms (IQR % of median)"] for r in markdown_rows(text)] == ["542 (19%)"]
+    assert "e+" not in text and tables.SPREAD_MARK not in text
     rec = _speed_record(_with_id(_fp()), median_torch=0.0319, iqr_torch=0.035)
     text = tables.section("Run set: t", [rec], tables.speed_table)
-    assert f"31.9 (110%){tables.SPREAD_MARK}" in text
+    assert [r["torch ms (IQR % of median)"] for r in markdown_rows(text)] == [
+        f"31.9 (110%){tables.SPREAD_MARK}"]
     assert "1 timing with an interquartile range above 25% of the median" in text
 
 
@@ -244,7 +279,8 @@ def test_publishing_a_run_renders_only_the_published_records(tmp_path, monkeypat
     assert report.check_published(root) == []
     manifest = json.loads((root / "results" / "published.json").read_text())
     assert manifest["name"] == "first" and len(manifest["records"]) == 1
-    assert "98.61" in (root / "README.md").read_text()
+    published = markdown_rows(section((root / "README.md").read_text(), "accuracy"))
+    assert [r["scratch %"] for r in published] == ["98.61"]
     # a record that reaches results/records without being published changes nothing
     records.append_record("accuracy", _accuracy_payload(scratch=11.11), root / "results")
     assert report.check_published(root) == []

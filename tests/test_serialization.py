@@ -10,13 +10,16 @@ from scratch import serialization
 
 
 def _model(rng, dtype=np.float32):
-    return scratch.Sequential(scratch.Linear(5, 4, rng=rng, dtype=dtype), scratch.Tanh(),
+    """With batch norm's buffers (an int64 counter among them) between two layers' weights."""
+    return scratch.Sequential(scratch.Linear(5, 4, rng=rng, dtype=dtype),
+                              scratch.BatchNorm1d(4, dtype=dtype), scratch.Tanh(),
                               scratch.Linear(4, 3, rng=rng, dtype=dtype))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=lambda d: np.dtype(d).name)
 def test_round_trip_is_exact(tmp_path, rng, dtype):
     model = _model(rng, dtype)
+    model(rng.standard_normal((6, 5)).astype(dtype))  # running statistics away from 0 and 1
     path = tmp_path / "model.npz"
     scratch.save(model.state_dict(), path)
     loaded = scratch.load(path)

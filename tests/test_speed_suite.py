@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+import scratch
 from bench.measure.speed import grid
 from bench.measure.speed.run import SPEED_DIR, measure_ceiling, run_speed_suite
 from bench.measure.speed.workloads import Workload, train_flops
@@ -107,3 +109,58 @@ def test_a_cuda_column_appears_by_itself(monkeypatch):
     assert table.loc[0, f"ratio scratch/torch {tables.FASTER}"] == "2.00"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert not [c for c in grid.cases("default") if c.impl == "torch-cuda"]
+
+
+class _OnceBenchmark:
+    """Stands in for pytest-benchmark's fixture: runs the timed target once, flagged."""
+
+    def __init__(self, timing: dict):
+        self.group, self.extra_info, self.timing = None, {}, timing
+
+    def pedantic(self, target, setup=None, rounds=1, warmup_rounds=0):
+        if setup is not None:
+            setup()
+        self.timing["on"] = True
+        try:
+            target()
+        finally:
+            self.timing["on"] = False
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("phase", ["forward", "backward", "step"])
+@pytest.mark.parametrize("impl", ["scratch", "torch"])
+def test_each_case_times_the_model_it_names_with_the_threads_it_records(
+        impl, phase, threads, monkeypatch):
+    """Spies on both twins' models: the timed call runs only the named twin, with torch's
+    threads and numpy's BLAS threads both at the case's count (conftest holds torch at 1,
+    the machine's BLAS default is all cores: each pin shows in one of the two counts)."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    from bench.measure.speed import test_speed as speed
+
+    timing = {"on": False}
+    ran = []
+
+    def spy(who, real):
+        def wrapper(*args, **kwargs):
+            if timing["on"]:
+                blas = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+                ran.append((who, torch.get_num_threads(), blas))
+            return real(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(scratch.Sequential, "forward",
+                        spy("scratch", scratch.Sequential.forward))
+    monkeypatch.setattr(scratch.Sequential, "backward",
+                        spy("scratch", scratch.Sequential.backward))
+    monkeypatch.setattr(torch.nn.Sequential, "forward",
+                        spy("torch", torch.nn.Sequential.forward))
+    monkeypatch.setattr(torch.Tensor, "backward", spy("torch", torch.Tensor.backward))
+    case = grid.Case("mlp-128", 8, "float32", threads, phase, impl)
+    speed.test_speed(_OnceBenchmark(timing), case)
+    assert ran, "the timed call ran no model"
+    assert {who for who, _, _ in ran} == {impl}
+    assert {t for _, t, _ in ran} == {threads}
+    assert all(blas == {threads} for _, _, blas in ran)

@@ -12,16 +12,18 @@ from scratch.testing import max_rel_diff
 
 STEPS = 10
 REL_TOL = {np.float64: 1e-10, np.float32: 1e-4}
+# One argument set builds both optimizers; the loss's twin comes from reference.twin.
+SGD_ARGS = {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-4}
 
 
 def _train_both(dtype, steps=STEPS, seed=0):
     rng = np.random.default_rng(seed)
     model = mlp(rng, np.dtype(dtype))  # 784-256-128-10, ReLU
     tmodel = reference.twin(model)
-    loss_fn, tloss_fn = scratch.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
-    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-4)
-    topt = torch.optim.SGD(tmodel.parameters(), lr=0.05, momentum=0.9, nesterov=True,
-                           weight_decay=1e-4)
+    loss_fn = scratch.CrossEntropyLoss()
+    tloss_fn = reference.twin(loss_fn)
+    opt = optim.SGD(model.parameters(), **SGD_ARGS)
+    topt = torch.optim.SGD(tmodel.parameters(), **SGD_ARGS)
     data_x = rng.standard_normal((64, 784)).astype(dtype)  # a fixed set the MLP can fit
     data_y = rng.integers(0, 10, 64)
     losses = []

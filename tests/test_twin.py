@@ -10,8 +10,10 @@ from bench.compare import TOLERANCES, compare
 
 
 def _model(rng, dtype=np.float32):
+    """Parameters and buffers (batch norm's) in one chain: torch lists them module by module."""
     return scratch.Sequential(
-        scratch.Flatten(), scratch.Linear(12, 8, rng=rng, dtype=dtype), scratch.GELU(),
+        scratch.Flatten(), scratch.Linear(12, 8, rng=rng, dtype=dtype),
+        scratch.BatchNorm1d(8, dtype=dtype), scratch.GELU(),
         scratch.Linear(8, 8, bias=False, rng=rng, dtype=dtype), scratch.LeakyReLU(0.2),
         scratch.Linear(8, 3, rng=rng, dtype=dtype), scratch.Softmax(dim=1),
     )
@@ -24,12 +26,16 @@ def test_twin_has_same_keys_shapes_values_dtype(rng, dtype):
     assert isinstance(tmodel, torch.nn.Sequential)
     ours, theirs = model.state_dict(), tmodel.state_dict()
     assert list(ours) == list(theirs)
+    assert list(ours)[4:8] == ["2.running_mean", "2.running_var", "2.num_batches_tracked",
+                               "4.weight"]  # the batch norm's buffers before the next layer
     for k in ours:
-        assert theirs[k].dtype == reference.torch_dtype(dtype)
+        assert ours[k].dtype == theirs[k].numpy().dtype
         np.testing.assert_array_equal(ours[k], theirs[k].numpy())
     assert [n for n, _ in model.named_parameters()] == [n for n, _ in tmodel.named_parameters()]
-    assert repr(model).replace("Sequential", "") != ""  # printable, torch-like
-    assert "(1): Linear(in_features=12, out_features=8, bias=True)" in repr(model)
+    assert [n for n, _ in model.named_buffers()] == [n for n, _ in tmodel.named_buffers()]
+    for m, t in zip(model, tmodel):  # torch's repr, where scratch's arguments are all torch's
+        if type(m).__name__ in ("Flatten", "Linear", "GELU", "LeakyReLU", "Softmax"):
+            assert repr(m) == repr(t)
 
 
 def test_copy_weights_both_directions(rng):
@@ -42,8 +48,9 @@ def test_copy_weights_both_directions(rng):
     for k, v in tmodel.state_dict().items():
         np.testing.assert_array_equal(model.state_dict()[k], v.numpy())
     model[1].weight.data[...] = 0.5
+    model[2].running_var[...] = 3.0
     reference.copy_weights(model, tmodel)
-    assert torch.all(tmodel[1].weight == 0.5)
+    assert torch.all(tmodel[1].weight == 0.5) and torch.all(tmodel[2].running_var == 3.0)
 
 
 def test_copy_weights_rejects_mismatched_architectures(rng):
@@ -104,8 +111,9 @@ def test_zero_grad_and_accumulation(rng):
 def test_replacing_a_child_keeps_its_place_as_torch(rng):
     model = _model(rng)
     tmodel = reference.twin(model)
-    setattr(model, "3", scratch.Linear(8, 8, rng=rng))  # now with a bias
-    setattr(tmodel, "3", torch.nn.Linear(8, 8))
+    new = scratch.Linear(8, 8, rng=rng)  # now with a bias
+    setattr(model, "4", new)
+    setattr(tmodel, "4", reference.twin(new))
     assert list(model.state_dict()) == list(tmodel.state_dict())
     assert [type(m).__name__ for m in model] == [type(m).__name__ for m in tmodel]
 

@@ -30,6 +30,17 @@ class Case:
     # False where finite differences cannot see the backward: Embedding's max_norm
     # renormalises the nudged rows in place (torch does not differentiate that either).
     gradcheck: bool = True
+    # The input's values; standard normal unless a case needs edges (exact zeros, ties).
+    draw: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray] | None = None
+    # The twin's dropout: torch's own, or the shared-mask test device where a training-mode
+    # dropout must drop the same elements on both sides for the outputs to be comparable.
+    dropout: str = "native"
+
+    @property
+    def at_kinks(self) -> bool:
+        """Inputs drawn on purpose where the function has no derivative (exact zeros, ties):
+        torch's one-sided choice is the answer there, and finite differences do not apply."""
+        return self.draw is not None
 
     def arguments(self, batch: int, dtype, rng: np.random.Generator):
         """(positional inputs, target or None, keyword options) for one forward."""
@@ -41,10 +52,25 @@ class Case:
 
     def inputs(self, batch: int, dtype, rng: np.random.Generator):
         shape = (batch, *self.features)
-        x = rng.standard_normal(shape).astype(dtype)
+        x = (rng.standard_normal(shape) if self.draw is None else self.draw(rng, shape))
+        x = x.astype(dtype)
         target = None if self.target is None else self.target(rng, shape).astype(
             dtype if self.name.startswith(("MSE", "BCE")) else np.int64)
         return x, target
+
+
+def _with_zeros(rng, shape):
+    """Standard normal with about a third of the entries exactly 0: where piecewise
+    activations switch branch, and the gradient there is torch's choice (ReLU: 0)."""
+    x = rng.standard_normal(shape)
+    x[rng.random(shape) < 1 / 3] = 0.0
+    return x
+
+
+def _ties(rng, shape):
+    """Integers in {-1, 0, 1}: most pooling windows hold several equal maxima, and torch
+    routes the gradient to the first of them in row-major order."""
+    return rng.integers(-1, 2, size=shape).astype(np.float64)
 
 
 def _classes(rng, shape):
@@ -96,14 +122,23 @@ CASES: list[Case] = [
          (13,)),
     Case("Linear 3-D input", lambda r, dt: scratch.Linear(5, 3, rng=r, dtype=dt), (4, 5)),
     Case("ReLU", lambda r, dt: scratch.ReLU(), (11,)),
+    Case("ReLU at exact zeros", lambda r, dt: scratch.ReLU(), (3, 11), draw=_with_zeros),
     Case("LeakyReLU", lambda r, dt: scratch.LeakyReLU(0.1), (11,)),
+    Case("LeakyReLU() at exact zeros", lambda r, dt: scratch.LeakyReLU(), (3, 11),
+         draw=_with_zeros),
     Case("Sigmoid", lambda r, dt: scratch.Sigmoid(), (11,)),
     Case("Tanh", lambda r, dt: scratch.Tanh(), (11,)),
     Case("GELU", lambda r, dt: scratch.GELU(), (11,)),
     Case("GELU(tanh)", lambda r, dt: scratch.GELU("tanh"), (11,)),
     Case("Softmax(dim=1)", lambda r, dt: scratch.Softmax(dim=1), (11,)),
     Case("Softmax(dim=-1) 3-D", lambda r, dt: scratch.Softmax(dim=-1), (3, 5)),
+    # every axis of a 4-D input, by positive and negative index: the non-last ones too
+    *(Case(f"Softmax(dim={d}) 4-D", lambda r, dt, d=d: scratch.Softmax(dim=d), (3, 4, 5))
+      for d in (0, 1, 2, 3, -1, -2, -3, -4)),
     Case("Flatten", lambda r, dt: scratch.Flatten(), (2, 3, 4)),
+    Case("Flatten(0, 1)", lambda r, dt: scratch.Flatten(0, 1), (2, 3, 4)),
+    Case("Flatten(2)", lambda r, dt: scratch.Flatten(2), (2, 3, 4)),
+    Case("Flatten(-3, -2)", lambda r, dt: scratch.Flatten(-3, -2), (2, 3, 4)),
     Case("CrossEntropyLoss", lambda r, dt: scratch.CrossEntropyLoss(), (10,), _classes),
     Case("CrossEntropyLoss(sum, smoothing 0.1)",
          lambda r, dt: scratch.CrossEntropyLoss(reduction="sum", label_smoothing=0.1), (10,),
@@ -119,7 +154,8 @@ CASES: list[Case] = [
          lambda r, dt: scratch.BCEWithLogitsLoss(
              reduction="sum", pos_weight=np.linspace(0.5, 3, 7, dtype=dt)),
          (7,), lambda r, s: (r.uniform(0, 1, s) > 0.5)),
-    Case("Dropout(p=0.3)", lambda r, dt: scratch.Dropout(0.3, rng=r), (11,)),
+    Case("Dropout(p=0.3) shared mask", lambda r, dt: scratch.Dropout(0.3, rng=r), (11,),
+         dropout="shared"),
     Case("Dropout eval", lambda r, dt: scratch.Dropout(0.3, rng=r).eval(), (11,)),
     Case("BatchNorm1d", lambda r, dt: scratch.BatchNorm1d(6, dtype=dt), (6,), min_batch=2),
     Case("BatchNorm1d (N, C, L)", lambda r, dt: scratch.BatchNorm1d(4, dtype=dt), (4, 5)),
@@ -145,11 +181,18 @@ CASES: list[Case] = [
          lambda r, dt: scratch.Conv2d(3, 2, (3, 2), (2, 1), (1, 0), rng=r, dtype=dt), (3, 7, 8)),
     Case("MaxPool2d(2)", lambda r, dt: scratch.MaxPool2d(2), (3, 9, 9)),
     Case("MaxPool2d(3, stride=1, padding=1)", lambda r, dt: scratch.MaxPool2d(3, 1, 1), (2, 7, 8)),
+    Case("MaxPool2d(2) ties", lambda r, dt: scratch.MaxPool2d(2), (3, 8, 8), draw=_ties),
+    Case("MaxPool2d(3, stride=2, padding=1) ties", lambda r, dt: scratch.MaxPool2d(3, 2, 1),
+         (2, 7, 8), draw=_ties),
+    Case("ReLU-MaxPool2d(2) ties and zeros",
+         lambda r, dt: scratch.Sequential(scratch.ReLU(), scratch.MaxPool2d(2)), (2, 6, 6),
+         draw=_ties),
     Case("AvgPool2d(2)", lambda r, dt: scratch.AvgPool2d(2), (3, 9, 9)),
     Case("AvgPool2d(3, stride=2, padding=1)", lambda r, dt: scratch.AvgPool2d(3, 2, 1), (2, 9, 7)),
     Case("CNN conv-BN-ReLU-pool-flatten-linear", _small_cnn, (1, 6, 6)),
     Case("MLP 784-256-128-10", mlp, (784,)),
-    Case("MLP with BatchNorm1d and Dropout", _regularised_mlp, (20,), min_batch=2),
+    Case("MLP with BatchNorm1d and Dropout (shared mask)", _regularised_mlp, (20,), min_batch=2,
+         dropout="shared"),
 ]
 
 
@@ -273,7 +316,8 @@ def run_case(case: Case, dtype, batch: int, seed: int = 0) -> ParityResult:
     rng = np.random.default_rng(seed)
     module = case.build(rng, np.dtype(dtype))
     inputs, target, options = case.arguments(batch, dtype, rng)
-    return compare(module, *inputs, target=target, options=options, rng=rng)
+    return compare(module, *inputs, target=target, options=options, rng=rng,
+                   dropout=case.dropout)
 
 
 def parity_table(batches=(1, 64), seed: int = 0) -> list[dict]:
@@ -303,8 +347,9 @@ def parity_table(batches=(1, 64), seed: int = 0) -> list[dict]:
                 "worst gradient": worst_grad, "rtol / atol": f"{tol.rtol:g} / {tol.atol:g}",
                 "tolerance used": f"{used:.1%}",
                 "finite-diff rel err (float64)": (
-                    _fd_cell(case, finite_difference_error(case, seed))
-                    if dtype is np.float64 else "-"),
+                    "-" if dtype is not np.float64
+                    else "n/a (input at kinks)" if case.at_kinks
+                    else _fd_cell(case, finite_difference_error(case, seed))),
                 "within tolerance": "yes" if ok else "NO",
             })
     return rows

@@ -1,6 +1,6 @@
 """The parity helper: feed one input to a scratch module and its torch twin, compare everything.
 
-`compare(module, x, rng=rng)` runs forward on both twins, draws a random
+`compare(module, *inputs, rng=rng)` runs forward on both twins, draws a random
 non-uniform upstream gradient, runs backward on both, and returns the
 output, dL/dx and every parameter gradient side by side. The tests call it
 for every component (see `catalogue.py`); `twinbench parity` prints its
@@ -40,7 +40,7 @@ class ParityResult:
 
     def max_abs(self, name: str) -> float:
         a, b = self.pairs[name]
-        return float(np.max(np.abs(a - b), initial=0.0))
+        return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)), initial=0.0))
 
     def max_rel(self, name: str) -> float:
         """max|scratch - torch| / max|torch|: the difference relative to the array's scale."""
@@ -51,17 +51,41 @@ class ParityResult:
 
     def tolerance_used(self, tol: Tolerance) -> float:
         """max |scratch - torch| / (atol + rtol |torch|) over every array: 1.0 is the limit."""
-        return max(float(np.max(np.abs(a - b) / (tol.atol + tol.rtol * np.abs(b)), initial=0))
-                   for a, b in self.pairs.values())
+        used = 0.0
+        for a, b in self.pairs.values():
+            a64, b64 = a.astype(np.float64), b.astype(np.float64)  # a measure, not the check
+            used = max(used, float(np.max(np.abs(a64 - b64) / (tol.atol + tol.rtol * np.abs(b64)),
+                                          initial=0)))
+        return used
 
     def failures(self, tol: Tolerance) -> list[str]:
+        """Every pair that differs in dtype, shape, NaN or infinity pattern, or by more than
+        `atol + rtol |torch|` where both are finite. Nothing is cast first: a float32
+        module that computes in float64 fails on its dtype, however close its values."""
         out = []
         for name, (a, b) in self.pairs.items():
+            if a.dtype != b.dtype:
+                out.append(f"{name}: dtype {a.dtype} vs torch {b.dtype}")
+                continue
             if a.shape != b.shape:
                 out.append(f"{name}: shape {a.shape} vs torch {b.shape}")
                 continue
-            excess = np.abs(a - b) - (tol.atol + tol.rtol * np.abs(b))
-            if not np.all(np.isfinite(a)) or np.any(excess > 0):
+            if not np.issubdtype(a.dtype, np.inexact):
+                if not np.array_equal(a, b):
+                    out.append(f"{name}: {a.tolist()} vs torch {b.tolist()}")
+                continue
+            nan_a, nan_b = np.isnan(a), np.isnan(b)
+            if np.any(nan_a != nan_b):
+                out.append(f"{name}: NaN pattern differs ({int(nan_a.sum())} NaN in scratch, "
+                           f"{int(nan_b.sum())} in torch)")
+                continue
+            fin_a, fin_b = np.isfinite(a), np.isfinite(b)
+            if np.any(fin_a != fin_b) or np.any(a[np.isinf(a)] != b[np.isinf(a)]):
+                out.append(f"{name}: infinities differ ({int((~fin_a).sum() - nan_a.sum())} "
+                           f"in scratch, {int((~fin_b).sum() - nan_b.sum())} in torch)")
+                continue
+            excess = np.abs(a[fin_a] - b[fin_a]) - (tol.atol + tol.rtol * np.abs(b[fin_a]))
+            if np.any(excess > 0):
                 out.append(f"{name}: max abs diff {self.max_abs(name):.3e}, "
                            f"max rel diff {self.max_rel(name):.3e}")
         return out
@@ -125,12 +149,15 @@ def _suffix(name: str, i: int) -> str:
 
 
 def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
-            target: np.ndarray | None = None, options: dict | None = None) -> ParityResult:
+            target: np.ndarray | None = None, options: dict | None = None,
+            dropout: str = "native") -> ParityResult:
     """Run `module` and its torch twin on the same inputs and collect the pairs.
 
-    `inputs` are the forward's positional arguments (nested tuples allowed, as an
-    LSTM's `(h0, c0)`); `options` its keyword arguments (masks, flags), passed to
-    both twins with arrays as tensors; `target` is a loss's target.
+    The twin is `reference.twin(module, dropout=dropout)`: torch's own nn.Dropout
+    unless a case asks for the shared-mask test device. `inputs` are the forward's
+    positional arguments (nested tuples allowed, as an LSTM's `(h0, c0)`); `options`
+    its keyword arguments (masks, flags), passed to both twins with arrays as
+    tensors; `target` is a loss's target.
 
     The upstream gradient of each float output is drawn from `rng`: standard normal
     for arrays, a random scalar in [0.5, 2) for reduced losses, so no error can
@@ -141,8 +168,13 @@ def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
 
     Pairs: "output", "output1", ...; "input.grad", "input1.grad", ... (one per
     float input leaf); "{parameter}.grad"; and every buffer after the forward.
+
+    Every array is kept as each side returned it, never cast: the dtype is part of the
+    answer (`ParityResult.failures`). The one exception is a reduced loss, which returns
+    a Python float by contract, as torch's `.item()` does; both sides are then Python
+    floats, and the loss's dtype shows in its input gradient.
     """
-    tmodule = reference.twin(module)
+    tmodule = reference.twin(module, dropout=dropout)
     is_loss = isinstance(module, scratch.Loss)
     options = options or {}
     tleaves: list = []
@@ -152,8 +184,9 @@ def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
 
     module.zero_grad()
     if is_loss:
-        outs = [np.asarray(module(*inputs, target), dtype=dtype)]
-        touts = [tmodule(*tinputs, _torch_target(target))]
+        out = module(*inputs, target)
+        tout = tmodule(*tinputs, _torch_target(target))
+        outs, touts = [np.asarray(out)], [tout]
     else:
         outs = float_leaves(module(*inputs, **options))
         touts = _torch_leaves(tmodule(*tinputs, **toptions))
@@ -168,15 +201,17 @@ def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
 
     result = ParityResult()
     for i, (o, t) in enumerate(zip(outs, touts)):
-        result.pairs[_suffix("output", i)] = (o, reference.to_numpy(t))
+        theirs = np.asarray(t.item()) if is_loss and isinstance(out, float) else \
+            reference.to_numpy(t)
+        result.pairs[_suffix("output", i)] = (o, theirs)
     for i, t in enumerate(tleaves):
-        tgrad = np.zeros(tuple(t.shape), dtype) if t.grad is None else reference.to_numpy(t.grad)
+        tgrad = reference.to_numpy(torch.zeros_like(t) if t.grad is None else t.grad)
         result.pairs[_suffix("input", i) + ".grad"] = (np.asarray(grads[i]), tgrad)
     tparams = dict(tmodule.named_parameters())
     for name, p in module.named_parameters():
         tgrad = tparams[name].grad
-        result.pairs[f"{name}.grad"] = (
-            p.grad, np.zeros_like(p.grad) if tgrad is None else reference.to_numpy(tgrad))
+        result.pairs[f"{name}.grad"] = (np.asarray(p.grad), reference.to_numpy(
+            torch.zeros_like(tparams[name]) if tgrad is None else tgrad))
     tbuffers = dict(tmodule.named_buffers())
     for name, b in module.named_buffers():  # running statistics after the forward pass
         result.pairs[name] = (np.asarray(b), reference.to_numpy(tbuffers[name]))

@@ -112,7 +112,8 @@ class TorchRunner(_Runner):
                  shared_dropout: bool = False, device: str = "cpu"):
         self.exp = exp
         source = model if model is not None else build_model(exp, np.random.default_rng(exp.seed))
-        self.model = reference.twin(source, native_dropout=not shared_dropout).to(device)
+        self.model = reference.twin(
+            source, dropout="shared" if shared_dropout else "native").to(device)
         self.device = device
         self.loss_fn = torch.nn.CrossEntropyLoss()
         self.optimizer = _optimizer(torch.optim, exp, self.model.parameters())
