@@ -8,6 +8,7 @@ torch's own defaults apply; parameters are then copied, never re-drawn.
 from __future__ import annotations
 
 import inspect
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -54,12 +55,14 @@ def _build(m: scratch.Module, dtype: torch.dtype, native_dropout: bool) -> nn.Mo
 
     torch fills in its own defaults, so a scratch default that differs from torch's
     makes the twins differ instead of being copied across. Sequential is built from
-    its current children; Dropout becomes `SharedMaskDropout` unless native_dropout.
+    its current children (under their names); Dropout and Dropout2d become
+    `SharedMaskDropout` unless native_dropout.
     """
     name = type(m).__name__
     if isinstance(m, scratch.Sequential):
-        return nn.Sequential(*(_build(child, dtype, native_dropout) for child in m))
-    if type(m) is scratch.Dropout and not native_dropout:
+        return nn.Sequential(OrderedDict((name, _build(child, dtype, native_dropout))
+                                         for name, child in m.named_children()))
+    if type(m) in (scratch.Dropout, scratch.Dropout2d) and not native_dropout:
         return shared_dropout(m, dtype)
     cls = getattr(nn, name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or name == "Module":
@@ -75,9 +78,10 @@ def _build(m: scratch.Module, dtype: torch.dtype, native_dropout: bool) -> nn.Mo
 def twin(model: scratch.Module, *, native_dropout: bool = False) -> nn.Module:
     """The torch module with the same layers, weights, buffers, mode and dtype as `model`.
 
-    Dropout layers become `SharedMaskDropout`s holding a copy of the scratch
-    layer's Generator, so both twins drop the same elements; with
-    `native_dropout=True` they become torch's own nn.Dropout (for timing runs).
+    Dropout and Dropout2d layers become `SharedMaskDropout`s holding a copy of the
+    scratch layer's Generator, so both twins drop the same elements (channels); with
+    `native_dropout=True` they become torch's own nn.Dropout / nn.Dropout2d (for timing
+    runs).
     """
     dtype = torch_dtype(model.dtype or np.float32)
     tmodel = _build(model, dtype, native_dropout)

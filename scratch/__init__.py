@@ -5,23 +5,36 @@ parameters and caches; the math they call lives in `scratch.functional`.
 """
 
 from scratch import functional, init, optim
-from scratch.activation import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from scratch.activation import (
+    ELU,
+    GELU,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from scratch.batchnorm import BatchNorm1d, BatchNorm2d
-from scratch.conv import Conv2d
-from scratch.dropout import Dropout
-from scratch.flatten import Flatten
+from scratch.conv import Conv1d, Conv2d
+from scratch.dropout import Dropout, Dropout2d
+from scratch.flatten import Flatten, Unflatten
 from scratch.gradcheck import GradcheckResult, gradcheck
 from scratch.linear import Linear
 from scratch.loss import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from scratch.module import Module, Parameter, Sequential, check_state_keys
-from scratch.pooling import AvgPool2d, MaxPool2d
+from scratch.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from scratch.serialization import load, save
 from scratch.testing import max_rel_diff
 
 __all__ = [
-    "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss",
-    "Dropout", "Flatten", "GELU", "GradcheckResult", "LeakyReLU", "Linear", "Loss", "MSELoss",
-    "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh",
-    "check_state_keys", "functional", "gradcheck", "init", "load", "max_rel_diff", "optim",
-    "save",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
+    "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Flatten", "GELU",
+    "GradcheckResult", "Identity", "LeakyReLU", "Linear", "LogSoftmax", "Loss", "MSELoss",
+    "MaxPool2d", "MaxUnpool2d", "Module", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid",
+    "Softmax", "Softplus", "Tanh", "Unflatten", "check_state_keys", "functional", "gradcheck",
+    "init", "load", "max_rel_diff", "optim", "save",
 ]

@@ -81,9 +81,19 @@ def _torch_target(target: np.ndarray | None):
     return reference.to_torch(target)
 
 
+def _torch_arg(a):
+    return _torch_target(a) if isinstance(a, np.ndarray) else a
+
+
 def compare(module: scratch.Module, x: np.ndarray, *, rng: np.random.Generator,
-            target: np.ndarray | None = None) -> ParityResult:
+            target: np.ndarray | None = None, args: tuple = ()) -> ParityResult:
     """Run `module` and its torch twin on `x` (and `target`, for losses) and collect the pairs.
+
+    `args` are further forward arguments that take no gradient (MaxUnpool2d's indices
+    and output_size); arrays among them go to torch as tensors (integers as int64).
+    A module that returns a tuple (MaxPool2d with return_indices) is compared on every
+    element, the first taking the gradient; the rest are paired as "output.1", ...
+    torch gets a copy of its input leaf, so in-place twins (inplace=True) may write to it.
 
     The upstream gradient is drawn from `rng`: standard normal for array
     outputs, a random scalar in [0.5, 2) for reduced losses, so no error can
@@ -94,9 +104,14 @@ def compare(module: scratch.Module, x: np.ndarray, *, rng: np.random.Generator,
     xt = reference.to_torch(x).requires_grad_(True)
 
     module.zero_grad()
-    out = module(x, target) if is_loss else module(x)
+    out = module(x, target) if is_loss else module(x, *args)
+    tout = (tmodule(xt.clone(), _torch_target(target)) if is_loss
+            else tmodule(xt.clone(), *(_torch_arg(a) for a in args)))
+    extras, textras = (), ()
+    if isinstance(out, tuple):
+        out, *extras = out
+        tout, *textras = tout
     out = np.asarray(out, dtype=x.dtype)
-    tout = tmodule(xt, _torch_target(target)) if is_loss else tmodule(xt)
 
     upstream = (rng.standard_normal(out.shape) if out.ndim else rng.uniform(0.5, 2.0))
     upstream = np.asarray(upstream, dtype=x.dtype)
@@ -105,6 +120,8 @@ def compare(module: scratch.Module, x: np.ndarray, *, rng: np.random.Generator,
 
     result = ParityResult()
     result.pairs["output"] = (out, reference.to_numpy(tout))
+    for i, (e, te) in enumerate(zip(extras, textras), 1):
+        result.pairs[f"output.{i}"] = (np.asarray(e), reference.to_numpy(te))
     result.pairs["input.grad"] = (np.asarray(grad_x), reference.to_numpy(xt.grad))
     tparams = dict(tmodule.named_parameters())
     for name, p in module.named_parameters():
