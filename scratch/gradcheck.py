@@ -72,13 +72,16 @@ def central_difference(objective, arr: np.ndarray, eps: float) -> np.ndarray:
 
 def gradcheck(module: Module, x: np.ndarray, *, target: np.ndarray | None = None,
               rng: np.random.Generator, eps: float = 1e-6, tol: float = 1e-6,
-              raise_on_failure: bool = True) -> GradcheckResult:
+              raise_on_failure: bool = True, args: tuple = ()) -> GradcheckResult:
     """Compare `module.backward` with central differences for x and every parameter.
 
     Args:
         module: a scratch layer, model or loss (losses take `target`).
         x: float64 input.
         target: the target for a loss module.
+        args: further forward arguments that take no gradient (MaxUnpool2d's indices).
+            A module returning a tuple (MaxPool2d with return_indices) is checked on its
+            first element.
         rng: draws the random upstream gradient G (ignored for losses, which
             reduce to a scalar and take a random scalar grad instead).
         eps: finite-difference step.
@@ -95,7 +98,9 @@ def gradcheck(module: Module, x: np.ndarray, *, target: np.ndarray | None = None
 
     def call():
         replay()  # every pass draws the same dropout masks
-        return module(x, target) if is_loss else module(x)
+        xin = x.copy()  # an in-place layer (inplace=True) would overwrite x itself
+        out = module(xin, target) if is_loss else module(xin, *args)
+        return out[0] if isinstance(out, tuple) else out
 
     out = np.asarray(call())
     upstream = (rng.standard_normal(out.shape) if out.ndim else np.float64(rng.uniform(0.5, 2)))

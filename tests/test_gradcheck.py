@@ -17,7 +17,8 @@ def test_component_gradcheck(case):
     rng = np.random.default_rng(7)
     module = case.build(rng, np.dtype(np.float64))
     x, target = case.inputs(3, np.float64, rng)
-    result = scratch.gradcheck(module, x, target=target, rng=rng, tol=GRADCHECK_TOL)
+    result = scratch.gradcheck(module, x, target=target, rng=rng, tol=GRADCHECK_TOL,
+                               args=case.extra_args(x, rng))
     assert result.errors["input"] <= GRADCHECK_TOL
     assert set(result.errors) == {"input", *(n for n, _ in module.named_parameters())}
 

@@ -17,13 +17,16 @@ from bench.compare.parity import TOLERANCES, ParityResult, compare
 
 @dataclass(frozen=True)
 class Case:
-    """One component to compare: how to build it, its input, and (for losses) its target."""
+    """One component to compare: how to build it, its input, and (for losses) its target;
+    `args` draws further forward arguments that take no gradient (MaxUnpool2d's indices)
+    from the input's shape."""
 
     name: str
     build: Callable[[np.random.Generator, np.dtype], scratch.Module]
     features: tuple[int, ...]  # input shape after the batch dim
     target: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray] | None = None
     min_batch: int = 1  # training-mode batch norm over (N, C) needs N >= 2, as in torch
+    args: Callable[[np.random.Generator, tuple[int, ...]], tuple] | None = None
 
     def inputs(self, batch: int, dtype, rng: np.random.Generator):
         shape = (batch, *self.features)
@@ -31,6 +34,9 @@ class Case:
         target = None if self.target is None else self.target(rng, shape).astype(
             dtype if self.name.startswith(("MSE", "BCE")) else np.int64)
         return x, target
+
+    def extra_args(self, x: np.ndarray, rng: np.random.Generator) -> tuple:
+        return () if self.args is None else self.args(rng, x.shape)
 
 
 def _classes(rng, shape):
@@ -66,6 +72,26 @@ def _small_cnn(rng, dtype):
         scratch.BatchNorm2d(4, dtype=dtype), scratch.ReLU(), scratch.MaxPool2d(2),
         scratch.Flatten(), scratch.Linear(4 * 3 * 3, 10, rng=rng, dtype=dtype),
     )
+
+
+def _pool_indices(rng, shape):
+    """Indices of a MaxPool2d(2) over a (N, C, 2H, 2W) input: what MaxUnpool2d(2) takes."""
+    n, c, h, w = shape
+    _, idx = scratch.MaxPool2d(2, return_indices=True)(rng.standard_normal((n, c, 2 * h, 2 * w)))
+    return (idx,)
+
+
+def _pool_indices_sized(rng, shape):
+    """As _pool_indices, from a (N, C, 2H + 1, 2W + 1) input: output_size needed to undo it."""
+    n, c, h, w = shape
+    x = rng.standard_normal((n, c, 2 * h + 1, 2 * w + 1))
+    _, idx = scratch.MaxPool2d(2, return_indices=True)(x)
+    return idx, (2 * h + 1, 2 * w + 1)
+
+
+def _eval_no_running_stats(bn):
+    """track_running_stats=False in eval mode: still batch statistics, as torch."""
+    return bn.eval()
 
 
 def _regularised_mlp(rng, dtype):
@@ -133,6 +159,82 @@ CASES: list[Case] = [
     Case("MaxPool2d(3, stride=1, padding=1)", lambda r, dt: scratch.MaxPool2d(3, 1, 1), (2, 7, 8)),
     Case("AvgPool2d(2)", lambda r, dt: scratch.AvgPool2d(2), (3, 9, 9)),
     Case("AvgPool2d(3, stride=2, padding=1)", lambda r, dt: scratch.AvgPool2d(3, 2, 1), (2, 9, 7)),
+    # issue 12: every argument torch takes
+    Case("Conv2d(3, 4, 3, padding=2, dilation=2)",
+         lambda r, dt: scratch.Conv2d(3, 4, 3, 1, 2, 2, rng=r, dtype=dt), (3, 9, 8)),
+    Case("Conv2d(3, 2, (3, 2), stride=(2, 1), dilation=(1, 3))",
+         lambda r, dt: scratch.Conv2d(3, 2, (3, 2), (2, 1), 0, (1, 3), rng=r, dtype=dt),
+         (3, 9, 8)),
+    Case("Conv2d(4, 6, 3, stride=2, padding=1, groups=2)",
+         lambda r, dt: scratch.Conv2d(4, 6, 3, 2, 1, groups=2, rng=r, dtype=dt), (4, 9, 8)),
+    Case("Conv2d(4, 8, 3, padding=1, groups=4, bias=False) depthwise",
+         lambda r, dt: scratch.Conv2d(4, 8, 3, 1, 1, 1, 4, False, rng=r, dtype=dt), (4, 7, 6)),
+    Case("Conv2d(3, 2, 4, padding='same', dilation=(1, 2))",
+         lambda r, dt: scratch.Conv2d(3, 2, 4, padding="same", dilation=(1, 2), rng=r, dtype=dt),
+         (3, 7, 8)),
+    Case("Conv2d(3, 2, 3, stride=2, padding='valid')",
+         lambda r, dt: scratch.Conv2d(3, 2, 3, 2, "valid", rng=r, dtype=dt), (3, 7, 8)),
+    Case("Conv2d(2, 3, 3, 2, (2, 1), 2, padding_mode='reflect')",
+         lambda r, dt: scratch.Conv2d(2, 3, 3, 2, (2, 1), 2, padding_mode="reflect", rng=r,
+                                      dtype=dt), (2, 7, 6)),
+    Case("Conv2d(2, 4, 3, 1, 'same', groups=2, padding_mode='replicate')",
+         lambda r, dt: scratch.Conv2d(2, 4, 3, 1, "same", groups=2, padding_mode="replicate",
+                                      rng=r, dtype=dt), (2, 6, 5)),
+    Case("Conv2d(2, 3, (2, 3), 1, (2, 3), (2, 1), padding_mode='circular')",
+         lambda r, dt: scratch.Conv2d(2, 3, (2, 3), 1, (2, 3), (2, 1), bias=False,
+                                      padding_mode="circular", rng=r, dtype=dt), (2, 5, 6)),
+    Case("Conv1d(3, 4, 3)", lambda r, dt: scratch.Conv1d(3, 4, 3, rng=r, dtype=dt), (3, 11)),
+    Case("Conv1d(4, 6, 5, 1, 'same', 2, groups=2, padding_mode='reflect')",
+         lambda r, dt: scratch.Conv1d(4, 6, 5, 1, "same", 2, 2, padding_mode="reflect",
+                                      rng=r, dtype=dt), (4, 12)),
+    Case("Conv1d(2, 3, 3, stride=2, padding=1, bias=False)",
+         lambda r, dt: scratch.Conv1d(2, 3, 3, 2, 1, bias=False, rng=r, dtype=dt), (2, 9)),
+    Case("MaxPool2d(3, 2, 1, dilation=2, ceil_mode=True)",
+         lambda r, dt: scratch.MaxPool2d(3, 2, 1, 2, ceil_mode=True), (2, 10, 9)),
+    Case("MaxPool2d(2, return_indices=True)",
+         lambda r, dt: scratch.MaxPool2d(2, return_indices=True), (3, 9, 8)),
+    Case("MaxPool2d((3, 2), (2, 1), (1, 0), return_indices, ceil_mode)",
+         lambda r, dt: scratch.MaxPool2d((3, 2), (2, 1), (1, 0), 1, True, True), (2, 8, 7)),
+    Case("MaxUnpool2d(2)", lambda r, dt: scratch.MaxUnpool2d(2), (3, 4, 3), args=_pool_indices),
+    Case("MaxUnpool2d(2) output_size", lambda r, dt: scratch.MaxUnpool2d(2), (2, 3, 4),
+         args=_pool_indices_sized),
+    Case("AvgPool2d(3, 2, 1, ceil_mode=True)",
+         lambda r, dt: scratch.AvgPool2d(3, 2, 1, True), (2, 10, 9)),
+    Case("AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)",
+         lambda r, dt: scratch.AvgPool2d(3, 2, 1, True, False), (2, 10, 9)),
+    Case("AvgPool2d((2, 3), 1, (1, 0), divisor_override=4)",
+         lambda r, dt: scratch.AvgPool2d((2, 3), 1, (1, 0), divisor_override=4), (2, 6, 7)),
+    Case("AdaptiveAvgPool2d(1) global", lambda r, dt: scratch.AdaptiveAvgPool2d(1), (3, 7, 6)),
+    Case("AdaptiveAvgPool2d((4, None))",
+         lambda r, dt: scratch.AdaptiveAvgPool2d((4, None)), (2, 9, 5)),
+    Case("AdaptiveAvgPool2d((3, 5)) overlapping",
+         lambda r, dt: scratch.AdaptiveAvgPool2d((3, 5)), (2, 7, 8)),
+    Case("BatchNorm2d(bias=False, momentum=None)",
+         lambda r, dt: scratch.BatchNorm2d(3, momentum=None, bias=False, dtype=dt), (3, 4, 5)),
+    Case("BatchNorm2d(track_running_stats=False) eval",
+         lambda r, dt: _eval_no_running_stats(
+             scratch.BatchNorm2d(3, track_running_stats=False, dtype=dt)), (3, 4, 5)),
+    Case("BatchNorm1d(affine=False) (N, C, L) eval",
+         lambda r, dt: scratch.BatchNorm1d(4, affine=False, dtype=dt).eval(), (4, 5)),
+    Case("ReLU(inplace=True)", lambda r, dt: scratch.ReLU(True), (11,)),
+    Case("LeakyReLU(0.2, inplace=True)", lambda r, dt: scratch.LeakyReLU(0.2, True), (11,)),
+    Case("ELU", lambda r, dt: scratch.ELU(), (11,)),
+    Case("ELU(0.5, inplace=True)", lambda r, dt: scratch.ELU(0.5, True), (11,)),
+    Case("SiLU", lambda r, dt: scratch.SiLU(), (11,)),
+    Case("SiLU(inplace=True)", lambda r, dt: scratch.SiLU(True), (11,)),
+    Case("Softplus", lambda r, dt: scratch.Softplus(), (11,)),
+    Case("Softplus(beta=2, threshold=1)", lambda r, dt: scratch.Softplus(2, 1), (11,)),
+    Case("Identity(3, k=4)", lambda r, dt: scratch.Identity(3, k=4), (11,)),
+    Case("Softmax() implicit dim, 3-D", lambda r, dt: scratch.Softmax(), (3, 5)),
+    Case("LogSoftmax(dim=1)", lambda r, dt: scratch.LogSoftmax(dim=1), (11,)),
+    Case("LogSoftmax() implicit dim, 4-D", lambda r, dt: scratch.LogSoftmax(), (3, 4, 2)),
+    Case("Dropout(0.3, inplace=True)", lambda r, dt: scratch.Dropout(0.3, True, rng=r), (11,)),
+    Case("Dropout2d(0.4)", lambda r, dt: scratch.Dropout2d(0.4, rng=r), (5, 3, 3)),
+    Case("Dropout2d(0.4, inplace=True) eval",
+         lambda r, dt: scratch.Dropout2d(0.4, True, rng=r).eval(), (5, 3, 3)),
+    Case("Flatten(0, 2)", lambda r, dt: scratch.Flatten(0, 2), (2, 3, 4)),
+    Case("Flatten(-2)", lambda r, dt: scratch.Flatten(-2), (2, 3, 4)),
+    Case("Unflatten(1, (3, -1))", lambda r, dt: scratch.Unflatten(1, (3, -1)), (12, 2)),
     Case("CNN conv-BN-ReLU-pool-flatten-linear", _small_cnn, (1, 6, 6)),
     Case("MLP 784-256-128-10", mlp, (784,)),
     Case("MLP with BatchNorm1d and Dropout", _regularised_mlp, (20,), min_batch=2),
@@ -143,7 +245,7 @@ def run_case(case: Case, dtype, batch: int, seed: int = 0) -> ParityResult:
     rng = np.random.default_rng(seed)
     module = case.build(rng, np.dtype(dtype))
     x, target = case.inputs(batch, dtype, rng)
-    return compare(module, x, target=target, rng=rng)
+    return compare(module, x, target=target, rng=rng, args=case.extra_args(x, rng))
 
 
 def parity_table(batches=(1, 64), seed: int = 0) -> list[dict]:
@@ -191,5 +293,5 @@ def finite_difference_error(case: Case, seed: int = 0, batch: int = 3) -> float:
     if too_big_for_gradcheck(module):
         return float("nan")
     x, target = case.inputs(batch, np.float64, rng)
-    return scratch.gradcheck(module, x, target=target, rng=rng,
-                             raise_on_failure=False).max_error
+    return scratch.gradcheck(module, x, target=target, rng=rng, raise_on_failure=False,
+                             args=case.extra_args(x, rng)).max_error
