@@ -216,8 +216,11 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size):
         super().__init__()
-        both = (output_size, output_size) if output_size is None or isinstance(
-            output_size, (int, np.integer)) else tuple(output_size)
+        if output_size is None:  # torch's annotation allows it, its forward then fails
+            raise TypeError("AdaptiveAvgPool2d: output_size must be an int or a pair (an entry "
+                            "may be None), got None")
+        both = ((output_size, output_size) if isinstance(output_size, (int, np.integer))
+                else tuple(output_size))
         if len(both) != 2 or not all(v is None or (isinstance(v, (int, np.integer)) and v >= 0)
                                      for v in both):
             raise TypeError(f"AdaptiveAvgPool2d: output_size must be an int or a pair of "

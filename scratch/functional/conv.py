@@ -64,8 +64,8 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     if groups == 1:
         y = weight.reshape(out, -1) @ cols  # (out, N*L), K = C*kh*kw
     else:
-        y = (weight.reshape(groups, out // groups, -1)  # (G, out/G, K/G)
-             @ cols.reshape(groups, -1, cols.shape[1])).reshape(out, -1)  # (out, N*L)
+        y = (weight.reshape(groups, out // groups, weight[0].size)  # (G, out/G, K/G)
+             @ cols.reshape(groups, weight[0].size, cols.shape[1])).reshape(out, cols.shape[1])  # (out, N*L)
     if bias is not None:
         y += bias[:, None]
     y = np.ascontiguousarray(y.reshape(out, n, oh, ow).transpose(1, 0, 2, 3))  # (N, out, OH, OW)
@@ -100,8 +100,9 @@ def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray,
         w2 = weight.reshape(out, -1)  # (out, K)
         dweight = (dy @ cols.T).reshape(weight.shape)  # (out, C, kh, kw)
     else:
-        dyg = dy.reshape(groups, out // groups, -1)  # (G, out/G, N*L)
-        colsg = cols.reshape(groups, -1, cols.shape[1])  # (G, K/G, N*L)
+        nl = dy.shape[1]  # explicit sizes: a zero-size batch leaves -1 undetermined
+        dyg = dy.reshape(groups, out // groups, nl)  # (G, out/G, N*L)
+        colsg = cols.reshape(groups, weight[0].size, nl)  # (G, K/G, N*L)
         dweight = (dyg @ colsg.transpose(0, 2, 1)).reshape(weight.shape)  # (out, C/G, kh, kw)
     dbias = dy.sum(axis=1) if bias_grad else None  # (out,)
     if not input_grad:
@@ -109,8 +110,8 @@ def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray,
     if groups == 1:
         dcols = w2.T @ dy  # (K, N*L)
     else:
-        wg = weight.reshape(groups, out // groups, -1)  # (G, out/G, K/G)
-        dcols = (wg.transpose(0, 2, 1) @ dyg).reshape(-1, dy.shape[1])  # (K, N*L)
+        wg = weight.reshape(groups, out // groups, weight[0].size)  # (G, out/G, K/G)
+        dcols = (wg.transpose(0, 2, 1) @ dyg).reshape(c * kh * kw, dy.shape[1])  # (K, N*L)
     ph, pw = padding
     dwin = dcols.reshape(c, kh, kw, n, oh, ow).transpose(1, 2, 0, 3, 4, 5)  # a view
     dxp = col2im(dwin, (c, n, h + 2 * ph, w + 2 * pw), stride, dilation)  # (C, N, Hp, Wp)
