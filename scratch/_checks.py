@@ -69,8 +69,9 @@ def check_window(layer: str, shape: tuple[int, ...], kernel: tuple[int, int],
 
     padding: (ph, pw) on each side, or (top, bottom, left, right).
     """
-    t, b, l, r = padding if len(padding) == 4 else (padding[0],) * 2 + (padding[1],) * 2
-    hp, wp = shape[-2] + t + b, shape[-1] + l + r
+    top, bottom, left, right = (padding if len(padding) == 4
+                                else (padding[0],) * 2 + (padding[1],) * 2)
+    hp, wp = shape[-2] + top + bottom, shape[-1] + left + right
     eh, ew = (d * (k - 1) + 1 for k, d in zip(kernel, dilation))
     if hp < eh or wp < ew:
         dilated = f", dilated to {eh} x {ew}" if (eh, ew) != tuple(kernel) else ""

@@ -103,7 +103,7 @@ class _BatchNorm(Module):
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         cache = require_forward(self._cache, self._name())
-        if isinstance(cache[0], str):  # "empty": a zero-size batch: nothing flows, the sums are zero
+        if isinstance(cache[0], str):  # "empty", a zero-size batch: all sums are zero
             check_grad(grad_out, cache[1], self._name())
             if self.affine:
                 self.weight.accumulate_grad(np.zeros_like(self.weight.data))

@@ -206,7 +206,8 @@ def test_batchnorm_state_dict_keys_are_torchs(cls, affine, bias, track):
 
 INPLACE = [lambda r: scratch.ReLU(True), lambda r: scratch.LeakyReLU(0.3, True),
            lambda r: scratch.ELU(1.5, True), lambda r: scratch.SiLU(True),
-           lambda r: scratch.Dropout(0.4, True, rng=r), lambda r: scratch.Dropout2d(0.4, True, rng=r)]
+           lambda r: scratch.Dropout(0.4, True, rng=r),
+           lambda r: scratch.Dropout2d(0.4, True, rng=r)]
 
 
 @pytest.mark.parametrize("build", INPLACE, ids=range(len(INPLACE)))

@@ -7,7 +7,6 @@ overlap an element that is the maximum of several collects all their gradients.
 
 import numpy as np
 import pytest
-
 import torch
 
 import reference

@@ -64,8 +64,9 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     if groups == 1:
         y = weight.reshape(out, -1) @ cols  # (out, N*L), K = C*kh*kw
     else:
-        y = (weight.reshape(groups, out // groups, weight[0].size)  # (G, out/G, K/G)
-             @ cols.reshape(groups, weight[0].size, cols.shape[1])).reshape(out, cols.shape[1])  # (out, N*L)
+        k_g = weight[0].size  # C/G*kh*kw; explicit sizes, as -1 is undetermined at batch 0
+        y = (weight.reshape(groups, out // groups, k_g)  # (G, out/G, K/G)
+             @ cols.reshape(groups, k_g, cols.shape[1])).reshape(out, -1)  # (out, N*L)
     if bias is not None:
         y += bias[:, None]
     y = np.ascontiguousarray(y.reshape(out, n, oh, ow).transpose(1, 0, 2, 3))  # (N, out, OH, OW)

@@ -60,7 +60,8 @@ def conv2d(x, weight, bias, stride, padding, dilation=(1, 1), groups=1) -> np.nd
 def conv2d_backward(grad_out, x, weight, stride, padding, dilation=(1, 1), groups=1):
     """(dx, dweight, dbias) of conv2d for upstream gradient g = grad_out (N, out, OH, OW):
 
-        dweight[o, c, p, q] = sum_{n, i, j} g[n, o, i, j] * xp[n, g*Cg + c, sh*i + dh*p, sw*j + dw*q]
+        dweight[o, c, p, q] = sum_{n, i, j} g[n, o, i, j]
+                                            * xp[n, g*Cg + c, sh*i + dh*p, sw*j + dw*q]
         dbias[o]            = sum_{n, i, j} g[n, o, i, j]
         dxp[n, g*Cg + c, sh*i + dh*p, sw*j + dw*q] += g[n, o, i, j] * weight[o, c, p, q]
     """

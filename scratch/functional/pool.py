@@ -2,11 +2,13 @@
 
 Max and average pooling pad the input (with -inf for max, zeros for average;
 in ceil mode also past the bottom / right edge, far enough for the last window)
-and take its (kh, kw) windows, dilated for max pooling, as a view. Max pooling gathers the windows once into one contiguous
-slab per kernel offset and reduces over the slabs; average pooling adds the
-offsets straight from the view. Backward sends the gradient back through
+and take its (kh, kw) windows, dilated for max pooling, as a view. Max pooling
+gathers the windows once into one contiguous slab per kernel offset and reduces
+over the slabs; average pooling adds the offsets straight from the view and
+divides by each window's divisor. Backward sends the gradient back through
 col2im, or, for max pooling over disjoint windows, writes each offset's share
-straight into place.
+straight into place. Adaptive average pooling is two small matrix products;
+max unpooling a scatter, its backward a gather.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ def pool_sides(x_shape: tuple[int, ...], kernel: tuple[int, int], stride: tuple[
 
 
 def _padded_shape(x_shape: tuple[int, ...], padding) -> tuple[int, ...]:
-    t, b, l, r = sides(padding)
+    top, bottom, left, right = sides(padding)
     n, c, h, w = x_shape
-    return n, c, h + t + b, w + l + r
+    return n, c, h + top + bottom, w + left + right
 
 
 def max_pool2d_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],

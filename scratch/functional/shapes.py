@@ -102,22 +102,23 @@ def pad(x: np.ndarray, padding, value: float = 0.0, *, mode: str = "constant") -
     """x (A, B, H, W) padded by `padding`: (ph, pw) on each side, or (top, bottom, left,
     right). mode "constant" fills with `value` (x itself if no padding); "reflect",
     "replicate" and "circular" copy input elements, as torch's F.pad."""
-    t, b, l, r = sides(padding)
+    top, bottom, left, right = sides(padding)
     n, c, h, w = x.shape
     if mode == "constant":
-        if t == b == l == r == 0:
+        if top == bottom == left == right == 0:
             return x
-        xp = np.full((n, c, h + t + b, w + l + r), value, dtype=x.dtype)  # (A, B, Hp, Wp)
-        xp[:, :, t:t + h, l:l + w] = x
+        xp = np.full((n, c, h + top + bottom, w + left + right), value,
+                     dtype=x.dtype)  # (A, B, Hp, Wp)
+        xp[:, :, top:top + h, left:left + w] = x
         return xp
-    rows, cols = _source(h, t, b, mode), _source(w, l, r, mode)
+    rows, cols = _source(h, top, bottom, mode), _source(w, left, right, mode)
     return x[:, :, rows[:, None], cols[None, :]]  # (A, B, Hp, Wp)
 
 
 def unpad(xp: np.ndarray, padding) -> np.ndarray:
     """The interior of xp (A, B, Hp, Wp) without `padding` ((ph, pw) or four sides), a view."""
-    t, b, l, r = sides(padding)
-    return xp[:, :, t:xp.shape[2] - b, l:xp.shape[3] - r]  # (A, B, H, W)
+    top, bottom, left, right = sides(padding)
+    return xp[:, :, top:xp.shape[2] - bottom, left:xp.shape[3] - right]  # (A, B, H, W)
 
 
 def pad_backward(dxp: np.ndarray, padding, *, mode: str = "constant") -> np.ndarray:
@@ -128,9 +129,9 @@ def pad_backward(dxp: np.ndarray, padding, *, mode: str = "constant") -> np.ndar
     """
     if mode == "constant":
         return unpad(dxp, padding)
-    t, b, l, r = sides(padding)
-    d = _fold(dxp, 3, l, r, mode)  # (A, B, Hp, W)
-    return _fold(d, 2, t, b, mode)  # (A, B, H, W)
+    top, bottom, left, right = sides(padding)
+    d = _fold(dxp, 3, left, right, mode)  # (A, B, Hp, W)
+    return _fold(d, 2, top, bottom, mode)  # (A, B, H, W)
 
 
 def _fold(a: np.ndarray, axis: int, before: int, after: int, mode: str) -> np.ndarray:
