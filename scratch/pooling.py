@@ -67,7 +67,8 @@ class MaxPool2d(_Pool2d):
 
     Ties: the whole gradient of a window goes to its first maximal element in
     row-major window order, as torch's CPU kernel routes it (a window holding NaN:
-    to its last NaN); where windows overlap, an element that is the maximum of
+    to its last NaN; one whose input elements are all -inf: to the first of them,
+    never to the padding); where windows overlap, an element that is the maximum of
     several collects all their gradients. return_indices gives that element's flat
     index h * W + w in its input plane, as torch (what MaxUnpool2d takes).
 
@@ -108,7 +109,7 @@ class MaxPool2d(_Pool2d):
         self._cache = (x4.shape, y.shape, unbatched, slabs, y)
         if self.return_indices:
             idx = F.max_pool2d_indices(slabs, y, x4.shape, self._k, self._s, self._p,
-                                       self._d)  # (N, C, OH, OW)
+                                       self._d, self.ceil_mode)  # (N, C, OH, OW)
             return (y[0], idx[0]) if unbatched else (y, idx)
         return y[0] if unbatched else y
 

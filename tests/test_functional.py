@@ -383,7 +383,7 @@ def test_max_pool2d_dilation_ceil_and_indices_match_plain(kernel, stride, paddin
                                         ceil_mode=ceil)
         _close(y, plain.max_pool2d(x, kernel, stride, padding, dilation, ceil), dtype,
                exact=True)
-        idx = F.max_pool2d_indices(slabs, y, x.shape, kernel, stride, padding, dilation)
+        idx = F.max_pool2d_indices(slabs, y, x.shape, kernel, stride, padding, dilation, ceil)
         assert np.array_equal(idx, plain.max_pool2d_indices(x, kernel, stride, padding,
                                                             dilation, ceil))
         g = _ints(rng, y.shape, dtype)  # integers: overlapping sums exact in any order
@@ -456,3 +456,23 @@ def test_ceil_mode_output_size_is_torchs_rule(size, kernel, stride, dilation, da
     assert F.conv_output_size(size, kernel, stride, padding, dilation) == len(whole)
     assert F.conv_output_size(size, kernel, stride, padding, dilation,
                               ceil_mode=True) == len(whole) + len(partial)
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil", POOL_ARGS_GRID + [
+    ((2, 2), (2, 2), (1, 1), (1, 1), False), ((3, 3), (1, 1), (1, 1), (1, 1), False)], ids=str)
+def test_max_pool2d_all_minus_inf_windows_route_to_their_first_input_element(
+        kernel, stride, padding, dilation, ceil, rng):
+    """-inf input ties with -inf padding: torch (and plain) pick the window's first input
+    element, so the fast kernel must not pick the padding."""
+    x = np.where(rng.random((2, 2, 7, 8)) < 0.7, -np.inf, rng.integers(0, 3, (2, 2, 7, 8)))
+    y, slabs = F.max_pool2d_forward(x, kernel, stride, padding, dilation=dilation,
+                                    ceil_mode=ceil)
+    assert np.isneginf(y).any()
+    idx = F.max_pool2d_indices(slabs, y, x.shape, kernel, stride, padding, dilation, ceil)
+    assert np.array_equal(idx, plain.max_pool2d_indices(x, kernel, stride, padding, dilation,
+                                                        ceil))
+    g = _ints(rng, y.shape, np.float64)
+    dx = F.max_pool2d_backward(g, x.shape, kernel, stride, padding, slabs, y,
+                               dilation=dilation, ceil_mode=ceil)
+    assert np.array_equal(dx, plain.max_pool2d_backward(g, x, kernel, stride, padding,
+                                                        dilation, ceil))

@@ -350,3 +350,15 @@ def test_shape_errors_of_the_other_new_layers():
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="inplace=True\\) needs a writeable input"):
         relu(ro)
+
+
+def test_max_pool_minus_inf_windows_match_torch(rng):
+    """A window whose input elements are all -inf: torch's index and gradient go to its
+    first input element, not to the padding."""
+    x = np.where(rng.random((2, 3, 7, 8)) < 0.8, -np.inf, rng.standard_normal((2, 3, 7, 8)))
+    for k, s, p, d, ceil in ((2, 2, 1, 1, False), (3, 1, 1, 1, False), (3, 2, 1, 2, True)):
+        m = scratch.MaxPool2d(k, s, p, d, return_indices=True, ceil_mode=ceil)
+        res = compare(m, x, rng=rng)
+        for name in ("output", "output.1"):
+            np.testing.assert_array_equal(*res.pairs[name])
+        res.assert_close(TOLERANCES[np.dtype(np.float64)])  # overlaps sum in another order

@@ -10,7 +10,7 @@ from their definitions, the reference the fast kernels are tested against.
     shapes     pair, single, conv_output_size, sides, pad, pad_backward, unpad
     windows    windows, disjoint, offsets_first, offset_views, col2im
     conv       im2col, conv2d_forward, conv2d_backward
-    pool       max_pool2d_forward / _backward / _indices, first_max, pool_sides,
+    pool       max_pool2d_forward / _backward / _indices, first_max, winners, pool_sides,
                avg_pool2d_forward / _backward / _divisor, adaptive_avg_pool2d_forward /
                _backward, adaptive_ranges, adaptive_matrix, max_unpool2d_forward / _backward
     batchnorm  channel_sum, batch_norm_forward, batch_norm_backward
@@ -50,6 +50,7 @@ from scratch.functional.pool import (
     max_unpool2d_backward,
     max_unpool2d_forward,
     pool_sides,
+    winners,
 )
 from scratch.functional.shapes import (
     conv_output_size,
@@ -72,4 +73,5 @@ __all__ = [
     "max_unpool2d_forward", "offset_views", "offsets_first", "pad", "pad_backward", "pair",
     "plain", "pool_sides", "sides", "sigmoid", "silu", "silu_backward", "single", "softmax",
     "softmax_backward", "softmax_dim", "softplus", "softplus_backward", "unpad", "windows",
+    "winners",
 ]

@@ -77,14 +77,36 @@ def first_max(slabs: np.ndarray, y: np.ndarray) -> np.ndarray:
     return winner
 
 
+def winners(slabs: np.ndarray, y: np.ndarray, x_shape: tuple[int, ...],
+            kernel: tuple[int, int], stride: tuple[int, int], padding,
+            dilation: tuple[int, int] = ONE) -> np.ndarray:
+    """`first_max`, except that a window whose input elements are all -inf ties with its
+    -inf padding: torch routes it to the window's first input element, and so does this.
+    padding: as the forward padded ((ph, pw) or four sides)."""
+    winner = first_max(slabs, y)  # (K, N, C, OH, OW)
+    if not any(sides(padding)):
+        return winner
+    lost = np.isneginf(y)  # (N, C, OH, OW); rare, so found by one pass over the output
+    if not lost.any():
+        return winner
+    inside = np.ones((1, 1, *x_shape[2:]), bool)
+    valid = offsets_first(windows(pad(inside, padding, False), kernel, stride, dilation))
+    first = valid & (np.cumsum(valid, axis=0) == 1)  # (K, 1, 1, OH, OW) first input element
+    return np.where(lost, first, winner)
+
+
 def max_pool2d_indices(slabs: np.ndarray, y: np.ndarray, x_shape: tuple[int, ...],
                        kernel: tuple[int, int], stride: tuple[int, int],
-                       padding: tuple[int, int], dilation: tuple[int, int] = ONE
-                       ) -> np.ndarray:
-    """Where each window's `first_max` lies, as torch's return_indices gives it: the flat
-    index h * W + w into its (H, W) input plane, int64 (N, C, OH, OW)."""
+                       padding: tuple[int, int], dilation: tuple[int, int] = ONE,
+                       ceil_mode: bool = False) -> np.ndarray:
+    """Where each window's `winners` entry lies, as torch's return_indices gives it: the
+    flat index h * W + w into its (H, W) input plane, int64 (N, C, OH, OW).
+
+    padding: (ph, pw), the layer's; ceil mode's extra rows and columns lie past the end.
+    """
     kw = kernel[1]
-    k = first_max(slabs, y).argmax(axis=0)  # (N, C, OH, OW) winning offset, row-major
+    padded = pool_sides(x_shape, kernel, stride, padding, dilation, ceil_mode)
+    k = winners(slabs, y, x_shape, kernel, stride, padded, dilation).argmax(axis=0)
     oh, ow = y.shape[2:]
     rows = (stride[0] * np.arange(oh)[:, None] + dilation[0] * (k // kw) - padding[0])
     cols = (stride[1] * np.arange(ow)[None, :] + dilation[1] * (k % kw) - padding[1])
@@ -96,7 +118,7 @@ def max_pool2d_backward(grad_out: np.ndarray, x_shape: tuple[int, ...],
                         padding: tuple[int, int], slabs: np.ndarray, y: np.ndarray, *,
                         dilation: tuple[int, int] = ONE, ceil_mode: bool = False
                         ) -> np.ndarray:
-    """dx (N, C, H, W): each window's gradient, all of it to the window's `first_max`.
+    """dx (N, C, H, W): each window's gradient, all of it to the window's `winners` entry.
 
     Args:
         grad_out: (N, C, OH, OW); x_shape: the forward input's (N, C, H, W);
@@ -105,7 +127,8 @@ def max_pool2d_backward(grad_out: np.ndarray, x_shape: tuple[int, ...],
     if dilation != ONE or ceil_mode:
         padding = pool_sides(x_shape, kernel, stride, padding, dilation, ceil_mode)
     g = np.ascontiguousarray(grad_out)  # (N, C, OH, OW), read kh*kw + 1 times
-    winner = first_max(slabs, y)  # (kh*kw, N, C, OH, OW) bool, one True per window
+    winner = winners(slabs, y, x_shape, kernel, stride, padding,
+                     dilation)  # (kh*kw, N, C, OH, OW) bool, one True per window
     # A multiply routes the gradient without np.where's select (speed suite: cnn-16-32
     # backward), but 0 * inf is NaN: non-finite gradients take np.where.
     finite = np.isfinite(g).all()
