@@ -361,4 +361,5 @@ def test_max_pool_minus_inf_windows_match_torch(rng):
         res = compare(m, x, rng=rng)
         for name in ("output", "output.1"):
             np.testing.assert_array_equal(*res.pairs[name])
-        res.assert_close(TOLERANCES[np.dtype(np.float64)])  # overlaps sum in another order
+        # (-inf outputs fail the helper's finiteness check; the gradients are finite)
+        np.testing.assert_allclose(*res.pairs["input.grad"], rtol=1e-10, atol=1e-12)
