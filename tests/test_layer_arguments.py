@@ -363,3 +363,26 @@ def test_max_pool_minus_inf_windows_match_torch(rng):
             np.testing.assert_array_equal(*res.pairs[name])
         # (-inf outputs fail the helper's finiteness check; the gradients are finite)
         np.testing.assert_allclose(*res.pairs["input.grad"], rtol=1e-10, atol=1e-12)
+
+
+REPRS = [
+    lambda r: scratch.Conv2d(3, 6, 3, 2, "valid", 2, 3, False, "reflect", rng=r),
+    lambda r: scratch.Conv2d(3, 6, (3, 1), 1, "same", rng=r),
+    lambda r: scratch.Conv1d(2, 4, 3, 2, 1, rng=r),
+    lambda r: scratch.MaxPool2d(3, 2, 1, 2, True, True),
+    lambda r: scratch.AvgPool2d(3, 2, 1, True, False, 4),
+    lambda r: scratch.AdaptiveAvgPool2d((2, None)),
+    lambda r: scratch.MaxUnpool2d(2),
+    lambda r: scratch.BatchNorm2d(3, momentum=None, bias=False),
+    lambda r: scratch.ELU(0.5, True), lambda r: scratch.SiLU(), lambda r: scratch.Softplus(2, 3),
+    lambda r: scratch.Identity(), lambda r: scratch.LogSoftmax(),
+    lambda r: scratch.Dropout2d(0.2, rng=r), lambda r: scratch.Dropout(0.1, True, rng=r),
+    lambda r: scratch.Unflatten(1, (2, 3)), lambda r: scratch.ReLU(True),
+    lambda r: scratch.LeakyReLU(0.2, True),
+]
+
+
+@pytest.mark.parametrize("build", REPRS, ids=range(len(REPRS)))
+def test_repr_is_torchs(build, rng):
+    m = build(rng)
+    assert repr(m) == repr(reference.twin(m, native_dropout=True))
