@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -78,13 +79,15 @@ def _build(m: scratch.Module, dtype: torch.dtype, dropout: str) -> nn.Module:
 
     torch fills in its own defaults, so a scratch default that differs from torch's
     makes the twins differ instead of being copied across. Sequential is built from
-    its current children; with dropout="shared", Dropout becomes `SharedMaskDropout`.
+    its current children (under their names); with dropout="shared", Dropout and
+    Dropout2d become `SharedMaskDropout`.
     """
     if isinstance(m, scratch.Sequential):
-        return nn.Sequential(*(_build(child, dtype, dropout) for child in m))
+        return nn.Sequential(OrderedDict((name, _build(child, dtype, dropout))
+                                         for name, child in m.named_children()))
     if isinstance(m, scratch.ModuleList):
         return nn.ModuleList([_build(child, dtype, dropout) for child in m])
-    if type(m) is scratch.Dropout and dropout == "shared":
+    if type(m) in (scratch.Dropout, scratch.Dropout2d) and dropout == "shared":
         return shared_dropout(m, dtype)
     cls = torch_class(m)
     args, kwargs = m.init_args
@@ -98,11 +101,11 @@ def _build(m: scratch.Module, dtype: torch.dtype, dropout: str) -> nn.Module:
 def twin(model: scratch.Module, *, dropout: str = "native") -> nn.Module:
     """The torch module with the same layers, weights, buffers, mode and dtype as `model`.
 
-    Every Dropout becomes torch's own `nn.Dropout(p)` (dropout="native", the default),
+    Every Dropout and Dropout2d becomes torch's own (dropout="native", the default),
     so the twin is torch and nothing else. dropout="shared" is a test device for
-    lockstep runs: each Dropout becomes a `SharedMaskDropout` holding a copy of the
-    scratch layer's Generator, so both twins drop the same elements. scratch.Dropout's
-    agreement with nn.Dropout itself is tested apart, in distribution and scaling
+    lockstep runs: each becomes a `SharedMaskDropout` holding a copy of the scratch
+    layer's Generator, so both twins drop the same elements (channels). scratch's
+    dropout layers are held to torch's own apart, in distribution and scaling
     (tests/test_regularization.py).
     """
     if dropout not in ("native", "shared"):

@@ -5,18 +5,30 @@ parameters and caches; the math they call lives in `scratch.functional`.
 """
 
 from scratch import functional, init, optim
-from scratch.activation import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from scratch.activation import (
+    ELU,
+    GELU,
+    Identity,
+    LeakyReLU,
+    LogSoftmax,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from scratch.attention import MultiheadAttention
 from scratch.batchnorm import BatchNorm1d, BatchNorm2d
-from scratch.conv import Conv2d
-from scratch.dropout import Dropout
-from scratch.flatten import Flatten
+from scratch.conv import Conv1d, Conv2d
+from scratch.dropout import Dropout, Dropout2d
+from scratch.flatten import Flatten, Unflatten
 from scratch.gradcheck import GradcheckResult, gradcheck
 from scratch.linear import Linear
 from scratch.loss import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from scratch.module import Module, ModuleList, Parameter, Sequential, check_state_keys
 from scratch.normalization import LayerNorm
-from scratch.pooling import AvgPool2d, MaxPool2d
+from scratch.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from scratch.rnn import GRU, LSTM, RNN, RNNBase
 from scratch.serialization import load, save
 from scratch.sparse import Embedding
@@ -24,11 +36,12 @@ from scratch.testing import max_rel_diff
 from scratch.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
-    "GRU", "LSTM", "RNN", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
-    "Conv2d", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GELU", "GradcheckResult",
-    "LayerNorm", "LeakyReLU", "Linear", "Loss", "MSELoss", "MaxPool2d", "Module", "ModuleList",
-    "MultiheadAttention", "Parameter", "RNNBase", "ReLU", "Sequential", "Sigmoid", "Softmax",
-    "Tanh", "TransformerEncoder", "TransformerEncoderLayer",
-    "check_state_keys", "functional", "gradcheck", "init", "load", "max_rel_diff", "optim",
-    "save",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
+    "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding",
+    "Flatten", "GELU", "GRU", "GradcheckResult", "Identity", "LSTM", "LayerNorm",
+    "LeakyReLU", "Linear", "LogSoftmax", "Loss", "MSELoss", "MaxPool2d", "MaxUnpool2d",
+    "Module", "ModuleList", "MultiheadAttention", "Parameter", "RNN", "RNNBase", "ReLU",
+    "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "TransformerEncoder",
+    "TransformerEncoderLayer", "Unflatten", "check_state_keys", "functional", "gradcheck",
+    "init", "load", "max_rel_diff", "optim", "save",
 ]

@@ -64,12 +64,20 @@ def check_grad(grad_out, expected_shape: tuple[int, ...], layer: str) -> np.ndar
 
 
 def check_window(layer: str, shape: tuple[int, ...], kernel: tuple[int, int],
-                 padding: tuple[int, int]) -> None:
-    """Raise ValueError if the padded input (..., H, W) is smaller than the kernel."""
-    hp, wp = shape[-2] + 2 * padding[0], shape[-1] + 2 * padding[1]
-    if hp < kernel[0] or wp < kernel[1]:
+                 padding, dilation: tuple[int, int] = (1, 1)) -> None:
+    """Raise ValueError if the padded input (..., H, W) is smaller than the (dilated) kernel.
+
+    padding: (ph, pw) on each side, or (top, bottom, left, right).
+    """
+    top, bottom, left, right = (padding if len(padding) == 4
+                                else (padding[0],) * 2 + (padding[1],) * 2)
+    hp, wp = shape[-2] + top + bottom, shape[-1] + left + right
+    eh, ew = (d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if hp < eh or wp < ew:
+        dilated = f", dilated to {eh} x {ew}" if (eh, ew) != tuple(kernel) else ""
         raise ValueError(f"{layer}: padded input size per channel ({hp} x {wp}) is smaller than "
-                         f"the kernel ({kernel[0]} x {kernel[1]}); got input of shape {shape}")
+                         f"the kernel ({kernel[0]} x {kernel[1]}{dilated}); got input of shape "
+                         f"{shape}")
 
 
 def require_forward(cache, layer: str):

@@ -1,6 +1,9 @@
-"""Elementwise activations and Softmax, each backward right beside its forward.
+"""Elementwise activations, Identity, Softmax and LogSoftmax, each backward beside its forward.
 
-Every activation keeps the dtype of its input and accepts any shape.
+Every activation keeps the dtype of its input and accepts any shape. Those that
+take `inplace` in torch (ReLU, LeakyReLU, ELU, SiLU) take it here too: with
+inplace=True the result is written into the input array, which is returned, as
+torch's in-place ops do.
 """
 
 from __future__ import annotations
@@ -9,13 +12,16 @@ import math
 
 import numpy as np
 
+from scratch import functional as F
 from scratch._checks import check_grad, check_input, require_forward
-from scratch.functional.activation import erf, sigmoid
 from scratch.module import Module
 
 
 class _Elementwise(Module):
-    """Shared plumbing: validate input, cache what backward needs, check grad shape."""
+    """Shared plumbing: validate input, cache what backward needs, check grad shape, inplace."""
+
+    inplace = False
+    _keeps_input = False  # the cache holds x itself: an in-place write must not reach it
 
     def __init__(self):
         super().__init__()
@@ -31,8 +37,14 @@ class _Elementwise(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(x, type(self).__name__)
-        y, self._cache = self._fwd(x)
+        if self.inplace and not x.flags.writeable:
+            raise ValueError(f"{type(self).__name__}(inplace=True) needs a writeable input "
+                             f"array, got a read-only one of shape {x.shape}")
+        y, self._cache = self._fwd(x.copy() if self.inplace and self._keeps_input else x)
         self._shape = x.shape
+        if self.inplace:
+            np.copyto(x, y)
+            return x
         return y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
@@ -42,9 +54,20 @@ class _Elementwise(Module):
             return None
         return self._bwd(grad_out, cache)
 
+    def _inplace_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
 
 class ReLU(_Elementwise):
-    """max(0, x). The gradient at exactly 0 is 0, as in torch."""
+    """max(0, x). The gradient at exactly 0 is 0, as in torch.
+
+    Args:
+        inplace: write the result into the input array (default False).
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = bool(inplace)
 
     def _fwd(self, x):
         mask = x > 0
@@ -53,13 +76,22 @@ class ReLU(_Elementwise):
     def _bwd(self, grad_out, mask):
         return grad_out * mask
 
+    def extra_repr(self) -> str:
+        return self._inplace_repr()
+
 
 class LeakyReLU(_Elementwise):
-    """x if x > 0 else negative_slope * x (the gradient at 0 is negative_slope, as in torch)."""
+    """x if x > 0 else negative_slope * x (the gradient at 0 is negative_slope, as in torch).
 
-    def __init__(self, negative_slope: float = 0.01):
+    Args:
+        negative_slope: slope for x <= 0 (default 0.01).
+        inplace: write the result into the input array (default False).
+    """
+
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
         self.negative_slope = float(negative_slope)
+        self.inplace = bool(inplace)
 
     def _fwd(self, x):
         mask = x > 0
@@ -69,14 +101,89 @@ class LeakyReLU(_Elementwise):
         return np.where(mask, grad_out, grad_out * grad_out.dtype.type(self.negative_slope))
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace
+                                                          else "")
+
+
+class ELU(_Elementwise):
+    """x if x > 0 else alpha (exp(x) - 1), as `torch.nn.ELU`; dy/dx = 1 or alpha exp(x)
+    (alpha at 0, as torch).
+
+    Args:
+        alpha: the negative saturation value is -alpha (default 1.0).
+        inplace: write the result into the input array (default False).
+    """
+
+    _keeps_input = True
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha = float(alpha)
+        self.inplace = bool(inplace)
+
+    def _fwd(self, x):
+        return F.elu(x, self.alpha), x
+
+    def _bwd(self, grad_out, x):
+        return F.elu_backward(grad_out, x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class SiLU(_Elementwise):
+    """x * sigmoid(x) (swish), as `torch.nn.SiLU`; dy/dx = s (1 + x (1 - s)), s = sigmoid(x).
+
+    Args:
+        inplace: write the result into the input array (default False).
+    """
+
+    _keeps_input = True
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = bool(inplace)
+
+    def _fwd(self, x):
+        return F.silu(x), x
+
+    def _bwd(self, grad_out, x):
+        return F.silu_backward(grad_out, x)
+
+    def extra_repr(self) -> str:
+        return self._inplace_repr()
+
+
+class Softplus(_Elementwise):
+    """log(1 + exp(beta x)) / beta, as `torch.nn.Softplus`; x itself where beta x > threshold.
+
+    dy/dx = sigmoid(beta x) (1 past the threshold).
+
+    Args:
+        beta: sharpness (default 1.0).
+        threshold: above beta x > threshold the function is taken as linear (default 20.0).
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta = float(beta)
+        self.threshold = float(threshold)
+
+    def _fwd(self, x):
+        return F.softplus(x, self.beta, self.threshold), x
+
+    def _bwd(self, grad_out, x):
+        return F.softplus_backward(grad_out, x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta:g}, threshold={self.threshold:g}"
 
 
 class Sigmoid(_Elementwise):
     """1 / (1 + exp(-x)); dy/dx = y (1 - y)."""
 
     def _fwd(self, x):
-        y = sigmoid(x)
+        y = F.sigmoid(x)
         return y, y
 
     def _bwd(self, grad_out, y):
@@ -113,7 +220,7 @@ class GELU(_Elementwise):
             k = math.sqrt(2 / math.pi)
             t = np.tanh(k * (x + 0.044715 * x**3))
             return (0.5 * x * (1 + t)).astype(x.dtype), (x, t)
-        cdf = (0.5 * (1 + erf(x / math.sqrt(2)))).astype(x.dtype)
+        cdf = (0.5 * (1 + F.erf(x / math.sqrt(2)))).astype(x.dtype)
         return x * cdf, (x, cdf)
 
     def _bwd(self, grad_out, cache):
@@ -131,34 +238,82 @@ class GELU(_Elementwise):
         return f"approximate={self.approximate!r}"
 
 
-class Softmax(Module):
-    """exp(x) / sum(exp(x)) along `dim`, computed as exp(x - max) so it never overflows.
+class Identity(Module):
+    """The input itself, as `torch.nn.Identity`; takes and ignores any arguments, as torch."""
 
-    Shape: any; the output has the input's shape. For classification use
-    CrossEntropyLoss on logits instead: it fuses log-softmax for stability.
-    """
-
-    def __init__(self, dim: int):
+    def __init__(self, *args, **kwargs):
         super().__init__()
-        self.dim = int(dim)
-        self._y = None
+        self._shape = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        check_input(x, "Softmax", min_ndim=1)
-        if not -x.ndim <= self.dim < x.ndim:
-            raise ValueError(f"Softmax(dim={self.dim}) needs dim in [{-x.ndim}, {x.ndim - 1}] "
-                             f"for input of shape {x.shape}")
-        e = np.exp(x - x.max(axis=self.dim, keepdims=True))
-        self._y = e / e.sum(axis=self.dim, keepdims=True)
-        return self._y
+        self._shape = np.shape(x)
+        return x
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        y = require_forward(self._y, "Softmax")
-        check_grad(grad_out, y.shape, "Softmax")
+        shape = require_forward(self._shape, "Identity")
+        check_grad(grad_out, shape, "Identity")
+        return grad_out if input_grad else None
+
+
+class _SoftmaxBase(Module):
+    _fn = staticmethod(F.softmax)
+    _bwd = staticmethod(F.softmax_backward)
+    _torch_name = "softmax"
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = None if dim is None else int(dim)
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        name = type(self).__name__
+        check_input(x, name)
+        dim = self.dim if self.dim is not None else F.softmax_dim(self._torch_name, x.ndim)
+        nd = max(x.ndim, 1)  # a 0-d input counts as one element along dim 0 or -1, as torch
+        if not -nd <= dim < nd:
+            raise IndexError(f"{name}: dimension out of range (expected to be in range of "
+                             f"[{-nd}, {nd - 1}], but got {dim}) for input of shape {x.shape}")
+        y = self._fn(x.reshape(x.shape or (1,)), dim).reshape(x.shape)
+        self._cache = (y, dim)
+        return y
+
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        y, dim = require_forward(self._cache, type(self).__name__)
+        check_grad(grad_out, y.shape, type(self).__name__)
         if not input_grad:
             return None
-        # Jacobian-vector product: y * (g - <g, y>) along dim
-        return y * (grad_out - (grad_out * y).sum(axis=self.dim, keepdims=True))
+        shape = y.shape or (1,)
+        return self._bwd(grad_out.reshape(shape), y.reshape(shape), dim).reshape(y.shape)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmax(_SoftmaxBase):
+    """exp(x) / sum(exp(x)) along `dim`, computed as exp(x - max) so it never overflows.
+
+    dx = y * (g - sum(g * y)) along dim.
+
+    Args:
+        dim: the dim to normalise along. None (the default, deprecated in torch) takes
+            torch's implicit choice with its UserWarning: 0 for 0-, 1- and 3-D input, else 1.
+
+    Shape: any, 0-d included (the output is 1); the output has the input's shape. For
+    classification use CrossEntropyLoss on logits instead: it fuses log-softmax.
+    """
+
+
+class LogSoftmax(_SoftmaxBase):
+    """log(softmax(x)) along `dim`, as x - max - log(sum(exp(x - max))), as `torch.nn.LogSoftmax`.
+
+    dx = g - exp(y) * sum(g) along dim.
+
+    Args:
+        dim: as Softmax (None: torch's implicit choice, with its warning).
+
+    Shape: any; the output has the input's shape.
+    """
+
+    _fn = staticmethod(F.log_softmax)
+    _bwd = staticmethod(F.log_softmax_backward)
+    _torch_name = "log_softmax"

@@ -4,6 +4,8 @@ Training normalises with the batch's biased variance and updates the running
 statistics with the unbiased one, as torch does; eval mode uses the running
 statistics. The kernels live in scratch.functional (batch_norm_forward,
 batch_norm_backward); the layers here hold the parameters, buffers and cache.
+A zero-size input gives a zero-size output, as in torch: the running statistics
+stay as they are, but a training step still counts in num_batches_tracked.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ class _BatchNorm(Module):
     _shape_doc = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, *, dtype=np.float32):
+                 affine: bool = True, track_running_stats: bool = True, *, bias: bool = True,
+                 dtype=np.float32):
         super().__init__()
         dt = check_float_dtype(dtype)
         self.num_features = int(num_features)
@@ -30,7 +33,7 @@ class _BatchNorm(Module):
         self.track_running_stats = track_running_stats
         if affine:
             self.weight = Parameter(np.ones(self.num_features, dt))
-            self.bias = Parameter(np.zeros(self.num_features, dt))
+            self.bias = Parameter(np.zeros(self.num_features, dt)) if bias else None
         else:
             self.weight = self.bias = None
         if track_running_stats:
@@ -50,7 +53,8 @@ class _BatchNorm(Module):
             self.num_batches_tracked[...] = 0
         if self.affine:
             self.weight.data.fill(1)
-            self.bias.data.fill(0)
+            if self.bias is not None:
+                self.bias.data.fill(0)
 
     def _name(self) -> str:
         return f"{type(self).__name__}({self.num_features})"
@@ -64,13 +68,20 @@ class _BatchNorm(Module):
         check_input(x, self._name(), dtype=self._dtype(), ndim=self._ndims,
                     size=(1, self.num_features) if x.ndim >= 2 else None,
                     shape_doc=self._shape_doc)
-        x3 = x.reshape(len(x), self.num_features, -1)  # (N, C, L), L = H*W (or 1)
         n = x.size // self.num_features  # values per channel
         use_batch = self.training or not self.track_running_stats
-        if self.training and n <= 1:
-            raise ValueError(f"{self._name()} needs more than 1 value per channel in "
-                             f"training, got input of shape {x.shape}")
-        weight, bias = (self.weight.data, self.bias.data) if self.affine else (None, None)
+        if use_batch and n == 1:  # torch's _verify_batch_size, eval mode included
+            raise ValueError(f"{self._name()} needs more than 1 value per channel when using "
+                             f"batch statistics (training, or track_running_stats=False), got "
+                             f"input of shape {x.shape}")
+        if n == 0:
+            if self.training and self.track_running_stats:
+                self.num_batches_tracked += 1
+            self._cache = ("empty", x.shape)
+            return np.empty_like(x)
+        x3 = x.reshape(len(x), self.num_features, -1)  # (N, C, L), L = H*W (or 1)
+        weight = self.weight.data if self.affine else None
+        bias = self.bias.data if self.bias is not None else None
         running = None if use_batch else (self.running_mean, self.running_var)
         y, xc, inv_std, mean, var = F.batch_norm_forward(x3, weight, bias, self.eps, running)
         if self.training and self.track_running_stats:
@@ -91,19 +102,29 @@ class _BatchNorm(Module):
         self.running_var += dt(m) * var * dt(n / (n - 1))  # unbiased, as torch
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        xc, inv_std, use_batch, shape = require_forward(self._cache, self._name())
+        cache = require_forward(self._cache, self._name())
+        if isinstance(cache[0], str):  # "empty", a zero-size batch: all sums are zero
+            check_grad(grad_out, cache[1], self._name())
+            if self.affine:
+                self.weight.accumulate_grad(np.zeros_like(self.weight.data))
+                if self.bias is not None:
+                    self.bias.accumulate_grad(np.zeros_like(self.bias.data))
+            return np.zeros_like(grad_out) if input_grad else None
+        xc, inv_std, use_batch, shape = cache
         check_grad(grad_out, shape, self._name())
         dx, dweight, dbias = F.batch_norm_backward(
             grad_out.reshape(xc.shape), xc, inv_std, self.weight.data if self.affine else None,
             batch_stats=use_batch, input_grad=input_grad)
         if self.affine:
             self.weight.accumulate_grad(dweight)
-            self.bias.accumulate_grad(dbias)
+            if self.bias is not None:
+                self.bias.accumulate_grad(dbias)
         return None if dx is None else dx.reshape(grad_out.shape)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -130,10 +151,13 @@ class BatchNorm1d(_BatchNorm):
         momentum: running-statistics factor (default 0.1); None for a cumulative average.
         affine: learn a per-channel scale `weight` (ones) and shift `bias` (zeros).
         track_running_stats: keep running_mean / running_var / num_batches_tracked
-            buffers and use them in eval mode; if False, batch statistics always.
+            buffers and use them in eval mode; if False, batch statistics always (the
+            buffers are None and not in the state_dict, as torch).
+        bias: keyword only; with affine, False learns the scale only (torch 2.13's argument).
         dtype: float32 (default) or float64.
 
-    Shape: (N, C) or (N, C, L) -> same shape.
+    Shape: (N, C) or (N, C, L) -> same shape; N = 0 (or L = 0) gives an empty output and
+    leaves the running statistics alone (num_batches_tracked still counts the step).
 
     Example:
         >>> bn = BatchNorm1d(3)

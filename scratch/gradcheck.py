@@ -14,7 +14,7 @@ import numpy as np
 
 from scratch.loss import Loss
 from scratch.module import Module
-from scratch.testing import max_rel_diff
+from scratch.testing import array_leaves, max_rel_diff
 
 
 @dataclass
@@ -70,13 +70,12 @@ def central_difference(objective, arr: np.ndarray, eps: float) -> np.ndarray:
     return numeric
 
 
-def _float_leaves(obj) -> list[np.ndarray]:
-    """The float arrays of a (nested) tuple, in order: a module's outputs or differentiable
-    inputs (an LSTM's `(out, (h_n, c_n))` has three)."""
+def _copied(obj):
+    """A copy of every array in a (nested) tuple: an in-place layer (inplace=True) would
+    otherwise overwrite the inputs being nudged."""
     if isinstance(obj, (tuple, list)):
-        return [leaf for item in obj for leaf in _float_leaves(item)]
-    is_float = isinstance(obj, np.ndarray) and obj.dtype in (np.float32, np.float64)
-    return [obj] if is_float else []
+        return type(obj)(_copied(o) for o in obj)
+    return obj.copy() if isinstance(obj, np.ndarray) else obj
 
 
 def gradcheck(module: Module, *inputs, target: np.ndarray | None = None,
@@ -92,6 +91,8 @@ def gradcheck(module: Module, *inputs, target: np.ndarray | None = None,
         rng: draws the random upstream gradient G of each float output (ignored for
             losses, which reduce to a scalar and take a random scalar grad instead).
         options: the forward's keyword arguments (masks, flags).
+            Integer arrays among the inputs (MaxUnpool2d's indices) and outputs
+            (MaxPool2d's) take no gradient and are not checked.
         eps: finite-difference step.
         tol: largest accepted relative error; beyond it ValueError names the array.
 
@@ -103,7 +104,7 @@ def gradcheck(module: Module, *inputs, target: np.ndarray | None = None,
         GradcheckResult with the error for "input" ("input1", ... for further float
         inputs) and each parameter name.
     """
-    leaves = _float_leaves(inputs)
+    leaves = array_leaves(inputs, floats_only=True)
     if any(x.dtype != np.float64 for x in leaves):
         raise TypeError(f"gradcheck needs float64 input (float32 differences are noise), "
                         f"got {[str(x.dtype) for x in leaves]}")
@@ -113,9 +114,10 @@ def gradcheck(module: Module, *inputs, target: np.ndarray | None = None,
 
     def call() -> list[np.ndarray]:
         replay()  # every pass draws the same dropout masks
+        ins = _copied(inputs)
         if is_loss:
-            return [np.asarray(module(*inputs, target))]
-        return _float_leaves(module(*inputs, **options))
+            return [np.asarray(module(*ins, target))]
+        return array_leaves(module(*ins, **options), floats_only=True)
 
     upstream = [rng.standard_normal(o.shape) if o.ndim else np.float64(rng.uniform(0.5, 2))
                 for o in call()]

@@ -318,6 +318,9 @@ class Module:
 class Sequential(Module):
     """Modules applied in order; backward runs them in reverse.
 
+    Sequential(m0, m1, ...) names them "0", "1", ...; Sequential(OrderedDict(name=m, ...))
+    keeps the given names, as torch.
+
     Example:
         >>> rng = np.random.default_rng(0)
         >>> model = Sequential(Linear(4, 3, rng=rng), ReLU())
@@ -325,12 +328,14 @@ class Sequential(Module):
         (2, 3)
     """
 
-    def __init__(self, *modules: Module):
+    def __init__(self, *args: Module):
         super().__init__()
-        for i, m in enumerate(modules):
+        named = (args[0].items() if len(args) == 1 and isinstance(args[0], OrderedDict)
+                 else ((str(i), m) for i, m in enumerate(args)))  # torch's two forms
+        for name, m in named:
             if not isinstance(m, Module):
-                raise TypeError(f"Sequential expects Modules, got {type(m).__name__} at {i}")
-            setattr(self, str(i), m)
+                raise TypeError(f"Sequential expects Modules, got {type(m).__name__} at {name}")
+            setattr(self, name, m)
 
     def __len__(self) -> int:
         return len(self._modules)

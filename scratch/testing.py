@@ -3,6 +3,8 @@
 gradcheck (analytic against numeric), the parity checks (scratch against torch),
 the optimizer trajectories and lockstep training (weights against weights) all
 call `max_rel_diff`, so a figure in one table means the same as in another.
+`array_leaves` is how both gradcheck and the parity helper walk a module's
+nested inputs and outputs.
 """
 
 from __future__ import annotations
@@ -31,3 +33,17 @@ def max_rel_diff(actual, expected, *, floor: float = 0.0) -> float:
     scale = max(float(np.abs(b).max()), floor)
     worst = float(diff.max())
     return worst / scale if scale > 0 else worst
+
+
+def array_leaves(obj, *, floats_only: bool = False) -> list[np.ndarray]:
+    """The arrays of a (nested) tuple or list, in order; None and other values skipped.
+
+    A module's outputs, and the inputs its backward differentiates, are these leaves:
+    an LSTM's `(out, (h_n, c_n))` has three, MaxPool2d's `(out, indices)` two. With
+    `floats_only` only float32/float64 arrays count (those that carry gradients).
+    """
+    if isinstance(obj, (tuple, list)):
+        return [leaf for item in obj for leaf in array_leaves(item, floats_only=floats_only)]
+    if not isinstance(obj, np.ndarray):
+        return []
+    return [obj] if not floats_only or obj.dtype in (np.float32, np.float64) else []

@@ -343,3 +343,145 @@ def test_erf_matches_math_erf():
                         3 * rng.standard_normal(5000)])
     np.testing.assert_allclose(F.erf(x), F.plain.erf(x), rtol=0, atol=2e-15)
     np.testing.assert_array_equal(F.erf(x.astype(np.float32)).dtype, np.float64)
+
+
+# --- issue 12: dilation, groups, ceil mode, divisors, adaptive windows, padding modes ----------
+
+# (kernel, stride, padding, dilation, groups) for conv, against plain.conv2d
+CONV_ARGS_GRID = [
+    ((3, 3), (1, 1), (2, 2), (2, 2), 1), ((3, 2), (2, 1), (1, 0), (1, 3), 2),
+    ((2, 2), (3, 2), (0, 1), (2, 1), 4), ((1, 3), (1, 1), (0, 2), (1, 2), 4),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+@pytest.mark.parametrize("kernel,stride,padding,dilation,groups", CONV_ARGS_GRID, ids=str)
+def test_conv2d_dilation_and_groups_match_plain(kernel, stride, padding, dilation, groups,
+                                                dtype, rng):
+    shape = (2, 4, 9, 8)
+    w_shape = (8, 4 // groups, *kernel)
+    out_hw = _out_hw(shape, [d * (k - 1) + 1 for k, d in zip(kernel, dilation)], stride,
+                     padding)
+    normal = lambda s: rng.standard_normal(s).astype(dtype)  # noqa: E731
+    integers = lambda s: _ints(rng, s, dtype)  # noqa: E731  every sum exact: bit for bit
+    for data, exact in ((normal, False), (integers, True)):
+        x, w, b, g = (data(s) for s in (shape, w_shape, 8, (2, 8, *out_hw)))
+        y, cols = F.conv2d_forward(x, w, b, stride, padding, dilation=dilation, groups=groups)
+        fast = (y, *F.conv2d_backward(g, x, w, stride, padding, dilation=dilation,
+                                      groups=groups, cols=cols))
+        slow = (plain.conv2d(x, w, b, stride, padding, dilation, groups),
+                *plain.conv2d_backward(g, x, w, stride, padding, dilation, groups))
+        for a, e in zip(fast, slow):
+            _close(a, e, dtype, exact=exact)
+
+
+# (kernel, stride, padding, dilation, ceil_mode)
+POOL_ARGS_GRID = [
+    ((3, 3), (2, 2), (1, 1), (2, 2), True), ((2, 3), (1, 2), (1, 1), (1, 2), False),
+    ((3, 2), (3, 1), (0, 1), (1, 1), True), ((2, 2), (2, 2), (0, 0), (3, 1), True),
+    ((3, 3), (2, 3), (1, 0), (1, 1), True),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil", POOL_ARGS_GRID, ids=str)
+def test_max_pool2d_dilation_ceil_and_indices_match_plain(kernel, stride, padding, dilation,
+                                                          ceil, dtype, rng):
+    for x in (rng.standard_normal((2, 3, 9, 8)).astype(dtype), _tied(rng, (2, 3, 9, 8), dtype)):
+        y, slabs = F.max_pool2d_forward(x, kernel, stride, padding, dilation=dilation,
+                                        ceil_mode=ceil)
+        _close(y, plain.max_pool2d(x, kernel, stride, padding, dilation, ceil), dtype,
+               exact=True)
+        idx = F.max_pool2d_indices(slabs, y, x.shape, kernel, stride, padding, dilation, ceil)
+        assert np.array_equal(idx, plain.max_pool2d_indices(x, kernel, stride, padding,
+                                                            dilation, ceil))
+        g = _ints(rng, y.shape, dtype)  # integers: overlapping sums exact in any order
+        dx = F.max_pool2d_backward(g, x.shape, kernel, stride, padding, slabs, y,
+                                   dilation=dilation, ceil_mode=ceil)
+        _close(dx, plain.max_pool2d_backward(g, x, kernel, stride, padding, dilation, ceil),
+               dtype, exact=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+@pytest.mark.parametrize("ceil,include,divisor", [(True, True, None), (True, False, None),
+                                                  (False, False, None), (False, True, 3),
+                                                  (True, False, -2)], ids=str)
+@pytest.mark.parametrize("kernel,stride,padding", POOL_GRID[2:6], ids=_ids(POOL_GRID[2:6]))
+def test_avg_pool2d_options_match_plain(kernel, stride, padding, ceil, include, divisor,
+                                        dtype, rng):
+    x = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
+    opts = {"ceil_mode": ceil, "count_include_pad": include, "divisor_override": divisor}
+    y = F.avg_pool2d_forward(x, kernel, stride, padding, **opts)
+    _close(y, plain.avg_pool2d(x, kernel, stride, padding, ceil, include, divisor), dtype)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    _close(F.avg_pool2d_backward(g, x.shape, kernel, stride, padding, **opts),
+           plain.avg_pool2d_backward(g, x, kernel, stride, padding, ceil, include, divisor),
+           dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+@pytest.mark.parametrize("in_hw,out_hw", [((7, 5), (3, 2)), ((9, 8), (4, 8)), ((5, 6), (1, 1)),
+                                          ((4, 3), (7, 5)), ((10, 10), (5, 2))], ids=str)
+def test_adaptive_avg_pool2d_matches_plain(in_hw, out_hw, dtype, rng):
+    x = rng.standard_normal((2, 3, *in_hw)).astype(dtype)
+    y = F.adaptive_avg_pool2d_forward(x, out_hw)
+    _close(y, plain.adaptive_avg_pool2d(x, out_hw), dtype)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    _close(F.adaptive_avg_pool2d_backward(g, x.shape), plain.adaptive_avg_pool2d_backward(g, x),
+           dtype)
+
+
+@pytest.mark.parametrize("mode,np_mode", [("constant", "constant"), ("reflect", "reflect"),
+                                          ("replicate", "edge"), ("circular", "wrap")])
+@pytest.mark.parametrize("sides", [(1, 2, 0, 3), (2, 2, 2, 2), (0, 0, 1, 0), (3, 1, 4, 2)],
+                         ids=str)
+def test_pad_is_numpys_and_pad_backward_its_adjoint(mode, np_mode, sides, rng):
+    """pad equals np.pad's mode (the specification), and <pad(x), d> == <x, pad_backward(d)>
+    exactly on integers: pad_backward is pad's transpose."""
+    x = _ints(rng, (2, 3, 5, 6), np.float64)
+    top, bottom, left, right = sides
+    xp = F.pad(x, sides, mode=mode)
+    assert np.array_equal(xp, np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)),
+                                     mode=np_mode))
+    d = _ints(rng, xp.shape, np.float64)
+    assert np.sum(xp * d) == np.sum(x * F.pad_backward(d, sides, mode=mode))
+
+
+@settings(max_examples=100, deadline=None)
+@given(size=st.integers(1, 30), kernel=st.integers(1, 6), stride=st.integers(1, 4),
+       dilation=st.integers(1, 3), data=st.data())
+def test_ceil_mode_output_size_is_torchs_rule(size, kernel, stride, dilation, data):
+    """Ceil mode counts the window starts s = 0, stride, ... that floor mode counts, plus one
+    more where the whole windows leave elements uncovered at the end, if it starts inside
+    the input or its left padding (s < size + padding): torch's pooling_output_shape."""
+    padding = data.draw(st.integers(0, kernel // 2))
+    span = dilation * (kernel - 1) + 1
+    padded = size + 2 * padding
+    if padded < span:
+        return
+    whole = [s for s in range(0, padded, stride) if s + span <= padded]  # floor mode's
+    extra = whole[-1] + stride
+    partial = [extra] if whole[-1] + span < padded and extra < size + padding else []
+    assert F.conv_output_size(size, kernel, stride, padding, dilation) == len(whole)
+    assert F.conv_output_size(size, kernel, stride, padding, dilation,
+                              ceil_mode=True) == len(whole) + len(partial)
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,ceil", POOL_ARGS_GRID + [
+    ((2, 2), (2, 2), (1, 1), (1, 1), False), ((3, 3), (1, 1), (1, 1), (1, 1), False)], ids=str)
+def test_max_pool2d_all_minus_inf_windows_route_to_their_first_input_element(
+        kernel, stride, padding, dilation, ceil, rng):
+    """-inf input ties with -inf padding: torch (and plain) pick the window's first input
+    element, so the fast kernel must not pick the padding."""
+    x = np.where(rng.random((2, 2, 7, 8)) < 0.7, -np.inf, rng.integers(0, 3, (2, 2, 7, 8)))
+    y, slabs = F.max_pool2d_forward(x, kernel, stride, padding, dilation=dilation,
+                                    ceil_mode=ceil)
+    assert np.isneginf(y).any()
+    idx = F.max_pool2d_indices(slabs, y, x.shape, kernel, stride, padding, dilation, ceil)
+    assert np.array_equal(idx, plain.max_pool2d_indices(x, kernel, stride, padding, dilation,
+                                                        ceil))
+    g = _ints(rng, y.shape, np.float64)
+    dx = F.max_pool2d_backward(g, x.shape, kernel, stride, padding, slabs, y,
+                               dilation=dilation, ceil_mode=ceil)
+    assert np.array_equal(dx, plain.max_pool2d_backward(g, x, kernel, stride, padding,
+                                                        dilation, ceil))

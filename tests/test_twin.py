@@ -159,6 +159,8 @@ def test_a_scratch_default_that_differs_from_torchs_is_caught(monkeypatch):
 
 
 def test_conv2d_takes_torchs_positional_order():
-    """The sixth positional argument is dilation, as in torch, never bias."""
-    with pytest.raises(NotImplementedError, match="dilation=\\(2, 2\\)"):
-        scratch.Conv2d(3, 2, (3, 3), (2, 2), (1, 1), (2, 2), rng=np.random.default_rng(0))
+    """The sixth positional argument is dilation, as in torch, never bias (issue 12's case)."""
+    m = scratch.Conv2d(3, 2, (3, 3), (2, 2), (1, 1), (2, 2), rng=np.random.default_rng(0))
+    assert m.dilation == (2, 2) and m.bias is not None
+    x = np.random.default_rng(1).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    assert m(x).shape == (2, 2, 3, 3)

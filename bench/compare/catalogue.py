@@ -17,7 +17,9 @@ from bench.compare.parity import TOLERANCES, ParityResult, compare
 
 @dataclass(frozen=True)
 class Case:
-    """One component to compare: how to build it, its input, and (for losses) its target."""
+    """One component to compare: how to build it, its input, and (for losses) its target;
+    `args` draws further forward arguments that take no gradient (MaxUnpool2d's indices)
+    from the input's shape."""
 
     name: str
     build: Callable[[np.random.Generator, np.dtype], scratch.Module]
@@ -108,6 +110,23 @@ def _small_cnn(rng, dtype):
     )
 
 
+def _unpool_input(c: int, h: int, w: int, output_size: bool = False):
+    """make() for MaxUnpool2d(2): x (N, C, H, W) and the indices of a MaxPool2d(2) over a
+    (N, C, 2H, 2W) input; with `output_size`, over (2H + 1, 2W + 1), which MaxUnpool2d
+    can only undo when told that size."""
+    def make(rng, batch, dtype):
+        x = rng.standard_normal((batch, c, h, w)).astype(dtype)
+        size = (2 * h + output_size, 2 * w + output_size)
+        _, idx = scratch.MaxPool2d(2, return_indices=True)(rng.standard_normal((batch, c, *size)))
+        return ((x, idx, size) if output_size else (x, idx)), {}
+    return make
+
+
+def _eval_no_running_stats(bn):
+    """track_running_stats=False in eval mode: still batch statistics, as torch."""
+    return bn.eval()
+
+
 def _regularised_mlp(rng, dtype):
     return scratch.Sequential(
         scratch.Linear(20, 16, rng=rng, dtype=dtype), scratch.BatchNorm1d(16, dtype=dtype),
@@ -189,6 +208,84 @@ CASES: list[Case] = [
          draw=_ties),
     Case("AvgPool2d(2)", lambda r, dt: scratch.AvgPool2d(2), (3, 9, 9)),
     Case("AvgPool2d(3, stride=2, padding=1)", lambda r, dt: scratch.AvgPool2d(3, 2, 1), (2, 9, 7)),
+    # issue 12: every argument torch takes
+    Case("Conv2d(3, 4, 3, padding=2, dilation=2)",
+         lambda r, dt: scratch.Conv2d(3, 4, 3, 1, 2, 2, rng=r, dtype=dt), (3, 9, 8)),
+    Case("Conv2d(3, 2, (3, 2), stride=(2, 1), dilation=(1, 3))",
+         lambda r, dt: scratch.Conv2d(3, 2, (3, 2), (2, 1), 0, (1, 3), rng=r, dtype=dt),
+         (3, 9, 8)),
+    Case("Conv2d(4, 6, 3, stride=2, padding=1, groups=2)",
+         lambda r, dt: scratch.Conv2d(4, 6, 3, 2, 1, groups=2, rng=r, dtype=dt), (4, 9, 8)),
+    Case("Conv2d(4, 8, 3, padding=1, groups=4, bias=False) depthwise",
+         lambda r, dt: scratch.Conv2d(4, 8, 3, 1, 1, 1, 4, False, rng=r, dtype=dt), (4, 7, 6)),
+    Case("Conv2d(3, 2, 4, padding='same', dilation=(1, 2))",
+         lambda r, dt: scratch.Conv2d(3, 2, 4, padding="same", dilation=(1, 2), rng=r, dtype=dt),
+         (3, 7, 8)),
+    Case("Conv2d(3, 2, 3, stride=2, padding='valid')",
+         lambda r, dt: scratch.Conv2d(3, 2, 3, 2, "valid", rng=r, dtype=dt), (3, 7, 8)),
+    Case("Conv2d(2, 3, 3, 2, (2, 1), 2, padding_mode='reflect')",
+         lambda r, dt: scratch.Conv2d(2, 3, 3, 2, (2, 1), 2, padding_mode="reflect", rng=r,
+                                      dtype=dt), (2, 7, 6)),
+    Case("Conv2d(2, 4, 3, 1, 'same', groups=2, padding_mode='replicate')",
+         lambda r, dt: scratch.Conv2d(2, 4, 3, 1, "same", groups=2, padding_mode="replicate",
+                                      rng=r, dtype=dt), (2, 6, 5)),
+    Case("Conv2d(2, 3, (2, 3), 1, (2, 3), (2, 1), padding_mode='circular')",
+         lambda r, dt: scratch.Conv2d(2, 3, (2, 3), 1, (2, 3), (2, 1), bias=False,
+                                      padding_mode="circular", rng=r, dtype=dt), (2, 5, 6)),
+    Case("Conv1d(3, 4, 3)", lambda r, dt: scratch.Conv1d(3, 4, 3, rng=r, dtype=dt), (3, 11)),
+    Case("Conv1d(4, 6, 5, 1, 'same', 2, groups=2, padding_mode='reflect')",
+         lambda r, dt: scratch.Conv1d(4, 6, 5, 1, "same", 2, 2, padding_mode="reflect",
+                                      rng=r, dtype=dt), (4, 12)),
+    Case("Conv1d(2, 3, 3, stride=2, padding=1, bias=False)",
+         lambda r, dt: scratch.Conv1d(2, 3, 3, 2, 1, bias=False, rng=r, dtype=dt), (2, 9)),
+    Case("MaxPool2d(3, 2, 1, dilation=2, ceil_mode=True)",
+         lambda r, dt: scratch.MaxPool2d(3, 2, 1, 2, ceil_mode=True), (2, 10, 9)),
+    Case("MaxPool2d(2, return_indices=True)",
+         lambda r, dt: scratch.MaxPool2d(2, return_indices=True), (3, 9, 8)),
+    Case("MaxPool2d((3, 2), (2, 1), (1, 0), return_indices, ceil_mode)",
+         lambda r, dt: scratch.MaxPool2d((3, 2), (2, 1), (1, 0), 1, True, True), (2, 8, 7)),
+    Case("MaxUnpool2d(2)", lambda r, dt: scratch.MaxUnpool2d(2), (), make=_unpool_input(3, 4, 3)),
+    Case("MaxUnpool2d(2) output_size", lambda r, dt: scratch.MaxUnpool2d(2), (),
+         make=_unpool_input(2, 3, 4, output_size=True)),
+    Case("AvgPool2d(3, 2, 1, ceil_mode=True)",
+         lambda r, dt: scratch.AvgPool2d(3, 2, 1, True), (2, 10, 9)),
+    Case("AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)",
+         lambda r, dt: scratch.AvgPool2d(3, 2, 1, True, False), (2, 10, 9)),
+    Case("AvgPool2d((2, 3), 1, (1, 0), divisor_override=4)",
+         lambda r, dt: scratch.AvgPool2d((2, 3), 1, (1, 0), divisor_override=4), (2, 6, 7)),
+    Case("AdaptiveAvgPool2d(1) global", lambda r, dt: scratch.AdaptiveAvgPool2d(1), (3, 7, 6)),
+    Case("AdaptiveAvgPool2d((4, None))",
+         lambda r, dt: scratch.AdaptiveAvgPool2d((4, None)), (2, 9, 5)),
+    Case("AdaptiveAvgPool2d((3, 5)) overlapping",
+         lambda r, dt: scratch.AdaptiveAvgPool2d((3, 5)), (2, 7, 8)),
+    Case("BatchNorm2d(bias=False, momentum=None)",
+         lambda r, dt: scratch.BatchNorm2d(3, momentum=None, bias=False, dtype=dt), (3, 4, 5)),
+    Case("BatchNorm2d(track_running_stats=False) eval",
+         lambda r, dt: _eval_no_running_stats(
+             scratch.BatchNorm2d(3, track_running_stats=False, dtype=dt)), (3, 4, 5)),
+    Case("BatchNorm1d(affine=False) (N, C, L) eval",
+         lambda r, dt: scratch.BatchNorm1d(4, affine=False, dtype=dt).eval(), (4, 5)),
+    Case("ReLU(inplace=True)", lambda r, dt: scratch.ReLU(True), (11,)),
+    Case("LeakyReLU(0.2, inplace=True)", lambda r, dt: scratch.LeakyReLU(0.2, True), (11,)),
+    Case("ELU", lambda r, dt: scratch.ELU(), (11,)),
+    Case("ELU(0.5, inplace=True)", lambda r, dt: scratch.ELU(0.5, True), (11,)),
+    Case("SiLU", lambda r, dt: scratch.SiLU(), (11,)),
+    Case("SiLU(inplace=True)", lambda r, dt: scratch.SiLU(True), (11,)),
+    Case("Softplus", lambda r, dt: scratch.Softplus(), (11,)),
+    Case("Softplus(beta=2, threshold=1)", lambda r, dt: scratch.Softplus(2, 1), (11,)),
+    Case("Identity(3, k=4)", lambda r, dt: scratch.Identity(3, k=4), (11,)),
+    Case("Softmax() implicit dim, 3-D", lambda r, dt: scratch.Softmax(), (3, 5)),
+    Case("LogSoftmax(dim=1)", lambda r, dt: scratch.LogSoftmax(dim=1), (11,)),
+    Case("LogSoftmax() implicit dim, 4-D", lambda r, dt: scratch.LogSoftmax(), (3, 4, 2)),
+    Case("Dropout(0.3, inplace=True) (shared mask)",
+         lambda r, dt: scratch.Dropout(0.3, True, rng=r), (11,), dropout="shared"),
+    Case("Dropout2d(0.4) (shared mask)", lambda r, dt: scratch.Dropout2d(0.4, rng=r), (5, 3, 3),
+         dropout="shared"),
+    Case("Dropout2d(0.4, inplace=True) eval",
+         lambda r, dt: scratch.Dropout2d(0.4, True, rng=r).eval(), (5, 3, 3)),
+    Case("Flatten(0, 2)", lambda r, dt: scratch.Flatten(0, 2), (2, 3, 4)),
+    Case("Flatten(-2)", lambda r, dt: scratch.Flatten(-2), (2, 3, 4)),
+    Case("Unflatten(1, (3, -1))", lambda r, dt: scratch.Unflatten(1, (3, -1)), (12, 2)),
     Case("CNN conv-BN-ReLU-pool-flatten-linear", _small_cnn, (1, 6, 6)),
     Case("MLP 784-256-128-10", mlp, (784,)),
     Case("MLP with BatchNorm1d and Dropout (shared mask)", _regularised_mlp, (20,), min_batch=2,

@@ -16,7 +16,7 @@ import torch
 
 import reference
 import scratch
-from scratch.testing import max_rel_diff
+from scratch.testing import array_leaves, max_rel_diff
 
 
 @dataclass(frozen=True)
@@ -109,30 +109,21 @@ def _is_float(a) -> bool:
     return isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64)
 
 
-def float_leaves(obj) -> list[np.ndarray]:
-    """The float arrays in a (nested) tuple of arrays, in order; None and others skipped.
-
-    A module's outputs, and the inputs its backward differentiates, are these leaves:
-    `(out, (h_n, c_n))` has three.
-    """
-    if isinstance(obj, (tuple, list)):
-        return [leaf for item in obj for leaf in float_leaves(item)]
-    return [obj] if _is_float(obj) else []
-
-
 def _to_torch_tree(obj, leaves: list):
     """Arrays as tensors, float ones requiring grad and collected in `leaves` (if a list);
-    integer arrays as int64 (indices), bool as bool, tuples kept."""
+    integer arrays as int64 (indices), bool as bool, tuples kept. A float leaf is
+    passed on as a clone, so that a twin with inplace=True may write into it."""
     if isinstance(obj, (tuple, list)):
         return type(obj)(_to_torch_tree(o, leaves) for o in obj)
     if not isinstance(obj, np.ndarray):
         return obj
     if _is_float(obj):
         t = reference.to_torch(obj)
-        if leaves is not None:
-            t.requires_grad_(True)
-            leaves.append(t)
-        return t
+        if leaves is None:
+            return t
+        t.requires_grad_(True)
+        leaves.append(t)
+        return t.clone()
     if np.issubdtype(obj.dtype, np.integer):
         return torch.from_numpy(obj.astype(np.int64))
     return torch.from_numpy(np.array(obj, copy=True))
@@ -166,8 +157,11 @@ def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
     returns one gradient per float input leaf in order (it may return more, as
     an RNN's dh0 when no h0 was given: those are not compared).
 
-    Pairs: "output", "output1", ...; "input.grad", "input1.grad", ... (one per
-    float input leaf); "{parameter}.grad"; and every buffer after the forward.
+    Pairs: "output", "output1", ... (every array the forward returns: integer ones,
+    as MaxPool2d's indices, compared exactly and given no gradient); "input.grad",
+    "input1.grad", ... (one per float input leaf); "{parameter}.grad"; and every
+    buffer after the forward. torch gets a clone of each float input leaf, so a twin
+    with inplace=True may write into it.
 
     Every array is kept as each side returned it, never cast: the dtype is part of the
     answer (`ParityResult.failures`). The one exception is a reduced loss, which returns
@@ -180,7 +174,8 @@ def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
     tleaves: list = []
     tinputs = _to_torch_tree(inputs, tleaves)
     toptions = {k: _to_torch_tree(v, None) for k, v in options.items()}
-    dtype = float_leaves(inputs)[0].dtype if float_leaves(inputs) else module.dtype
+    float_inputs = array_leaves(inputs, floats_only=True)
+    dtype = float_inputs[0].dtype if float_inputs else module.dtype
 
     module.zero_grad()
     if is_loss:
@@ -188,16 +183,19 @@ def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
         tout = tmodule(*tinputs, _torch_target(target))
         outs, touts = [np.asarray(out)], [tout]
     else:
-        outs = float_leaves(module(*inputs, **options))
+        outs = array_leaves(module(*inputs, **options))
         touts = _torch_leaves(tmodule(*tinputs, **toptions))
     if len(outs) != len(touts):
         raise AssertionError(f"scratch returns {len(outs)} arrays, torch {len(touts)} tensors")
+    # Integer outputs (MaxPool2d's indices) are compared exactly and take no gradient.
+    differentiable = [(o, t) for o, t in zip(outs, touts) if _is_float(o)]
 
     upstream = [np.asarray(rng.standard_normal(o.shape) if o.ndim else rng.uniform(0.5, 2.0),
-                           dtype=dtype) for o in outs]
+                           dtype=dtype) for o, _ in differentiable]
     grads = module.backward(*upstream)
     grads = list(grads) if isinstance(grads, tuple) else [grads]
-    torch.autograd.backward(touts, [reference.to_torch(u) for u in upstream])
+    torch.autograd.backward([t for _, t in differentiable],
+                            [reference.to_torch(u) for u in upstream])
 
     result = ParityResult()
     for i, (o, t) in enumerate(zip(outs, touts)):

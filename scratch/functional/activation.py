@@ -1,8 +1,14 @@
-"""Activation math shared by modules: the numerically stable sigmoid, and erf (GELU)."""
+"""Activation functions and their gradients: the stable sigmoid, erf (GELU), softmax and
+log-softmax along a dim (with torch's implicit-dim rule), ELU, Softplus and SiLU.
+
+Each `*_backward(g, ...)` is the vector-Jacobian product of its forward, from what the
+forward returned or was given.
+"""
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -47,3 +53,69 @@ def erf(x: np.ndarray) -> np.ndarray:
         f = a + (k / 2) / f
     out[~small] = np.sign(xb) * (1 - np.exp(-a * a) / (math.sqrt(math.pi) * f))
     return out
+
+
+def softmax_dim(name: str, ndim: int, stacklevel: int = 4) -> int:
+    """torch's `_get_softmax_dim`: the dim a softmax with dim=None takes, with its warning.
+    0 for 0-, 1- and 3-D input, else 1."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. "
+                  "Change the call to include dim=X as an argument.", UserWarning,
+                  stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(x: np.ndarray, dim: int) -> np.ndarray:
+    """exp(x) / sum(exp(x)) along dim, as exp(x - max) so it never overflows."""
+    e = np.exp(x - x.max(axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
+
+
+def softmax_backward(grad_out: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
+    """dx = y * (g - sum(g * y)) along dim, y the softmax output."""
+    return y * (grad_out - (grad_out * y).sum(axis=dim, keepdims=True))
+
+
+def log_softmax(x: np.ndarray, dim: int) -> np.ndarray:
+    """x - max - log(sum(exp(x - max))) along dim."""
+    shifted = x - x.max(axis=dim, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+
+
+def log_softmax_backward(grad_out: np.ndarray, y: np.ndarray, dim: int) -> np.ndarray:
+    """dx = g - exp(y) * sum(g) along dim, y the log-softmax output."""
+    return grad_out - np.exp(y) * grad_out.sum(axis=dim, keepdims=True)
+
+
+def elu(x: np.ndarray, alpha: float) -> np.ndarray:
+    """x if x > 0 else alpha * (exp(x) - 1)."""
+    return np.where(x > 0, x, x.dtype.type(alpha) * np.expm1(np.minimum(x, 0)))
+
+
+def elu_backward(grad_out: np.ndarray, x: np.ndarray, alpha: float) -> np.ndarray:
+    """dy/dx = 1 if x > 0 else alpha * exp(x) (alpha at 0, as torch)."""
+    return grad_out * np.where(x > 0, 1, x.dtype.type(alpha) * np.exp(np.minimum(x, 0)))
+
+
+def softplus(x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (torch's switch)."""
+    bx = x * x.dtype.type(beta)
+    linear = bx > threshold
+    return np.where(linear, x, np.log1p(np.exp(np.where(linear, 0, bx))) / x.dtype.type(beta))
+
+
+def softplus_backward(grad_out: np.ndarray, x: np.ndarray, beta: float,
+                      threshold: float) -> np.ndarray:
+    """dy/dx = sigmoid(beta x), and 1 where beta x > threshold."""
+    bx = x * x.dtype.type(beta)
+    return np.where(bx > threshold, grad_out, grad_out * sigmoid(bx))
+
+
+def silu(x: np.ndarray) -> np.ndarray:
+    """x * sigmoid(x)."""
+    return x * sigmoid(x)
+
+
+def silu_backward(grad_out: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dy/dx = s (1 + x (1 - s)), s = sigmoid(x)."""
+    s = sigmoid(x)
+    return grad_out * s * (1 + x * (1 - s))

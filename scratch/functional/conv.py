@@ -4,7 +4,10 @@ Forward pads the input into a channel-major buffer (C, N, Hp, Wp), takes its
 (kh, kw) windows as a strided view (no copy) and lays them out once as
 columns (C*kh*kw, N*OH*OW), rows ordered (c, i, j) like the weight's
 (in, kh, kw) and columns (n, oh, ow); the whole batch is then one matmul with
-the (out, C*kh*kw) weight matrix. Backward reuses the columns for dW (one more
+the (out, C*kh*kw) weight matrix. Dilation spaces the window's elements in the
+view. With groups, the rows of one group of input channels are one contiguous
+block of the columns, so the G groups are one batched matmul
+(G, out/G, C/G*kh*kw) @ (G, C/G*kh*kw, N*OH*OW). Backward reuses the columns for dW (one more
 matmul) and scatters the column gradients back onto the image with col2im.
 
 Channel-major padding puts each channel's rows of the columns in one
@@ -21,13 +24,18 @@ from scratch.functional.windows import col2im, windows
 
 
 def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
-           padding: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
-    """x (N, C, H, W) -> columns (C*kh*kw, N*OH*OW), and the output's (OH, OW)."""
+           padding: tuple[int, int], dilation: tuple[int, int] = (1, 1)
+           ) -> tuple[np.ndarray, tuple[int, int]]:
+    """x (N, C, H, W) -> columns (C*kh*kw, N*OH*OW), and the output's (OH, OW).
+
+    cols[(c, p, q), (n, i, j)] = xp[n, c, sh*i + dh*p, sw*j + dw*q], xp zero-padded by
+    (ph, pw).
+    """
     n, c, h, w = x.shape
     (kh, kw), (ph, pw) = kernel, padding
     xp = np.zeros((c, n, h + 2 * ph, w + 2 * pw), x.dtype)  # (C, N, Hp, Wp)
     xp[:, :, ph:ph + h, pw:pw + w] = x.transpose(1, 0, 2, 3)
-    win = windows(xp, kernel, stride)  # (C, N, OH, OW, kh, kw), a view
+    win = windows(xp, kernel, stride, dilation)  # (C, N, OH, OW, kh, kw), a view
     oh, ow = win.shape[2:4]
     # The one copy of the forward pass.
     cols = win.transpose(0, 4, 5, 1, 2, 3).reshape(c * kh * kw, n * oh * ow)  # (K, N*L)
@@ -35,22 +43,30 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
 
 
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
-                   stride: tuple[int, int], padding: tuple[int, int]
+                   stride: tuple[int, int], padding: tuple[int, int], *,
+                   dilation: tuple[int, int] = (1, 1), groups: int = 1
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """y = conv2d(x) as y = W2 @ cols (+ bias), W2 the weight as (out, C*kh*kw).
+    """y = conv2d(x) as y = W2 @ cols (+ bias), W2 the weight as (out, C*kh*kw)
+    (per group: (G, out/G, C/G*kh*kw) against the group's block of the columns).
 
     Args:
-        x: (N, C, H, W); weight: (out, C, kh, kw); bias: (out,) or None.
+        x: (N, C, H, W); weight: (out, C/groups, kh, kw); bias: (out,) or None.
+        padding: zeros on each side (ph, pw); other paddings are applied beforehand.
     Returns:
         y (N, out, OH, OW), contiguous, and the columns (C*kh*kw, N*OH*OW) that
         `conv2d_backward` can reuse for dW.
     """
     n = x.shape[0]
     out = weight.shape[0]
-    cols, (oh, ow) = im2col(x, weight.shape[2:], stride, padding)  # (K, N*L), K = C*kh*kw
+    cols, (oh, ow) = im2col(x, weight.shape[2:], stride, padding, dilation)  # (K, N*L)
     # One big matmul for the whole batch: a few large BLAS calls stay fast where a
     # per-sample batch of small ones stalls on a busy machine.
-    y = weight.reshape(out, -1) @ cols  # (out, N*L)
+    if groups == 1:
+        y = weight.reshape(out, -1) @ cols  # (out, N*L), K = C*kh*kw
+    else:
+        k_g = weight[0].size  # C/G*kh*kw; explicit sizes, as -1 is undetermined at batch 0
+        y = (weight.reshape(groups, out // groups, k_g)  # (G, out/G, K/G)
+             @ cols.reshape(groups, k_g, cols.shape[1])).reshape(out, -1)  # (out, N*L)
     if bias is not None:
         y += bias[:, None]
     y = np.ascontiguousarray(y.reshape(out, n, oh, ow).transpose(1, 0, 2, 3))  # (N, out, OH, OW)
@@ -59,6 +75,7 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
 
 def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray,
                     stride: tuple[int, int], padding: tuple[int, int], *,
+                    dilation: tuple[int, int] = (1, 1), groups: int = 1,
                     cols: np.ndarray | None = None, input_grad: bool = True,
                     bias_grad: bool = True
                     ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
@@ -66,7 +83,7 @@ def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray,
 
         dW2 = dy @ cols.T,  db = dy summed over (n, oh, ow),  dcols = W2.T @ dy -> col2im
 
-    with dy the upstream gradient as (out, N*OH*OW).
+    with dy the upstream gradient as (out, N*OH*OW); with groups, the same per group.
 
     Args:
         grad_out: (N, out, OH, OW); x: the forward input (N, C, H, W); weight (out, C, kh, kw).
@@ -78,16 +95,26 @@ def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray,
     out, _, kh, kw = weight.shape
     oh, ow = grad_out.shape[2:]
     if cols is None:
-        cols, _ = im2col(x, (kh, kw), stride, padding)  # (K, N*L)
+        cols, _ = im2col(x, (kh, kw), stride, padding, dilation)  # (K, N*L)
     dy = grad_out.transpose(1, 0, 2, 3).reshape(out, n * oh * ow)  # (out, N*L)
-    w2 = weight.reshape(out, -1)  # (out, K)
-    dweight = (dy @ cols.T).reshape(weight.shape)  # (out, C, kh, kw)
+    if groups == 1:
+        w2 = weight.reshape(out, -1)  # (out, K)
+        dweight = (dy @ cols.T).reshape(weight.shape)  # (out, C, kh, kw)
+    else:
+        nl = dy.shape[1]  # explicit sizes: a zero-size batch leaves -1 undetermined
+        dyg = dy.reshape(groups, out // groups, nl)  # (G, out/G, N*L)
+        colsg = cols.reshape(groups, weight[0].size, nl)  # (G, K/G, N*L)
+        dweight = (dyg @ colsg.transpose(0, 2, 1)).reshape(weight.shape)  # (out, C/G, kh, kw)
     dbias = dy.sum(axis=1) if bias_grad else None  # (out,)
     if not input_grad:
         return None, dweight, dbias
-    dcols = w2.T @ dy  # (K, N*L)
+    if groups == 1:
+        dcols = w2.T @ dy  # (K, N*L)
+    else:
+        wg = weight.reshape(groups, out // groups, weight[0].size)  # (G, out/G, K/G)
+        dcols = (wg.transpose(0, 2, 1) @ dyg).reshape(c * kh * kw, dy.shape[1])  # (K, N*L)
     ph, pw = padding
     dwin = dcols.reshape(c, kh, kw, n, oh, ow).transpose(1, 2, 0, 3, 4, 5)  # a view
-    dxp = col2im(dwin, (c, n, h + 2 * ph, w + 2 * pw), stride)  # (C, N, Hp, Wp)
+    dxp = col2im(dwin, (c, n, h + 2 * ph, w + 2 * pw), stride, dilation)  # (C, N, Hp, Wp)
     dx = unpad(dxp, padding).transpose(1, 0, 2, 3)  # (N, C, H, W), a view
     return dx, dweight, dbias

@@ -4,7 +4,8 @@ Slow, and kept for that: each function is the formula of its layer's docstring
 and of torch's documentation, line by line, so the fast kernels beside it
 (conv.py, pool.py, batchnorm.py) can be tested against something a reader
 checks by eye. Inputs are (N, C, H, W) (batch norm: (N, C, L)); kernel,
-stride and padding are (h, w) pairs.
+stride, padding and dilation are (h, w) pairs. The pools visit only the window's
+taps that lie inside the input, as torch's CPU kernels do, instead of padding.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import numpy as np
 from scratch.functional.shapes import conv_output_size
 
 
-def _out_hw(x_shape, kernel, stride, padding) -> tuple[int, int]:
-    return (conv_output_size(x_shape[2], kernel[0], stride[0], padding[0]),
-            conv_output_size(x_shape[3], kernel[1], stride[1], padding[1]))
+def _out_hw(x_shape, kernel, stride, padding, dilation=(1, 1), ceil_mode=False
+            ) -> tuple[int, int]:
+    return tuple(conv_output_size(x_shape[2 + a], kernel[a], stride[a], padding[a],
+                                  dilation[a], ceil_mode) for a in (0, 1))
 
 
 def _pad(x: np.ndarray, padding, value=0.0) -> np.ndarray:
@@ -24,105 +26,183 @@ def _pad(x: np.ndarray, padding, value=0.0) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
 
 
-def _window(i: int, j: int, kernel, stride) -> tuple[slice, slice, slice, slice]:
-    """Index of window (i, j): rows sh*i .. sh*i + kh - 1, columns sw*j .. sw*j + kw - 1."""
-    (kh, kw), (sh, sw) = kernel, stride
-    return np.s_[:, :, sh * i:sh * i + kh, sw * j:sw * j + kw]
+def _taps(i: int, j: int, kernel, stride, padding, dilation, shape):
+    """The input positions (h, w) of window (i, j) that lie inside the (H, W) input, in
+    row-major window order: h = sh*i + dh*p - ph, w = sw*j + dw*q - pw."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    return [(sh * i + dh * p - ph, sw * j + dw * q - pw)
+            for p in range(kh) for q in range(kw)
+            if 0 <= sh * i + dh * p - ph < shape[2] and 0 <= sw * j + dw * q - pw < shape[3]]
 
 
-def conv2d(x, weight, bias, stride, padding) -> np.ndarray:
-    """out[n, o, i, j] = bias[o] + sum_{c, p, q} weight[o, c, p, q] * xp[n, c, sh*i + p, sw*j + q],
-    xp the input zero-padded by (ph, pw)."""
+def conv2d(x, weight, bias, stride, padding, dilation=(1, 1), groups=1) -> np.ndarray:
+    """out[n, o, i, j] = bias[o] + sum_{c, p, q} weight[o, c, p, q] * xp[n, g*Cg + c, sh*i + dh*p,
+    sw*j + dw*q], xp the input zero-padded by (ph, pw), g = o // (out / groups) the group of
+    output channel o and Cg = C / groups its input channels."""
     kernel = weight.shape[2:]
-    oh, ow = _out_hw(x.shape, kernel, stride, padding)
+    oh, ow = _out_hw(x.shape, kernel, stride, padding, dilation)
     xp = _pad(x, padding)  # (N, C, Hp, Wp)
-    y = np.zeros((x.shape[0], weight.shape[0], oh, ow), x.dtype)  # (N, out, OH, OW)
-    for i in range(oh):
-        for j in range(ow):
-            patch = xp[_window(i, j, kernel, stride)]  # (N, C, kh, kw)
-            y[:, :, i, j] = np.einsum("ncpq,ocpq->no", patch, weight)
+    out, cg = weight.shape[:2]
+    y = np.zeros((x.shape[0], out, oh, ow), x.dtype)  # (N, out, OH, OW)
+    for o in range(out):
+        g = o // (out // groups)
+        for i in range(oh):
+            for j in range(ow):
+                for p in range(kernel[0]):
+                    for q in range(kernel[1]):
+                        h, w = stride[0] * i + dilation[0] * p, stride[1] * j + dilation[1] * q
+                        y[:, o, i, j] += xp[:, g * cg:(g + 1) * cg, h, w] @ weight[o, :, p, q]
     if bias is not None:
         y += bias[None, :, None, None]
     return y
 
 
-def conv2d_backward(grad_out, x, weight, stride, padding):
+def conv2d_backward(grad_out, x, weight, stride, padding, dilation=(1, 1), groups=1):
     """(dx, dweight, dbias) of conv2d for upstream gradient g = grad_out (N, out, OH, OW):
 
-        dweight[o, c, p, q] = sum_{n, i, j} g[n, o, i, j] * xp[n, c, sh*i + p, sw*j + q]
+        dweight[o, c, p, q] = sum_{n, i, j} g[n, o, i, j]
+                                            * xp[n, g*Cg + c, sh*i + dh*p, sw*j + dw*q]
         dbias[o]            = sum_{n, i, j} g[n, o, i, j]
-        dxp[n, c, sh*i + p, sw*j + q] += sum_o g[n, o, i, j] * weight[o, c, p, q]
+        dxp[n, g*Cg + c, sh*i + dh*p, sw*j + dw*q] += g[n, o, i, j] * weight[o, c, p, q]
     """
     kernel = weight.shape[2:]
     (ph, pw), (h, w) = padding, x.shape[2:]
     xp = _pad(x, padding)  # (N, C, Hp, Wp)
     dxp = np.zeros_like(xp)  # (N, C, Hp, Wp)
-    dweight = np.zeros_like(weight)  # (out, C, kh, kw)
-    for i in range(grad_out.shape[2]):
-        for j in range(grad_out.shape[3]):
-            g = grad_out[:, :, i, j]  # (N, out)
-            win = _window(i, j, kernel, stride)
-            dweight += np.einsum("no,ncpq->ocpq", g, xp[win])
-            dxp[win] += np.einsum("no,ocpq->ncpq", g, weight)
+    dweight = np.zeros_like(weight)  # (out, Cg, kh, kw)
+    out, cg = weight.shape[:2]
+    for o in range(out):
+        grp = slice((o // (out // groups)) * cg, (o // (out // groups) + 1) * cg)
+        for i in range(grad_out.shape[2]):
+            for j in range(grad_out.shape[3]):
+                g = grad_out[:, o, i, j]  # (N,)
+                for p in range(kernel[0]):
+                    for q in range(kernel[1]):
+                        r, c = stride[0] * i + dilation[0] * p, stride[1] * j + dilation[1] * q
+                        dweight[o, :, p, q] += g @ xp[:, grp, r, c]
+                        dxp[:, grp, r, c] += g[:, None] * weight[o, :, p, q]
     dbias = grad_out.sum(axis=(0, 2, 3))  # (out,)
     return dxp[:, :, ph:ph + h, pw:pw + w], dweight, dbias
 
 
-def max_pool2d(x, kernel, stride, padding) -> np.ndarray:
-    """out[n, c, i, j] = max_{p, q} xp[n, c, sh*i + p, sw*j + q], xp padded with -inf."""
-    oh, ow = _out_hw(x.shape, kernel, stride, padding)
-    xp = _pad(x, padding, -np.inf)  # (N, C, Hp, Wp)
+def max_pool2d(x, kernel, stride, padding, dilation=(1, 1), ceil_mode=False) -> np.ndarray:
+    """out[n, c, i, j] = max over the window's taps inside the input (`_taps`) of x[n, c, h, w];
+    padding never wins, as if it were -inf."""
+    oh, ow = _out_hw(x.shape, kernel, stride, padding, dilation, ceil_mode)
     y = np.empty((*x.shape[:2], oh, ow), x.dtype)  # (N, C, OH, OW)
     for i in range(oh):
         for j in range(ow):
-            y[:, :, i, j] = xp[_window(i, j, kernel, stride)].max(axis=(2, 3))
+            taps = _taps(i, j, kernel, stride, padding, dilation, x.shape)
+            y[:, :, i, j] = np.stack([x[:, :, h, w] for h, w in taps]).max(axis=0)
     return y
 
 
-def max_pool2d_backward(grad_out, x, kernel, stride, padding) -> np.ndarray:
-    """dx: each window's gradient g[n, c, i, j], all of it to the window's maximum.
-
-    Ties go to the first maximum in row-major window order (np.argmax's rule), a window
-    holding NaN to its last NaN: torch's CPU rule. Overlapping windows add up.
-    """
-    (ph, pw), (h, w) = padding, x.shape[2:]
-    xp = _pad(x, padding, -np.inf)  # (N, C, Hp, Wp)
-    dxp = np.zeros_like(xp)  # (N, C, Hp, Wp)
-    n, c = x.shape[:2]
-    for i in range(grad_out.shape[2]):
-        for j in range(grad_out.shape[3]):
-            win = _window(i, j, kernel, stride)
-            flat = xp[win].reshape(n, c, -1)  # (N, C, kh*kw), row-major window order
-            nan = np.isnan(flat)
-            last_nan = flat.shape[2] - 1 - nan[:, :, ::-1].argmax(axis=2)  # (N, C)
-            k = np.where(nan.any(axis=2), last_nan, flat.argmax(axis=2))  # (N, C)
-            dflat = np.zeros_like(flat)  # (N, C, kh*kw)
-            np.put_along_axis(dflat, k[:, :, None], grad_out[:, :, i, j, None], axis=2)
-            dxp[win] += dflat.reshape(xp[win].shape)
-    return dxp[:, :, ph:ph + h, pw:pw + w]
+def _winners(x, kernel, stride, padding, dilation, ceil_mode):
+    """For each window (i, j) and (n, c), the tap torch's CPU kernel keeps: the first
+    with val > max or val NaN, scanning the taps in row-major order (so ties go to the
+    first maximum, NaN to the last NaN). Yields (i, j, h, w), h and w (N, C) each."""
+    oh, ow = _out_hw(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    for i in range(oh):
+        for j in range(ow):
+            taps = _taps(i, j, kernel, stride, padding, dilation, x.shape)
+            best = np.full(x.shape[:2], -np.inf)
+            h = np.full(x.shape[:2], taps[0][0])
+            w = np.full(x.shape[:2], taps[0][1])
+            for th, tw in taps:
+                v = x[:, :, th, tw]
+                take = (v > best) | np.isnan(v)
+                best = np.where(take, v, best)
+                h, w = np.where(take, th, h), np.where(take, tw, w)
+            yield i, j, h, w
 
 
-def avg_pool2d(x, kernel, stride, padding) -> np.ndarray:
-    """out[n, c, i, j] = sum_{p, q} xp[n, c, sh*i + p, sw*j + q] / (kh * kw), xp zero-padded."""
-    oh, ow = _out_hw(x.shape, kernel, stride, padding)
-    xp = _pad(x, padding)  # (N, C, Hp, Wp)
+def max_pool2d_indices(x, kernel, stride, padding, dilation=(1, 1), ceil_mode=False):
+    """return_indices: the flat index h * W + w of each window's winner (N, C, OH, OW)."""
+    oh, ow = _out_hw(x.shape, kernel, stride, padding, dilation, ceil_mode)
+    idx = np.empty((*x.shape[:2], oh, ow), np.int64)
+    for i, j, h, w in _winners(x, kernel, stride, padding, dilation, ceil_mode):
+        idx[:, :, i, j] = h * x.shape[3] + w
+    return idx
+
+
+def max_pool2d_backward(grad_out, x, kernel, stride, padding, dilation=(1, 1),
+                        ceil_mode=False) -> np.ndarray:
+    """dx: each window's gradient g[n, c, i, j], all of it to the window's winner
+    (`_winners`: torch's CPU rule). Overlapping windows add up."""
+    dx = np.zeros_like(x)  # (N, C, H, W)
+    n, c = np.meshgrid(np.arange(x.shape[0]), np.arange(x.shape[1]), indexing="ij")
+    for i, j, h, w in _winners(x, kernel, stride, padding, dilation, ceil_mode):
+        np.add.at(dx, (n, c, h, w), grad_out[:, :, i, j])
+    return dx
+
+
+def _avg_divisor(i, j, x_shape, kernel, stride, padding, count_include_pad, divisor_override):
+    """torch's divisor of window (i, j): divisor_override; else the window clipped to the
+    padded input (count_include_pad) or to the input itself."""
+    if divisor_override is not None:
+        return divisor_override
+    count = 1
+    for a, o in ((0, i), (1, j)):
+        start = stride[a] * o - padding[a]
+        end = min(start + kernel[a], x_shape[2 + a] + padding[a])
+        if not count_include_pad:
+            start, end = max(start, 0), min(end, x_shape[2 + a])
+        count *= end - start
+    return count
+
+
+def avg_pool2d(x, kernel, stride, padding, ceil_mode=False, count_include_pad=True,
+               divisor_override=None) -> np.ndarray:
+    """out[n, c, i, j] = sum of x[n, c, h, w] over the window's taps inside the input
+    (padding adds zeros) / the window's divisor (`_avg_divisor`; kh * kw by default)."""
+    oh, ow = _out_hw(x.shape, kernel, stride, padding, (1, 1), ceil_mode)
     y = np.empty((*x.shape[:2], oh, ow), x.dtype)  # (N, C, OH, OW)
     for i in range(oh):
         for j in range(ow):
-            y[:, :, i, j] = xp[_window(i, j, kernel, stride)].sum(axis=(2, 3)) / (
-                kernel[0] * kernel[1])
+            taps = _taps(i, j, kernel, stride, padding, (1, 1), x.shape)
+            total = sum(x[:, :, h, w] for h, w in taps)
+            y[:, :, i, j] = total / _avg_divisor(i, j, x.shape, kernel, stride, padding,
+                                                 count_include_pad, divisor_override)
     return y
 
 
-def avg_pool2d_backward(grad_out, x, kernel, stride, padding) -> np.ndarray:
-    """dxp[n, c, sh*i + p, sw*j + q] += g[n, c, i, j] / (kh * kw), for every window element."""
-    (ph, pw), (h, w) = padding, x.shape[2:]
-    dxp = np.zeros_like(_pad(x, padding))  # (N, C, Hp, Wp)
+def avg_pool2d_backward(grad_out, x, kernel, stride, padding, ceil_mode=False,
+                        count_include_pad=True, divisor_override=None) -> np.ndarray:
+    """dx[n, c, h, w] += g[n, c, i, j] / divisor(i, j) for every tap (h, w) of window (i, j)."""
+    dx = np.zeros_like(x)  # (N, C, H, W)
     for i in range(grad_out.shape[2]):
         for j in range(grad_out.shape[3]):
-            share = grad_out[:, :, i, j] / (kernel[0] * kernel[1])  # (N, C)
-            dxp[_window(i, j, kernel, stride)] += share[:, :, None, None]
-    return dxp[:, :, ph:ph + h, pw:pw + w]
+            share = grad_out[:, :, i, j] / _avg_divisor(
+                i, j, x.shape, kernel, stride, padding, count_include_pad, divisor_override)
+            for h, w in _taps(i, j, kernel, stride, padding, (1, 1), x.shape):
+                dx[:, :, h, w] += share
+    return dx
+
+
+def adaptive_avg_pool2d(x, out_hw) -> np.ndarray:
+    """out[n, c, i, j] = mean of x[n, c, h0:h1, w0:w1], h0 = floor(i H / OH),
+    h1 = ceil((i + 1) H / OH), and likewise for w (torch's adaptive windows)."""
+    (h, w), (oh, ow) = x.shape[2:], out_hw
+    y = np.empty((*x.shape[:2], oh, ow), x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            h0, h1 = (i * h) // oh, -(-((i + 1) * h) // oh)
+            w0, w1 = (j * w) // ow, -(-((j + 1) * w) // ow)
+            y[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
+    return y
+
+
+def adaptive_avg_pool2d_backward(grad_out, x) -> np.ndarray:
+    """dx[n, c, h0:h1, w0:w1] += g[n, c, i, j] / ((h1 - h0) (w1 - w0)) for every window."""
+    (h, w), (oh, ow) = x.shape[2:], grad_out.shape[2:]
+    dx = np.zeros_like(x)
+    for i in range(oh):
+        for j in range(ow):
+            h0, h1 = (i * h) // oh, -(-((i + 1) * h) // oh)
+            w0, w1 = (j * w) // ow, -(-((j + 1) * w) // ow)
+            dx[:, :, h0:h1, w0:w1] += (grad_out[:, :, i, j] / ((h1 - h0) * (w1 - w0)))[
+                :, :, None, None]
+    return dx
 
 
 def batch_norm(x, weight, bias, eps, running=None) -> np.ndarray:
