@@ -9,7 +9,6 @@ checkout's runs/ or $TWINBENCH_RESULTS).
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -113,12 +112,12 @@ def _train(args: argparse.Namespace) -> int:
             runner, start, history = resume(Path(args.resume), exp)
         else:
             runner, start, history = make_runner(impl, exp), 0, None
-        began = time.time()
+        before = _file_identity(ckpt)
         try:
             history = fit(runner, data, start_epoch=start, history=history, checkpoint=ckpt,
                           show_progress=progress)
         except KeyboardInterrupt:
-            _say_how_to_resume(exp, impl, ckpt, began, args.resume)
+            _say_how_to_resume(exp, impl, ckpt, before, args.resume)
             raise
         write_atomic(out / f"{exp.name}-{impl}.json", history.to_json())
         _print_history(history)
@@ -126,13 +125,25 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _say_how_to_resume(exp, impl: str, ckpt: Path, began: float, resumed: str | None) -> None:
+def _file_identity(path: Path) -> tuple | None:
+    """(inode, mtime in ns, size), or None if there is no file. Checkpoints are written by
+    an atomic rename, so every write changes the inode: a file with another identity
+    than before the run was written by it (mtimes alone are too coarse for a short run)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _say_how_to_resume(exp, impl: str, ckpt: Path, before: tuple | None,
+                       resumed: str | None) -> None:
     """After Ctrl-C: nothing partial was saved; say what the checkpoint holds and how to go on."""
     import sys
 
     from bench.training import CheckpointError, read_checkpoint
 
-    if ckpt.is_file() and ckpt.stat().st_mtime >= began:
+    if ckpt.is_file() and _file_identity(ckpt) != before:
         where = ckpt
     elif resumed:
         where = Path(resumed)
