@@ -12,16 +12,26 @@ from scratch.dropout import Dropout
 from scratch.flatten import Flatten
 from scratch.gradcheck import GradcheckResult, gradcheck
 from scratch.linear import Linear
-from scratch.loss import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from scratch.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from scratch.module import Module, Parameter, Sequential, check_state_keys
 from scratch.pooling import AvgPool2d, MaxPool2d
 from scratch.serialization import load, save
 from scratch.testing import max_rel_diff
 
 __all__ = [
-    "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d", "CrossEntropyLoss",
-    "Dropout", "Flatten", "GELU", "GradcheckResult", "LeakyReLU", "Linear", "Loss", "MSELoss",
-    "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh",
-    "check_state_keys", "functional", "gradcheck", "init", "load", "max_rel_diff", "optim",
-    "save",
+    "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv2d",
+    "CrossEntropyLoss", "Dropout", "Flatten", "GELU", "GradcheckResult", "HuberLoss", "L1Loss",
+    "LeakyReLU", "Linear", "Loss", "MSELoss", "MaxPool2d", "Module", "NLLLoss", "Parameter",
+    "ReLU", "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Tanh", "check_state_keys",
+    "functional", "gradcheck", "init", "load", "max_rel_diff", "optim", "save",
 ]

@@ -6,7 +6,8 @@ backward pairs: forward returns its output and what backward needs, backward
 returns fresh gradient arrays. `plain` holds the same layers written straight
 from their definitions, the reference the fast kernels are tested against.
 
-    activation sigmoid
+    activation sigmoid, log_softmax, log_softmax_backward
+    loss       the losses' forward / backward pairs and torch's reductions
     shapes     pair, conv_output_size, pad, unpad
     windows    windows, offsets_first, offset_views, col2im
     conv       im2col, conv2d_forward, conv2d_backward
@@ -15,8 +16,8 @@ from their definitions, the reference the fast kernels are tested against.
     plain      conv2d, max_pool2d, avg_pool2d, batch_norm and their *_backward
 """
 
-from scratch.functional import plain
-from scratch.functional.activation import sigmoid
+from scratch.functional import loss, plain
+from scratch.functional.activation import log_softmax, log_softmax_backward, sigmoid
 from scratch.functional.batchnorm import batch_norm_backward, batch_norm_forward, channel_sum
 from scratch.functional.conv import conv2d_backward, conv2d_forward, im2col
 from scratch.functional.pool import (
@@ -31,7 +32,8 @@ from scratch.functional.windows import col2im, offset_views, offsets_first, wind
 
 __all__ = [
     "avg_pool2d_backward", "avg_pool2d_forward", "batch_norm_backward", "batch_norm_forward",
-    "channel_sum", "col2im", "conv2d_backward", "conv2d_forward", "conv_output_size",
-    "first_max", "im2col", "max_pool2d_backward", "max_pool2d_forward", "offset_views",
-    "offsets_first", "pad", "pair", "plain", "sigmoid", "unpad", "windows",
+    "channel_sum", "col2im", "conv2d_backward", "conv2d_forward", "conv_output_size", "first_max",
+    "im2col", "log_softmax", "log_softmax_backward", "loss", "max_pool2d_backward",
+    "max_pool2d_forward", "offset_views", "offsets_first", "pad", "pair", "plain", "sigmoid",
+    "unpad", "windows",
 ]
