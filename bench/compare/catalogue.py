@@ -24,17 +24,48 @@ class Case:
     features: tuple[int, ...]  # input shape after the batch dim
     target: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray] | None = None
     min_batch: int = 1  # training-mode batch norm over (N, C) needs N >= 2, as in torch
+    # Maps the standard normal input into the module's domain (BCELoss: probabilities).
+    input_map: Callable[[np.ndarray], np.ndarray] | None = None
 
     def inputs(self, batch: int, dtype, rng: np.random.Generator):
+        """(x, target): x standard normal (through input_map); an integer target stays
+        class indices (int64), any other becomes the input's dtype."""
         shape = (batch, *self.features)
-        x = rng.standard_normal(shape).astype(dtype)
-        target = None if self.target is None else self.target(rng, shape).astype(
-            dtype if self.name.startswith(("MSE", "BCE")) else np.int64)
+        x = rng.standard_normal(shape)
+        x = (x if self.input_map is None else self.input_map(x)).astype(dtype)
+        target = None if self.target is None else self.target(rng, shape)
+        if target is not None:
+            target = target.astype(
+                np.int64 if np.issubdtype(target.dtype, np.integer) else dtype)
         return x, target
 
 
 def _classes(rng, shape):
     return rng.integers(0, shape[-1], size=shape[0])
+
+
+def _classes_kd(rng, shape):
+    """Class indices (N, d1, ..., dK) for logits (N, C, d1, ..., dK)."""
+    return rng.integers(0, shape[1], size=(shape[0], *shape[2:]))
+
+
+def _probabilities(rng, shape):
+    """Class probabilities of the logits' shape (N, C, ...): positive, summing to 1 over C."""
+    q = rng.uniform(0.05, 1.0, shape)
+    return q / q.sum(axis=1, keepdims=True)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _near(rng, shape):
+    """A regression target within about one unit of a standard normal input: both sides of
+    Huber's delta and SmoothL1's beta are hit."""
+    return rng.standard_normal(shape) * 0.7
+
+
+_CLASS_WEIGHT = np.array([0.5, 2.0, 1.0, 1.5, 0.8])
 
 
 def mlp(rng, dtype):
@@ -105,6 +136,26 @@ CASES: list[Case] = [
          lambda r, dt: scratch.BCEWithLogitsLoss(
              reduction="sum", pos_weight=np.linspace(0.5, 3, 7, dtype=dt)),
          (7,), lambda r, s: (r.uniform(0, 1, s) > 0.5)),
+    Case("CrossEntropyLoss(weight, ignore_index=1, smoothing 0.1) (N, C, d1, d2)",
+         lambda r, dt: scratch.CrossEntropyLoss(_CLASS_WEIGHT.astype(dt), ignore_index=1,
+                                                label_smoothing=0.1), (5, 3, 2), _classes_kd),
+    Case("CrossEntropyLoss(weight, none) probabilities",
+         lambda r, dt: scratch.CrossEntropyLoss(_CLASS_WEIGHT.astype(dt), reduction="none"),
+         (5,), _probabilities),
+    Case("NLLLoss(weight, ignore_index=2)",
+         lambda r, dt: scratch.NLLLoss(_CLASS_WEIGHT.astype(dt), ignore_index=2), (5, 3),
+         _classes_kd),
+    Case("BCELoss(weight)", lambda r, dt: scratch.BCELoss(np.linspace(0.5, 2, 7, dtype=dt)),
+         (7,), lambda r, s: r.uniform(0, 1, s), input_map=_sigmoid),
+    Case("BCEWithLogitsLoss(weight, pos_weight (3, 1))",
+         lambda r, dt: scratch.BCEWithLogitsLoss(
+             np.linspace(0.5, 2, 4, dtype=dt), pos_weight=np.array([[0.5], [1.0], [3.0]], dt)),
+         (3, 4), lambda r, s: r.uniform(0, 1, s)),
+    Case("L1Loss", lambda r, dt: scratch.L1Loss(), (7,), _near),
+    Case("HuberLoss(delta=0.5)", lambda r, dt: scratch.HuberLoss(delta=0.5), (7,), _near),
+    Case("SmoothL1Loss(sum, beta=0.5)",
+         lambda r, dt: scratch.SmoothL1Loss(reduction="sum", beta=0.5), (7,), _near),
+    Case("SmoothL1Loss(beta=0)", lambda r, dt: scratch.SmoothL1Loss(beta=0.0), (7,), _near),
     Case("Dropout(p=0.3)", lambda r, dt: scratch.Dropout(0.3, rng=r), (11,)),
     Case("Dropout eval", lambda r, dt: scratch.Dropout(0.3, rng=r).eval(), (11,)),
     Case("BatchNorm1d", lambda r, dt: scratch.BatchNorm1d(6, dtype=dt), (6,), min_batch=2),
