@@ -4,7 +4,7 @@ Imports numpy (and the standard library) only. Layers hold their arguments,
 parameters and caches; the math they call lives in `scratch.functional`.
 """
 
-from scratch import functional, init, optim
+from scratch import functional, init, optim, utils
 from scratch.activation import GELU, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from scratch.batchnorm import BatchNorm1d, BatchNorm2d
 from scratch.conv import Conv2d
@@ -33,5 +33,5 @@ __all__ = [
     "CrossEntropyLoss", "Dropout", "Flatten", "GELU", "GradcheckResult", "HuberLoss", "L1Loss",
     "LeakyReLU", "Linear", "Loss", "MSELoss", "MaxPool2d", "Module", "NLLLoss", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Tanh", "check_state_keys",
-    "functional", "gradcheck", "init", "load", "max_rel_diff", "optim", "save",
+    "functional", "gradcheck", "init", "load", "max_rel_diff", "optim", "save", "utils",
 ]
