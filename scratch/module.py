@@ -32,17 +32,22 @@ def check_float_dtype(dtype) -> np.dtype:
 
 
 def check_state_keys(expected: Mapping[str, tuple[int, ...]],
-                     given: Mapping[str, tuple[int, ...]], context: str) -> None:
+                     given: Mapping[str, tuple[int, ...]], context: str, *,
+                     dtypes: Mapping[str, np.dtype] | None = None) -> None:
     """Raise ValueError if two name -> shape maps differ, naming every difference.
 
     The message reads "{context}: missing keys [...], unexpected keys [...], shape
-    mismatch for k: expected shape X, got Y; ...", with only the parts that apply:
-    missing keys are in `expected` only, unexpected ones in `given` only.
+    mismatch for k: expected shape X, got Y; ..., non-numeric dtype for k: <U3",
+    with only the parts that apply: missing keys are in `expected` only, unexpected
+    ones in `given` only. With `dtypes` (the given arrays' dtypes), a dtype that is
+    not bool, integer or floating is a difference too: no weight can take it.
     """
     missing = [k for k in expected if k not in given]
     unexpected = [k for k in given if k not in expected]
     mismatched = [f"{k}: expected shape {tuple(expected[k])}, got {tuple(given[k])}"
                   for k in expected if k in given and tuple(given[k]) != tuple(expected[k])]
+    wrong_kind = [f"{k}: {dtypes[k]}" for k in expected
+                  if dtypes is not None and k in dtypes and np.dtype(dtypes[k]).kind not in "biuf"]
     parts = []
     if missing:
         parts.append(f"missing keys {missing}")
@@ -50,6 +55,8 @@ def check_state_keys(expected: Mapping[str, tuple[int, ...]],
         parts.append(f"unexpected keys {unexpected}")
     if mismatched:
         parts.append("shape mismatch for " + "; ".join(mismatched))
+    if wrong_kind:
+        parts.append("non-numeric dtype for " + "; ".join(wrong_kind))
     if parts:
         raise ValueError(f"{context}: " + ", ".join(parts))
 
@@ -252,15 +259,17 @@ class Module:
     def load_state_dict(self, state_dict: Mapping[str, np.ndarray]) -> None:
         """Copy arrays into parameters and buffers, in place, keeping this model's dtype.
 
-        Raises ValueError naming every missing, unexpected or mis-shaped key
-        before anything is changed, so a failed load leaves the model as it was.
+        Raises ValueError naming every missing, unexpected or mis-shaped key and every
+        value that is not a numeric array (bool, integer, floating), all checked before
+        anything is changed, so a failed load leaves the model as it was.
         """
         targets = {name: (mod, member)
                    for name, mod, member in self._named_members(("_parameters", "_buffers"))}
         given = {k: np.asarray(v) for k, v in state_dict.items()}
         check_state_keys({k: np.shape(member) for k, (_, member) in targets.items()},
                          {k: v.shape for k, v in given.items()},
-                         f"load_state_dict into {type(self).__name__} failed")
+                         f"load_state_dict into {type(self).__name__} failed",
+                         dtypes={k: v.dtype for k, v in given.items()})
         for key, (owner, current) in targets.items():
             value = given[key]
             if isinstance(current, Parameter):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Mapping
 
 import numpy as np
@@ -59,37 +60,144 @@ def save(obj: Mapping, path: str | os.PathLike) -> None:
         raise
 
 
-def load(path: str | os.PathLike) -> dict:
+# What `load` accepts in a member: numbers (bool, integers, floats, complex), and strings
+# only as single values (the format marker, JSON metadata). Objects would need pickle;
+# bytes, structured and other kinds are nothing `save` writes.
+_NUMERIC_KINDS = "biufc"
+DEFAULT_MAX_BYTES = 2**30
+
+
+def _member_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str
+                   ) -> tuple[tuple[int, ...], np.dtype, int]:
+    """(shape, dtype, data bytes) from one member's .npy header, checked before any data
+    is read: a numeric dtype (or a single string), and as many data bytes as the zip says
+    the member holds."""
+    what = f"{path}: member {info.filename!r}"
+    with zf.open(info) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version in ((2, 0), (3, 0)):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ValueError(f"unknown .npy version {version}")
+        except ValueError as err:
+            raise ValueError(f"{what} is not a valid .npy array: {err}") from err
+        header_len = f.tell()
+    if any(n < 0 for n in shape):
+        raise ValueError(f"{what}: its header declares the negative shape {shape}")
+    if dtype.hasobject:
+        raise ValueError(f"{what} holds pickled data (an object array), which scratch.load "
+                         "refuses (it could run arbitrary code)")
+    if dtype.kind not in _NUMERIC_KINDS and not (dtype.kind == "U" and shape == ()):
+        raise ValueError(f"{what} has dtype {dtype}: expected numbers (a string only as a "
+                         f"single value), shape {shape}")
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize  # exact, never overflows
+    if nbytes != info.file_size - header_len:
+        raise ValueError(f"{what}: its header declares {shape} of {dtype} ({nbytes} bytes), "
+                         f"but the member holds {info.file_size - header_len} data bytes")
+    return shape, dtype, nbytes
+
+
+def load(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict:
     """Read a checkpoint written by `save`; nested dicts come back nested.
 
-    Raises ValueError if the file is not a scratch checkpoint or holds pickled data.
+    Every member's .npy header is checked before anything is read: numeric arrays
+    only (strings as single values, as `save` writes them), data sizes that match the
+    zip's, and at most `max_bytes` of array data in all (default 2**30, 1 GiB, far above
+    any model here; pass a larger value for a larger checkpoint).
+
+    Raises ValueError naming the file and the member if the file is not a scratch
+    checkpoint, holds pickled or non-numeric data, more data than `max_bytes`, keys that
+    cannot nest (both "a" and "a/b"), or is damaged.
     """
     path = os.fspath(path)
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a scratch checkpoint: expected an .npz (zip) file "
                          "written by scratch.save")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if _MARKER not in npz.files:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            names = [i.filename for i in infos]
+            if f"{_MARKER}.npy" not in names:
                 raise ValueError(f"{path} is not a scratch checkpoint: no {_MARKER!r} entry "
-                                 f"(found {npz.files[:5]})")
-            fmt = str(npz[_MARKER])
-            if fmt != FORMAT:
-                raise ValueError(f"{path}: unsupported checkpoint format {fmt!r}, "
+                                 f"(found {names[:5]})")
+            _check_contiguous(zf, infos, path)
+            keys: dict[str, zipfile.ZipInfo] = {}
+            total = 0
+            for info in infos:
+                if not info.filename.endswith(".npy"):
+                    raise ValueError(f"{path}: member {info.filename!r} is not a .npy array; "
+                                     "scratch.save writes nothing else")
+                key = info.filename[:-4]
+                if key in keys:
+                    raise ValueError(f"{path}: member {info.filename!r} appears twice")
+                _, _, nbytes = _member_header(zf, info, path)
+                total += nbytes
+                if total > max_bytes:
+                    raise ValueError(f"{path}: its arrays hold over {max_bytes} bytes (by "
+                                     f"member {info.filename!r}), more than max_bytes; pass "
+                                     "scratch.load(path, max_bytes=...) to read it")
+                keys[key] = info
+            fmt = _read_member(zf, keys.pop(_MARKER), path)
+            if fmt.dtype.kind != "U" or str(fmt) != FORMAT:
+                raise ValueError(f"{path}: unsupported checkpoint format {str(fmt)!r}, "
                                  f"expected {FORMAT!r}")
-            flat = {k: npz[k] for k in npz.files if k != _MARKER}
-    except ValueError as err:
-        if "pickle" in str(err):
-            raise ValueError(f"{path} holds pickled data, which scratch.load refuses "
-                             "(it could run arbitrary code)") from err
-        raise
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
+            flat = {k: _read_member(zf, info, path) for k, info in keys.items()}
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError,
+            RuntimeError) as err:  # RuntimeError: a member flagged as encrypted
         raise ValueError(f"{path} is not a readable scratch checkpoint: {err}") from err
+    return _nest(flat, path)
+
+
+def _check_contiguous(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], path: str) -> None:
+    """The members the zip's directory lists must fill the file up to that directory, one
+    after the other, as `save` writes them: a damaged directory that lists fewer members
+    than the file holds would otherwise drop arrays without a word."""
+    pos = 0
+    fp = zf.fp
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        fp.seek(info.header_offset)
+        local = fp.read(30)
+        if info.header_offset != pos or len(local) < 30 or local[:4] != b"PK\x03\x04":
+            raise ValueError(f"{path}: damaged zip: member {info.filename!r} is not where "
+                             "the directory says, or members are missing from the directory")
+        name_len, extra_len = int.from_bytes(local[26:28], "little"), \
+            int.from_bytes(local[28:30], "little")
+        pos = info.header_offset + 30 + name_len + extra_len + info.compress_size
+        if info.flag_bits & 0x08:  # a data descriptor follows the data
+            fp.seek(pos)
+            pos += 16 if fp.read(4) == b"PK\x07\x08" else 12
+    if pos != zf.start_dir:
+        raise ValueError(f"{path}: damaged zip: {zf.start_dir - pos} bytes before its directory "
+                         "belong to no member it lists")
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str) -> np.ndarray:
+    with zf.open(info) as f:
+        try:
+            return np.lib.format.read_array(f, allow_pickle=False)
+        except ValueError as err:
+            raise ValueError(f"{path}: member {info.filename!r} is damaged: {err}") from err
+
+
+def _nest(flat: dict[str, np.ndarray], path: str) -> dict:
+    """{"a/b": x} -> {"a": {"b": x}}; a key that is both a value and a dict is refused."""
     out: dict = {}
-    for key, arr in flat.items():
-        *parents, leaf = key.split(_SEP)
+    for key, arr in flat.items():  # in the file's order, which is the order saved
+        parts = key.split(_SEP)
+        if not all(parts):
+            raise ValueError(f"{path}: member {key + '.npy'!r} has an empty key part")
         node = out
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = arr
+        for i, part in enumerate(parts):
+            here = _SEP.join(parts[:i + 1])
+            last = i == len(parts) - 1
+            if part in node and (last or not isinstance(node[part], dict)):
+                raise ValueError(f"{path}: {here!r} is both an array and a group of arrays "
+                                 f"(member {key + '.npy'!r})")
+            if last:
+                node[part] = arr
+            else:
+                node = node.setdefault(part, {})
     return out

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest_data import FAST, make_toy, running_mirror
+from conftest_data import FAST, Route, make_toy, running_mirror
 
 from bench import datasets
 from bench.datasets import cache, download, idx
@@ -358,3 +358,52 @@ def test_decompression_is_bounded(toy):
     bomb = gzip.compress(b"\0" * (10 << 20))
     out = idx.maybe_gunzip(bomb, "bomb", expected_size=100)
     assert len(out) == 101  # read stops one byte past the expected size
+
+
+# --- files checked before they are read; every candidate tried; a deadline per file ----
+
+
+def test_a_huge_raw_file_is_refused_by_its_header_without_being_read(toy, tmp_path):
+    import tracemalloc
+
+    src = toy.write_dir(tmp_path / "src")  # the good .gz files
+    huge = src / TRAIN_IMAGES  # a raw file beside the .gz: tried first
+    with huge.open("wb") as f:
+        f.write(b"PK\x03\x04")  # not an IDX magic number
+        f.truncate(200 << 20)  # 200 MB, sparse
+    tracemalloc.start()
+    try:
+        images, _ = datasets.load(toy.spec, "train", data_dir=src, cache_dir=tmp_path / "c",
+                                  system=False, network=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(images, toy.arrays[TRAIN_IMAGES])  # from the .gz beside it
+    assert peak < 20 << 20  # the 200 MB were never read
+
+
+def test_every_candidate_is_tried_and_each_named_in_the_error(toy, tmp_path):
+    src = toy.write_dir(tmp_path / "src", gzipped=False)
+    (src / TRAIN_IMAGES).write_bytes(toy.raw[TRAIN_IMAGES][:-7])  # truncated raw file
+    (src / f"{TRAIN_IMAGES}.gz").write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(datasets.AllSourcesFailed) as e:
+        datasets.load(toy.spec, "train", data_dir=src, cache_dir=tmp_path / "c",
+                      system=False, network=False)
+    msg = str(e.value)
+    assert f"{src / TRAIN_IMAGES}: expected" in msg and "(truncated)" in msg
+    assert f"{src / TRAIN_IMAGES}.gz" in msg and "gzip" in msg
+    # a good one among them is found, whatever its place
+    (src / f"{TRAIN_IMAGES}.gz").write_bytes(toy.gz(TRAIN_IMAGES))
+    assert_loaded(toy, tmp_path / "c", data_dir=src, system=False, network=False)
+
+
+def test_a_trickling_mirror_is_cut_off_at_the_deadline(toy, mirror):
+    import io
+
+    mirror.routes["/slow/x.gz"] = Route(body=bytes(200), chunk=1, chunk_delay=0.02)
+    options = dataclasses.replace(FAST, timeout=0.5, deadline=1.0, retries=0)
+    start = time.perf_counter()
+    with pytest.raises(datasets.SourceUnavailable, match=r"too slow: \d+ of 200 bytes after "
+                                                         r"the 1 s deadline"):
+        download.download(mirror.url("slow") + "x.gz", io.BytesIO(), "x.gz", options)
+    assert time.perf_counter() - start < 2.5  # 200 bytes at 50 a second would take 4 s

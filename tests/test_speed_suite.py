@@ -68,6 +68,9 @@ def test_speed_record_and_tables(tmp_path):
     measure_ceiling(tmp_path, n=128, repeats=2)
     tables = report.build_tables(tmp_path)
     assert "ratio scratch/torch" in tables["speed"] and "GFLOP/s" in tables["ceiling"]
+    # the operation cases land in their own table, not in the networks' step table
+    assert "conv2d-16-32" in tables["speed-ops"] and "relu" in tables["speed-ops"]
+    assert "conv2d-16-32" not in tables["speed"] and "mlp-128" not in tables["speed-ops"]
     assert "Machine: " in tables["speed"]
     assert len(load_records("speed", tmp_path)) == 1
 

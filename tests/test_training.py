@@ -1,5 +1,6 @@
 """The fit loop, checkpoints and resume, divergence handling, lockstep, and every experiment."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,6 +10,7 @@ from bench.compare import run_lockstep
 from bench.experiments import EXPERIMENTS, Experiment, build_model, get_experiment, input_shape
 from bench.training import (
     Data,
+    History,
     ScratchRunner,
     TorchRunner,
     TrainingDiverged,
@@ -16,6 +18,7 @@ from bench.training import (
     make_runner,
     read_checkpoint,
     resume,
+    save_checkpoint,
 )
 
 TOY = Experiment(
@@ -60,40 +63,120 @@ def test_twins_fit_to_the_same_accuracy():
     assert abs(accs[0] - accs[1]) <= 1.0  # same weights, same batches; float32 rounding only
 
 
-@pytest.mark.parametrize("impl", ["scratch", "torch"])
-def test_resume_continues_exactly(impl, tmp_path):
-    data = toy_data()
-    straight = make_runner(impl, TOY)
-    fit(straight, data, show_progress=False, log=None)
-
-    first = make_runner(impl, TOY.with_overrides(epochs=1))
-    fit(first, data, checkpoint=tmp_path / "c.npz", show_progress=False, log=None)
-    runner, start, history = resume(tmp_path / "c.npz", TOY)
-    assert start == 1 and len(history.epochs) == 1
-    fit(runner, data, start_epoch=start, history=history, show_progress=False, log=None)
-    assert len(history.epochs) == 3
-    for key, w in straight.weights().items():
-        np.testing.assert_array_equal(runner.weights()[key], w, err_msg=key)
-
-
-def test_non_finite_loss_stops_with_epoch_step_lr_and_keeps_last_checkpoint(tmp_path):
-    data = toy_data()
-    ckpt = tmp_path / "c.npz"
-    exp = TOY.with_overrides(epochs=2)
-    runner = ScratchRunner(exp)
+def interrupt_at(runner, call: int, exc=KeyboardInterrupt) -> None:
+    """Make the runner's `call`-th training step raise `exc` (Ctrl-C mid-epoch)."""
     calls = {"n": 0}
     real_step = runner.train_step
 
     def step(x, y):
         calls["n"] += 1
-        return float("nan") if calls["n"] == 12 + 3 else real_step(x, y)  # epoch 2, step 3
+        if calls["n"] == call:
+            raise exc
+        return real_step(x, y)
+
+    runner.train_step = step
+
+
+OPTIMIZERS = {"SGD": {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+              "Adam": {"lr": 1e-3}, "AdamW": {"lr": 1e-3, "amsgrad": True},
+              "RMSprop": {"lr": 1e-3, "momentum": 0.5}, "Adagrad": {"lr": 0.01}}
+SCHEDULES = {None: {}, "StepLR": {"step_size": 1, "gamma": 0.5},
+             "ExponentialLR": {"gamma": 0.5}, "CosineAnnealingLR": {"T_max": 3},
+             "InverseTimeLR": {"decay": 0.5}}
+# SGD, Adam and AdamW with a cosine schedule are resumed after a real Ctrl-C, through the
+# command line, in tests/test_cli_errors.py; here every other optimizer and schedule.
+RESUME_CASES = ([(opt, "CosineAnnealingLR") for opt in ("RMSprop", "Adagrad")]
+                + [("Adam", sched) for sched in SCHEDULES if sched != "CosineAnnealingLR"])
+
+
+@pytest.mark.parametrize("impl", ["scratch", "torch"])
+@pytest.mark.parametrize("optimizer, schedule", RESUME_CASES)
+def test_an_interrupted_run_resumes_bit_for_bit(impl, optimizer, schedule, tmp_path):
+    exp = dataclasses.replace(TOY, optimizer=optimizer, optimizer_args=OPTIMIZERS[optimizer],
+                              schedule=schedule, schedule_args=SCHEDULES[schedule])
+    data = toy_data(n_train=200, n_test=50)  # 4 steps an epoch
+    straight = make_runner(impl, exp)
+    fit(straight, data, show_progress=False, log=None)
+
+    first = make_runner(impl, exp)
+    interrupt_at(first, 4 + 2)  # epoch 2, step 2
+    with pytest.raises(KeyboardInterrupt):
+        fit(first, data, checkpoint=tmp_path / "c.npz", show_progress=False, log=None)
+    _, meta, _ = read_checkpoint(tmp_path / "c.npz")
+    for s in meta["optimizer_state"].values():  # scratch's counts are ints, torch's tensors
+        assert "step" not in s or type(s["step"]) is (int if impl == "scratch" else np.ndarray)
+    runner, start, history = resume(tmp_path / "c.npz", exp)
+    assert start == 1 and len(history.epochs) == 1
+    fit(runner, data, start_epoch=start, history=history, show_progress=False, log=None)
+    assert len(history.epochs) == 3 and runner.lr() == straight.lr()
+    for key, w in straight.weights().items():
+        np.testing.assert_array_equal(runner.weights()[key], w, err_msg=key)
+        assert runner.weights()[key].dtype == w.dtype
+
+
+def test_non_finite_loss_stops_with_epoch_step_lr_and_keeps_last_checkpoint(tmp_path):
+    data = toy_data()
+    ckpt = tmp_path / "c.npz"
+    exp = TOY.with_overrides(epochs=2)  # the cosine schedule follows: T_max 2
+    runner = ScratchRunner(exp)
+    real_step = runner.train_step
+    calls = {"n": 0}
+
+    def step(x, y):
+        calls["n"] += 1
+        return float("nan") if calls["n"] == 12 + 3 else real_step(x, y)
 
     runner.train_step = step
     with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2, step 3 "
-                                               r"\(learning rate 0.0375\)"):
+                                               r"\(learning rate 0.025\); the checkpoint "
+                                               r".*c.npz holds epoch 1, the last finite one"):
         fit(runner, data, checkpoint=ckpt, show_progress=False, log=None)
     _, meta, history = read_checkpoint(ckpt)
     assert meta["epoch"] == 1 and len(history.epochs) == 1  # the last finite epoch
+
+
+def blow_up_at(runner, call: int) -> None:
+    """Step `call` takes a learning rate of 1e25: its loss is finite, the weights after it
+    are not (the full-batch write-ups' divergence)."""
+    calls = {"n": 0}
+    real_step = runner.train_step
+
+    def step(x, y):
+        calls["n"] += 1
+        if calls["n"] == call:
+            runner.optimizer.param_groups[0]["lr"] = 1e25
+        return real_step(x, y)
+
+    runner.train_step = step
+
+
+@pytest.mark.parametrize("impl", ["scratch", "torch"])
+def test_a_diverged_epoch_never_overwrites_the_good_checkpoint(impl, tmp_path):
+    exp = TOY.with_overrides(layers=("linear 16", "relu", "linear 10"), batch_size=0, epochs=4,
+                             schedule=None)
+    data = toy_data(n_train=200, n_test=50)
+    ckpt = tmp_path / "c.npz"
+    runner = make_runner(impl, exp)
+    blow_up_at(runner, 2)  # epoch 2's only step
+    with pytest.raises(TrainingDiverged, match=r"(non-finite|test loss became nan) after "
+                                               r"epoch 2 .*the checkpoint .*c.npz holds "
+                                               r"epoch 1, the last finite one"):
+        fit(runner, data, checkpoint=ckpt, show_progress=False, log=None)
+    weights, meta, history = read_checkpoint(ckpt)
+    assert meta["epoch"] == 1 and len(history.epochs) == 1
+    assert all(np.isfinite(w).all() for w in weights.values())
+    assert np.isfinite(history.epochs[-1].test_loss)
+
+
+def test_a_run_that_diverges_at_once_says_no_checkpoint_exists(tmp_path):
+    exp = TOY.with_overrides(layers=("linear 16", "relu", "linear 10"), batch_size=0, epochs=2)
+    runner = make_runner("torch", exp)
+    blow_up_at(runner, 1)
+    with pytest.raises(TrainingDiverged, match=r"no checkpoint was written \(.*c.npz does "
+                                               r"not exist\)"):
+        fit(runner, toy_data(n_train=200, n_test=50), checkpoint=tmp_path / "c.npz",
+            show_progress=False, log=None)
+    assert not (tmp_path / "c.npz").exists()
 
 
 @pytest.mark.parametrize("dtype,bound", [("float64", 1e-8), ("float32", 1e-2)])
@@ -184,3 +267,46 @@ def test_loading_weights_of_another_architecture_names_every_key(impl):
                                          r"shape mismatch for 0.weight: expected shape "
                                          r"\(32, 784\), got \(16, 784\)"):
         runner.load_weights(other)
+
+
+def test_saving_a_checkpoint_sweeps_temporary_files_a_killed_save_left(tmp_path):
+    import os
+    import time
+
+    stale, fresh = tmp_path / ".tmp-abcd1234.npz", tmp_path / ".tmp-efgh5678.npz"
+    for p in (stale, fresh):
+        p.write_bytes(b"half a checkpoint")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (hours_ago, hours_ago))
+    runner = make_runner("scratch", TOY)
+    save_checkpoint(tmp_path / "c.npz", runner, History(TOY.to_dict(), "scratch"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name, "c.npz"]
+
+
+@pytest.mark.parametrize("optimizer", ["Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_a_step_count_read_back_as_a_0d_array_steps_as_the_int_did(optimizer):
+    import scratch
+
+    rng = np.random.default_rng(0)
+    models = [scratch.Linear(40, 30, rng=np.random.default_rng(1)) for _ in range(2)]
+    opts = [getattr(scratch.optim, optimizer)(m.parameters(), lr=1e-2) for m in models]
+    x = rng.standard_normal((5, 40)).astype(np.float32)
+
+    def step(model, opt):
+        opt.zero_grad()
+        model(x)
+        model.backward(np.ones((5, 30), np.float32))
+        opt.step()
+
+    step(models[0], opts[0])
+    state = opts[0].state_dict()
+    for s in state["state"].values():  # as a file gives it back: numbers as 0-d arrays
+        s.update({k: np.asarray(v) for k, v in s.items() if not isinstance(v, np.ndarray)})
+    models[1].load_state_dict(models[0].state_dict())
+    opts[1].load_state_dict(state)
+    for _ in range(10):
+        for model, opt in zip(models, opts):
+            step(model, opt)
+    for a, b in zip(models[0].parameters(), models[1].parameters()):
+        assert b.data.dtype == a.data.dtype == np.float32
+        np.testing.assert_array_equal(b.data, a.data)

@@ -6,11 +6,18 @@ parser (for errors shown with its usage); the work itself is done by the
 library packages below (imported when the command runs, so that `twinbench
 --help` and `twinbench data` start without loading torch). `args` holds the
 parser and the checked numeric types every command shares.
+
+`main` reports the errors a user can fix (`bench.errors.UserError`: a data set
+that cannot be had, a file that is not what it should be, a diverged run) as
+one message naming the file and what was wrong, with exit status 1, and Ctrl-C
+with status 130; any other exception is a bug and keeps its traceback.
+`--debug` or TWINBENCH_DEBUG=1 shows the traceback of a user error too.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bench.cli import accuracy, bench, data, evaluate, experiments, parity, report, train
@@ -21,6 +28,7 @@ COMMANDS = (experiments, parity, data, train, evaluate, accuracy, report, bench)
 # The third-party packages of the `bench` extra, by import name.
 BENCH_EXTRAS = {"torch", "pandas", "tabulate", "pytest_benchmark", "threadpoolctl", "tqdm",
                 "platformdirs", "matplotlib", "pytest"}
+DEBUG_ENV = "TWINBENCH_DEBUG"
 HOW_TO_RUN = ("run twinbench through tox, which installs them: `tox -e bench -- COMMAND` "
               "(or pip install -e '.[bench]' into a virtual environment)")
 
@@ -31,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="A NumPy network and its PyTorch twin, compared. "
                     "Run through tox: `tox -e bench -- COMMAND ...`.",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help=f"show the traceback of every error, also of those that are the "
+                             f"input's fault (same as {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 help="`twinbench COMMAND --help` explains each")
     for command in COMMANDS:
@@ -39,14 +50,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench.errors import UserError
     from bench.results.records import ResultsDirError
 
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         return int(args.func(args) or 0)
     except ResultsDirError as err:
+        if debug:
+            raise
         print(f"twinbench {args.command}: {err}", file=sys.stderr)
         return 2
+    except UserError as err:
+        if debug:
+            raise
+        print(f"twinbench {args.command}: {err}\n(--debug shows where this came from)",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        # What was complete is saved (every file is written atomically); the command
+        # that was interrupted has said how to continue, where it can.
+        print(f"\ntwinbench {args.command}: interrupted", file=sys.stderr)
+        return 130
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] not in BENCH_EXTRAS:
             raise

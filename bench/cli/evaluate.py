@@ -1,4 +1,9 @@
-"""`twinbench eval`: test accuracy, loss and confusion matrix of a training checkpoint."""
+"""`twinbench eval`: test accuracy, loss and confusion matrix of a training checkpoint.
+
+The model is the registry's experiment the checkpoint names (with its epochs, seed
+and dtype), checked against the checkpoint's record before anything is built; a
+file that is not such a checkpoint is refused with a message naming it.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +17,21 @@ def _eval(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from bench.datasets import class_names
-    from bench.experiments import Experiment
     from bench.measure.accuracy import confusion_matrix
-    from bench.training import evaluate, load_data, make_runner, read_checkpoint
+    from bench.training import (
+        checkpoint_experiment,
+        evaluate,
+        load_data,
+        make_runner,
+        read_checkpoint,
+    )
 
     path = Path(args.checkpoint)
     if not path.is_file():
         fail(args, f"no such checkpoint file: {path}")
-    try:
-        weights, meta, history = read_checkpoint(path)
-    except ValueError as err:
-        fail(args, str(err))
-    exp = Experiment(**history.experiment)
+    weights, meta, history = read_checkpoint(path)
+    # Built from the registry's recipe, once the checkpoint's record is checked against it.
+    exp = checkpoint_experiment(path, history)
     runner = make_runner(meta["impl"], exp)
     runner.load_weights(weights)
     data = load_data(exp, data_dir=args.data_dir)

@@ -9,6 +9,7 @@ checkout's runs/ or $TWINBENCH_RESULTS).
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,9 +24,15 @@ def _print_history(history) -> None:
     print(tabulate(rows, headers="keys", floatfmt=".4g", tablefmt="github"))
 
 
-def _check_resume(args: argparse.Namespace, exp) -> None:
-    """Refuse a checkpoint that cannot continue this run, before any data loads."""
-    from bench.training import read_checkpoint
+def _check_resume(args: argparse.Namespace):
+    """The experiment to continue from --resume's checkpoint, refusing one that cannot
+    continue this run, before any data loads.
+
+    The run keeps the checkpoint's experiment, seed and dtype; --seed or --dtype that
+    differ are refused, not ignored, and --epochs may extend the run unless its
+    schedule spans the epochs (a cosine schedule's T_max).
+    """
+    from bench.training import checkpoint_experiment, read_checkpoint
 
     if args.lockstep:
         fail(args, "--resume continues one twin's checkpoint; it does not combine with "
@@ -35,19 +42,38 @@ def _check_resume(args: argparse.Namespace, exp) -> None:
     path = Path(args.resume)
     if not path.is_file():
         fail(args, f"--resume {path}: no such checkpoint file")
-    try:
-        _, meta, history = read_checkpoint(path)
-    except ValueError as err:
-        fail(args, f"--resume: {err}")
+    _, meta, history = read_checkpoint(path)
     if meta["impl"] != args.impl:
         fail(args, f"--resume {path} holds a {meta['impl']} run, not {args.impl}: pass "
                    f"--impl {meta['impl']}")
-    if history.experiment["name"] != exp.name:
-        fail(args, f"--resume {path} is a checkpoint of {history.experiment['name']!r}, "
-                   f"not {exp.name!r}")
+    recorded = history.experiment.get("name")
+    if recorded != args.experiment:
+        fail(args, f"--resume {path} is a checkpoint of {recorded!r}, not "
+                   f"{args.experiment!r}: pass {recorded!r}, or start {args.experiment!r} "
+                   "afresh without --resume")
+    exp = checkpoint_experiment(path, history)
+    for option, value in (("seed", args.seed), ("dtype", args.dtype)):
+        if value is not None and value != getattr(exp, option):
+            fail(args, f"--resume {path} was trained with --{option} {getattr(exp, option)}, "
+                       f"not {value}: a resumed run keeps its {option} (leave --{option} out)")
+    if args.epochs is not None and args.epochs != exp.epochs:
+        longer = exp.with_overrides(epochs=args.epochs)
+        if longer.schedule_args != exp.schedule_args:
+            fail(args, f"--resume {path}: its {exp.schedule} schedule spans the run's "
+                       f"{exp.epochs} epochs ({exp.schedule_args}), so the run cannot change "
+                       f"to --epochs {args.epochs}; leave --epochs out, or start afresh")
+        exp = longer
     if int(meta["epoch"]) >= exp.epochs:
         fail(args, f"--resume {path} has already trained {meta['epoch']} of {exp.epochs} "
                    f"epochs: pass --epochs above {meta['epoch']} to continue")
+    return exp
+
+
+def _schedule_line(exp) -> str:
+    if exp.schedule is None:
+        return "constant learning rate"
+    args = ", ".join(f"{k}={v}" for k, v in exp.schedule_args.items())
+    return f"schedule {exp.schedule}({args}) over {exp.epochs} epochs"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -57,14 +83,16 @@ def _train(args: argparse.Namespace) -> int:
     from bench.results.records import ensure_writable, runs_root
     from bench.training import fit, load_data, make_runner, resume
 
-    exp = get_experiment(args.experiment).with_overrides(
-        epochs=args.epochs, dtype=args.dtype, seed=args.seed)
     if args.resume:
-        _check_resume(args, exp)
+        exp = _check_resume(args)
+    else:
+        exp = get_experiment(args.experiment).with_overrides(
+            epochs=args.epochs, dtype=args.dtype, seed=args.seed)
     out = ensure_writable(Path(args.out) if args.out else runs_root() / "train")
     data = load_data(exp, data_dir=args.data_dir)
     print(f"{exp.name}: {exp.description}\n{len(data.y_train)} training and "
-          f"{len(data.y_test)} test images of {exp.dataset}, {exp.dtype}, seed {exp.seed}")
+          f"{len(data.y_test)} test images of {exp.dataset}, {exp.dtype}, seed {exp.seed}, "
+          f"{_schedule_line(exp)}")
     progress = not args.no_progress
 
     if args.lockstep:
@@ -85,12 +113,40 @@ def _train(args: argparse.Namespace) -> int:
             runner, start, history = resume(Path(args.resume), exp)
         else:
             runner, start, history = make_runner(impl, exp), 0, None
-        history = fit(runner, data, start_epoch=start, history=history, checkpoint=ckpt,
-                      show_progress=progress)
+        began = time.time()
+        try:
+            history = fit(runner, data, start_epoch=start, history=history, checkpoint=ckpt,
+                          show_progress=progress)
+        except KeyboardInterrupt:
+            _say_how_to_resume(exp, impl, ckpt, began, args.resume)
+            raise
         write_atomic(out / f"{exp.name}-{impl}.json", history.to_json())
         _print_history(history)
         print(f"checkpoint: {ckpt}")
     return 0
+
+
+def _say_how_to_resume(exp, impl: str, ckpt: Path, began: float, resumed: str | None) -> None:
+    """After Ctrl-C: nothing partial was saved; say what the checkpoint holds and how to go on."""
+    import sys
+
+    from bench.training import CheckpointError, read_checkpoint
+
+    if ckpt.is_file() and ckpt.stat().st_mtime >= began:
+        where = ckpt
+    elif resumed:
+        where = Path(resumed)
+    else:
+        print(f"\n{impl}: interrupted before the first epoch ended; nothing was saved",
+              file=sys.stderr)
+        return
+    try:
+        epoch = read_checkpoint(where)[1]["epoch"]
+    except CheckpointError:
+        return
+    print(f"\n{impl}: interrupted; nothing partial was saved, and {where} holds epoch {epoch} "
+          f"of {exp.epochs}. Continue with:\n  twinbench train {exp.name} --impl {impl} "
+          f"--resume {where}", file=sys.stderr)
 
 
 def add_command(sub) -> None:

@@ -54,7 +54,8 @@ def _cache_error(directory: Path):
     def error(err: OSError) -> CacheError:
         return CacheError(
             f"cannot write to the cache directory {directory}: {err.strerror or err}. "
-            f"Fix: point {ENV_VAR} (or cache_dir=) at a writable directory."
+            f"Fix: free space there, or point {ENV_VAR} (or cache_dir=) at a writable "
+            f"directory."
         )
     return error
 

@@ -31,6 +31,7 @@ class DownloadOptions:
     """How hard to try a mirror. Tests shrink these to keep failures fast."""
 
     timeout: float = 15.0  # seconds, for the connection and for each read
+    deadline: float = 300.0  # seconds for one file from one mirror, all tries together
     retries: int = 2  # further tries after the first, for transient faults only
     backoff: float = 1.0  # seconds before the first retry, doubled after each
     progress: bool | None = None  # tqdm bar; None: only when stderr is a terminal
@@ -47,26 +48,37 @@ class _Transient(Exception):
 
 
 def download(url: str, dest: IO[bytes], what: str, options: DownloadOptions) -> int:
-    """Stream `url` into `dest` (truncated first); the number of bytes written."""
+    """Stream `url` into `dest` (truncated first); the number of bytes written.
+
+    Gives up (SourceUnavailable) once `options.deadline` seconds have passed, whatever
+    the tries and however slowly the bytes trickle in: the per-read timeout alone lets
+    a mirror sending one byte per read hold a download for ever.
+    """
     delay = options.backoff
+    end = time.monotonic() + options.deadline
     for attempt in range(options.retries + 1):
         dest.seek(0)
         dest.truncate()
         try:
-            return _fetch_once(url, dest, what, options)
+            return _fetch_once(url, dest, what, options, end)
         except _Transient as e:
             if attempt == options.retries:
                 tries = f"{options.retries + 1} tr{'ies' if options.retries else 'y'}"
                 raise SourceUnavailable(f"{e} (after {tries})", whole_source=e.host_down) from e
+            if time.monotonic() + delay >= end:
+                raise SourceUnavailable(f"{e}; no time left for another try within the "
+                                        f"{options.deadline:g} s deadline") from e
             time.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
 
 
-def _fetch_once(url: str, dest: IO[bytes], what: str, options: DownloadOptions) -> int:
+def _fetch_once(url: str, dest: IO[bytes], what: str, options: DownloadOptions,
+                end: float) -> int:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    timeout = max(min(options.timeout, end - time.monotonic()), 1e-3)
     try:
-        response = urllib.request.urlopen(request, timeout=options.timeout)
+        response = urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as e:
         e.close()
         reason = f"HTTP {e.code} {e.reason}"
@@ -90,8 +102,14 @@ def _fetch_once(url: str, dest: IO[bytes], what: str, options: DownloadOptions) 
             disable=not show, leave=False, file=sys.stderr,
         ) as bar:
             while True:
+                if time.monotonic() > end:
+                    raise SourceUnavailable(
+                        f"too slow: {got} of {total or '?'} bytes after the "
+                        f"{options.deadline:g} s deadline for one file")
                 try:
-                    chunk = response.read(options.chunk_size)
+                    # read1: what has arrived, so the deadline is checked between
+                    # trickling bytes (read(n) would wait for all n of them).
+                    chunk = response.read1(options.chunk_size)
                 except (OSError, http.client.HTTPException) as e:
                     raise _Transient(
                         f"connection lost after {got} of {total or '?'} bytes "

@@ -1,15 +1,18 @@
 """Exceptions raised by bench.datasets.
 
 Every error names what was expected and what came, and says how to fix it.
-`DatasetError` is the common base, so callers can catch one class.
+`DatasetError` is the common base, so callers can catch one class; it is a
+`bench.errors.UserError`, which the command line reports without a traceback.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bench.errors import UserError
 
-class DatasetError(RuntimeError):
+
+class DatasetError(UserError, RuntimeError):
     """A data set could not be obtained, read or verified."""
 
 

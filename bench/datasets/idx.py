@@ -43,6 +43,30 @@ def maybe_gunzip(data: bytes, what: str, expected_size: int | None = None) -> by
         raise IDXFormatError(f"{what}: corrupt gzip data ({e})") from e
 
 
+# A gzipped IDX file is never much larger than the IDX bytes it holds (deflate's worst case
+# adds 5 bytes per 16 KiB block); anything larger is not one of our files.
+GZIP_SLACK = 1 << 20
+
+
+def check_file(path, spec: FileSpec, what: str) -> None:
+    """Refuse a file on disk that cannot be `spec`'s, from its first 4 bytes and its size,
+    before it is read: a raw IDX file must carry the magic number and be exactly
+    `spec.nbytes` long, a gzipped one at most `spec.nbytes + GZIP_SLACK`."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(4 + 4 * len(spec.shape))
+    if head.startswith(GZIP_MAGIC):
+        if size > spec.nbytes + GZIP_SLACK:
+            raise IDXFormatError(f"{what}: {size} bytes of gzip data is more than the "
+                                 f"{spec.nbytes} bytes of {spec.name} could take")
+        return
+    check_header(head, spec, what)
+    if size != spec.nbytes:
+        why = "truncated" if size < spec.nbytes else "trailing bytes"
+        raise IDXFormatError(f"{what}: expected {spec.nbytes} bytes for {spec.name}, the file "
+                             f"has {size} ({why})")
+
+
 def header(shape: tuple[int, ...]) -> bytes:
     """IDX header for an unsigned-byte array of `shape`."""
     return struct.pack(f">I{len(shape)}I", 0x0800 | len(shape), *shape)
@@ -55,11 +79,9 @@ def encode(array: np.ndarray) -> bytes:
     return header(array.shape) + np.ascontiguousarray(array).tobytes()
 
 
-def parse(data: bytes | bytearray, spec: FileSpec, what: str) -> np.ndarray:
-    """The uint8 array in IDX `data`, checked against `spec`'s magic and shape.
-
-    Returns a view on `data` (writable when `data` is a bytearray).
-    """
+def check_header(data: bytes | bytearray, spec: FileSpec, what: str) -> int:
+    """Check the magic number and dimensions at the start of `data` against `spec`;
+    the header's length."""
     ndim = len(spec.shape)
     if len(data) < 4:
         raise IDXFormatError(f"{what}: {len(data)} bytes is too short for an IDX file")
@@ -79,13 +101,22 @@ def parse(data: bytes | bytearray, spec: FileSpec, what: str) -> np.ndarray:
             f"{what}: wrong dimensions: expected {kind} of shape {spec.shape}, "
             f"the header says {shape}"
         )
+    return head
+
+
+def parse(data: bytes | bytearray, spec: FileSpec, what: str) -> np.ndarray:
+    """The uint8 array in IDX `data`, checked against `spec`'s magic and shape.
+
+    Returns a view on `data` (writable when `data` is a bytearray).
+    """
+    head = check_header(data, spec, what)
     body = len(data) - head
     if body != spec.nbytes - head:
         raise IDXFormatError(
-            f"{what}: expected {spec.nbytes - head} data bytes for shape {shape}, "
+            f"{what}: expected {spec.nbytes - head} data bytes for shape {spec.shape}, "
             f"got {body} ({'truncated' if body < spec.nbytes - head else 'trailing bytes'})"
         )
-    return np.frombuffer(data, dtype=np.uint8, offset=head).reshape(shape)
+    return np.frombuffer(data, dtype=np.uint8, offset=head).reshape(spec.shape)
 
 
 def verify(data: bytes | bytearray, spec: FileSpec, what: str, fix: str) -> np.ndarray:

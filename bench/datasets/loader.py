@@ -96,7 +96,7 @@ class _Fetcher:
         path = self.dir / file.name
         if path.is_file():
             try:
-                data = _read(path)
+                data = _read(path, file)
                 idx.verify(data, file, f"{what} in the cache ({path})", self.fix())
                 self.report.files[file.name] = CACHE
                 return data
@@ -106,15 +106,34 @@ class _Fetcher:
         else:
             attempts.append((f"cache {self.dir}", "not there yet"))
 
+        if path.exists() and not path.is_file():
+            raise CacheError(f"{path} is in the way: the cache keeps {file.name} there as a "
+                             f"file, and this is not one. Remove it, or point {cache.ENV_VAR} "
+                             "at another directory.")
         for i, source in enumerate(self._build()):
             if i in self._dead:
                 attempts.append((source.label, "skipped, failed for an earlier file"))
                 continue
             try:
-                raw = source.get(file)
-                data = bytearray(idx.maybe_gunzip(raw, f"{what} from {source.label}", file.nbytes))
-                del raw
-                idx.verify(data, file, f"{what} from {source.label}", self.fix())
+                for label, read in source.candidates(file):
+                    try:
+                        raw = read()
+                        data = bytearray(idx.maybe_gunzip(raw, f"{what} from {label}",
+                                                          file.nbytes))
+                        del raw
+                        idx.verify(data, file, f"{what} from {label}", self.fix())
+                    except (CacheError, SourceUnavailable):
+                        raise
+                    except DatasetError as e:  # bad gzip, bad IDX, wrong hash: the next one
+                        attempts.append((label, str(e)))
+                        self.report.failures.append((file.name, label, str(e)))
+                        log.warning("%s", e)
+                        continue
+                    cache.store(path, data)
+                    self._record(file, source, data)
+                    self.report.files[file.name] = source.label
+                    log.info("%s: verified, cached at %s", what, path)
+                    return data
             except CacheError:  # our own side is broken: no other source can help
                 raise
             except SourceUnavailable as e:
@@ -123,17 +142,6 @@ class _Fetcher:
                 attempts.append((source.label, str(e)))
                 self.report.failures.append((file.name, source.label, str(e)))
                 log.info("%s: %s: %s", what, source.label, e)
-                continue
-            except DatasetError as e:  # bad gzip, bad IDX, wrong hash: try the next one
-                attempts.append((source.label, str(e)))
-                self.report.failures.append((file.name, source.label, str(e)))
-                log.warning("%s", e)
-                continue
-            cache.store(path, data)
-            self._record(file, source, data)
-            self.report.files[file.name] = source.label
-            log.info("%s: verified, cached at %s", what, path)
-            return data
         raise AllSourcesFailed(what, attempts, self.fix())
 
     def _build(self) -> list[Source]:
@@ -161,7 +169,9 @@ class _Fetcher:
         cache.write_sidecar(self.dir, record)
 
 
-def _read(path: Path) -> bytearray:
+def _read(path: Path, file: FileSpec) -> bytearray:
+    """A cached IDX file, checked by its magic number and size before it is read."""
+    idx.check_file(path, file, str(path))
     # Into a bytearray, so the arrays parsed from it are writable without a copy.
     size = path.stat().st_size
     buf = bytearray(size)
@@ -264,8 +274,8 @@ def info(
             present, problem, nbytes = path.is_file(), "not in the cache", 0
             if present:
                 try:
-                    data = _read(path)
-                    nbytes = len(data)
+                    nbytes = path.stat().st_size
+                    data = _read(path, f)
                     idx.verify(data, f, f.name, "run `twinbench data fetch`")
                     problem = ""
                 except (OSError, DatasetError) as e:

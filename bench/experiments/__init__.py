@@ -3,7 +3,8 @@
 - `config`: the `Experiment` dataclass, one run's full recipe.
 - `layers`: layer specs ("conv 32 3 pad=1") to scratch modules, `build_model`.
 - `init`: initialisation schemes by name.
-- `registry`: the named experiments (`EXPERIMENTS`, `get_experiment`).
+- `registry`: the named experiments (`EXPERIMENTS`, `get_experiment`), and
+  `recorded_experiment`, the registry's experiment a checkpoint's record names.
 """
 
 from bench.experiments.config import Experiment
@@ -15,7 +16,8 @@ from bench.experiments.layers import (
     build_model,
     input_shape,
 )
-from bench.experiments.registry import EXPERIMENTS, get_experiment
+from bench.experiments.registry import EXPERIMENTS, get_experiment, recorded_experiment
 
 __all__ = ["EXPERIMENTS", "IMAGE_SHAPE", "INPUT_FEATURES", "SCHEMES", "Experiment",
-           "architecture", "build_model", "get_experiment", "initialize", "input_shape"]
+           "architecture", "build_model", "get_experiment", "initialize", "input_shape",
+           "recorded_experiment"]

@@ -55,8 +55,19 @@ class Experiment:
     claimed_accuracy: float | None = None
 
     def with_overrides(self, **changes) -> Experiment:
-        """A copy with some fields replaced (None values are ignored)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with some fields replaced (None values are ignored).
+
+        A cosine schedule that spans the whole run (T_max equal to epochs) keeps spanning
+        it when only the epochs change, so that a shorter run still anneals to the end.
+        """
+        changes = {k: v for k, v in changes.items() if v is not None}
+        new = dataclasses.replace(self, **changes)
+        if ("epochs" in changes and "schedule_args" not in changes
+                and self.schedule == "CosineAnnealingLR"
+                and self.schedule_args.get("T_max") == self.epochs):
+            new = dataclasses.replace(new, schedule_args={**self.schedule_args,
+                                                          "T_max": new.epochs})
+        return new
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -8,6 +8,8 @@ strong MLPs that show what the same hand-written code reaches when trained well,
 
 from __future__ import annotations
 
+import json
+
 from bench.experiments.config import Experiment
 
 
@@ -141,3 +143,52 @@ def get_experiment(name: str) -> Experiment:
     except KeyError:
         raise ValueError(f"unknown experiment {name!r}; expected one of "
                          f"{', '.join(sorted(EXPERIMENTS))}") from None
+
+
+# What a run may change of a named experiment (the CLI's --epochs, --seed, --dtype), with
+# the bounds a recorded value must keep; every other field that shapes the model or its
+# training must be the registry's own.
+OVERRIDABLE = {"epochs": (1, 10**6), "seed": (0, 2**63 - 1)}
+DTYPES = ("float32", "float64")
+DESCRIPTIVE = ("description", "claim", "claimed_accuracy", "target_accuracy")
+
+
+def _plain(value):
+    """`value` as JSON gives it back (tuples become lists), so records compare equal."""
+    return json.loads(json.dumps(value))
+
+
+def recorded_experiment(recorded) -> Experiment:
+    """The registry's experiment a recorded one (a checkpoint's, as `Experiment.to_dict`
+    wrote it) was run as, with its epochs, seed and dtype.
+
+    The model is then built from the registry's recipe, never from the record's own
+    strings. Raises ValueError naming what is unknown, out of bounds, or differs from the
+    registry (layers, optimizer, schedule, data, ...).
+    """
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("name"), str):
+        raise ValueError(f"expected an experiment record with a name, got {recorded!r:.80}")
+    name = recorded["name"]
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; expected one of "
+                         f"{', '.join(sorted(EXPERIMENTS))}")
+    overrides = {}
+    for key, (low, high) in OVERRIDABLE.items():
+        value = recorded.get(key)
+        if type(value) is not int or not low <= value <= high:
+            raise ValueError(f"experiment {name!r}: {key} must be an integer in "
+                             f"[{low}, {high}], got {value!r:.40}")
+        overrides[key] = value
+    if recorded.get("dtype") not in DTYPES:
+        raise ValueError(f"experiment {name!r}: dtype must be one of {DTYPES}, got "
+                         f"{recorded.get('dtype')!r:.40}")
+    exp = EXPERIMENTS[name].with_overrides(dtype=recorded["dtype"], **overrides)
+    expected = _plain(exp.to_dict())
+    differ = [f"{k}: recorded {recorded.get(k, '(none)')!r:.80}, registry {v!r:.80}"
+              for k, v in expected.items()
+              if k not in DESCRIPTIVE and _plain(recorded.get(k)) != v]
+    unknown = sorted(set(recorded) - set(expected))
+    if differ or unknown:
+        raise ValueError(f"experiment {name!r} differs from the registry's: "
+                         + "; ".join(differ + [f"unknown fields {unknown}"] * bool(unknown)))
+    return exp

@@ -75,17 +75,24 @@ def write_atomic(path: Path, data: str | bytes | bytearray | memoryview, *,
     """Write `data` (str as UTF-8) to `path` so that no reader ever sees a partial file.
 
     With overwrite=False an existing `path` raises FileExistsError and is left as it was.
+    Any other OSError (a full disk, a directory in the way) becomes `on_error(err)` when
+    given, as a temporary file the directory refuses does.
     """
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     with temp_file(path.parent, path.name, on_error=on_error) as (f, tmp):
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)
+        try:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                os.link(tmp, path)
+        except OSError as err:  # a full disk, a directory in the way: say what to fix
+            if on_error is None or isinstance(err, FileExistsError):
+                raise
+            raise on_error(err) from err
     _fsync_dir(path.parent)
 
 
@@ -99,15 +106,18 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def sweep_stale_parts(directory: Path, older_than_s: float = 3600.0) -> None:
+def sweep_stale_parts(directory: Path, older_than_s: float = 3600.0, *,
+                      pattern: str = f".*{PART_SUFFIX}") -> None:
     """Remove temporary files a killed process (SIGKILL, power loss) left behind.
 
-    Only old ones: a younger one may belong to a writer running right now.
+    Only old ones: a younger one may belong to a writer running right now. `pattern`
+    names them: this writer's `.*.part` files (and pip's download dirs) by default,
+    another writer's where it has its own (scratch.save's `.tmp-*.npz`).
     """
     if not directory.is_dir():
         return
     now = time.time()
-    for p in directory.glob(f".*{PART_SUFFIX}"):  # files, and pip's download dirs
+    for p in directory.glob(pattern):
         with contextlib.suppress(OSError):
             if now - p.stat().st_mtime > older_than_s:
                 shutil.rmtree(p) if p.is_dir() else p.unlink()

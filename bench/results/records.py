@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.errors import FileFormatError, UserError
 from bench.results.atomic import write_atomic
 from bench.results.machine import machine_fingerprint, machine_id
 
@@ -38,7 +39,7 @@ KINDS = ("speed", "ceiling", "tta", "accuracy", "lockstep")
 COMPANION_SUFFIX = ".benchmark.json"
 
 
-class ResultsDirError(OSError):
+class ResultsDirError(UserError, OSError):
     """The results directory cannot be written; the message says which and what to do."""
 
 
@@ -137,13 +138,62 @@ def append_record(kind: str, payload: dict, results_dir: Path,
     return path
 
 
+class RecordError(FileFormatError):
+    """A record file is not a record twinbench wrote: the message names the file."""
+
+
+_NUMBER = "number"
+_NUMBERS = "numbers"  # a dict of numbers, e.g. {"scratch": 97.8, "torch": 97.8}
+# The fields each kind's tables read, with their types: checked when a record is read,
+# so that a damaged record is named instead of failing deep inside a table.
+RECORD_FIELDS = {
+    "accuracy": {"experiment": dict, "final_test_accuracy": _NUMBERS,
+                 "seconds_per_epoch": _NUMBERS},
+    "tta": {"experiment": dict, "target": _NUMBER, "runs": list},
+    "lockstep": {"experiment": dict, "dtype": str, "steps": int, "max_loss_diff": _NUMBER,
+                 "max_weight_rel_diff": _NUMBER, "test_accuracy": _NUMBERS},
+    "speed": {"benchmarks": list},
+    "ceiling": {"matmul": list},
+}
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _field_problem(value, want) -> str | None:
+    if want == _NUMBER:
+        return None if _is_number(value) else f"expected a number, got {value!r:.40}"
+    if want == _NUMBERS:
+        if not isinstance(value, dict) or not all(_is_number(v) for v in value.values()):
+            return f"expected numbers by name, got {value!r:.60}"
+        return None
+    if type(value) is not want:
+        return f"expected {want.__name__}, got {value!r:.40}"
+    return None
+
+
 def read_record(path: Path) -> dict:
     """One record; its machine id recomputed by the current rule (`machine_id`), so that
-    records written before the rule changed compare with newer ones on equal terms."""
+    records written before the rule changed compare with newer ones on equal terms.
+
+    Raises RecordError naming the file and what is wrong with it."""
+    path = Path(path)
     try:
-        rec = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not a valid record ({err})") from err
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RecordError(f"{path}: not a valid record ({err})") from err
+    if not isinstance(rec, dict):
+        raise RecordError(f"{path}: not a valid record: expected a JSON object, got "
+                          f"{type(rec).__name__}")
+    problems = [f"{key}: {why}" for key, want in
+                {"kind": str, "time": str, "machine": dict,
+                 **RECORD_FIELDS.get(rec.get("kind"), {})}.items()
+                if (why := "missing" if key not in rec else _field_problem(rec[key], want))]
+    if problems:
+        kind = rec.get("kind") if isinstance(rec.get("kind"), str) else ""
+        raise RecordError(f"{path}: not a valid {kind} record: ".replace("  ", " ")
+                          + "; ".join(problems))
     rec["machine"]["machine_id"] = machine_id(rec["machine"])
     rec["file"] = f"{path.parent.name}/{path.name}"
     return rec
@@ -182,9 +232,9 @@ def open_run_set(directory: Path) -> RunSet:
         try:
             data = json.loads(manifest.read_text())
             return RunSet(directory, data["name"], frozenset(data["records"]), published=True)
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
-            raise ValueError(f"{manifest}: not a valid manifest ({err!r}); "
-                             f"`twinbench report --publish` writes it") from err
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as err:
+            raise RecordError(f"{manifest}: not a valid manifest ({err!r}); "
+                              f"`twinbench report --publish` writes it") from err
     return RunSet(directory, directory.name)
 
 
@@ -204,7 +254,7 @@ def publish(source: Path, checkout: Path, name: str | None = None) -> RunSet:
     target = ensure_writable(published_dir(checkout))
     source = Path(source).resolve()
     if not (source / "records").is_dir():
-        raise ValueError(f"{source} holds no records/ directory: expected a run directory "
+        raise UserError(f"{source} holds no records/ directory: expected a run directory "
                          f"such as {runs_root()}/bench-...")
     old = open_run_set(target)
     files = set(old.files) if old.files is not None else set(all_record_files(target))

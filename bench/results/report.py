@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bench.errors import FileFormatError, UserError
 from bench.results import plots
 from bench.results.atomic import write_atomic
 from bench.results.records import (
@@ -41,6 +42,7 @@ from bench.results.tables import (
     section,
     seeds_table,
     speed_all_table,
+    speed_ops_table,
     speed_table,
     tta_table,
 )
@@ -84,6 +86,7 @@ def build_tables(run_set: RunSet | Path) -> dict[str, str]:
     return {
         "speed": sec("speed", speed_table),
         "speed-all": sec("speed", speed_all_table),
+        "speed-ops": sec("speed", speed_ops_table),
         "ceiling": sec("ceiling", ceiling_table),
         "tta": sec("tta", tta_table),
         "accuracy": sec("accuracy", accuracy_table, lambda r: not is_seed(r)),
@@ -95,6 +98,7 @@ def build_tables(run_set: RunSet | Path) -> dict[str, str]:
 _TITLES = {
     "speed": "Training-step speed, float32, median of many rounds (`twinbench bench`)",
     "speed-all": "Forward, backward and training step, every case of the run",
+    "speed-ops": "Each operation alone, forward and backward, scratch against torch",
     "ceiling": "The hardware ceiling: matmul GFLOP/s",
     "tta": "Time to accuracy (training and per-epoch evaluation, wall clock)",
     "accuracy": "Accuracy: both twins, same initial weights and batch order "
@@ -134,8 +138,8 @@ def render_readme(readme: str, sections: dict[str, str]) -> str:
         pattern = re.compile(rf"(<!-- twinbench:{name} -->\n).*?(<!-- /twinbench:{name} -->)",
                              re.S)
         if not pattern.search(readme):
-            raise ValueError(f"README has no <!-- twinbench:{name} --> ... "
-                             f"<!-- /twinbench:{name} --> markers")
+            raise FileFormatError(f"README has no <!-- twinbench:{name} --> ... "
+                                  f"<!-- /twinbench:{name} --> markers")
         readme = pattern.sub(lambda m, t=text: m.group(1) + t + "\n" + m.group(2), readme)
     return readme
 
@@ -171,7 +175,8 @@ def report(check: bool, results_dir: Path, readme: Path | None = None, *,
     wanted = {results_dir / name: text for name, text in render_results(tables, source).items()}
     if readme is not None:
         if not readme.exists():
-            raise FileNotFoundError(f"no README at {readme}")
+            raise UserError(f"no README at {readme}: the published tables go into the "
+                            "checkout's README.md, which must be there")
         sections = {**tables, "figures": figures(run_set, f"{results_dir.name}/")}
         wanted[readme] = render_readme(readme.read_text(), sections)
     if check:

@@ -85,7 +85,8 @@ def section(run_set: str, records: list[dict], build: Callable[[list[dict]], Tab
         return "_No records yet: run the command above._"
     table = build(records)
     notes = "".join(f"\n\n{n}" for n in table.notes)
-    return f"{caption(run_set, records, left_out)}\n\n{_markdown(table.frame)}{notes}"
+    rows = _markdown(table.frame) if len(table.frame) else "_No rows in this run._"
+    return f"{caption(run_set, records, left_out)}\n\n{rows}{notes}"
 
 
 def _fmt_pct(x) -> str:
@@ -197,10 +198,15 @@ def lockstep_table(records: list[dict]) -> Table:
 
 
 def speed_rows(rec: dict, phases: tuple[str, ...],
-               dtypes: tuple[str, ...] = ("float32", "float64")) -> Table:
-    """One row per (arch, batch, dtype, threads, phase), the twins side by side."""
+               dtypes: tuple[str, ...] = ("float32", "float64"),
+               units: tuple[str, ...] = ("network", "operation")) -> Table:
+    """One row per (arch, batch, dtype, threads, phase), the twins side by side.
+
+    `units`: whole networks, single operations (one layer alone), or both; records
+    older than the operation cases hold networks only."""
     df = pd.DataFrame(rec["benchmarks"])
-    df = df[df["phase"].isin(phases) & df["dtype"].isin(dtypes)]
+    unit = df["unit"].fillna("network") if "unit" in df else pd.Series("network", df.index)
+    df = df[df["phase"].isin(phases) & df["dtype"].isin(dtypes) & unit.isin(units)]
     if df.empty:
         return Table(df)
     keys = ["arch", "phase", "dtype", "threads", "batch"]
@@ -242,7 +248,17 @@ def speed_rows(rec: dict, phases: tuple[str, ...],
 
 
 def speed_table(records: list[dict]) -> Table:
-    return speed_rows(records[-1], ("step",), ("float32",))
+    return speed_rows(records[-1], ("step",), ("float32",), ("network",))
+
+
+def speed_ops_table(records: list[dict]) -> Table:
+    """Each layer alone, forward and backward (dL/dx included): where a step's time goes."""
+    table = speed_rows(records[-1], ("forward", "backward"), ("float32", "float64"),
+                       ("operation",))
+    if table.frame.empty:
+        return Table(table.frame, ["This run has no operation cases: runs from before they "
+                                   "were added to the grids."])
+    return table
 
 
 def speed_all_table(records: list[dict]) -> Table:

@@ -1,59 +1,133 @@
 """Checkpoints: weights, optimizer and schedule state and the history in one atomic .npz.
 
 A checkpoint written after epoch e resumes at epoch e with the same weights,
-optimizer moments and learning rate, on either twin.
+optimizer moments, step counts and learning rate, on either twin, so that the
+resumed run is bit for bit the uninterrupted one. Arrays go into the .npz;
+Python numbers of the optimizer state (scratch's step counts) go into the JSON
+metadata, so that they come back as the same Python int or float, not as
+0-d arrays that would turn later arithmetic into float64.
+
+A file that is not a training checkpoint, or whose recorded experiment is not
+the one asked for, raises `CheckpointError` naming the file and what differs.
+Stale temporary files of a save that was killed (`.tmp-*.npz`, older than an
+hour) are removed from the directory when the next checkpoint is written.
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 import os
 from pathlib import Path
 
 import numpy as np
 
 import scratch
-from bench.experiments import Experiment
-from bench.results.atomic import apply_file_mode
+from bench.errors import FileFormatError
+from bench.experiments import Experiment, recorded_experiment
+from bench.experiments.registry import DESCRIPTIVE
+from bench.results.atomic import apply_file_mode, sweep_stale_parts
 from bench.training.history import History
 from bench.training.runners import load_scheduler_state, make_runner, scheduler_state_json
+
+IMPLS = ("scratch", "torch", "torch-cuda")
+# scratch.save's temporary names: what a save killed by SIGKILL leaves behind.
+SAVE_TEMP_PATTERN = ".tmp-*.npz"
+
+
+class CheckpointError(FileFormatError):
+    """A file is not a training checkpoint, or not one of the run asked for."""
 
 
 def save_checkpoint(path: Path, runner, history: History) -> None:
     """Weights, optimizer and schedule state and the history, in one atomic .npz."""
     opt = runner.optimizer_state()
-    arrays = {str(i): {k: np.asarray(v) for k, v in s.items()}
-              for i, s in opt["state"].items() if s}
+    arrays: dict[str, dict] = {}
+    scalars: dict[str, dict] = {}
+    for i, s in opt["state"].items():
+        for k, v in s.items():
+            if isinstance(v, numbers.Number) and not isinstance(v, np.generic):
+                scalars.setdefault(str(i), {})[k] = v
+            else:
+                arrays.setdefault(str(i), {})[k] = np.asarray(v)
     groups = [{k: v for k, v in g.items()} for g in opt["param_groups"]]
     ckpt = {
         "model": runner.weights(),
         "meta": json.dumps({"impl": runner.impl, "epoch": len(history.epochs),
-                            "param_groups": groups,
+                            "param_groups": groups, "scalar_state": scalars,
                             "scheduler": scheduler_state_json(runner)}),
         "history": history.to_json(),
     }
     if arrays:
         ckpt["optimizer_state"] = arrays
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    directory = Path(os.path.dirname(os.path.abspath(path)))
+    os.makedirs(directory, exist_ok=True)
+    sweep_stale_parts(directory, pattern=SAVE_TEMP_PATTERN)
     scratch.save(ckpt, path)
     apply_file_mode(path)  # scratch.save keeps mkstemp's 0600; histories follow the umask
 
 
 def read_checkpoint(path: Path) -> tuple[dict, dict, History]:
-    """(weights, meta, history) of a checkpoint written by `save_checkpoint`."""
-    ckpt = scratch.load(path)
+    """(weights, meta, history) of a checkpoint written by `save_checkpoint`.
+
+    meta["optimizer_state"] holds the optimizer's per-parameter state, arrays and Python
+    numbers as they were saved. Raises CheckpointError naming the file and the problem.
+    """
+    try:
+        ckpt = scratch.load(path)
+    except ValueError as err:
+        raise CheckpointError(str(err)) from err
     for key in ("model", "meta", "history"):
         if key not in ckpt:
-            raise ValueError(f"{path} is a scratch checkpoint but not a training checkpoint: "
-                             f"no {key!r} entry (found {sorted(ckpt)})")
-    meta = json.loads(str(ckpt["meta"]))
-    meta["optimizer_state"] = ckpt.get("optimizer_state", {})
-    return ckpt["model"], meta, History.from_json(str(ckpt["history"]))
+            raise CheckpointError(f"{path} is a scratch checkpoint but not a training "
+                                  f"checkpoint: no {key!r} entry (found {sorted(ckpt)})")
+    try:
+        meta = json.loads(str(ckpt["meta"]))
+        history = History.from_json(str(ckpt["history"]))
+        if not isinstance(meta, dict) or meta.get("impl") not in IMPLS:
+            raise ValueError(f"impl must be one of {IMPLS}")
+        if type(meta.get("epoch")) is not int or meta["epoch"] != len(history.epochs):
+            raise ValueError(f"epoch {meta.get('epoch')!r} does not match the "
+                             f"{len(history.epochs)} epochs of its history")
+        state = ckpt.get("optimizer_state", {})
+        for i, numbers_ in meta.get("scalar_state", {}).items():
+            state.setdefault(i, {}).update(numbers_)
+        if not isinstance(ckpt["model"], dict) or not isinstance(state, dict):
+            raise ValueError("model and optimizer_state must be groups of arrays")
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise CheckpointError(f"{path} is not a valid training checkpoint: "
+                              f"{type(err).__name__}: {err}") from err
+    meta["optimizer_state"] = state
+    return ckpt["model"], meta, history
+
+
+def checkpoint_experiment(path: Path, history: History) -> Experiment:
+    """The registry's experiment that the checkpoint at `path` was trained as (its epochs,
+    seed and dtype), checked against the registry before anything is built."""
+    try:
+        return recorded_experiment(history.experiment)
+    except ValueError as err:
+        raise CheckpointError(f"{path}: {err}") from err
+
+
+def _plain(value):
+    return json.loads(json.dumps(value))
 
 
 def resume(path: Path, exp: Experiment, **runner_kwargs):
-    """A runner restored from `path`, the epoch to continue from, and the history so far."""
+    """A runner restored from `path`, the epoch to continue from, and the history so far.
+
+    `exp` must be the checkpoint's own experiment but for the number of epochs (and a
+    schedule that follows them must not change); anything else raises CheckpointError.
+    """
     weights, meta, history = read_checkpoint(path)
+    recorded, mine = history.experiment, _plain(exp.to_dict())
+    differ = [f"{k} is {recorded.get(k)!r:.80} in the checkpoint, {v!r:.80} here"
+              for k, v in mine.items()
+              if k not in ("epochs", *DESCRIPTIVE) and _plain(recorded.get(k)) != v]
+    if differ:
+        raise CheckpointError(f"{path} cannot continue this run of {exp.name!r}: "
+                              + "; ".join(differ))
     runner = make_runner(meta["impl"], exp, **runner_kwargs)
     runner.load_weights(weights)
     runner.load_optimizer_state({"state": meta["optimizer_state"],

@@ -3,8 +3,11 @@
 Both twins see the same batches in the same order: epoch e shuffles with
 `default_rng([seed, e])`, so separate runs (or a resumed run) agree without
 passing a Generator around. Each epoch ends with a test-set evaluation and a
-checkpoint, written atomically; a non-finite loss stops the run with an error
-naming the epoch, step and learning rate, and the last finite checkpoint stays.
+checkpoint, written atomically, and only from finite weights with a finite test
+loss: a run that diverges (a non-finite step loss, weights or test loss) stops
+with `TrainingDiverged` naming the epoch, step and learning rate and saying
+which epoch the checkpoint on disk holds, or that none was written; the last
+good checkpoint is never overwritten by a diverged one.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from pathlib import Path
 import numpy as np
 
 import scratch
+from bench.errors import UserError
 from bench.experiments import Experiment
-from bench.training.checkpoint import save_checkpoint
+from bench.training.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
 from bench.training.history import EpochRecord, History
 
 
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite."""
+class TrainingDiverged(UserError, RuntimeError):
+    """The loss or the weights became NaN or infinite."""
 
 
 @dataclass
@@ -63,8 +67,9 @@ def batches(n: int, batch_size: int, seed: int, epoch: int):
 
 def evaluate(runner, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(mean cross-entropy, accuracy in percent) of the runner's model in eval mode."""
-    logits = runner.predict(x).astype(np.float64)
-    loss = scratch.CrossEntropyLoss()(logits, y)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged model: fit reports it
+        logits = runner.predict(x).astype(np.float64)
+        loss = scratch.CrossEntropyLoss()(logits, y)
     return loss, 100.0 * float(np.mean(logits.argmax(axis=1) == y))
 
 
@@ -73,7 +78,27 @@ def check_finite(loss: float, epoch: int, step: int, runner) -> None:
     if not math.isfinite(loss):
         raise TrainingDiverged(
             f"{runner.impl}: loss became {loss} at epoch {epoch}, step {step} "
-            f"(learning rate {runner.lr():g}); the last finite checkpoint is kept")
+            f"(learning rate {runner.lr():g})")
+
+
+def _non_finite_weights(runner) -> list[str]:
+    return [k for k, w in runner.weights().items()
+            if np.issubdtype(w.dtype, np.floating) and not np.isfinite(w).all()]
+
+
+def _kept(checkpoint: Path | None, saved_epoch: int | None) -> str:
+    """What the checkpoint on disk holds after a diverged run, for its message."""
+    if checkpoint is None:
+        return "no checkpoint was asked for"
+    if saved_epoch is not None:
+        return f"the checkpoint {checkpoint} holds epoch {saved_epoch}, the last finite one"
+    if checkpoint.exists():
+        try:
+            held = f", holding epoch {read_checkpoint(checkpoint)[1]['epoch']}"
+        except CheckpointError:
+            held = ""
+        return f"no epoch of this run was saved; {checkpoint} is left as it was{held}"
+    return f"no checkpoint was written ({checkpoint} does not exist)"
 
 
 def train_epoch(runner, data: Data, epoch: int, progress=None) -> tuple[float, float]:
@@ -108,19 +133,31 @@ def fit(runner, data: Data, *, start_epoch: int = 0, history: History | None = N
     exp = runner.exp
     history = history or History(exp.to_dict(), runner.impl)
     sample = slice(0, min(10_000, len(data.y_train)))  # train accuracy on a fixed sample
+    saved_epoch = None
     for epoch in range(start_epoch, exp.epochs):
         lr = runner.lr()
         bar = progress_bar(len(data.y_train), f"{runner.impl} epoch {epoch + 1}/{exp.epochs}",
                         show_progress)
         try:
             loss, seconds = train_epoch(runner, data, epoch, bar)
+        except TrainingDiverged as err:
+            raise TrainingDiverged(f"{err}; {_kept(checkpoint, saved_epoch)}") from None
         finally:
             if bar is not None:
                 bar.close()
+        bad = _non_finite_weights(runner)
+        if bad:
+            raise TrainingDiverged(
+                f"{runner.impl}: weights {', '.join(bad)} became non-finite after epoch "
+                f"{epoch + 1} (learning rate {lr:g}); {_kept(checkpoint, saved_epoch)}")
         start = time.perf_counter()
         _, train_acc = evaluate(runner, data.x_train[sample], data.y_train[sample])
         test_loss, test_acc = evaluate(runner, data.x_test, data.y_test)
         eval_seconds = time.perf_counter() - start
+        if not math.isfinite(test_loss):
+            raise TrainingDiverged(
+                f"{runner.impl}: test loss became {test_loss} after epoch {epoch + 1} "
+                f"(learning rate {lr:g}); {_kept(checkpoint, saved_epoch)}")
         runner.end_epoch()
         record = EpochRecord(epoch + 1, loss, train_acc, test_loss, test_acc, seconds,
                              len(data.y_train) / seconds, lr, eval_seconds)
@@ -130,6 +167,7 @@ def fit(runner, data: Data, *, start_epoch: int = 0, history: History | None = N
                 f"test {test_acc:.2f}%, {seconds:.1f}s, lr {lr:.4g}")
         if checkpoint is not None:
             save_checkpoint(checkpoint, runner, history)
+            saved_epoch = record.epoch
         if stop_at is not None and test_acc >= stop_at:
             break
     return history

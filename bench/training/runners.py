@@ -149,9 +149,11 @@ class TorchRunner(_Runner):
 
     def load_weights(self, state: dict[str, np.ndarray]) -> None:
         own = self.model.state_dict()
+        given = {k: np.asarray(v) for k, v in state.items()}
         scratch.check_state_keys({k: tuple(v.shape) for k, v in own.items()},
-                                 {k: np.shape(v) for k, v in state.items()}, "torch checkpoint")
-        self.model.load_state_dict({k: torch.from_numpy(np.asarray(state[k])) for k in own})
+                                 {k: v.shape for k, v in given.items()}, "torch checkpoint",
+                                 dtypes={k: v.dtype for k, v in given.items()})
+        self.model.load_state_dict({k: torch.from_numpy(given[k]) for k in own})
 
     def optimizer_state(self) -> dict:
         sd = self.optimizer.state_dict()

@@ -1,7 +1,9 @@
 """The benchmark grids: which (arch, batch, dtype, threads, phase, twin) cases run.
 
 `smoke` runs each kind of case once for the test suite; `default` is the
-README's main command (a few minutes on 2 cores); `full` is everything.
+README's main command (a few minutes on 2 cores); `full` is everything. The
+operation cases (workloads.OPS: one layer, forward and backward) feed the
+per-operation table.
 Chosen with the TWINBENCH_GRID environment variable (set by `twinbench bench`).
 """
 
@@ -11,7 +13,7 @@ import itertools
 import os
 from dataclasses import dataclass
 
-from bench.measure.speed.workloads import CNNS, MLPS, PHASES
+from bench.measure.speed.workloads import CNNS, MLPS, OP_PHASES, OPS, PHASES
 
 BATCHES = (1, 32, 128, 512, 2048)
 
@@ -65,12 +67,15 @@ def cases(grid: str | None = None) -> list[Case]:
 
     if grid == "smoke":
         add(("mlp-128", *cnns), (32,), ("float32",), (1,), PHASES)
+        add(("conv2d-16-32", "relu"), (8,), ("float32",), (1,), OP_PHASES)
     elif grid == "default":
         add(tuple(MLPS), BATCHES, ("float32",), both, ("step",))
         add(tuple(MLPS), (1,), ("float32",), both, ("forward",))
         add(cnns, (32, 128), ("float32",), (all_threads(),), ("step",))
+        add(tuple(OPS), (128,), ("float32",), (all_threads(),), OP_PHASES)
     elif grid == "full":
         add((*MLPS, *cnns), BATCHES, ("float32", "float64"), both, PHASES)
+        add(tuple(OPS), (32, 128, 512), ("float32",), both, OP_PHASES)
     else:
         raise ValueError(f"unknown grid {grid!r}; expected smoke, default or full")
     return out

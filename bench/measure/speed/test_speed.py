@@ -14,7 +14,7 @@ import time
 import pytest
 
 from bench.measure.speed.grid import cases
-from bench.measure.speed.workloads import Workload, train_flops
+from bench.measure.speed.workloads import OPS, make_workload, train_flops
 
 BUDGET_S = float(os.environ.get("TWINBENCH_BUDGET_S", "0.4"))  # timed seconds per benchmark
 
@@ -27,13 +27,13 @@ def test_speed(benchmark, case):
     benchmark.group = case.group
     benchmark.extra_info.update(arch=case.arch, batch=case.batch, dtype=case.dtype,
                                 threads=case.threads, phase=case.phase, impl=case.impl,
-                                flops=train_flops(case.arch, case.batch) / (
-                                    3 if case.phase == "forward" else 1))
+                                unit="operation" if case.arch in OPS else "network",
+                                flops=train_flops(case.arch, case.batch) * _share(case))
     before = torch.get_num_threads()
     torch.set_num_threads(case.threads)
     try:
         with threadpool_limits(limits=case.threads, user_api="blas"):
-            w = Workload(case.arch, case.impl, case.batch, case.dtype)
+            w = make_workload(case.arch, case.impl, case.batch, case.dtype)
             target = getattr(w, case.phase)
             setup = w.prepare_backward if case.phase == "backward" else None
             if setup:
@@ -45,3 +45,9 @@ def test_speed(benchmark, case):
             benchmark.pedantic(target, setup=setup, rounds=rounds, warmup_rounds=1)
     finally:
         torch.set_num_threads(before)
+
+
+def _share(case) -> float:
+    """The part of train_flops one phase does: the forward pass a third, the backward
+    (two matmuls for each one forward) two thirds, the whole step all of it."""
+    return {"forward": 1 / 3, "backward": 2 / 3}.get(case.phase, 1.0)

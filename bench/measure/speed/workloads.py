@@ -28,6 +28,28 @@ CNNS = {
 }
 PHASES = ("forward", "backward", "step")
 
+# The per-operation cases: one layer at the shapes it has inside cnn-16-32 (or the MLP),
+# name -> (layer factory, input shape for batch b, multiply-adds per sample or None).
+# They show where the time of a training step goes, layer by layer.
+_MAP = (16, 28, 28)  # the first conv's output: (C, H, W)
+OPS = {
+    "conv2d-1-16": (lambda dt, r: scratch.Conv2d(1, 16, 3, padding=1, rng=r, dtype=dt),
+                    lambda b: (b, 1, 28, 28), 28 * 28 * 16 * 9),
+    "conv2d-16-32": (lambda dt, r: scratch.Conv2d(16, 32, 3, padding=1, rng=r, dtype=dt),
+                     lambda b: (b, 16, 14, 14), 14 * 14 * 32 * 16 * 9),
+    "maxpool2d-2": (lambda dt, r: scratch.MaxPool2d(2), lambda b: (b, *_MAP), None),
+    "avgpool2d-2": (lambda dt, r: scratch.AvgPool2d(2), lambda b: (b, *_MAP), None),
+    "batchnorm2d-16": (lambda dt, r: scratch.BatchNorm2d(16, dtype=dt),
+                       lambda b: (b, *_MAP), None),
+    "linear-784-128": (lambda dt, r: scratch.Linear(784, 128, rng=r, dtype=dt),
+                       lambda b: (b, 784), 784 * 128),
+    "relu": (lambda dt, r: scratch.ReLU(), lambda b: (b, *_MAP), None),
+    "gelu": (lambda dt, r: scratch.GELU(), lambda b: (b, *_MAP), None),
+    "sigmoid": (lambda dt, r: scratch.Sigmoid(), lambda b: (b, *_MAP), None),
+    "tanh": (lambda dt, r: scratch.Tanh(), lambda b: (b, *_MAP), None),
+}
+OP_PHASES = ("forward", "backward")
+
 
 def build_scratch(arch: str, dtype, rng: np.random.Generator) -> scratch.Sequential:
     if arch in MLPS:
@@ -49,11 +71,17 @@ def build_scratch(arch: str, dtype, rng: np.random.Generator) -> scratch.Sequent
 
 
 def input_shape(arch: str, batch: int) -> tuple[int, ...]:
+    if arch in OPS:
+        return OPS[arch][1](batch)
     return (batch, 784) if arch in MLPS else (batch, 1, 28, 28)
 
 
 def train_flops(arch: str, batch: int) -> float:
-    """Multiply-adds x 2 of one training step (forward 1x, backward 2x the matmuls)."""
+    """Multiply-adds x 2 of one training step (forward 1x, backward 2x the matmuls);
+    for an operation, of its forward and backward. NaN where no matmul dominates."""
+    if arch in OPS:
+        macs = OPS[arch][2]
+        return float("nan") if macs is None else 2.0 * 3 * macs * batch
     if arch in MLPS:
         w = MLPS[arch]
         macs = sum(a * b for a, b in zip(w[:-1], w[1:]))
@@ -143,3 +171,61 @@ class Workload:
         self.topt.step()
         self.sync()
         return loss
+
+
+@dataclass
+class OpWorkload:
+    """One layer alone, both twins from the same weights: `forward` in train mode (what a
+    training step runs), `backward` from a fixed random upstream gradient, dL/dx included
+    (inside a network every layer but the first computes it)."""
+
+    arch: str  # a key of OPS
+    impl: str
+    batch: int
+    dtype: str
+    seed: int = 0
+
+    def __post_init__(self):
+        rng = np.random.default_rng(self.seed)
+        dt = np.dtype(self.dtype)
+        self.model = OPS[self.arch][0](dt, rng)
+        self.x = rng.standard_normal(input_shape(self.arch, self.batch)).astype(dt)
+        self.g = rng.standard_normal(self.model(self.x).shape).astype(dt)
+        if self.impl != "scratch":
+            import torch
+
+            import reference
+
+            device = "cuda" if self.impl == "torch-cuda" else "cpu"
+            self.tmodel = reference.twin(self.model).to(device)
+            self.tx = torch.from_numpy(self.x).to(device).requires_grad_()
+            self.tg = torch.from_numpy(self.g).to(device)
+            self.sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+    def forward(self):
+        if self.impl == "scratch":
+            return self.model(self.x)
+        out = self.tmodel(self.tx)
+        self.sync()
+        return out
+
+    def prepare_backward(self) -> None:
+        """The untimed forward pass that `backward` differentiates."""
+        if self.impl == "scratch":
+            self.model(self.x)
+        else:
+            self.tx.grad = None
+            self._ty = self.tmodel(self.tx)
+            self.sync()
+
+    def backward(self):
+        if self.impl == "scratch":
+            return self.model.backward(self.g)
+        self._ty.backward(self.tg)
+        self.sync()
+
+
+def make_workload(arch: str, impl: str, batch: int, dtype: str):
+    """The workload a speed case times: a whole network, or one operation."""
+    cls = OpWorkload if arch in OPS else Workload
+    return cls(arch, impl, batch, dtype)

@@ -1,0 +1,25 @@
+"""The errors a user can cause or fix: the family the command line reports in one line.
+
+`UserError` is the base of every exception that means "the input, the files or
+the machine are not as expected", as opposed to a bug: a data set that cannot be
+had (`bench.datasets.DatasetError`), a results directory that cannot be written
+(`bench.results.records.ResultsDirError`), a file that is not what it should be
+(`FileFormatError`: a checkpoint, a record, a README), a training run that
+diverged (`bench.training.TrainingDiverged`). `twinbench` (bench.cli.main)
+prints such an error's message, which names the file and what was wrong, and
+exits with status 1; every other exception is a bug and keeps its traceback.
+`--debug` (or TWINBENCH_DEBUG=1) shows the traceback of a user error too.
+
+This module is below every layer of bench, so any of them may raise these.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Something the user can fix; the message says what and where."""
+
+
+class FileFormatError(UserError, ValueError):
+    """A file twinbench reads (checkpoint, record, manifest, README) is not what it should
+    be; the message names the file."""
