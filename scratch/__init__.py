@@ -4,7 +4,7 @@ Imports numpy (and the standard library) only. Layers hold their arguments,
 parameters and caches; the math they call lives in `scratch.functional`.
 """
 
-from scratch import functional, init, optim
+from scratch import functional, init, optim, utils
 from scratch.activation import (
     ELU,
     GELU,
@@ -25,7 +25,17 @@ from scratch.dropout import Dropout, Dropout2d
 from scratch.flatten import Flatten, Unflatten
 from scratch.gradcheck import GradcheckResult, gradcheck
 from scratch.linear import Linear
-from scratch.loss import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
+from scratch.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from scratch.module import Module, ModuleList, Parameter, Sequential, check_state_keys
 from scratch.normalization import LayerNorm
 from scratch.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
@@ -36,12 +46,13 @@ from scratch.testing import max_rel_diff
 from scratch.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
-    "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
-    "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding",
-    "Flatten", "GELU", "GRU", "GradcheckResult", "Identity", "LSTM", "LayerNorm",
-    "LeakyReLU", "Linear", "LogSoftmax", "Loss", "MSELoss", "MaxPool2d", "MaxUnpool2d",
-    "Module", "ModuleList", "MultiheadAttention", "Parameter", "RNN", "RNNBase", "ReLU",
-    "Sequential", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh", "TransformerEncoder",
-    "TransformerEncoderLayer", "Unflatten", "check_state_keys", "functional", "gradcheck",
-    "init", "load", "max_rel_diff", "optim", "save",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
+    "BatchNorm2d", "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU",
+    "Embedding", "Flatten", "GELU", "GRU", "GradcheckResult", "HuberLoss", "Identity",
+    "L1Loss", "LSTM", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "Loss", "MSELoss",
+    "MaxPool2d", "MaxUnpool2d", "Module", "ModuleList", "MultiheadAttention", "NLLLoss",
+    "Parameter", "RNN", "RNNBase", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss",
+    "Softmax", "Softplus", "Tanh", "TransformerEncoder", "TransformerEncoderLayer",
+    "Unflatten", "check_state_keys", "functional", "gradcheck", "init", "load",
+    "max_rel_diff", "optim", "save", "utils",
 ]

@@ -65,15 +65,23 @@ class Parameter:
     """A trainable array and its gradient, like `torch.nn.Parameter`.
 
     `grad` reads as an array of the same shape and dtype (zeros after
-    `zero_grad()`), never None. Backward passes hand their gradient to
-    `accumulate_grad`: after `zero_grad()` the array itself becomes `grad`,
-    so a training step neither fills zeros nor adds into them (torch gets
-    the same saving from `zero_grad(set_to_none=True)`).
+    `zero_grad()`), never None; `has_grad` tells whether one was given, as torch's
+    `p.grad is not None` does (optimizers skip a parameter without one; reading
+    `grad` gives it zeros, so code that may skip reads `has_grad` first).
+    Backward passes hand their gradient to `accumulate_grad`: after `zero_grad()`
+    the array itself becomes `grad`, so a training step neither fills zeros nor
+    adds into them (torch gets the same saving from `zero_grad(set_to_none=True)`).
     """
 
     def __init__(self, data: np.ndarray):
         self.data = np.ascontiguousarray(data)
         self._grad: np.ndarray | None = None  # None: zero, not yet materialised
+
+    @property
+    def has_grad(self) -> bool:
+        """Whether a gradient was given (by backward, `grad =` or reading `grad`) since the last
+        `zero_grad()`: torch's `p.grad is not None`, which decides whether an optimizer steps p."""
+        return self._grad is not None
 
     @property
     def grad(self) -> np.ndarray:

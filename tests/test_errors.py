@@ -20,9 +20,12 @@ def test_wrong_input_width(linear):
 
 
 def test_wrong_input_ndim():
-    with pytest.raises(ValueError, match=r"expects input of shape \(N, C\) \(2-D\), got shape "
-                                         r"\(2, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"class-index targets of shape \(2, 4\) for input of "
+                                         r"shape \(2, 3, 4\), got \(2,\)"):
         scratch.CrossEntropyLoss()(np.zeros((2, 3, 4)), np.zeros(2, np.int64))
+    with pytest.raises(ValueError, match=r"\(N, C, d1, ..., dK\) or \(C,\) \(at least 1-D\), "
+                                         r"got shape \(\) \(0-D\)"):
+        scratch.NLLLoss()(np.zeros(()), np.zeros((), np.int64))
     with pytest.raises(ValueError, match="at least 1-D"):
         scratch.Linear(3, 2, rng=np.random.default_rng(0))(np.zeros((), np.float32))
 
@@ -36,15 +39,22 @@ def test_wrong_input_dtype_and_type(linear):
         scratch.ReLU()(np.zeros(3, np.int64))
 
 
-def test_float_targets_rejected():
-    with pytest.raises(TypeError, match=r"class indices of shape \(2,\), got dtype float64"):
+def test_float_targets_are_probabilities_of_the_inputs_shape():
+    with pytest.raises(ValueError, match=r"class probabilities of the input's shape \(2, 3\), "
+                                         r"got target of shape \(2,\)"):
         scratch.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0.0, 1.0]))
+    with pytest.raises(TypeError, match=r"NLLLoss expects integer class indices, got dtype float"):
+        scratch.NLLLoss()(np.zeros((2, 3)), np.zeros((2, 3)))
+    with pytest.raises(TypeError, match=r"class indices of shape \(2,\), got dtype complex128"):
+        scratch.CrossEntropyLoss()(np.zeros((2, 3)), np.zeros(2, complex))
 
 
 @pytest.mark.parametrize("bad", [3, -1])
 def test_out_of_range_targets_rejected(bad):
-    with pytest.raises(ValueError, match=rf"targets must lie in \[0, 2\] for 3 classes, got {bad}"):
+    with pytest.raises(IndexError, match=rf"target {bad} is out of bounds: class indices lie in "
+                                         r"\[0, 2\] \(or equal ignore_index=-100\)"):
         scratch.CrossEntropyLoss()(np.zeros((2, 3)), np.array([0, bad]))
+    scratch.CrossEntropyLoss(ignore_index=bad)(np.zeros((2, 3)), np.array([0, bad]))
 
 
 def test_target_shape_mismatch():

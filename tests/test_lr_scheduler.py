@@ -36,11 +36,31 @@ SCHEDULES = {
     "Lambda(inverse-time)": lambda opt, m: m.LambdaLR(opt, _inverse_time),
     "Lambda([inverse-time, 0.95^t])": lambda opt, m: m.LambdaLR(
         opt, [_inverse_time, lambda t: 0.95**t]),
+    "MultiStep([30,10,60,60],0.5)": lambda opt, m: m.MultiStepLR(opt, [30, 10, 60, 60], 0.5),
+    "MultiStep([3,7])": lambda opt, m: m.MultiStepLR(opt, milestones=[3, 7]),
+    "Linear()": lambda opt, m: m.LinearLR(opt),
+    "Linear(0.1,0.6,40)": lambda opt, m: m.LinearLR(opt, 0.1, 0.6, 40),
+    "Linear(1,0,30)": lambda opt, m: m.LinearLR(opt, start_factor=1.0, end_factor=0.0,
+                                                total_iters=30),
+    "OneCycle(cos)": lambda opt, m: m.OneCycleLR(opt, max_lr=[1.0, 0.4], total_steps=EPOCHS),
+    "OneCycle(linear,three_phase)": lambda opt, m: m.OneCycleLR(
+        opt, 0.5, epochs=10, steps_per_epoch=10, pct_start=0.25, anneal_strategy="linear",
+        three_phase=True, base_momentum=0.8, max_momentum=[0.9, 0.99], div_factor=10.0,
+        final_div_factor=100.0),
+    "OneCycle(no momentum)": lambda opt, m: m.OneCycleLR(opt, 0.3, total_steps=EPOCHS + 5,
+                                                         cycle_momentum=False),
+    "Sequential(Linear,Exponential)": lambda opt, m: m.SequentialLR(
+        opt, [m.LinearLR(opt, 0.1, total_iters=5), m.ExponentialLR(opt, 0.95)],
+        milestones=[5]),
+    "Sequential(Step,Cosine,MultiStep)": lambda opt, m: m.SequentialLR(
+        opt, [m.StepLR(opt, 3, 0.5), m.CosineAnnealingLR(opt, 20, 1e-3),
+              m.MultiStepLR(opt, [70, 80])], [12, 50]),
 }
 
 
 def _sgd(lib, params):
-    return lib.SGD([{"params": params[:1]}, {"params": params[1:], "lr": LRS[1]}], lr=LRS[0])
+    return lib.SGD([{"params": params[:1]}, {"params": params[1:], "lr": LRS[1]}], lr=LRS[0],
+                   momentum=0.5)  # a momentum for OneCycleLR to cycle
 
 
 def _make_pair(schedule):
@@ -63,7 +83,8 @@ def _rel(a, b):
 def test_lr_sequence_matches_torch(name):
     opt, topt, sched, tsched = _make_pair(SCHEDULES[name])
     assert _rel(_lrs(opt), _lrs(topt)) <= REL_TOL  # construction may set the lr (LambdaLR)
-    assert sched.base_lrs == tsched.base_lrs == list(LRS)
+    if hasattr(tsched, "base_lrs"):  # SequentialLR has none
+        assert sched.base_lrs == tsched.base_lrs
     seen = set()
     for epoch in range(1, EPOCHS + 1):
         opt.step()
@@ -75,6 +96,10 @@ def test_lr_sequence_matches_torch(name):
         assert sched.get_last_lr() == lrs
         assert _rel(sched.get_last_lr(), tsched.get_last_lr()) <= REL_TOL
         assert sched.last_epoch == tsched.last_epoch == epoch
+        # OneCycleLR also cycles the momentum; every group key torch keeps, scratch keeps
+        for g, tg in zip(opt.param_groups, topt.param_groups):
+            assert _rel([g["momentum"]], [tg["momentum"]]) <= REL_TOL, epoch
+            assert set(g) == set(tg)
         seen.add(lrs[0])
     assert len(seen) > 1  # the schedule did change the lr
 
@@ -211,3 +236,93 @@ def test_submodule_access_as_torch():
     assert optim.lr_scheduler is by_path
     assert optim.lr_scheduler.StepLR is lr_scheduler.StepLR
     assert issubclass(lr_scheduler.CosineAnnealingLR, lr_scheduler.LRScheduler)
+
+
+CLOSED_FORM = ["StepLR(7,0.5)", "ExponentialLR(0.97)", "Cosine(30,1e-3)",
+               "MultiStep([30,10,60,60],0.5)", "Linear(0.1,0.6,40)", "Lambda(inverse-time)"]
+
+
+@pytest.mark.parametrize("name", CLOSED_FORM)
+def test_step_with_epoch_uses_the_closed_form_as_torch(name):
+    opt, topt, sched, tsched = _make_pair(SCHEDULES[name])
+    for epoch in (5, 17, 30, 31, 64, 3):
+        with pytest.warns(UserWarning, match="epoch parameter"):
+            sched.step(epoch)
+        with pytest.warns(UserWarning):
+            tsched.step(epoch)
+        assert _rel(_lrs(opt), _lrs(topt)) <= REL_TOL, epoch
+        assert sched.last_epoch == tsched.last_epoch == epoch
+
+
+PLATEAU = {
+    "min rel": dict(),
+    "min abs, patience 2, cooldown 3": dict(threshold=0.05, threshold_mode="abs", patience=2,
+                                            cooldown=3, factor=0.5),
+    "max rel, min_lr per group": dict(mode="max", patience=1, min_lr=[0.01, 0.02],
+                                      factor=0.3),
+    "max abs, eps": dict(mode="max", threshold_mode="abs", threshold=0.1, patience=0,
+                         factor=0.9, eps=1e-3, min_lr=0.04),
+}
+
+
+@pytest.mark.parametrize("name", PLATEAU)
+def test_reduce_lr_on_plateau_matches_torch(name):
+    opt, topt, sched, tsched = _make_pair(
+        lambda o, m: m.ReduceLROnPlateau(o, **PLATEAU[name]))
+    rng = np.random.default_rng(1)
+    metrics = np.cumsum(rng.normal(0.0, 0.3, EPOCHS))  # wanders up and down, plateaus included
+    saved = None
+    for epoch, metric in enumerate(metrics, 1):
+        opt.step()
+        topt.step()
+        sched.step(metric)
+        tsched.step(torch.tensor(metric))
+        assert _lrs(opt) == _lrs(topt), epoch
+        assert sched.get_last_lr() == tsched.get_last_lr()
+        assert (sched.best, sched.num_bad_epochs, sched.cooldown_counter, sched.last_epoch) == (
+            tsched.best, tsched.num_bad_epochs, tsched.cooldown_counter, tsched.last_epoch)
+        if epoch == EPOCHS // 2:
+            saved, saved_opt = sched.state_dict(), opt.state_dict()
+            assert set(saved) == set(tsched.state_dict())
+    assert len(set(_lrs(opt)) | set(LRS)) > 2  # the lr was reduced
+    # resume from the middle: the second half is replayed exactly
+    opt2 = _sgd(optim, [scratch.Parameter(np.ones(3)), scratch.Parameter(np.ones(1))])
+    sched2 = lr_scheduler.ReduceLROnPlateau(opt2, **PLATEAU[name])
+    opt2.load_state_dict(saved_opt)
+    sched2.load_state_dict(saved)
+    for metric in metrics[EPOCHS // 2:]:
+        sched2.step(metric)
+    assert _lrs(opt2) == _lrs(opt)
+
+
+def test_new_schedulers_refuse_what_torch_refuses():
+    opt = optim.SGD([scratch.Parameter(np.ones(2))], lr=0.1, momentum=0.9)
+    m = lr_scheduler
+    cases = [
+        (lambda: m.LinearLR(opt, start_factor=0), "start_factor"),
+        (lambda: m.LinearLR(opt, end_factor=1.5), "end_factor"),
+        (lambda: m.OneCycleLR(opt, 1.0), "total_steps OR"),
+        (lambda: m.OneCycleLR(opt, 1.0, total_steps=0), "positive integer total_steps"),
+        (lambda: m.OneCycleLR(opt, 1.0, 10, pct_start=1), "pct_start"),
+        (lambda: m.OneCycleLR(opt, 1.0, 10, anneal_strategy="exp"), "anneal_strategy"),
+        (lambda: m.OneCycleLR(opt, [1.0, 2.0], 10), "max_lr must have the same length"),
+        (lambda: m.OneCycleLR(optim.Adagrad([scratch.Parameter(np.ones(1))]), 1.0, 10),
+         "momentum or beta1"),
+        (lambda: m.SequentialLR(opt, [], []), "at least one scheduler"),
+        (lambda: m.SequentialLR(opt, [m.StepLR(opt, 2)], [3]), "one more than the number"),
+        (lambda: m.SequentialLR(opt, [m.ReduceLROnPlateau(opt)], []), "ReduceLROnPlateau"),
+        (lambda: m.SequentialLR(opt, [m.StepLR(optim.SGD([scratch.Parameter(np.ones(1))]), 2)],
+                                []), "same optimizer"),
+        (lambda: m.ReduceLROnPlateau(opt, factor=1.0), "Factor should be < 1.0"),
+        (lambda: m.ReduceLROnPlateau(opt, mode="up"), "mode 'up' is unknown"),
+        (lambda: m.ReduceLROnPlateau(opt, threshold_mode="pct"), "threshold mode 'pct'"),
+        (lambda: m.ReduceLROnPlateau(opt, min_lr=[0.1, 0.2]), "expected 1 min_lrs, got 2"),
+    ]
+    for call, match in cases:
+        with pytest.raises(ValueError, match=match):
+            call()
+    sched = m.OneCycleLR(opt, 1.0, total_steps=3)
+    for _ in range(3):
+        sched.step()
+    with pytest.raises(ValueError, match="Tried to step 4 times"):
+        sched.step()

@@ -85,6 +85,7 @@ def test_adamw_decays_where_adam_adds_l2():
     w, a = scratch.Parameter(p0.copy()), scratch.Parameter(p0.copy())
     adamw, adam = optim.AdamW([w], lr=0.1, weight_decay=0.5), optim.Adam([a], lr=0.1,
                                                                          weight_decay=0.5)
+    w.grad, a.grad = np.zeros(2), np.zeros(2)  # given, and zero (no gradient: no step at all)
     adamw.step()
     adam.step()
     np.testing.assert_array_equal(w.data, p0 * (1 - 0.1 * 0.5))

@@ -18,8 +18,8 @@ from bench.compare.parity import TOLERANCES, ParityResult, compare
 @dataclass(frozen=True)
 class Case:
     """One component to compare: how to build it, its input, and (for losses) its target;
-    `args` draws further forward arguments that take no gradient (MaxUnpool2d's indices)
-    from the input's shape."""
+    `make` draws every forward argument where there are several (MaxUnpool2d's indices,
+    an LSTM's state, attention's masks)."""
 
     name: str
     build: Callable[[np.random.Generator, np.dtype], scratch.Module]
@@ -32,17 +32,15 @@ class Case:
     # False where finite differences cannot see the backward: Embedding's max_norm
     # renormalises the nudged rows in place (torch does not differentiate that either).
     gradcheck: bool = True
-    # The input's values; standard normal unless a case needs edges (exact zeros, ties).
+    # The input's values; standard normal unless a case needs edges (exact zeros, ties)
+    # or another domain (BCELoss: probabilities).
     draw: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray] | None = None
+    # Inputs drawn on purpose where the function has no derivative (exact zeros, ties):
+    # torch's one-sided choice is the answer there, and finite differences do not apply.
+    at_kinks: bool = False
     # The twin's dropout: torch's own, or the shared-mask test device where a training-mode
     # dropout must drop the same elements on both sides for the outputs to be comparable.
     dropout: str = "native"
-
-    @property
-    def at_kinks(self) -> bool:
-        """Inputs drawn on purpose where the function has no derivative (exact zeros, ties):
-        torch's one-sided choice is the answer there, and finite differences do not apply."""
-        return self.draw is not None
 
     def arguments(self, batch: int, dtype, rng: np.random.Generator):
         """(positional inputs, target or None, keyword options) for one forward."""
@@ -53,11 +51,15 @@ class Case:
         return (x,), target, {}
 
     def inputs(self, batch: int, dtype, rng: np.random.Generator):
+        """(x, target): x standard normal (or `draw`n); an integer target stays
+        class indices (int64), any other becomes the input's dtype."""
         shape = (batch, *self.features)
         x = (rng.standard_normal(shape) if self.draw is None else self.draw(rng, shape))
         x = x.astype(dtype)
-        target = None if self.target is None else self.target(rng, shape).astype(
-            dtype if self.name.startswith(("MSE", "BCE")) else np.int64)
+        target = None if self.target is None else self.target(rng, shape)
+        if target is not None:
+            target = target.astype(
+                np.int64 if np.issubdtype(target.dtype, np.integer) else dtype)
         return x, target
 
 
@@ -77,6 +79,30 @@ def _ties(rng, shape):
 
 def _classes(rng, shape):
     return rng.integers(0, shape[-1], size=shape[0])
+
+
+def _classes_kd(rng, shape):
+    """Class indices (N, d1, ..., dK) for logits (N, C, d1, ..., dK)."""
+    return rng.integers(0, shape[1], size=(shape[0], *shape[2:]))
+
+
+def _probabilities(rng, shape):
+    """Class probabilities of the logits' shape (N, C, ...): positive, summing to 1 over C."""
+    q = rng.uniform(0.05, 1.0, shape)
+    return q / q.sum(axis=1, keepdims=True)
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _near(rng, shape):
+    """A regression target within about one unit of a standard normal input: both sides of
+    Huber's delta and SmoothL1's beta are hit."""
+    return rng.standard_normal(shape) * 0.7
+
+
+_CLASS_WEIGHT = np.array([0.5, 2.0, 1.0, 1.5, 0.8])
 
 
 def mlp(rng, dtype):
@@ -141,10 +167,11 @@ CASES: list[Case] = [
          (13,)),
     Case("Linear 3-D input", lambda r, dt: scratch.Linear(5, 3, rng=r, dtype=dt), (4, 5)),
     Case("ReLU", lambda r, dt: scratch.ReLU(), (11,)),
-    Case("ReLU at exact zeros", lambda r, dt: scratch.ReLU(), (3, 11), draw=_with_zeros),
+    Case("ReLU at exact zeros", lambda r, dt: scratch.ReLU(), (3, 11), draw=_with_zeros,
+         at_kinks=True),
     Case("LeakyReLU", lambda r, dt: scratch.LeakyReLU(0.1), (11,)),
     Case("LeakyReLU() at exact zeros", lambda r, dt: scratch.LeakyReLU(), (3, 11),
-         draw=_with_zeros),
+         draw=_with_zeros, at_kinks=True),
     Case("Sigmoid", lambda r, dt: scratch.Sigmoid(), (11,)),
     Case("Tanh", lambda r, dt: scratch.Tanh(), (11,)),
     Case("GELU", lambda r, dt: scratch.GELU(), (11,)),
@@ -173,6 +200,27 @@ CASES: list[Case] = [
          lambda r, dt: scratch.BCEWithLogitsLoss(
              reduction="sum", pos_weight=np.linspace(0.5, 3, 7, dtype=dt)),
          (7,), lambda r, s: (r.uniform(0, 1, s) > 0.5)),
+    Case("CrossEntropyLoss(weight, ignore_index=1, smoothing 0.1) (N, C, d1, d2)",
+         lambda r, dt: scratch.CrossEntropyLoss(_CLASS_WEIGHT.astype(dt), ignore_index=1,
+                                                label_smoothing=0.1), (5, 3, 2), _classes_kd),
+    Case("CrossEntropyLoss(weight, none) probabilities",
+         lambda r, dt: scratch.CrossEntropyLoss(_CLASS_WEIGHT.astype(dt), reduction="none"),
+         (5,), _probabilities),
+    Case("NLLLoss(weight, ignore_index=2)",
+         lambda r, dt: scratch.NLLLoss(_CLASS_WEIGHT.astype(dt), ignore_index=2), (5, 3),
+         _classes_kd),
+    Case("BCELoss(weight)", lambda r, dt: scratch.BCELoss(np.linspace(0.5, 2, 7, dtype=dt)),
+         (7,), lambda r, s: r.uniform(0, 1, s),
+         draw=lambda r, s: _sigmoid(r.standard_normal(s))),
+    Case("BCEWithLogitsLoss(weight, pos_weight (3, 1))",
+         lambda r, dt: scratch.BCEWithLogitsLoss(
+             np.linspace(0.5, 2, 4, dtype=dt), pos_weight=np.array([[0.5], [1.0], [3.0]], dt)),
+         (3, 4), lambda r, s: r.uniform(0, 1, s)),
+    Case("L1Loss", lambda r, dt: scratch.L1Loss(), (7,), _near),
+    Case("HuberLoss(delta=0.5)", lambda r, dt: scratch.HuberLoss(delta=0.5), (7,), _near),
+    Case("SmoothL1Loss(sum, beta=0.5)",
+         lambda r, dt: scratch.SmoothL1Loss(reduction="sum", beta=0.5), (7,), _near),
+    Case("SmoothL1Loss(beta=0)", lambda r, dt: scratch.SmoothL1Loss(beta=0.0), (7,), _near),
     Case("Dropout(p=0.3) shared mask", lambda r, dt: scratch.Dropout(0.3, rng=r), (11,),
          dropout="shared"),
     Case("Dropout eval", lambda r, dt: scratch.Dropout(0.3, rng=r).eval(), (11,)),
@@ -200,12 +248,13 @@ CASES: list[Case] = [
          lambda r, dt: scratch.Conv2d(3, 2, (3, 2), (2, 1), (1, 0), rng=r, dtype=dt), (3, 7, 8)),
     Case("MaxPool2d(2)", lambda r, dt: scratch.MaxPool2d(2), (3, 9, 9)),
     Case("MaxPool2d(3, stride=1, padding=1)", lambda r, dt: scratch.MaxPool2d(3, 1, 1), (2, 7, 8)),
-    Case("MaxPool2d(2) ties", lambda r, dt: scratch.MaxPool2d(2), (3, 8, 8), draw=_ties),
+    Case("MaxPool2d(2) ties", lambda r, dt: scratch.MaxPool2d(2), (3, 8, 8), draw=_ties,
+         at_kinks=True),
     Case("MaxPool2d(3, stride=2, padding=1) ties", lambda r, dt: scratch.MaxPool2d(3, 2, 1),
-         (2, 7, 8), draw=_ties),
+         (2, 7, 8), draw=_ties, at_kinks=True),
     Case("ReLU-MaxPool2d(2) ties and zeros",
          lambda r, dt: scratch.Sequential(scratch.ReLU(), scratch.MaxPool2d(2)), (2, 6, 6),
-         draw=_ties),
+         draw=_ties, at_kinks=True),
     Case("AvgPool2d(2)", lambda r, dt: scratch.AvgPool2d(2), (3, 9, 9)),
     Case("AvgPool2d(3, stride=2, padding=1)", lambda r, dt: scratch.AvgPool2d(3, 2, 1), (2, 9, 7)),
     # issue 12: every argument torch takes

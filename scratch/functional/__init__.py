@@ -7,6 +7,7 @@ returns fresh gradient arrays. `plain` holds the same layers written straight
 from their definitions, the reference the fast kernels are tested against.
 
     activation sigmoid, erf, softmax, log_softmax, softmax_dim, elu, softplus, silu
+    loss       the losses' forward / backward pairs and torch's reductions
     recurrent  recurrent_direction_forward / _backward (RNN, LSTM, GRU)
     attention  canonical_mask, multi_head_attention_forward / _backward
     normalization layer_norm_forward / _backward
@@ -22,7 +23,7 @@ from their definitions, the reference the fast kernels are tested against.
                and their *_backward; erf
 """
 
-from scratch.functional import plain
+from scratch.functional import loss, plain
 from scratch.functional.activation import (
     elu,
     elu_backward,
@@ -73,10 +74,10 @@ __all__ = [
     "adaptive_ranges", "avg_pool2d_backward", "avg_pool2d_divisor", "avg_pool2d_forward",
     "batch_norm_backward", "batch_norm_forward", "channel_sum", "col2im", "conv2d_backward",
     "conv2d_forward", "conv_output_size", "disjoint", "elu", "elu_backward", "erf",
-    "first_max", "im2col", "log_softmax", "log_softmax_backward", "max_pool2d_backward",
-    "max_pool2d_forward", "max_pool2d_indices", "max_unpool2d_backward",
-    "max_unpool2d_forward", "offset_views", "offsets_first", "pad", "pad_backward", "pair",
-    "plain", "pool_sides", "sides", "sigmoid", "silu", "silu_backward", "single", "softmax",
-    "softmax_backward", "softmax_dim", "softplus", "softplus_backward", "unpad", "windows",
-    "winners",
+    "first_max", "im2col", "log_softmax", "log_softmax_backward", "loss",
+    "max_pool2d_backward", "max_pool2d_forward", "max_pool2d_indices",
+    "max_unpool2d_backward", "max_unpool2d_forward", "offset_views", "offsets_first", "pad",
+    "pad_backward", "pair", "plain", "pool_sides", "sides", "sigmoid", "silu",
+    "silu_backward", "single", "softmax", "softmax_backward", "softmax_dim", "softplus",
+    "softplus_backward", "unpad", "windows", "winners",
 ]

@@ -11,8 +11,8 @@ from scratch.optim.optimizer import Optimizer, check_hyperparameter
 class Adagrad(Optimizer):
     """Adagrad, torch's formulation.
 
-    For each parameter p with gradient g, at step t = 1, 2, ..., with the sum of
-    squares s starting at initial_accumulator_value:
+    For each parameter p with a gradient g (one without is skipped, its state kept), at
+    step t = 1, 2, ..., with the sum of squares s starting at initial_accumulator_value:
         g <- -g if maximize
         g <- g + weight_decay * p
         clr <- lr / (1 + (t - 1) * lr_decay)
@@ -24,30 +24,38 @@ class Adagrad(Optimizer):
     per-group value is kept in the group but not used.
 
     Args:
-        params: iterable of Parameters, or of dicts defining parameter groups.
+        params: iterable of Parameters, (name, Parameter) pairs, or dicts defining
+            parameter groups.
         lr: learning rate (default 1e-2).
         lr_decay: learning-rate decay per step (default 0).
         weight_decay: L2 penalty folded into the gradient (default 0).
         initial_accumulator_value: starting value of the sum of squares (default 0).
         eps: added to the denominator, outside the square root (default 1e-10).
+        foreach, fused: torch's kernel choices; same arithmetic, any value accepted.
         maximize: ascend instead of descend.
+        differentiable: only False (no autograd in scratch).
     """
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
-                 initial_accumulator_value: float = 0, eps: float = 1e-10, *,
-                 maximize: bool = False):
-        check_hyperparameter("lr", lr, what="learning rate")
-        check_hyperparameter("lr_decay", lr_decay)
-        check_hyperparameter("weight_decay", weight_decay)
-        check_hyperparameter("initial_accumulator_value", initial_accumulator_value)
-        check_hyperparameter("eps", eps)
+                 initial_accumulator_value: float = 0, eps: float = 1e-10,
+                 foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps,
                                       weight_decay=weight_decay,
                                       initial_accumulator_value=initial_accumulator_value,
-                                      maximize=maximize))
+                                      foreach=foreach, maximize=maximize,
+                                      differentiable=differentiable, fused=fused))
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p, self.state.setdefault(id(p), {}))
+                self._init_state(p, self.state.setdefault(p, {}))
+
+    def _check_group(self, group: dict) -> None:
+        check_hyperparameter("lr", group["lr"], what="learning rate")
+        check_hyperparameter("lr_decay", group["lr_decay"])
+        check_hyperparameter("weight_decay", group["weight_decay"])
+        check_hyperparameter("initial_accumulator_value", group["initial_accumulator_value"])
+        check_hyperparameter("eps", group["eps"])
+        super()._check_group(group)
 
     def _init_state(self, p: Parameter, state: dict) -> None:
         if not state:

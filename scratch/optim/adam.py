@@ -17,8 +17,8 @@ from scratch.optim.optimizer import Optimizer, check_hyperparameter
 class Adam(Optimizer):
     """Adam, torch's formulation (bias corrections folded into the step, eps outside).
 
-    For each parameter p with gradient g, at step t = 1, 2, ..., with m, v and
-    v_max starting at zero and (beta1, beta2) = betas:
+    For each parameter p with a gradient g (one without is skipped), at step t = 1, 2, ...,
+    with m, v and v_max starting at zero and (beta1, beta2) = betas:
         g <- -g if maximize
         if decoupled_weight_decay:  p <- p * (1 - lr * weight_decay)      (AdamW)
         else:                       g <- g + weight_decay * p             (L2, Adam)
@@ -28,7 +28,8 @@ class Adam(Optimizer):
         p <- p - lr / (1 - beta1^t) * m / (sqrt(v_used) / sqrt(1 - beta2^t) + eps)
 
     Args:
-        params: iterable of Parameters, or of dicts defining parameter groups.
+        params: iterable of Parameters, (name, Parameter) pairs, or dicts defining
+            parameter groups.
         lr: learning rate (default 1e-3).
         betas: decay rates (beta1, beta2) of the running averages of the gradient and
             of its square (default (0.9, 0.999)); each in [0, 1).
@@ -37,25 +38,34 @@ class Adam(Optimizer):
             decay of the parameter with decoupled_weight_decay.
         amsgrad: normalise by the largest second moment seen so far (default False).
         maximize: ascend instead of descend.
+        foreach, fused: torch's kernel choices; same arithmetic, any value accepted.
+        capturable, differentiable: only False (CUDA graphs, autograd: see `Optimizer`).
         decoupled_weight_decay: AdamW's decay, p <- p * (1 - lr * weight_decay), applied
             before the moments are updated (default False; AdamW sets it).
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
-                 maximize: bool = False, decoupled_weight_decay: bool = False):
-        check_hyperparameter("lr", lr, what="learning rate")
-        check_hyperparameter("eps", eps)
+                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None,
+                 decoupled_weight_decay: bool = False):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
+                                      weight_decay=weight_decay, amsgrad=amsgrad,
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable, fused=fused,
+                                      decoupled_weight_decay=decoupled_weight_decay))
+
+    def _check_group(self, group: dict) -> None:
+        check_hyperparameter("lr", group["lr"], what="learning rate")
+        check_hyperparameter("eps", group["eps"])
+        betas = group["betas"]
         if len(betas) != 2:
             raise ValueError(f"invalid betas {betas!r}: expected a pair (beta1, beta2)")
         for i, beta in enumerate(betas):
             check_hyperparameter(f"betas[{i}]", beta, 0.0, 1.0,
                                  what=f"beta parameter at index {i}")
-        check_hyperparameter("weight_decay", weight_decay)
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
-                                      weight_decay=weight_decay, amsgrad=amsgrad,
-                                      maximize=maximize,
-                                      decoupled_weight_decay=decoupled_weight_decay))
+        check_hyperparameter("weight_decay", group["weight_decay"])
+        super()._check_group(group)
 
     def _update(self, p: Parameter, group: dict, state: dict) -> None:
         if not state:
@@ -103,9 +113,11 @@ class AdamW(Adam):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False):
+                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
+                 differentiable: bool = False, fused: bool | None = None):
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
-                         decoupled_weight_decay=True)
+                         foreach=foreach, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)
 
     def load_state_dict(self, state_dict: dict) -> None:
         # As torch: a state saved by Adam still loads into AdamW as AdamW.

@@ -12,8 +12,8 @@ from scratch.optim.optimizer import Optimizer, check_hyperparameter
 class RMSprop(Optimizer):
     """RMSprop, torch's formulation (eps outside the square root, momentum on the ratio).
 
-    For each parameter p with gradient g, at step t, with square_avg v, grad_avg m
-    and momentum_buffer b all starting at zero:
+    For each parameter p with a gradient g (one without is skipped), at step t, with
+    square_avg v, grad_avg m and momentum_buffer b all starting at zero:
         g <- -g if maximize
         g <- g + weight_decay * p
         v <- alpha * v + (1 - alpha) * g^2
@@ -29,7 +29,8 @@ class RMSprop(Optimizer):
             p <- p - lr * g / d
 
     Args:
-        params: iterable of Parameters, or of dicts defining parameter groups.
+        params: iterable of Parameters, (name, Parameter) pairs, or dicts defining
+            parameter groups.
         lr: learning rate (default 1e-2).
         alpha: smoothing constant of the squared-gradient average (default 0.99).
         eps: added to the denominator, outside the square root (default 1e-8).
@@ -37,21 +38,28 @@ class RMSprop(Optimizer):
         momentum: momentum factor (default 0).
         centered: normalise by the estimated variance of the gradient instead of its
             second moment (default False).
-        maximize: ascend instead of descend (keyword-only here; torch also takes it
-            positionally, after its capturable and foreach flags, which scratch lacks).
+        capturable, differentiable: only False (CUDA graphs, autograd: see `Optimizer`).
+        foreach: torch's kernel choice; same arithmetic, any value accepted.
+        maximize: ascend instead of descend.
+        All positional, in torch's order.
     """
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
-                 maximize: bool = False):
-        check_hyperparameter("lr", lr, what="learning rate")
-        check_hyperparameter("eps", eps)
-        check_hyperparameter("momentum", momentum)
-        check_hyperparameter("weight_decay", weight_decay)
-        check_hyperparameter("alpha", alpha)
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False,
+                 capturable: bool = False, foreach: bool | None = None, maximize: bool = False,
+                 differentiable: bool = False):
         super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps,
                                       centered=centered, weight_decay=weight_decay,
-                                      maximize=maximize))
+                                      capturable=capturable, foreach=foreach, maximize=maximize,
+                                      differentiable=differentiable))
+
+    def _check_group(self, group: dict) -> None:
+        check_hyperparameter("lr", group["lr"], what="learning rate")
+        check_hyperparameter("eps", group["eps"])
+        check_hyperparameter("momentum", group["momentum"])
+        check_hyperparameter("weight_decay", group["weight_decay"])
+        check_hyperparameter("alpha", group["alpha"])
+        super()._check_group(group)
 
     def _update(self, p: Parameter, group: dict, state: dict) -> None:
         if not state:

@@ -9,7 +9,7 @@ from scratch.optim.optimizer import Optimizer, check_hyperparameter
 class SGD(Optimizer):
     """Stochastic gradient descent, torch's formulation.
 
-    For each parameter p with gradient g, at step t:
+    For each parameter p with a gradient g (one without is skipped), at step t:
         g <- g + weight_decay * p
         if momentum:
             b <- g                                 (t = 1)
@@ -18,24 +18,33 @@ class SGD(Optimizer):
         p <- p - lr * g            (p + lr * g with maximize=True)
 
     Args:
-        params: iterable of Parameters, or of dicts defining parameter groups.
+        params: iterable of Parameters, (name, Parameter) pairs, or dicts defining
+            parameter groups.
         lr: learning rate (default 1e-3, as torch).
         momentum, dampening, weight_decay: as above, default 0.
         nesterov: Nesterov momentum; needs momentum > 0 and dampening == 0.
         maximize: ascend instead of descend.
+        foreach, fused: torch's kernel choices; same arithmetic, any value accepted.
+        differentiable: only False (no autograd in scratch).
     """
 
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
-        check_hyperparameter("lr", lr, what="learning rate")
-        check_hyperparameter("momentum", momentum)
-        check_hyperparameter("weight_decay", weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening, "
-                             f"got momentum={momentum}, dampening={dampening}")
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False,
+                 fused: bool | None = None):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
-                                      maximize=maximize))
+                                      maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
+
+    def _check_group(self, group: dict) -> None:
+        check_hyperparameter("lr", group["lr"], what="learning rate")
+        check_hyperparameter("momentum", group["momentum"])
+        check_hyperparameter("weight_decay", group["weight_decay"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening, "
+                             f"got momentum={group['momentum']}, dampening={group['dampening']}")
+        super()._check_group(group)
 
     def _update(self, p: Parameter, group: dict, state: dict) -> None:
         # In place wherever torch's formula allows: a step touches every weight several
