@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli import accuracy, bench, data, evaluate, parity, report, train
+from bench.cli import accuracy, bench, check, data, evaluate, parity, peers, report, train
 
-COMMANDS = (parity, data, train, evaluate, accuracy, report, bench)
+COMMANDS = (parity, check, peers, data, train, evaluate, accuracy, report, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

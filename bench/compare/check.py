@@ -69,6 +69,11 @@ SAME = Layout(lambda a: a, lambda a: a, "same")
 TRANSPOSED = Layout(lambda a: a.T, lambda a: a.T, "transposed")
 
 
+def reshaped(*shape: int) -> Layout:
+    """The layer holds torch's vector with extra unit axes, e.g. a bias of shape (1, n)."""
+    return Layout(lambda a: a.reshape(shape), lambda a: a.reshape(-1), f"reshaped{shape}")
+
+
 def permuted(*axes: int) -> Layout:
     """The layer holds torch's array with its axes permuted: layer = torch.transpose(axes)."""
     inverse = tuple(int(i) for i in np.argsort(axes))
@@ -137,7 +142,8 @@ class Param:
 
     def read(self, layer) -> np.ndarray:
         what = f"parameter {self.torch_name!r}"
-        raw = _resolve(layer, self.value, what) if isinstance(self.value, str) else self.value(layer)
+        get = self.value
+        raw = _resolve(layer, get, what) if isinstance(get, str) else get(layer)
         return _as_array(raw)
 
     def read_grad(self, layer) -> np.ndarray:
@@ -409,13 +415,14 @@ def _copy_weights(layer, torch_module, adapter: Adapter, dtype) -> None:
 
 def _run_layer(layer, adapter: Adapter, inputs: list[np.ndarray], upstream=None):
     """Forward (and backward with `upstream`); returns (outputs, input grads or None)."""
+    if upstream is not None:
+        adapter.run_zero_grad(layer)  # before forward: some layers keep per-call caches
     native = [adapter.wrap(x) if adapter.wrap and np.issubdtype(x.dtype, np.floating) else x
               for x in inputs]
     out = adapter.run_forward(layer, *native)
     outs = adapter.outputs(out)
     if upstream is None:
         return outs, None
-    adapter.run_zero_grad(layer)
     grad_out = upstream[0] if len(upstream) == 1 else tuple(upstream)
     returned = adapter.run_backward(layer, out, grad_out)
     if returned is None:
@@ -452,7 +459,8 @@ def check(layer, torch_module: torch.nn.Module, *inputs: np.ndarray,
                                f"adapter=Adapter(...) saying how to call it")
         adapter = scratch_adapter(layer)
     rng = rng if rng is not None else np.random.default_rng(0)
-    report = CheckReport(name or f"{type(layer).__name__} vs torch.nn.{type(torch_module).__name__}")
+    report = CheckReport(name or f"{type(layer).__name__} vs "
+                                 f"torch.nn.{type(torch_module).__name__}")
     arrays = [np.asarray(x) for x in inputs]
     for i in adapter.grad_inputs:
         if i >= len(arrays) or not np.issubdtype(arrays[i].dtype, np.floating):
