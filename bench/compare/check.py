@@ -398,7 +398,8 @@ def _copy_weights(layer, torch_module, adapter: Adapter, dtype) -> None:
                                f"no parameter or buffer of that name; it has: "
                                f"{', '.join(members) or 'none'}")
         src = members[p.torch_name].detach().cpu().numpy()
-        value = np.ascontiguousarray(p.layout.to_layer(src)).astype(dtype)
+        value = np.array(p.layout.to_layer(src), order="C",
+                         dtype=dtype if np.issubdtype(src.dtype, np.floating) else src.dtype)
         try:
             current = p.read(layer)
         except AdapterError:
