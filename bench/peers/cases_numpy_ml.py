@@ -63,7 +63,8 @@ def _dense(act: str | None) -> PeerCase:
             torch.nn.Linear(5, 3), getattr(torch.nn, act)())
         pre = "" if act is None else "0."
         layer = _nn().layers.FullyConnected(3, act_fn=act)
-        params = [_param(pre + "weight", "W", TRANSPOSED), _param(pre + "bias", "b", reshaped(1, 3))]
+        params = [_param(pre + "weight", "W", TRANSPOSED),
+                  _param(pre + "bias", "b", reshaped(1, 3))]
         return check(layer, tm, rng.standard_normal((4, 5)), adapter=_layer_adapter(params))
     return PeerCase(PEER, "layer", "FullyConnected", f"n_out=3, act_fn={act} vs Linear(5, 3)"
                     + (f" + {act}" if act else ""), run)

@@ -20,6 +20,7 @@ from bench.results.tables import (
     ceiling_table,
     latest,
     lockstep_table,
+    peers_parity_table,
     sections,
     seeds_table,
     speed_all_table,
@@ -33,7 +34,7 @@ def _exp_key(rec: dict) -> tuple:
 
 
 # Tables that also appear in the README (speed-all is long: results/ only).
-README_TABLES = ("speed", "ceiling", "tta", "accuracy", "seeds", "lockstep")
+README_TABLES = ("speed", "ceiling", "tta", "accuracy", "seeds", "lockstep", "peers-parity")
 
 
 def _load(results_dir: Path) -> dict[str, list[dict]]:
@@ -44,6 +45,7 @@ def _load(results_dir: Path) -> dict[str, list[dict]]:
         "speed": load_records("speed", results_dir),
         "ceiling": load_records("ceiling", results_dir),
         "tta": latest(load_records("tta", results_dir), _exp_key),
+        "peers-parity": load_records("peers-parity", results_dir),
     }
 
 
@@ -62,6 +64,7 @@ def build_tables(results_dir: Path | None = None) -> dict[str, str]:
         "seeds": sections([r for r in accuracy if r["experiment"]["name"].startswith("seed-")],
                            seeds_table),
         "lockstep": sections(lockstep, lockstep_table),
+        "peers-parity": sections(recs["peers-parity"], peers_parity_table),
     }
 
 
@@ -74,6 +77,8 @@ _TITLES = {
                 "(`twinbench accuracy`)",
     "seeds": "The write-ups, reproduced (`twinbench accuracy seed-000 ...`)",
     "lockstep": "Lockstep drift (`twinbench accuracy --lockstep`)",
+    "peers-parity": "The NumPy peers against torch, through the public twin check "
+                    "(`twinbench peers`)",
 }
 
 

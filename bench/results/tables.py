@@ -171,3 +171,28 @@ def tta_table(records: list[dict]) -> pd.DataFrame:
                 "median epochs": f"{g['epochs'].dropna().median():.0f}" if len(secs) else "-",
             })
     return pd.DataFrame(rows)
+
+
+def _sci(x) -> str:
+    return "-" if x is None else f"{x:.1e}"
+
+
+def peers_parity_table(records: list[dict]) -> pd.DataFrame:
+    """`twinbench peers`: each peer's rows from the newest record that audited it."""
+    newest: dict[str, dict] = {}
+    for rec in records:
+        for peer in rec["peers"]:
+            newest[peer] = rec
+    rows = []
+    for peer, rec in newest.items():
+        for r in (r for r in rec["rows"] if r["peer"] == peer):
+            rows.append({
+                "peer": r["peer"], "version": r["version"], "kind": r["kind"],
+                "layer": r["layer"], "configuration": r["config"],
+                "max rel diff float64": _sci(r["rel64"]),
+                "float32": _sci(r["rel32"]),
+                "own backward vs finite diff": _sci(r["fd"]),
+                "verdict": r["verdict"] + (f": {r['detail']}" if r["detail"] else ""),
+                "shim": r["shim"] or "-",
+            })
+    return pd.DataFrame(rows)
