@@ -58,8 +58,22 @@ def _adapter(params=(), forward=None, **kw) -> Adapter:
                    input_grad=lambda v: v.grad.data, zero_grad="cleargrads", **kw)
 
 
+# Found by the audit (tests/test_peers.py reproduces them):
+# functions.MeanSquaredError.forward computes `(diff ** 2).sum() / len(diff)`
+# (functions.py line 414, backward line 421): it divides by len(diff), the batch size
+# N (axis 0), not by the number of elements; for an (N, C) input it is C times
+# torch's MSELoss (reduction='mean'), for an (N,) input it agrees.
+MSE_NOTE = "divides by len(diff) = N (axis 0), not N*C: C times MSELoss() on (N, C)"
+# optimizers.Adam folds the bias corrections into the step size,
+# lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps) (optimizers.py, Adam.lr
+# and update_one): eps is added to the uncorrected sqrt(v), i.e. it acts as
+# eps / sqrt(1 - beta2^t) in torch's form (31.6 eps at step 1). Kingma & Ba's
+# "efficient" variant; differences ~1e-8 relative, visible only in float64.
+ADAM_NOTE = "eps added to uncorrected sqrt(v): torch's eps / sqrt(1 - beta2^t)"
+
+
 def _case(kind, name, config, make, twin, shape, params=(), forward=None, target=None,
-          prepare=None, grad_inputs=(0,)) -> PeerCase:
+          prepare=None, grad_inputs=(0,), note="") -> PeerCase:
     def run():
         rng = np.random.default_rng(0)
         x = rng.standard_normal(shape)
@@ -67,7 +81,7 @@ def _case(kind, name, config, make, twin, shape, params=(), forward=None, target
         return check(make(), twin(), x, *extra,
                      adapter=_adapter(params, forward, prepare=prepare,
                                       grad_inputs=grad_inputs))
-    return PeerCase(PEER, kind, name, config, run)
+    return PeerCase(PEER, kind, name, config, run, note=note)
 
 
 def _holder():
@@ -78,7 +92,7 @@ def _fn(name: str, *args):
     return lambda m, *xs: getattr(_dz().functions, name)(*xs, *args)
 
 
-def _optimizer(name: str, kwargs: dict, torch_cls, torch_kwargs: dict) -> PeerCase:
+def _optimizer(name: str, kwargs: dict, torch_cls, torch_kwargs: dict, note="") -> PeerCase:
     def setup(arrays):
         dz = _dz()
         holder = dz.Layer()
@@ -103,7 +117,7 @@ def _optimizer(name: str, kwargs: dict, torch_cls, torch_kwargs: dict) -> PeerCa
     args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
     targs = ", ".join(f"{k}={v}" for k, v in torch_kwargs.items())
     return PeerCase(PEER, "optimizer", name, f"{args} vs {torch_cls.__name__}({targs}), "
-                    "10 steps", run)
+                    "10 steps", run, note=note)
 
 
 def _batchnorm_prepare(m, x):
@@ -157,7 +171,7 @@ def cases() -> list[PeerCase]:
               target=classes),
         _case("loss", "functions.mean_squared_error", "(N, 4) vs MSELoss()", _holder,
               torch.nn.MSELoss, (6, 4), forward=_fn("mean_squared_error"),
-              target=lambda rng: rng.standard_normal((6, 4))),
+              target=lambda rng: rng.standard_normal((6, 4)), note=MSE_NOTE),
         _case("loss", "functions.mean_squared_error", "(N,) vs MSELoss()", _holder,
               torch.nn.MSELoss, (6,), forward=_fn("mean_squared_error"),
               target=lambda rng: rng.standard_normal(6)),
@@ -166,5 +180,5 @@ def cases() -> list[PeerCase]:
                    {"lr": 0.1, "momentum": 0.9}),
         _optimizer("AdaGrad", {"lr": 0.1, "eps": 1e-10}, torch.optim.Adagrad,
                    {"lr": 0.1, "eps": 1e-10}),
-        _optimizer("Adam", {"alpha": 0.01}, torch.optim.Adam, {"lr": 0.01}),
+        _optimizer("Adam", {"alpha": 0.01}, torch.optim.Adam, {"lr": 0.01}, note=ADAM_NOTE),
     ]

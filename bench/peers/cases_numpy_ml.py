@@ -112,7 +112,16 @@ def _batchnorm(two_d: bool) -> PeerCase:
         return check(layer, tm, x, adapter=_layer_adapter(params, images=two_d))
     return PeerCase(PEER, "layer", "BatchNorm2D" if two_d else "BatchNorm1D",
                     f"training, momentum=0.9 vs BatchNorm{'2' if two_d else '1'}d(3, "
-                    f"momentum=0.1)", run)
+                    f"momentum=0.1)", run, note=BATCHNORM_NOTE)
+
+
+# Found by the audit (tests/test_peers.py reproduces it): the running variance is
+# updated with the biased batch variance, `X.var(axis=0)  # , ddof=1)` in
+# BatchNorm1D.forward (layers.py line 1275; BatchNorm2D line 1057, over axes (0, 1, 2)),
+# where torch uses the unbiased one, m / (m - 1) times larger (m values per channel).
+# Output and every gradient agree; evaluation-mode outputs then differ.
+BATCHNORM_NOTE = ("running_var gets the biased batch variance (X.var(axis=0), ddof=1 "
+                  "commented out); torch's is unbiased, m/(m-1) times larger")
 
 
 class _Activation:
