@@ -193,6 +193,7 @@ def peers_parity_table(records: list[dict]) -> pd.DataFrame:
                 "float32": _sci(r["rel32"]),
                 "own backward vs finite diff": _sci(r["fd"]),
                 "verdict": r["verdict"] + (f": {r['detail']}" if r["detail"] else ""),
+                "diagnosis": r["note"] or "-",
                 "shim": r["shim"] or "-",
             })
     return pd.DataFrame(rows)
