@@ -18,6 +18,7 @@ import collections.abc
 import contextlib
 import importlib
 import importlib.metadata
+import warnings
 
 import numpy as np
 
@@ -55,7 +56,10 @@ def load(peer: str, submodule: str = ""):
     """The peer's module (or `submodule` of it), imported with its shim; ImportError if absent."""
     name = PEERS[peer] + (f".{submodule}" if submodule else "")
     if peer == "numpy-ml":
-        with _temporarily(collections, "Hashable", collections.abc.Hashable):
+        # Its rl_models warn on import that gym is missing: not used here.
+        with _temporarily(collections, "Hashable", collections.abc.Hashable), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             return importlib.import_module(name)
     if peer == "dezero":
         with _temporarily(np, "int", int):
