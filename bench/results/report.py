@@ -21,6 +21,7 @@ from bench.results.tables import (
     latest,
     lockstep_table,
     peers_parity_table,
+    peers_speed_table,
     sections,
     seeds_table,
     speed_all_table,
@@ -34,7 +35,8 @@ def _exp_key(rec: dict) -> tuple:
 
 
 # Tables that also appear in the README (speed-all is long: results/ only).
-README_TABLES = ("speed", "ceiling", "tta", "accuracy", "seeds", "lockstep", "peers-parity")
+README_TABLES = ("speed", "ceiling", "tta", "accuracy", "seeds", "lockstep", "peers-parity",
+                 "peers-speed")
 
 
 def _load(results_dir: Path) -> dict[str, list[dict]]:
@@ -46,6 +48,7 @@ def _load(results_dir: Path) -> dict[str, list[dict]]:
         "ceiling": load_records("ceiling", results_dir),
         "tta": latest(load_records("tta", results_dir), _exp_key),
         "peers-parity": load_records("peers-parity", results_dir),
+        "peers-speed": load_records("peers-speed", results_dir),
     }
 
 
@@ -65,6 +68,7 @@ def build_tables(results_dir: Path | None = None) -> dict[str, str]:
                            seeds_table),
         "lockstep": sections(lockstep, lockstep_table),
         "peers-parity": sections(recs["peers-parity"], peers_parity_table),
+        "peers-speed": sections(recs["peers-speed"], peers_speed_table),
     }
 
 
@@ -79,6 +83,8 @@ _TITLES = {
     "lockstep": "Lockstep drift (`twinbench accuracy --lockstep`)",
     "peers-parity": "The NumPy peers against torch, through the public twin check "
                     "(`twinbench peers`)",
+    "peers-speed": "The race: one MLP through each NumPy peer's API, scratch and torch "
+                   "(`twinbench peers --race`)",
 }
 
 

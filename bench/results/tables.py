@@ -197,3 +197,25 @@ def peers_parity_table(records: list[dict]) -> pd.DataFrame:
                 "shim": r["shim"] or "-",
             })
     return pd.DataFrame(rows)
+
+
+def peers_speed_table(records: list[dict]) -> pd.DataFrame:
+    """`twinbench peers --race`: each implementation's newest row."""
+    newest: dict[str, tuple[dict, dict]] = {}
+    for rec in records:
+        for row in rec["rows"]:
+            newest[row["impl"]] = (rec, row)
+    rows = []
+    for rec, r in newest.values():
+        steps = r["step_seconds"]
+        out = {"implementation": r["impl"], "version": r["version"]}
+        for b in ("1", "32", "128", "512"):
+            if any(b in x[1]["step_seconds"] for x in newest.values()):
+                out[f"step ms, batch {b}"] = f"{1e3 * steps[b]:.2f}" if b in steps else "-"
+        out["MNIST test % after 5 epochs"] = (f"{r['accuracy']:.2f}" if "accuracy" in r
+                                              else "-")
+        out["training s (5 epochs)"] = (f"{r['train_seconds']:.0f}" if "train_seconds" in r
+                                        else "-")
+        out["threads"] = rec["threads"]
+        rows.append(out)
+    return pd.DataFrame(rows)
