@@ -12,7 +12,7 @@ import torch
 
 from bench.peers import audit
 from bench.peers.load import available, load
-from bench.results.tables import peers_parity_table
+from bench.results.tables import peers_parity_table, peers_speed_table
 
 
 def needs(peer):
@@ -127,3 +127,38 @@ def test_a_missing_peer_is_a_row_not_a_crash(monkeypatch):
     monkeypatch.setattr(audit, "available", lambda peer: False)
     rows, versions = audit.audit(("dezero",))
     assert [r["verdict"] for r in rows] == ["not importable"]
+
+
+@pytest.mark.parametrize("name", ["scratch", "numpy-ml", "dezero", "mygrad"])
+def test_every_racer_trains_the_same_model_as_torch(name):
+    # The race is fair only if each peer's MLP is the same model with the same update:
+    # two steps from the same weights on the same batches must give torch's outputs.
+    # (tinygrad's are left to `twinbench peers --race`: its kernels compile for ~20 s.)
+    from bench.peers import race
+    from scratch.testing import max_rel_diff
+
+    if name != "scratch" and not available(name):
+        pytest.skip(f"{name} is not installed")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 16, 784)).astype(np.float32)
+    y = rng.integers(0, 10, (2, 16))
+    probe = rng.standard_normal((8, 784)).astype(np.float32)
+    twins = [race.TRAINERS[n](race.initial_weights()) for n in (name, "torch")]
+    for t in twins:
+        for k in range(2):
+            t.step(x[k], y[k])
+    ours, torchs = (np.asarray(t.predict(probe)) for t in twins)
+    assert max_rel_diff(ours, torchs) < 1e-5
+
+
+def test_the_speed_table_keeps_each_implementations_newest_row():
+    old = {"threads": 1, "rows": [{"impl": "dezero", "version": "0.0.13",
+                                   "step_seconds": {"32": 1.0}}]}
+    new = {"threads": 1, "rows": [{"impl": "dezero", "version": "0.0.13",
+                                   "step_seconds": {"32": 0.002, "128": 0.004},
+                                   "accuracy": 97.5, "train_seconds": 30.0}]}
+    table = peers_speed_table([old, new])
+    assert table.to_dict("records") == [{
+        "implementation": "dezero", "version": "0.0.13", "step ms, batch 32": "2.00",
+        "step ms, batch 128": "4.00", "MNIST test % after 5 epochs": "97.50",
+        "training s (5 epochs)": "30", "threads": 1}]

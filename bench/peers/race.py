@@ -132,7 +132,7 @@ class DezeroTrainer(Trainer):
     def __init__(self, weights):
         dz = load("dezero")
         self.dz, self.F = dz, dz.functions
-        self.model = dz.models.MLP((512, 256, 10))
+        self.model = dz.models.MLP((512, 256, 10), activation=self.F.relu)  # default: sigmoid
         for layer, (w, b) in zip(self.model.layers, weights):
             layer.W.data, layer.b.data = w.T.copy(), b.copy()
         self.opt = dz.optimizers.MomentumSGD(lr=LR, momentum=MOMENTUM).setup(self.model)
