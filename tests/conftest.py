@@ -4,6 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+# pytester: the twin_check plugin is tested by running a user's test file in-process.
+pytest_plugins = ["pytester"]
+
 DTYPES = [np.float32, np.float64]
 
 

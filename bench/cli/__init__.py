@@ -20,10 +20,21 @@ import argparse
 import os
 import sys
 
-from bench.cli import accuracy, bench, data, evaluate, experiments, parity, report, train
+from bench.cli import (
+    accuracy,
+    bench,
+    check,
+    data,
+    evaluate,
+    experiments,
+    parity,
+    peers,
+    report,
+    train,
+)
 from bench.cli.args import Parser
 
-COMMANDS = (experiments, parity, data, train, evaluate, accuracy, report, bench)
+COMMANDS = (experiments, parity, check, peers, data, train, evaluate, accuracy, report, bench)
 
 # The third-party packages of the `bench` extra, by import name.
 BENCH_EXTRAS = {"torch", "pandas", "tabulate", "pytest_benchmark", "threadpoolctl", "tqdm",

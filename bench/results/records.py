@@ -33,7 +33,6 @@ from bench.results.machine import machine_fingerprint, machine_id
 
 RESULTS_ENV = "TWINBENCH_RESULTS"
 MANIFEST = "published.json"
-KINDS = ("speed", "ceiling", "tta", "accuracy", "lockstep")
 # A record may have a companion file in the tool's own format beside it (the speed suite
 # keeps pytest-benchmark's JSON, so `pytest-benchmark compare` reads any two runs).
 COMPANION_SUFFIX = ".benchmark.json"
@@ -154,7 +153,10 @@ RECORD_FIELDS = {
                  "max_weight_rel_diff": _NUMBER, "test_accuracy": _NUMBERS},
     "speed": {"benchmarks": list},
     "ceiling": {"matmul": list},
+    "peers-parity": {"rows": list, "versions": dict, "peers": list},
+    "peers-speed": {"rows": list, "threads": int},
 }
+KINDS = tuple(RECORD_FIELDS)
 
 
 def _is_number(v) -> bool:

@@ -39,6 +39,8 @@ from bench.results.tables import (
     latest,
     lockstep_table,
     one_machine,
+    peers_parity_table,
+    peers_speed_table,
     section,
     seeds_table,
     speed_all_table,
@@ -54,7 +56,8 @@ def _exp_key(rec: dict) -> tuple:
 
 # Tables that also appear in the README (speed-all is long: results/ only), and the
 # README's generated list of accuracy figures.
-README_TABLES = ("speed", "ceiling", "tta", "accuracy", "seeds", "lockstep")
+README_TABLES = ("speed", "ceiling", "tta", "accuracy", "seeds", "lockstep", "peers-parity",
+                 "peers-speed")
 README_SECTIONS = (*README_TABLES, "figures")
 
 
@@ -62,9 +65,10 @@ def select(run_set: RunSet) -> dict[str, tuple[list[dict], int]]:
     """Kind -> (the records its tables use, how many of other machines were left out)."""
     out = {}
     for kind, key in (("accuracy", _exp_key), ("lockstep", lambda r: (*_exp_key(r), r["dtype"])),
-                      ("tta", _exp_key), ("speed", None), ("ceiling", None)):
+                      ("tta", _exp_key), ("speed", None), ("ceiling", None),
+                      ("peers-parity", None), ("peers-speed", None)):
         recs, left_out = one_machine(run_set.load(kind))
-        # speed and ceiling tables show one run: the newest record
+        # speed, ceiling and peers tables show one run: the newest record
         out[kind] = (latest(recs, key) if key else recs[-1:], left_out)
     return out
 
@@ -92,6 +96,8 @@ def build_tables(run_set: RunSet | Path) -> dict[str, str]:
         "accuracy": sec("accuracy", accuracy_table, lambda r: not is_seed(r)),
         "seeds": sec("accuracy", seeds_table, is_seed),
         "lockstep": sec("lockstep", lockstep_table),
+        "peers-parity": sec("peers-parity", peers_parity_table),
+        "peers-speed": sec("peers-speed", peers_speed_table),
     }
 
 
@@ -105,6 +111,10 @@ _TITLES = {
                 "(`twinbench accuracy`)",
     "seeds": "The write-ups, reproduced (`twinbench accuracy seed-000 ...`)",
     "lockstep": "Lockstep drift (`twinbench accuracy --lockstep`)",
+    "peers-parity": "The NumPy peers against torch, through the public twin check "
+                    "(`twinbench peers`)",
+    "peers-speed": "The race: one MLP through each NumPy peer's API, scratch and torch "
+                   "(`twinbench peers --race`)",
 }
 _FIGURE_TITLES = {"curves": "loss and accuracy curves of both twins",
                   "confusion": "confusion matrices of both twins"}

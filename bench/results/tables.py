@@ -289,3 +289,44 @@ def tta_table(records: list[dict]) -> Table:
                 "median epochs": f"{g['epochs'].dropna().median():.0f}" if len(secs) else "-",
             })
     return Table(pd.DataFrame(rows))
+
+
+def _sci(x) -> str:
+    return "-" if x is None else f"{x:.1e}"
+
+
+def peers_parity_table(records: list[dict]) -> Table:
+    """`twinbench peers`: every row of the audit (one record: one run)."""
+    rows = []
+    for rec in records:
+        for r in rec["rows"]:
+            rows.append({
+                "peer": r["peer"], "version": r["version"], "kind": r["kind"],
+                "layer": r["layer"], "configuration": r["config"],
+                "max rel diff float64": _sci(r["rel64"]),
+                "float32": _sci(r["rel32"]),
+                "own backward vs finite diff": _sci(r["fd"]),
+                "verdict": r["verdict"] + (f": {r['detail']}" if r["detail"] else ""),
+                "diagnosis": r["note"] or "-",
+                "shim": r["shim"] or "-",
+            })
+    return Table(pd.DataFrame(rows))
+
+
+def peers_speed_table(records: list[dict]) -> Table:
+    """`twinbench peers --race`: each implementation's row (one record: one run)."""
+    race = [(rec, r) for rec in records for r in rec["rows"]]
+    rows = []
+    for rec, r in race:
+        steps = r["step_seconds"]
+        out = {"implementation": r["impl"], "version": r["version"]}
+        for b in ("1", "32", "128", "512"):
+            if any(b in x["step_seconds"] for _, x in race):
+                out[f"step ms, batch {b}"] = f"{1e3 * steps[b]:.2f}" if b in steps else "-"
+        out["MNIST test % after 5 epochs"] = (f"{r['accuracy']:.2f}" if "accuracy" in r
+                                              else "-")
+        out["training s (5 epochs)"] = (f"{r['train_seconds']:.0f}" if "train_seconds" in r
+                                        else "-")
+        out["threads"] = rec["threads"]
+        rows.append(out)
+    return Table(pd.DataFrame(rows))

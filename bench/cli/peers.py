@@ -1,0 +1,134 @@
+"""`twinbench peers`: audit the NumPy peers (and scratch, first) through the public twin check.
+
+Every layer, loss and optimizer of numpy-ml, DeZero, MyGrad, micrograd and
+tinygrad that has a torch counterpart, in float64 and float32, with a
+finite-difference check of the peer's own backward, recorded as `peers-parity`;
+`--race` times one MLP through each peer's API instead (`peers-speed`).
+
+The records, their tables and summary.md go to a new run directory (as for
+`twinbench bench`); results/ and the README change only with --publish. Install
+the peers with `pip install twinbench[peers]` or run `tox -e peers`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.cli.accuracy import run_dir
+from bench.cli.args import fail, non_negative_int, positive_int
+
+
+def _finish(args: argparse.Namespace, kind: str, payload: dict) -> None:
+    """Record `payload` in this command's run directory, render it, publish if asked."""
+    from bench.results.records import append_record, published_dir
+    from bench.results.report import publish_run, render_run
+
+    run = run_dir(args, "peers")
+    path = append_record(kind, payload, run)
+    print(f"record: {path}")
+    summary, _ = render_run(run)
+    print(f"tables: {run} ({summary.name})")
+    if args.publish:
+        run_set, changed = publish_run(run, args.checkout, args.name)
+        print(f"published as {run_set.name!r} into {published_dir(args.checkout)}: "
+              + (", ".join(changed) if changed else "no table changed"))
+
+
+def _check_publish(args: argparse.Namespace) -> None:
+    from bench.results.records import find_checkout
+
+    args.checkout = find_checkout()
+    if args.publish and args.checkout is None:
+        fail(args, "--publish writes the checkout's results/ and README: run from a "
+                   "twinbench checkout")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from bench.peers.audit import CASE_MODULES, audit
+
+    _check_publish(args)
+    if args.race:
+        return _race(args)
+    peers = tuple(args.peer) if args.peer else tuple(CASE_MODULES)
+    unknown = [p for p in peers if p not in CASE_MODULES]
+    if unknown:
+        fail(args, f"unknown peer(s) {', '.join(unknown)}; expected any of "
+                   f"{', '.join(CASE_MODULES)}")
+    rows, versions = audit(peers)
+    print(tabulate([{k: r[k] for k in ("peer", "layer", "config", "rel64", "fd", "verdict",
+                                       "detail")} for r in rows],
+                   headers="keys", tablefmt="github", floatfmt=".2e", missingval="-"))
+    if not args.no_record:
+        _finish(args, "peers-parity", {"rows": rows, "versions": versions, "peers": list(peers)})
+    return 0
+
+
+def _race(args: argparse.Namespace) -> int:
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from bench.datasets import load_inputs
+    from bench.peers.load import available, version
+    from bench.peers.race import TRAINERS, accuracy, step_times
+
+    names = tuple(args.peer) if args.peer else tuple(TRAINERS)
+    unknown = [p for p in names if p not in TRAINERS]
+    if unknown:
+        fail(args, f"--race: unknown implementation(s) {', '.join(unknown)}; expected any of "
+                   f"{', '.join(TRAINERS)}")
+    torch.set_num_threads(args.threads)
+    data = None
+    if args.epochs:
+        x_tr, y_tr = load_inputs("mnist", "train")
+        x_te, y_te = load_inputs("mnist", "test")
+        data = (x_tr, y_tr, x_te, y_te)
+    rows = []
+    with threadpool_limits(args.threads):
+        for name in names:
+            if name not in ("scratch", "torch") and not available(name):
+                print(f"{name}: not installed, skipped")
+                continue
+            scalar = name == "micrograd"  # a Value per number: batch 1, a few rounds
+            times = step_times(name, batches=(1,) if scalar else tuple(args.batch),
+                               rounds=2 if scalar else args.rounds, warmup=1 if scalar else 3)
+            row = {"impl": name, "version": {"scratch": "this checkout",
+                                             "torch": torch.__version__}.get(name, version(name)),
+                   "step_seconds": {str(b): t for b, t in times.items()}}
+            if data is not None and not scalar:
+                row.update(accuracy(name, data, epochs=args.epochs))
+            print(row, flush=True)
+            rows.append(row)
+    if not args.no_record:
+        _finish(args, "peers-speed", {"rows": rows, "threads": args.threads,
+                                      "rounds": args.rounds,
+                                      "model": "MLP 784-512-256-10 ReLU, SGD momentum 0.9, "
+                                               "lr 0.05, cross-entropy, float32"})
+    return 0
+
+
+def add_command(sub) -> None:
+    p = sub.add_parser("peers", help="audit the NumPy peers' layers against torch",
+                       description=__doc__)
+    p.add_argument("peer", nargs="*", help="peers to audit (default: all)")
+    p.add_argument("--no-record", action="store_true", help="print only; write nothing")
+    p.add_argument("--run-dir", type=Path, metavar="DIR",
+                   help="add the record to this run directory instead of a new one")
+    p.add_argument("--publish", action="store_true",
+                   help="maintainers: afterwards make this run part of the published "
+                        "reference (results/ and the README)")
+    p.add_argument("--name", metavar="NAME",
+                   help="with --publish: the published run set's name (default: keep its name)")
+    p.add_argument("--race", action="store_true",
+                   help="the race instead: one MLP through each peer's API, step time and "
+                        "MNIST accuracy (records peers-speed)")
+    p.add_argument("--batch", type=positive_int, nargs="+", default=[32, 128, 512],
+                   help="--race: batch sizes to time (default: 32 128 512)")
+    p.add_argument("--rounds", type=positive_int, default=10, help="timed steps per batch size")
+    p.add_argument("--epochs", type=non_negative_int, default=5,
+                   help="MNIST epochs (0: timing only)")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="BLAS and torch threads, equal")
+    p.set_defaults(func=_run, parser=p)

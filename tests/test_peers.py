@@ -1,0 +1,176 @@
+"""The NumPy peers through the public twin check, and the reproductions of what the audit found.
+
+Each peer's tests skip when it is not installed (the default CI installs none; `tox -e
+peers` installs all). The reproductions are minimal, use each peer's public API only,
+and pin the diagnosis: each asserts the peer's value equals the formula the diagnosis
+names, and differs from torch's.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from bench.peers import audit
+from bench.peers.load import available, load
+from bench.results.tables import peers_parity_table, peers_speed_table
+
+
+def needs(peer):
+    return pytest.mark.skipif(not available(peer), reason=f"{peer} is not installed "
+                              "(pip install twinbench[peers])")
+
+
+def case(peer, name, config_part=""):
+    found = [c for c in audit.peer_cases(peer) if c.name == name and config_part in c.config]
+    assert found, f"no {peer} case {name} {config_part}"
+    return found[0]
+
+
+def test_scratch_is_the_first_row_and_agrees_everywhere():
+    assert list(audit.CASE_MODULES)[0] == "scratch"
+    rows = [audit.run_case(c, "this checkout") for c in audit.peer_cases("scratch")]
+    assert {r["kind"] for r in rows} == {"layer", "activation", "loss", "optimizer"}
+    assert all(r["verdict"] == "agrees" for r in rows), [r for r in rows
+                                                        if r["verdict"] != "agrees"]
+
+
+@pytest.mark.parametrize("peer, name", [("numpy-ml", "FullyConnected"),
+                                        ("dezero", "layers.Linear"),
+                                        ("mygrad", "nnet.conv_nd"),
+                                        ("micrograd", "nn.Layer")])
+def test_a_peer_layer_agrees_with_torch(peer, name):
+    if not available(peer):
+        pytest.skip(f"{peer} is not installed")
+    report = case(peer, name).run()
+    assert report.ok, str(report)
+    assert report.max_rel("float64", finite_difference=True) <= 1e-6
+
+
+@needs("numpy-ml")
+def test_numpy_ml_batchnorm_running_var_is_biased():
+    layer = load("numpy-ml", "neural_nets").layers.BatchNorm1D(momentum=0.9)
+    x = np.random.default_rng(0).standard_normal((6, 3))
+    layer.forward(x)
+    tbn = torch.nn.BatchNorm1d(3, momentum=0.1, dtype=torch.float64)
+    tbn(torch.from_numpy(x))
+    ours = layer.parameters["running_var"]
+    np.testing.assert_allclose(ours, 0.9 + 0.1 * x.var(axis=0, ddof=0), rtol=1e-14)
+    np.testing.assert_allclose(tbn.running_var.numpy(), 0.9 + 0.1 * x.var(axis=0, ddof=1),
+                               rtol=1e-14)
+    report = case("numpy-ml", "BatchNorm1D").run()
+    assert report.first_failure.tensor == "running_var"
+    assert all(r.ok for r in report.rows if r.tensor != "running_var")  # the rest agrees
+
+
+@needs("dezero")
+def test_dezero_mean_squared_error_divides_by_the_batch_only():
+    F = load("dezero", "functions")
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+    ours = float(F.mean_squared_error(x, y).data)
+    assert ours == pytest.approx(((x - y) ** 2).sum() / 6, rel=1e-14)
+    theirs = torch.nn.functional.mse_loss(torch.from_numpy(x), torch.from_numpy(y)).item()
+    assert ours == pytest.approx(4 * theirs, rel=1e-14)  # C = 4 times torch's
+    assert case("dezero", "functions.mean_squared_error", "(N, 4)").run().first_failure.tensor \
+        == "output"
+    assert case("dezero", "functions.mean_squared_error", "(N,)").run().ok
+
+
+@needs("dezero")
+def test_dezero_adam_differs_only_by_where_eps_goes():
+    adam = case("dezero", "Adam")
+    assert adam.run().first_failure.tensor == "step 1: param 0"
+    # With eps = 0 on both sides the placement of eps cannot matter: they must agree.
+    from bench.peers import cases_dezero
+    no_eps = cases_dezero._optimizer("Adam", {"alpha": 0.01, "eps": 0.0}, torch.optim.Adam,
+                                     {"lr": 0.01, "eps": 0.0})
+    report = no_eps.run()
+    assert report.ok, str(report)
+
+
+@needs("mygrad")
+def test_mygrad_multiclass_hinge_is_c_times_multi_margin_loss():
+    nnet = load("mygrad", "nnet")
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+    ours = float(nnet.multiclass_hinge(x, y).data)
+    theirs = torch.nn.functional.multi_margin_loss(torch.from_numpy(x),
+                                                   torch.from_numpy(y)).item()
+    assert ours == pytest.approx(4 * theirs, rel=1e-14)
+
+
+@needs("tinygrad")
+def test_tinygrad_momentum_sgd_refuses_float64_parameters():
+    from tinygrad import Context, Tensor, nn
+
+    p = Tensor(np.ones(3))  # float64
+    opt = nn.optim.SGD([p], lr=0.1, momentum=0.9)
+    p.grad = Tensor(np.ones(3))
+    with Context(TRAINING=1), pytest.raises(RuntimeError, match="assign dtype mismatch"):
+        opt.step()
+
+
+def test_the_parity_table_shows_the_rows_of_its_record():
+    row = {"peer": "dezero", "version": "0.0.13", "kind": "loss", "layer": "mse",
+           "config": "c", "shim": "s", "note": "why", "verdict": "differs",
+           "detail": "output (float64)", "rel64": 3.0, "rel32": 3.0, "fd": 1e-9}
+    table = peers_parity_table([{"peers": ["dezero"], "rows": [row]}]).frame
+    assert len(table) == 1
+    assert table.iloc[0]["verdict"] == "differs: output (float64)"
+    assert table.iloc[0]["diagnosis"] == "why"
+    assert table.iloc[0]["max rel diff float64"] == "3.0e+00"
+
+
+def test_the_peers_tables_show_the_newest_run_only(tmp_path):
+    """Two races appended to one run directory: the table is the newest one's, never a
+    mix of rows from both."""
+    from bench.results import records, report
+
+    for ms in (1.0, 2.0):
+        records.append_record("peers-speed", {"threads": 1, "rows": [
+            {"impl": "dezero", "version": "0.0.13", "step_seconds": {"32": ms / 1e3}}]},
+            tmp_path)
+    table = report.build_tables(tmp_path)["peers-speed"]
+    assert "| 2.00 " in table and "| 1.00 " not in table and "1 record," in table
+
+
+def test_a_missing_peer_is_a_row_not_a_crash(monkeypatch):
+    monkeypatch.setattr(audit, "available", lambda peer: False)
+    rows, versions = audit.audit(("dezero",))
+    assert [r["verdict"] for r in rows] == ["not importable"]
+
+
+@pytest.mark.parametrize("name", ["scratch", "numpy-ml", "dezero", "mygrad"])
+def test_every_racer_trains_the_same_model_as_torch(name):
+    # The race is fair only if each peer's MLP is the same model with the same update:
+    # two steps from the same weights on the same batches must give torch's outputs.
+    # (tinygrad's are left to `twinbench peers --race`: its kernels compile for ~20 s.)
+    from bench.peers import race
+    from scratch.testing import max_rel_diff
+
+    if name != "scratch" and not available(name):
+        pytest.skip(f"{name} is not installed")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 16, 784)).astype(np.float32)
+    y = rng.integers(0, 10, (2, 16))
+    probe = rng.standard_normal((8, 784)).astype(np.float32)
+    twins = [race.TRAINERS[n](race.initial_weights()) for n in (name, "torch")]
+    for t in twins:
+        for k in range(2):
+            t.step(x[k], y[k])
+    ours, torchs = (np.asarray(t.predict(probe)) for t in twins)
+    assert max_rel_diff(ours, torchs) < 1e-5
+
+
+def test_the_speed_table_has_a_column_per_batch_any_row_was_timed_at():
+    rec = {"threads": 1, "rows": [
+        {"impl": "dezero", "version": "0.0.13", "step_seconds": {"32": 0.002, "128": 0.004},
+         "accuracy": 97.5, "train_seconds": 30.0},
+        {"impl": "micrograd", "version": "0.1.0", "step_seconds": {"1": 2.0}}]}
+    assert peers_speed_table([rec]).frame.to_dict("records") == [
+        {"implementation": "dezero", "version": "0.0.13", "step ms, batch 1": "-",
+         "step ms, batch 32": "2.00", "step ms, batch 128": "4.00",
+         "MNIST test % after 5 epochs": "97.50", "training s (5 epochs)": "30", "threads": 1},
+        {"implementation": "micrograd", "version": "0.1.0", "step ms, batch 1": "2000.00",
+         "step ms, batch 32": "-", "step ms, batch 128": "-",
+         "MNIST test % after 5 epochs": "-", "training s (5 epochs)": "-", "threads": 1}]
