@@ -10,9 +10,20 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli import accuracy, bench, data, evaluate, parity, report, train
+from bench.cli import (
+    accuracy,
+    bench,
+    convert,
+    data,
+    evaluate,
+    export,
+    parity,
+    predict,
+    report,
+    train,
+)
 
-COMMANDS = (parity, data, train, evaluate, accuracy, report, bench)
+COMMANDS = (parity, data, train, evaluate, accuracy, report, bench, convert, export, predict)
 
 
 def build_parser() -> argparse.ArgumentParser:

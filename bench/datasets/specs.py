@@ -63,6 +63,7 @@ class DatasetSpec:
     wheel: WheelSpec | None = None
     hint: str = ""  # one more way to get the files, added to the final error's fix
     num_classes: int = 10
+    class_names: tuple[str, ...] = tuple(str(d) for d in range(10))  # label -> name
 
     def split_files(self, split: str) -> tuple[FileSpec, FileSpec]:
         """(images, labels) file specs of `split` ("train" or "test")."""
@@ -134,6 +135,9 @@ FASHION_MNIST = DatasetSpec.build(
     # Debian's dataset-fashion-mnist package puts the four .gz files here.
     system_dirs=("/usr/share/datasets/fashion-mnist",),
     hint="on Debian or Ubuntu, `apt-get install dataset-fashion-mnist` provides them",
+    # The labels as the Fashion-MNIST paper and repository name them.
+    class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Ankle boot"),
     dir_aliases=("fashion-mnist", "fashion_mnist", "fashion", "FashionMNIST", "FashionMNIST/raw"),
 )
 
