@@ -15,7 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # bench's sub-packages, bottom to top: each imports only from those before it.
-LAYERS = ("results", "datasets", "experiments", "training", "compare", "measure", "cli")
+LAYERS = ("results", "datasets", "experiments", "training", "compare", "measure", "demo",
+          "cli")
 # What each top-level package may import of the project's own packages.
 ALLOWED_PROJECT = {"scratch": {"scratch"}, "reference": {"scratch", "reference"},
                    "bench": {"scratch", "reference", "bench"}}

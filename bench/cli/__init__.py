@@ -15,6 +15,7 @@ from bench.cli import (
     bench,
     convert,
     data,
+    demo,
     evaluate,
     export,
     parity,
@@ -23,7 +24,8 @@ from bench.cli import (
     train,
 )
 
-COMMANDS = (parity, data, train, evaluate, accuracy, report, bench, convert, export, predict)
+COMMANDS = (parity, data, train, evaluate, accuracy, report, bench, convert, export, predict,
+            demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ Size is checked from the file's header before any pixel is decoded, so a
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
@@ -39,16 +40,21 @@ def _pil():
     return Image
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """A picture file as float64 grey levels in [0, 1] (H, W), light background or dark.
+def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np.ndarray:
+    """A picture (a file, or its bytes) as float64 grey levels in [0, 1] (H, W), either polarity.
 
-    Raises ImageError for a file that is not an image Pillow reads, a truncated one,
+    Raises ImageError for data that is not an image Pillow reads, a truncated one,
     or one larger than MAX_PIXELS (checked from the header, before decoding).
+    `name` is what messages call it (the path by default).
     """
     Image = _pil()
-    path = os.fspath(path)
+    if isinstance(source, bytes):
+        path, opened = name or "image", io.BytesIO(source)
+    else:
+        path = name or os.fspath(source)
+        opened = os.fspath(source)
     try:
-        with Image.open(path) as im:  # reads the header only
+        with Image.open(opened) as im:  # reads the header only
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise ImageError(f"{path}: expected an image of at most {MAX_PIXELS:,} pixels, "
