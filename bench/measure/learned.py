@@ -41,8 +41,11 @@ def embed(features: np.ndarray, seed: int = 0, max_iter: int = 1000) -> np.ndarr
         from sklearn.manifold import TSNE
     except ImportError:
         return None
-    tsne = TSNE(n_components=2, init="pca", random_state=seed, perplexity=30.0,
-                max_iter=max_iter)
+    if len(features) < 4:
+        return None  # nothing to map
+    # perplexity must stay below the number of points; 30 (the usual) from 91 points on
+    tsne = TSNE(n_components=2, init="pca", random_state=seed,
+                perplexity=min(30.0, (len(features) - 1) / 3), max_iter=max_iter)
     return tsne.fit_transform(features.astype(np.float32))
 
 

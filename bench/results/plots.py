@@ -158,7 +158,8 @@ def first_weights(rec: dict) -> bytes:
                 continue
             w = np.asarray(v["weights"][i])
             side = int(round(np.sqrt(w.size)))
-            img = w.reshape(side, side)  # a unit's 784 weights, or a filter's k x k
+            # a unit's 784 weights or a filter's k x k as a square; anything else as a row
+            img = w.reshape(side, side) if side * side == w.size else w.reshape(1, -1)
             lim = float(np.abs(img).max()) or 1.0
             ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
         row[0].set_ylabel(impl, fontsize=8)
