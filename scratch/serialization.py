@@ -1,24 +1,43 @@
-"""save / load: state dicts to `.npz` files without pickle.
+"""save / load: state dicts to `.npz` or `.safetensors` files, never pickle.
 
-A checkpoint is a zip of .npy arrays plus a marker entry identifying the
-format. Nested dicts (e.g. {"model": ..., "optimizer": ...}) are flattened with
-"/" in the keys. Files are written to a temporary name and renamed, so an
-interrupted save never leaves a half-written checkpoint.
+The suffix chooses the format:
+
+- `.npz` (and any suffix other than the ones below): a zip of .npy arrays plus a
+  marker entry identifying the format. `load` checks every member's header before
+  it reads any data (numbers only, sizes that match the zip's, at most `max_bytes`)
+  and reads with `allow_pickle=False`.
+- `.safetensors`: the safetensors format (Hugging Face's), through the
+  `safetensors` package's NumPy API, imported only when such a file is read or
+  written (`pip install twinbench[formats]`), so `import scratch` loads numpy
+  alone. Arrays become tensors; strings (a checkpoint's JSON entries) go into
+  the header's string metadata beside the format marker. A file written from a
+  state dict holds exactly the tensors `safetensors.torch.load_file` hands to
+  `load_state_dict`, and any safetensors file of tensors (torch's included) loads.
+- `.pt` / `.pth` are torch's: `reference.formats` reads and writes them.
+
+Nested dicts (e.g. {"model": ..., "optimizer": ...}) are flattened with "/" in
+the keys. Files are written to a temporary name in the target's directory,
+fsynced and renamed (`write_file_atomic`), so an interrupted save never leaves
+a half-written file; the file gets the mode umask allows, as `open` would give.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import IO
 
 import numpy as np
 
 FORMAT = "twinbench-scratch-checkpoint-v1"
 _MARKER = "__format__"
 _SEP = "/"
+SAFETENSORS = ".safetensors"
+TORCH_SUFFIXES = (".pt", ".pth")
 
 
 def _flatten(obj: Mapping, prefix: str = "") -> dict[str, np.ndarray]:
@@ -41,23 +60,82 @@ def _flatten(obj: Mapping, prefix: str = "") -> dict[str, np.ndarray]:
     return flat
 
 
-def save(obj: Mapping, path: str | os.PathLike) -> None:
-    """Write a (possibly nested) dict of arrays, numbers and strings to `path` atomically."""
-    if not isinstance(obj, Mapping):
-        raise TypeError(f"save expects a dict such as model.state_dict(), got {type(obj).__name__}")
-    flat = _flatten(obj)
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def write_file_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    """Call `write(f)` on a temporary file beside `path`, then rename it over `path`.
+
+    On any exception (KeyboardInterrupt included) the temporary file is removed and
+    `path` keeps its old contents. mkstemp creates files 0600: the finished file gets
+    0666 less the umask instead, as a plain `open` would.
+    """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
     try:
+        with contextlib.suppress(OSError):  # not on every platform / file system
+            os.fchmod(fd, 0o666 & ~_current_umask())
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{_MARKER: np.array(FORMAT)}, **flat)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
+
+
+def _safetensors():
+    try:
+        import safetensors.numpy
+    except ImportError as err:
+        raise ImportError("reading or writing .safetensors files needs the safetensors package: "
+                          "pip install 'twinbench[formats]' (or pip install safetensors)"
+                          ) from err
+    return safetensors
+
+
+def _refuse_torch_suffix(path: str, what: str) -> None:
+    if path.lower().endswith(TORCH_SUFFIXES):
+        raise ValueError(f"{what}: {path} is a torch file ({', '.join(TORCH_SUFFIXES)}); "
+                         "scratch reads and writes .npz and .safetensors, "
+                         "reference.formats reads and writes torch's .pt files")
+
+
+def save(obj: Mapping, path: str | os.PathLike) -> None:
+    """Write a (possibly nested) dict of arrays, numbers and strings to `path` atomically.
+
+    `.safetensors` selects the safetensors format, any other suffix `.npz`.
+    """
+    if not isinstance(obj, Mapping):
+        raise TypeError(f"save expects a dict such as model.state_dict(), got {type(obj).__name__}")
+    path = os.fspath(path)
+    _refuse_torch_suffix(path, "save")
+    flat = _flatten(obj)
+    if path.lower().endswith(SAFETENSORS):
+        payload = _safetensors_bytes(flat)
+        write_file_atomic(path, lambda f: f.write(payload))
+    else:
+        write_file_atomic(path, lambda f: np.savez(f, **{_MARKER: np.array(FORMAT)}, **flat))
+
+
+def _safetensors_bytes(flat: dict[str, np.ndarray]) -> bytes:
+    st = _safetensors()
+    tensors, metadata = {}, {_MARKER: FORMAT}
+    for name, arr in flat.items():
+        if arr.dtype.kind == "U" and arr.ndim == 0:
+            metadata[name] = str(arr)  # safetensors keeps strings only in its header
+        elif arr.dtype.kind in "biuf":
+            tensors[name] = np.require(arr, requirements="C")  # keeps 0-d arrays 0-d
+        else:
+            raise TypeError(f"save: {name!r} is a {arr.dtype} array of shape {arr.shape}; "
+                            "a .safetensors file holds numeric arrays and single strings")
+    return st.numpy.save(tensors, metadata=metadata)
 
 
 # What `load` accepts in a member: numbers (bool, integers, floats, complex), and strings
@@ -101,9 +179,10 @@ def _member_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str
 
 
 def load(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict:
-    """Read a checkpoint written by `save`; nested dicts come back nested.
+    """Read a file written by `save` (or any safetensors file); nested dicts come back nested.
 
-    Every member's .npy header is checked before anything is read: numeric arrays
+    A .safetensors file is refused if its data exceed `max_bytes`. In an .npz, every
+    member's .npy header is checked before anything is read: numeric arrays
     only (strings as single values, as `save` writes them), data sizes that match the
     zip's, and at most `max_bytes` of array data in all (default 2**30, 1 GiB, far above
     any model here; pass a larger value for a larger checkpoint).
@@ -113,6 +192,9 @@ def load(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> dict
     cannot nest (both "a" and "a/b"), or is damaged.
     """
     path = os.fspath(path)
+    _refuse_torch_suffix(path, "load")
+    if path.lower().endswith(SAFETENSORS):
+        return _nest(_load_safetensors(path, max_bytes), path)
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a scratch checkpoint: expected an .npz (zip) file "
                          "written by scratch.save")
@@ -201,3 +283,29 @@ def _nest(flat: dict[str, np.ndarray], path: str) -> dict:
             else:
                 node = node.setdefault(part, {})
     return out
+
+
+def _load_safetensors(path: str, max_bytes: int) -> dict[str, np.ndarray]:
+    st = _safetensors()
+    try:
+        with open(path, "rb") as f:
+            header_len = int.from_bytes(f.read(8), "little")  # the format's first 8 bytes
+        data_bytes = os.path.getsize(path) - 8 - header_len
+    except OSError as err:
+        raise ValueError(f"{path} is not a readable .safetensors file: {err}") from err
+    if data_bytes > max_bytes:
+        raise ValueError(f"{path}: its tensors hold {data_bytes} bytes, more than max_bytes "
+                         f"({max_bytes}); pass scratch.load(path, max_bytes=...) to read it")
+    try:
+        with st.safe_open(path, framework="numpy") as f:
+            metadata = f.metadata() or {}
+            flat = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
+    except (st.SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"{path} is not a readable .safetensors file: {err}") from err
+    fmt = metadata.get(_MARKER)
+    if fmt is None:
+        return flat  # written elsewhere (torch, Hugging Face): tensors only, metadata not ours
+    if fmt != FORMAT:
+        raise ValueError(f"{path}: unsupported checkpoint format {fmt!r}, expected {FORMAT!r}")
+    flat.update({k: np.array(v) for k, v in metadata.items() if k != _MARKER})
+    return flat

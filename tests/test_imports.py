@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # bench's sub-packages, bottom to top: each imports only from those before it.
-LAYERS = ("results", "datasets", "experiments", "training", "compare", "peers", "measure",
+LAYERS = ("results", "datasets", "experiments", "training", "compare", "peers", "measure", "demo",
           "cli")
 # What each top-level package may import of the project's own packages.
 ALLOWED_PROJECT = {"scratch": {"scratch"}, "reference": {"scratch", "reference"},
@@ -82,17 +82,36 @@ def test_every_bench_subpackage_is_a_layer():
     assert subpackages == set(LAYERS)
 
 
-def test_import_scratch_loads_no_torch():
-    code = ("import sys, scratch, scratch.optim, scratch.init; "
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('torch', 'pandas', 'bench', 'reference', 'scipy')); print(bad)")
+# Optional packages scratch may use only when a call needs them (safetensors when a
+# .safetensors file is read or written), and packages it never uses.
+NOT_AT_IMPORT = ("torch", "pandas", "bench", "reference", "scipy", "safetensors", "PIL", "onnx",
+                 "onnxruntime", "starlette", "uvicorn", "sklearn")
+
+
+def test_import_scratch_loads_no_torch(tmp_path):
+    # An .npz round trip, too, stays within numpy: safetensors comes only for its own files.
+    code = ("import sys, numpy, scratch, scratch.optim, scratch.init; "
+            f"scratch.save({{'w': numpy.zeros(2)}}, {str(tmp_path / 'w.npz')!r}); "
+            f"scratch.load({str(tmp_path / 'w.npz')!r}); "
+            f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {NOT_AT_IMPORT}); "
+            "print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_safetensors_is_imported_when_a_safetensors_file_is_written(tmp_path):
+    # The check above would pass if the names were wrong; here the same probe sees the import.
+    code = ("import sys, numpy, scratch; "
+            f"scratch.save({{'w': numpy.zeros(2)}}, {str(tmp_path / 'w.safetensors')!r}); "
+            "print('safetensors' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True", out.stdout
 
 
 def test_the_command_line_starts_without_torch():
     # Commands import their library when they run: `twinbench data` works without torch.
     code = ("import sys, bench.cli; bench.cli.build_parser(); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'pandas')))")
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'pandas', "
+            "'safetensors', 'PIL', 'onnx', 'onnxruntime', 'starlette', 'uvicorn', 'sklearn')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout

@@ -381,7 +381,7 @@ def test_saving_a_checkpoint_sweeps_temporary_files_a_killed_save_left(tmp_path)
     import os
     import time
 
-    stale, fresh = tmp_path / ".tmp-abcd1234.npz", tmp_path / ".tmp-efgh5678.npz"
+    stale, fresh = tmp_path / ".tmp-abcd1234.part", tmp_path / ".tmp-efgh5678.part"
     for p in (stale, fresh):
         p.write_bytes(b"half a checkpoint")
     hours_ago = time.time() - 2 * 3600

@@ -24,21 +24,29 @@ from bench.cli import (
     accuracy,
     bench,
     check,
+    convert,
     data,
+    demo,
     evaluate,
     experiments,
+    export,
     parity,
     peers,
+    predict,
     report,
     train,
 )
 from bench.cli.args import Parser
 
-COMMANDS = (experiments, parity, check, peers, data, train, evaluate, accuracy, report, bench)
+COMMANDS = (experiments, parity, check, peers, data, train, evaluate, accuracy, report, bench,
+            convert, export, predict, demo)
 
 # The third-party packages of the `bench` extra, by import name.
 BENCH_EXTRAS = {"torch", "pandas", "tabulate", "pytest_benchmark", "threadpoolctl", "tqdm",
-                "platformdirs", "matplotlib", "pytest"}
+                "platformdirs", "matplotlib", "pytest", "sklearn"}
+# Packages of the optional extras (pyproject.toml), by import name: extra.
+OPTIONAL_EXTRAS = {"safetensors": "formats", "PIL": "formats", "onnx": "export",
+                   "onnxruntime": "export", "starlette": "demo", "uvicorn": "demo"}
 DEBUG_ENV = "TWINBENCH_DEBUG"
 HOW_TO_RUN = ("run twinbench through tox, which installs them: `tox -e bench -- COMMAND` "
               "(or pip install -e '.[bench]' into a virtual environment)")
@@ -87,7 +95,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ntwinbench {args.command}: interrupted", file=sys.stderr)
         return 130
     except ModuleNotFoundError as err:
-        if (err.name or "").split(".")[0] not in BENCH_EXTRAS:
+        top = (err.name or "").split(".")[0]
+        if top in OPTIONAL_EXTRAS:
+            print(f"twinbench {args.command}: this command needs the package {err.name!r} of "
+                  f"the optional extra {OPTIONAL_EXTRAS[top]!r}: pip install "
+                  f"'twinbench[{OPTIONAL_EXTRAS[top]}]'", file=sys.stderr)
+            return 2
+        if top not in BENCH_EXTRAS:
             raise
         print(f"twinbench {args.command}: this command needs the package {err.name!r}, which "
               f"this Python ({sys.executable}) lacks; {HOW_TO_RUN}", file=sys.stderr)

@@ -43,6 +43,15 @@ def _number(kind, minimum, what: str):
 positive_int = _number(int, 1, "a positive integer")
 non_negative_int = _number(int, 0, "a non-negative integer")
 positive_float = _number(float, sys.float_info.min, "a positive number")
+_port_number = _number(int, 0, "a port number (0-65535; 0: any free port)")
+
+
+def port(text: str) -> int:
+    value = _port_number(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number (0-65535; 0: any free port), "
+                                         f"got {text!r}")
+    return value
 
 
 def fail(args: argparse.Namespace, message: str) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from bench.compare import run_lockstep
 from bench.experiments import Experiment
+from bench.measure.learned import learned
 from bench.training import fit, load_data, make_runner
 
 
@@ -22,7 +23,7 @@ def run_accuracy(exp: Experiment, data=None, *, show_progress: bool = True, log=
     """Train both twins on `data` (default: the experiment's data set); the record's payload."""
     data = data if data is not None else load_data(exp)
     result = {"experiment": exp.to_dict(), "histories": {}, "final_test_accuracy": {},
-              "seconds_per_epoch": {}, "confusion": {}}
+              "seconds_per_epoch": {}, "confusion": {}, "learned": {}}
     for impl in ("scratch", "torch"):
         runner = make_runner(impl, exp)
         history = fit(runner, data, show_progress=show_progress, log=log)
@@ -30,6 +31,7 @@ def run_accuracy(exp: Experiment, data=None, *, show_progress: bool = True, log=
         result["final_test_accuracy"][impl] = history.final_test_accuracy
         result["seconds_per_epoch"][impl] = statistics.median(e.seconds for e in history.epochs)
         result["confusion"][impl] = confusion_matrix(runner, data).tolist()
+        result["learned"][impl] = learned(runner, data.x_test, data.y_test)
     return result
 
 

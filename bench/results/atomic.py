@@ -112,7 +112,7 @@ def sweep_stale_parts(directory: Path, older_than_s: float = 3600.0, *,
 
     Only old ones: a younger one may belong to a writer running right now. `pattern`
     names them: this writer's `.*.part` files (and pip's download dirs) by default,
-    another writer's where it has its own (scratch.save's `.tmp-*.npz`).
+    another writer's where it has its own (scratch.save's `.tmp-*.part`).
     """
     if not directory.is_dir():
         return

@@ -3,7 +3,10 @@
 - curves-EXPERIMENT.png: both twins' training loss and test accuracy per epoch, overlaid;
 - speed-batch.png: training-step time per sample against batch size, each twin, each MLP;
 - confusion-EXPERIMENT.png: the test-set confusion matrices of both twins;
-- tta.png: time-to-accuracy per experiment and twin (median, min-max bars).
+- tta.png: time-to-accuracy per experiment and twin (median, min-max bars);
+- embedding-EXPERIMENT.png: t-SNE of the last hidden layer's features on test images,
+  coloured by class, both twins side by side;
+- weights-EXPERIMENT.png: the first layer's weights (units or filters) as images, both twins.
 
 Each function returns the matplotlib Figure (tests inspect it); `build_plots`
 renders them to PNG bytes. Each figure's title names the run set and the
@@ -143,6 +146,52 @@ def tta(records: list[dict], run_set: str = ""):
     return fig
 
 
+def embedding(rec: dict, run_set: str, classes: Sequence[str] | None = None):
+    plt = _pyplot()
+    learned = {impl: v for impl, v in rec["learned"].items() if v.get("points")}
+    fig, axes = plt.subplots(1, len(learned), figsize=(5 * len(learned), 4.6), squeeze=False)
+    for ax, (impl, v) in zip(axes[0], learned.items()):
+        pts = np.asarray(v["points"])  # (N, 2)
+        labels = np.asarray(v["labels"])
+        for c in range(10):
+            sel = labels == c
+            ax.scatter(pts[sel, 0], pts[sel, 1], s=3, color=plt.cm.tab10(c),
+                       label=classes[c] if classes else str(c))
+        ax.set(title=f"{impl}: {len(pts)} test images", xticks=[], yticks=[])
+    axes[0][-1].legend(markerscale=4, fontsize=7, loc="center left", bbox_to_anchor=(1, 0.5))
+    fig.suptitle(f"{rec['experiment']['name']}: t-SNE of the last hidden layer, by class\n"
+                 f"{_machine(rec, run_set)}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def first_weights(rec: dict, run_set: str):
+    plt = _pyplot()
+    learned = rec["learned"]
+    n = max(len(v["weights"]) for v in learned.values())
+    fig, axes = plt.subplots(len(learned), n, figsize=(0.9 * n, 1.1 * len(learned) + 0.6),
+                             squeeze=False)
+    for row, (impl, v) in zip(axes, learned.items()):
+        for i, ax in enumerate(row):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i >= len(v["weights"]):
+                ax.axis("off")
+                continue
+            w = np.asarray(v["weights"][i])
+            side = int(round(np.sqrt(w.size)))
+            # a unit's 784 weights or a filter's k x k as a square; anything else as a row
+            img = w.reshape(side, side) if side * side == w.size else w.reshape(1, -1)
+            lim = float(np.abs(img).max()) or 1.0
+            ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        row[0].set_ylabel(impl, fontsize=8)
+    layer = next(iter(learned.values()))["first_layer"]
+    fig.suptitle(f"{rec['experiment']['name']}: first layer ({layer}) weights, red positive, "
+                 f"blue negative\n{_machine(rec, run_set)}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 ClassNames = Callable[[str], Sequence[str]]
 
 
@@ -158,6 +207,12 @@ def _plan(accuracy: list[dict], speed: list[dict], tta_records: list[dict], run_
                 classes = class_names(rec["experiment"]["dataset"]) if class_names else None
                 out[f"confusion-{name}.png"] = (lambda r=rec, c=classes:
                                                 _png(confusion(r, run_set, c)))
+            if rec.get("learned"):
+                out[f"weights-{name}.png"] = lambda r=rec: _png(first_weights(r, run_set))
+                if any(v.get("points") for v in rec["learned"].values()):
+                    classes = class_names(rec["experiment"]["dataset"]) if class_names else None
+                    out[f"embedding-{name}.png"] = (lambda r=rec, c=classes:
+                                                    _png(embedding(r, run_set, c)))
     if speed:
         out["speed-batch.png"] = lambda: _png(speed_batch(speed[-1], run_set))
     if tta_records:

@@ -117,7 +117,9 @@ _TITLES = {
                    "(`twinbench peers --race`)",
 }
 _FIGURE_TITLES = {"curves": "loss and accuracy curves of both twins",
-                  "confusion": "confusion matrices of both twins"}
+                  "confusion": "confusion matrices of both twins",
+                  "weights": "first-layer weights of both twins",
+                  "embedding": "t-SNE of the last hidden layer's features, both twins"}
 
 
 def _plot_names(run_set: RunSet) -> list[str]:

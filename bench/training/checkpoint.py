@@ -9,7 +9,7 @@ metadata, so that they come back as the same Python int or float, not as
 
 A file that is not a training checkpoint, or whose recorded experiment is not
 the one asked for, raises `CheckpointError` naming the file and what differs.
-Stale temporary files of a save that was killed (`.tmp-*.npz`, older than an
+Stale temporary files of a save that was killed (`.tmp-*.part`, older than an
 hour) are removed from the directory when the next checkpoint is written.
 """
 
@@ -32,7 +32,7 @@ from bench.training.runners import load_scheduler_state, make_runner, scheduler_
 
 IMPLS = ("scratch", "torch", "torch-cuda")
 # scratch.save's temporary names: what a save killed by SIGKILL leaves behind.
-SAVE_TEMP_PATTERN = ".tmp-*.npz"
+SAVE_TEMP_PATTERN = ".tmp-*.part"
 
 
 class CheckpointError(FileFormatError):
@@ -134,3 +134,54 @@ def resume(path: Path, exp: Experiment, **runner_kwargs):
                                  "param_groups": meta["param_groups"]})
     load_scheduler_state(runner, meta["scheduler"])
     return runner, int(meta["epoch"]), history
+
+
+# A .safetensors weights file names its experiment in the header's string metadata,
+# which safetensors.torch.load_file leaves out: torch's load_state_dict never sees it.
+EXPERIMENT_KEY = "twinbench.experiment"
+TRAINING_KEYS = ("model", "meta", "history")
+
+
+def read_weights_file(path: Path, experiment: str | None = None, *, required: bool = True
+                      ) -> tuple[Experiment | None, dict[str, np.ndarray]]:
+    """(experiment, model weights) of a training checkpoint or a weights file of any format.
+
+    A training checkpoint names its experiment; so does a .safetensors file written by
+    `write_weights_file`. For any other weights file (a torch `.pt` state_dict, an `.npz`
+    state dict) `experiment` names the registry entry whose model the weights are for;
+    given together with a checkpoint that names its own, `experiment` wins. With
+    required=False a file naming none gives (None, weights) instead of an error.
+    """
+    from bench.experiments import get_experiment
+    from reference import formats
+
+    data = formats.load(path)
+    own = None
+    if all(k in data for k in TRAINING_KEYS):
+        weights = data["model"]
+        own = Experiment(**History.from_json(str(data["history"])).experiment)
+    else:
+        weights = dict(data)
+        text = weights.pop(EXPERIMENT_KEY, None)
+        if text is not None:
+            own = Experiment(**json.loads(str(text)))
+    if experiment is not None:
+        return get_experiment(experiment), weights
+    if own is None and required:
+        raise ValueError(f"{path} holds weights only and does not say which experiment they "
+                         "belong to; name it with --experiment (e.g. ci-mlp, cnn)")
+    return own, weights
+
+
+def write_weights_file(path: Path, weights: dict[str, np.ndarray], exp: Experiment | None
+                       ) -> None:
+    """Model weights as a state dict in the format `path`'s suffix names (.npz, .safetensors,
+    .pt), atomically; a .safetensors file also records `exp` in its metadata."""
+    from reference import formats
+
+    formats.check_suffix(path)
+    state = dict(weights)
+    if exp is not None and str(path).lower().endswith(".safetensors"):
+        state[EXPERIMENT_KEY] = json.dumps(exp.to_dict())
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    formats.save(state, path)
