@@ -418,3 +418,13 @@ def test_a_step_count_read_back_as_a_0d_array_steps_as_the_int_did(optimizer):
     for a, b in zip(models[0].parameters(), models[1].parameters()):
         assert b.data.dtype == a.data.dtype == np.float32
         np.testing.assert_array_equal(b.data, a.data)
+
+
+def test_the_architecture_line_names_what_each_experiment_is():
+    from bench.experiments.layers import architecture
+
+    assert architecture(get_experiment("lstm")) == "LSTM 128 over the rows, linear 10"
+    assert architecture(get_experiment("gru-fashion")) == "GRU 128 over the rows, linear 10"
+    assert architecture(get_experiment("vit")) == ("ViT patch=7 dim=64 heads=4 depth=3 ff=128, "
+                                                   "linear 10")
+    assert architecture(get_experiment("mlp")).startswith("MLP 784-1024-1024-10")

@@ -199,18 +199,26 @@ def build_model(exp: Experiment, rng: np.random.Generator) -> scratch.Sequential
 
 
 def architecture(exp: Experiment) -> str:
-    """A one-line summary of the layers: "MLP 784-1024-1024-10; relu, dropout 0.2" or
-    "CNN conv 32/64/128, linear 10; batchnorm, relu, maxpool 2"."""
-    widths, channels, others = [], [], []
+    """A one-line summary of the layers: "MLP 784-1024-1024-10; relu, dropout 0.2",
+    "CNN conv 32/64/128, linear 10; batchnorm, relu, maxpool 2", "LSTM 128 over the rows,
+    linear 10" or "ViT patch=7 dim=64 heads=4 depth=3 ff=128, linear 10"."""
+    widths, channels, others, body = [], [], [], None
     for spec in exp.layers:
         kind, _, arg = spec.partition(" ")
         if kind == "linear":
             widths.append(arg.split()[0])
         elif kind == "conv":
             channels.append(arg.split()[0])
+        elif kind == "rows":
+            cell, size = arg.split()[:2]
+            body = f"{cell.upper()} {size} over the rows"
+        elif kind == "vit":
+            body = f"ViT {arg}"
         elif kind != "flatten" and spec not in others:
             others.append(spec)
-    if channels:
+    if body:
+        head = f"{body}, linear {'-'.join(widths)}"
+    elif channels:
         head = f"CNN conv {'/'.join(channels)}, linear {'-'.join(widths)}"
     else:
         head = f"MLP {'-'.join([str(INPUT_FEATURES), *widths])}"
