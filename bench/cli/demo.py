@@ -72,7 +72,8 @@ def add_command(sub) -> None:
     d = sub.add_parser("demo", help="serve the draw-a-digit page on 127.0.0.1")
     d.add_argument("checkpoint", nargs="?", help="training checkpoint or weights file "
                    "(default: the newest in --runs)")
-    d.add_argument("--port", type=port, default=8000, help="port on 127.0.0.1 (default: 8000; 0: any free one)")
+    d.add_argument("--port", type=port, default=8000,
+                   help="port on 127.0.0.1 (default: 8000; 0: any free one)")
     d.add_argument("--experiment", help="the experiment, when the weights file does not say")
     d.add_argument("--runs", type=Path, metavar="DIR",
                    help="where to look for a checkpoint (default: where `twinbench train` "
