@@ -323,7 +323,20 @@ class Module:
         return head + "\n  " + "\n  ".join(lines) + "\n)"
 
 
-class Sequential(Module):
+class _Container(Module):
+    """Child modules in order, indexed and iterated as torch's containers are."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+
+class Sequential(_Container):
     """Modules applied in order; backward runs them in reverse.
 
     Sequential(m0, m1, ...) names them "0", "1", ...; Sequential(OrderedDict(name=m, ...))
@@ -345,15 +358,6 @@ class Sequential(Module):
                 raise TypeError(f"Sequential expects Modules, got {type(m).__name__} at {name}")
             setattr(self, name, m)
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         for m in self._modules.values():
             x = m(x)
@@ -369,7 +373,7 @@ class Sequential(Module):
         return grad_out if input_grad else None
 
 
-class ModuleList(Module):
+class ModuleList(_Container):
     """Modules held in a list, registered as "0", "1", ... as `torch.nn.ModuleList`.
 
     It has no forward: the module holding it decides how the members are called
@@ -387,11 +391,3 @@ class ModuleList(Module):
         setattr(self, str(len(self._modules)), module)
         return self
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())

@@ -114,26 +114,27 @@ def train_flops(arch: str, batch: int) -> float:
 
 
 @dataclass
-class Workload:
+class _Timed:
+    """What every timed case holds: the scratch model, its input, and on the torch side
+    the twin (same weights) on its device and a `sync` that waits for the device."""
+
     arch: str
     impl: str  # "scratch", "torch" or "torch-cuda"
     batch: int
     dtype: str
     seed: int = 0
 
-    def __post_init__(self):
+    def _build(self, make_model) -> np.random.Generator:
+        """self.model = make_model(dtype, rng) and a standard normal self.x; returns the rng
+        for whatever else the case draws."""
         rng = np.random.default_rng(self.seed)
         dt = np.dtype(self.dtype)
-        self.model = build_scratch(self.arch, dt, rng)
+        self.model = make_model(dt, rng)
         self.x = rng.standard_normal(input_shape(self.arch, self.batch)).astype(dt)
-        self.y = rng.integers(0, 10, self.batch)
-        if self.impl == "scratch":
-            self.loss_fn = scratch.CrossEntropyLoss()
-            self.opt = scratch.optim.SGD(self.model.parameters(), lr=1e-3, momentum=0.9)
-        else:
-            self._build_torch()
+        return rng
 
-    def _build_torch(self) -> None:
+    def _build_torch(self) -> str:
+        """The torch twin on its device; returns the device."""
         import torch
 
         import reference
@@ -141,11 +142,26 @@ class Workload:
         device = "cuda" if self.impl == "torch-cuda" else "cpu"
         self.tmodel = reference.twin(self.model).to(device)
         self.tx = torch.from_numpy(self.x).to(device)
-        self.ty = torch.from_numpy(self.y).to(device)
-        self.tloss_fn = torch.nn.CrossEntropyLoss()
-        self.topt = torch.optim.SGD(self.tmodel.parameters(), lr=1e-3, momentum=0.9)
         self.sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
         self.torch = torch
+        return device
+
+
+@dataclass
+class Workload(_Timed):
+    """A whole network: forward in eval mode, backward of the loss, a full SGD step."""
+
+    def __post_init__(self):
+        rng = self._build(lambda dt, r: build_scratch(self.arch, dt, r))
+        self.y = rng.integers(0, 10, self.batch)
+        if self.impl == "scratch":
+            self.loss_fn = scratch.CrossEntropyLoss()
+            self.opt = scratch.optim.SGD(self.model.parameters(), lr=1e-3, momentum=0.9)
+            return
+        device = self._build_torch()
+        self.ty = self.torch.from_numpy(self.y).to(device)
+        self.tloss_fn = self.torch.nn.CrossEntropyLoss()
+        self.topt = self.torch.optim.SGD(self.tmodel.parameters(), lr=1e-3, momentum=0.9)
 
     # --- the three phases ----------------------------------------------------------
 
@@ -196,33 +212,18 @@ class Workload:
 
 
 @dataclass
-class OpWorkload:
+class OpWorkload(_Timed):
     """One layer alone, both twins from the same weights: `forward` in train mode (what a
     training step runs), `backward` from a fixed random upstream gradient, dL/dx included
     (inside a network every layer but the first computes it)."""
 
-    arch: str  # a key of OPS
-    impl: str
-    batch: int
-    dtype: str
-    seed: int = 0
-
     def __post_init__(self):
-        rng = np.random.default_rng(self.seed)
-        dt = np.dtype(self.dtype)
-        self.model = OPS[self.arch][0](dt, rng)
-        self.x = rng.standard_normal(input_shape(self.arch, self.batch)).astype(dt)
-        self.g = rng.standard_normal(self.model(self.x).shape).astype(dt)
+        rng = self._build(lambda dt, r: OPS[self.arch][0](dt, r))
+        self.g = rng.standard_normal(self.model(self.x).shape).astype(self.x.dtype)
         if self.impl != "scratch":
-            import torch
-
-            import reference
-
-            device = "cuda" if self.impl == "torch-cuda" else "cpu"
-            self.tmodel = reference.twin(self.model).to(device)
-            self.tx = torch.from_numpy(self.x).to(device).requires_grad_()
-            self.tg = torch.from_numpy(self.g).to(device)
-            self.sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+            device = self._build_torch()
+            self.tx.requires_grad_()
+            self.tg = self.torch.from_numpy(self.g).to(device)
 
     def forward(self):
         if self.impl == "scratch":
