@@ -255,6 +255,9 @@ def test_report_never_writes_a_readme_beside_the_results_directory(tmp_path, cap
 
 DRIVER = textwrap.dedent('''
     import json, os, signal, sys
+    # Ctrl-C raises KeyboardInterrupt even where this process was started with SIGINT
+    # ignored (a background job of a non-interactive shell), where Python installs no handler.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np, torch
     import bench.training
     from bench import cli

@@ -20,12 +20,14 @@ from bench.results import report, tables
 from bench.results.records import companion, load_records, record_files
 
 
-def test_plain_pytest_runs_each_case_once():
+def test_plain_pytest_runs_each_case_once(tmp_path):
     env = {**os.environ, "TWINBENCH_GRID": "smoke"}
+    # Run from elsewhere: `python -m` puts the working directory first on sys.path, and
+    # from the checkout it would import the checkout's bench beside an installed SPEED_DIR.
     out = subprocess.run([sys.executable, "-m", "pytest", str(SPEED_DIR), "-q",
                           "--benchmark-disable", "-p", "no:cacheprovider",
                           f"--rootdir={SPEED_DIR}"],
-                         capture_output=True, text=True, env=env, timeout=300)
+                         capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert f"{len(grid.cases('smoke'))} passed" in out.stdout
 
