@@ -183,6 +183,22 @@ def test_the_machine_id_ignores_load_and_commit():
     assert machine.machine_id(busy) == machine.machine_id(_fp())
 
 
+def test_another_packages_blas_is_not_the_machine():
+    """scikit-learn and SciPy load their own OpenBLAS: a fingerprint taken after they were
+    imported names the same machine, and so does a record that listed them."""
+    scipys = {**_fp()["numpy_blas"][0], "version": "0.3.30", "architecture": "Haswell"}
+    listed = _fp(numpy_blas=[*_fp()["numpy_blas"], scipys])
+    assert machine.machine_id(listed) == machine.machine_id(_fp())
+    import numpy as np
+
+    root = Path(np.__file__).resolve().parent
+    infos = [{"user_api": "blas", "filepath": str(root.parent / "numpy.libs" / "libopenblas.so")},
+             {"user_api": "blas", "filepath": "/site-packages/scipy.libs/libopenblas.so"},
+             {"user_api": "openmp", "filepath": "/usr/lib/libgomp.so"}]
+    assert machine._numpys_blas(infos, np) == infos[:1]
+    assert machine._numpys_blas(infos[1:], np) == infos[1:2]  # a system numpy: all BLAS
+
+
 def test_records_get_the_current_id_rule(tmp_path):
     path = records.append_record("ceiling", {"matmul": []}, tmp_path)
     rec = json.loads(path.read_text())

@@ -152,6 +152,18 @@ def _torch_build(torch) -> dict:
     }
 
 
+def _numpys_blas(infos: list[dict], np) -> list[dict]:
+    """The BLAS libraries numpy itself loaded, out of every one threadpoolctl sees: SciPy and
+    scikit-learn bring their own OpenBLAS, and a fingerprint taken after they were imported
+    must not name another machine. Libraries under numpy's package (numpy/ or numpy.libs/);
+    all BLAS libraries where none is (a numpy linked against the system's)."""
+    root = Path(np.__file__).resolve().parent
+    blas = [i for i in infos if i.get("user_api") == "blas"]
+    own = [i for i in blas if Path(i.get("filepath") or "/").resolve().parent in
+           (root, root.parent / "numpy.libs") or root in Path(i.get("filepath") or "/").parents]
+    return own or blas
+
+
 def machine_fingerprint(checkout: Path | None) -> dict:
     """What a reader needs to judge a number: hardware, the numpy and torch builds, BLAS and
     thread settings, the governor, the load, and the commit of `checkout` (the project
@@ -160,8 +172,7 @@ def machine_fingerprint(checkout: Path | None) -> dict:
     import torch
     from threadpoolctl import threadpool_info
 
-    blas = [{k: i.get(k) for k in _BLAS_ID_FIELDS}
-            for i in threadpool_info() if i.get("user_api") == "blas"]
+    blas = [{k: i.get(k) for k in _BLAS_ID_FIELDS} for i in _numpys_blas(threadpool_info(), np)]
     fp = {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
@@ -192,8 +203,12 @@ def machine_id(fp: dict) -> str:
     shows that their BLAS kernel or thread settings were the same.
     """
     key = {k: fp.get(k) for k in ID_FIELDS}
-    key["numpy_blas"] = [{k: b.get(k) for k in _BLAS_ID_FIELDS}
-                         for b in fp.get("numpy_blas") or []]
+    blas = fp.get("numpy_blas") or []
+    # A record may list other packages' BLAS beside numpy's (written before
+    # `_numpys_blas`): where the numpy build names its BLAS version, that one is numpy's.
+    build = (fp.get("numpy_build") or {}).get("blas") or ""
+    blas = [b for b in blas if b.get("version") and str(b["version"]) in build] or blas
+    key["numpy_blas"] = [{k: b.get(k) for k in _BLAS_ID_FIELDS} for b in blas]
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
 
 
