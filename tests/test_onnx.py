@@ -1,4 +1,5 @@
-"""ONNX export of the CI experiments' models, run by onnxruntime against scratch.
+"""ONNX export of the CI experiments' models (MLP, CNN, LSTM, ViT), run by onnxruntime
+against scratch.
 
 `twinbench export` checks the file on the test set's first 1,000 images before
 writing it; here the file is also run again, at another batch size, and a
@@ -34,7 +35,7 @@ def _checkpoint(tmp_path, name):
     return path
 
 
-@pytest.mark.parametrize("name", ["ci-mlp", "ci-cnn"])
+@pytest.mark.parametrize("name", ["ci-mlp", "ci-cnn", "ci-lstm", "ci-vit"])
 def test_export_runs_in_onnxruntime_like_scratch(tmp_path, capsys, name):
     require_real("mnist")
     ckpt = _checkpoint(tmp_path, name)

@@ -18,7 +18,8 @@ class ImageRows(nn.Module):
         self.rnn = cls(784 // rows, hidden_size, batch_first=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.rnn(x.reshape(len(x), self.rows, -1))[0][:, -1]
+        # x.shape[0], not len(x): traced for ONNX, it stays the dynamic batch dimension
+        return self.rnn(x.reshape(x.shape[0], self.rows, -1))[0][:, -1]
 
 
 class VisionTransformer(nn.Module):
@@ -36,7 +37,7 @@ class VisionTransformer(nn.Module):
                                              enable_nested_tensor=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, g, p = len(x), self.grid, self.patch_size
+        n, g, p = x.shape[0], self.grid, self.patch_size  # shape[0]: dynamic in ONNX
         patches = x.reshape(n, g, p, g, p).permute(0, 1, 3, 2, 4).reshape(n, g * g, p * p)
         tokens = self.patch_embed(patches)
         tokens = torch.cat([self.class_token.expand(n, -1, -1), tokens], dim=1)
