@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 COLORS = {"scratch": "tab:blue", "torch": "tab:orange", "torch-cuda": "tab:green"}
-CURVE_EXPERIMENTS = ("mlp", "mlp-fashion", "cnn", "cnn-fashion")
+CURVE_EXPERIMENTS = ("mlp", "mlp-fashion", "cnn", "cnn-fashion", "lstm", "gru-fashion", "vit")
 
 
 def _pyplot():
