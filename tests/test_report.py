@@ -237,6 +237,23 @@ def test_a_table_shows_one_machine_and_says_what_it_left_out():
     assert "1 older record from other machines left out" in text
 
 
+def test_accuracy_records_of_two_machines_make_two_tables_newest_machine_first(tmp_path):
+    """A new experiment run on another machine adds a table; the older machine's rows stay,
+    in their own table, and no table mixes the two."""
+    skylake, haswell = _with_id(_fp()), _with_id(_fp(numpy_blas=_blas(architecture="Haswell")))
+    for i, (fp, name) in enumerate([(skylake, "mlp"), (skylake, "cnn"), (haswell, "lstm")]):
+        rec = {"kind": "accuracy", "time": f"2026-11-22T0{i}:00:00+00:00", "machine": fp,
+               **_accuracy_payload(name)}
+        path = tmp_path / "records" / "accuracy" / f"2026112{i}-{fp['machine_id']}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rec))
+    text = report.build_tables(tmp_path)["accuracy"]
+    first, second = text.split("Run set:")[1:]
+    assert "Haswell" in first and "SkylakeX" not in first and "| lstm " in first
+    assert "SkylakeX" in second and "| mlp " in second and "| cnn " in second
+    assert "| lstm " not in second and "left out" not in text
+
+
 def test_large_spread_is_marked_and_iqr_never_prints_in_exponent_form():
     rec = _speed_record(_with_id(_fp()), median_torch=0.542, iqr_torch=0.104)
     text = tables.section("Run set: t", [rec], tables.speed_table)

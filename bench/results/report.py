@@ -11,8 +11,9 @@ Two destinations, never mixed:
   `check_published` reports the files that differ from what those records
   give, so a stale README fails the test suite, and nothing a user runs can.
 
-Each table is built from one machine's records (the machine of the newest
-record of its kind) and its caption names the run set and the full fingerprint.
+Each table is built from one machine's records and its caption names the run set
+and the full fingerprint: accuracy, lockstep and time to accuracy get a table per
+machine (newest first), the one-run kinds (speed, ceiling, peers) the newest record.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from bench.results.records import (
 from bench.results.summary import write_summary
 from bench.results.tables import (
     accuracy_table,
+    by_machine,
     ceiling_table,
     latest,
     lockstep_table,
@@ -61,16 +63,33 @@ README_TABLES = ("speed", "ceiling", "tta", "accuracy", "seeds", "lockstep", "pe
 README_SECTIONS = (*README_TABLES, "figures")
 
 
-def select(run_set: RunSet) -> dict[str, tuple[list[dict], int]]:
-    """Kind -> (the records its tables use, how many of other machines were left out)."""
+# Kinds whose records are one row each (an experiment, a target): a table of each machine,
+# newest machine first, so that a new experiment measured elsewhere adds a table instead of
+# hiding the others. The other kinds are one run each: their table shows the newest record.
+BY_MACHINE = {"accuracy": _exp_key, "lockstep": lambda r: (*_exp_key(r), r["dtype"]),
+              "tta": _exp_key}
+ONE_RUN = ("speed", "ceiling", "peers-parity", "peers-speed")
+
+
+def select(run_set: RunSet) -> dict[str, list[tuple[list[dict], int]]]:
+    """Kind -> its tables, each (the records it uses, how many of other machines it leaves
+    out). Every table holds one machine's records."""
     out = {}
-    for kind, key in (("accuracy", _exp_key), ("lockstep", lambda r: (*_exp_key(r), r["dtype"])),
-                      ("tta", _exp_key), ("speed", None), ("ceiling", None),
-                      ("peers-parity", None), ("peers-speed", None)):
+    for kind, key in BY_MACHINE.items():
+        out[kind] = [(latest(group, key), 0) for group in by_machine(run_set.load(kind))]
+    for kind in ONE_RUN:
         recs, left_out = one_machine(run_set.load(kind))
-        # speed, ceiling and peers tables show one run: the newest record
-        out[kind] = (latest(recs, key) if key else recs[-1:], left_out)
+        out[kind] = [(recs[-1:], left_out)]
     return out
+
+
+def _plot_records(sel: dict) -> tuple[list[dict], list[dict], list[dict]]:
+    """(accuracy, speed, tta) records for the figures. An accuracy figure shows one record:
+    every machine's, oldest first, so a newer machine's figure of an experiment replaces an
+    older one's. The speed and time-to-accuracy figures show the newest machine only."""
+    accuracy = [r for recs, _ in reversed(sel["accuracy"]) for r in recs]
+    speed, tta = (sel[kind][0][0] if sel[kind] else [] for kind in ("speed", "tta"))
+    return accuracy, speed, tta
 
 
 def build_tables(run_set: RunSet | Path) -> dict[str, str]:
@@ -81,8 +100,9 @@ def build_tables(run_set: RunSet | Path) -> dict[str, str]:
     name = run_set.caption()
 
     def sec(kind, build, keep=lambda r: True):
-        recs, left_out = sel[kind]
-        return section(name, [r for r in recs if keep(r)], build, left_out)
+        parts = [section(name, kept, build, left_out) for recs, left_out in sel[kind]
+                 if (kept := [r for r in recs if keep(r)])]
+        return "\n\n".join(parts) or section(name, [], build)
 
     def is_seed(rec):
         return rec["experiment"]["name"].startswith("seed-")
@@ -124,7 +144,7 @@ _FIGURE_TITLES = {"curves": "loss and accuracy curves of both twins",
 
 def _plot_names(run_set: RunSet) -> list[str]:
     sel = select(run_set)
-    return plots.planned(sel["accuracy"][0], sel["speed"][0], sel["tta"][0])
+    return plots.planned(*_plot_records(sel))
 
 
 def figures(run_set: RunSet, prefix: str = "") -> str:
@@ -167,7 +187,7 @@ def _sync(wanted: dict[Path, str], check: bool) -> list[str]:
 
 def _draw(run_set: RunSet, directory: Path, class_names) -> None:
     sel = select(run_set)
-    for name, png in plots.build_plots(sel["accuracy"][0], sel["speed"][0], sel["tta"][0],
+    for name, png in plots.build_plots(*_plot_records(sel),
                                        run_set.name, class_names).items():
         write_atomic(directory / name, png)
 

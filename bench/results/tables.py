@@ -40,6 +40,15 @@ def latest(records: list[dict], key: Callable[[dict], tuple]) -> list[dict]:
     return list(out.values())
 
 
+def by_machine(records: list[dict]) -> list[list[dict]]:
+    """The records grouped by machine, each group oldest first, the machine of the newest
+    record first: one table each, since a table never mixes machines."""
+    groups: dict[str, list[dict]] = {}
+    for rec in reversed(records):
+        groups.setdefault(rec["machine"]["machine_id"], []).insert(0, rec)
+    return list(groups.values())
+
+
 def one_machine(records: list[dict]) -> tuple[list[dict], int]:
     """The records of the machine of the newest record, and how many others were left out:
     a table never mixes machines."""
