@@ -215,8 +215,9 @@ CATALOGUE: list[Mutant] = [
 
     # --- reference ---------------------------------------------------------------------
     _m("reference-twin-ignores-dtype", "reference/build.py",
-       '        kwargs["dtype"] = dtype\n', "        pass\n",
-       [P, TWIN], "the twin is built in torch's default dtype, whatever scratch's is"),
+       "tmodel = _build(model, dtype, dropout).to(dtype)",
+       "tmodel = _build(model, torch.float32, dropout)",
+       [P, TWIN], "the twin is built in float32, whatever scratch's dtype is"),
     _m("reference-twin-always-train", "reference/build.py",
        "tmodel.train(model.training)", "tmodel.train(True)",
        [TWIN, P], "the twin is always in training mode"),
