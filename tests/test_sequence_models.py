@@ -78,10 +78,10 @@ def test_lockstep_float64_one_epoch(sequences, name, train, steps):
     assert report.test_accuracy["scratch"] == pytest.approx(report.test_accuracy["torch"])
 
 
-@pytest.mark.parametrize("name", ["ci-lstm", "ci-gru-fashion"])
-def test_ci_recurrent_learns(sequences, name):
-    """One epoch on 5,000 images, scratch only (its twin's agreement is the lockstep's).
-    ci-vit's check (60% after one epoch, ~40 s) is left to `twinbench accuracy ci-vit`."""
+@pytest.mark.parametrize("name", ["ci-lstm", "ci-gru-fashion", "ci-vit"])
+def test_ci_sequence_model_learns(sequences, name):
+    """One epoch on 5,000 images, scratch only (its twin's agreement is the lockstep's);
+    each target sits a few points under what the epoch measured (83.3, 73.4, 62.3%)."""
     exp = get_experiment(name)
     data = (sequences[name].astype(np.float32) if name in sequences else load_data(exp))
     with threadpool_limits(1, user_api="blas"):
