@@ -1,6 +1,6 @@
 """Comparison: scratch against torch, on one layer, a catalogue of them, or a whole run.
 
-- `parity`: `compare(module, x)`, `ParityResult`, the per-dtype `TOLERANCES`.
+- `parity`: `compare(module, *inputs)`, `ParityResult`, the per-dtype `TOLERANCES`.
 - `catalogue`: `CASES`, the components every parity check runs, and `parity_table`.
 - `check`: the public twin check for anyone's NumPy layer or optimizer: `check`,
   `check_optimizer`, `Adapter`, `Param`, `CheckReport`.
