@@ -1,8 +1,8 @@
 """`twinbench experiments`: every named experiment, what it is and how long it takes.
 
-The expected time is the published reference's: its accuracy record's median
-seconds per epoch, times the experiment's epochs, for each twin, on the machine
-the caption names. An experiment without a published record says so.
+The expected time is the published reference's: the experiment's newest accuracy
+record's median seconds per epoch, times its epochs, for each twin, on the machine
+the footnote names for it. An experiment without a published record says so.
 """
 
 from __future__ import annotations
@@ -20,11 +20,14 @@ def _duration(seconds: float) -> str:
 
 
 def _expected(published: list[dict]) -> tuple[Callable[[str, int], str], str | None]:
-    from bench.results.tables import latest, one_machine
+    """(expected time of an experiment, the machines they were measured on, in words)."""
+    from bench.results.tables import latest
 
-    recs, _ = one_machine(published)
-    by_name = {r["experiment"]["name"]: r for r in latest(recs, lambda r: r["experiment"]["name"])}
-    machine = recs[-1]["machine"] if recs else None
+    by_name = {r["experiment"]["name"]: r
+               for r in latest(published, lambda r: r["experiment"]["name"])}
+    machines: dict[str, tuple[dict, list[str]]] = {}
+    for name, rec in sorted(by_name.items()):
+        machines.setdefault(rec["machine"]["machine_id"], (rec["machine"], []))[1].append(name)
 
     def minutes(name: str, epochs: int) -> str:
         rec = by_name.get(name)
@@ -33,8 +36,9 @@ def _expected(published: list[dict]) -> tuple[Callable[[str, int], str], str | N
         sec = rec["seconds_per_epoch"]
         return " / ".join(_duration(sec[i] * epochs) for i in ("scratch", "torch"))
 
-    return minutes, (machine and f"{machine['cpu']}, {machine['cores']} cores "
-                                 f"[machine {machine['machine_id']}]")
+    return minutes, "; ".join(
+        f"{m['cpu']}, {m['cores']} cores [machine {m['machine_id']}] for {', '.join(names)}"
+        for m, names in machines.values()) or None
 
 
 def _run(args: argparse.Namespace) -> int:
