@@ -346,6 +346,27 @@ def test_the_summary_compares_with_the_reference_and_names_what_differs(tmp_path
     assert "No published reference" in summarize(open_run_set(run_dir), None)
 
 
+def test_the_summary_finds_each_experiments_reference_on_any_machine(tmp_path):
+    """The reference's mlp was measured on one machine, a later lstm on another: a run of
+    mlp is compared with the reference's mlp, and named against that machine."""
+    ref_dir, run_dir = tmp_path / "ref", tmp_path / "run"
+    skylake, haswell = _with_id(_fp()), _with_id(_fp(numpy_blas=_blas(architecture="Haswell")))
+    for i, (directory, fp, name, acc) in enumerate((
+            (ref_dir, skylake, "mlp", 98.6), (ref_dir, haswell, "lstm", 99.0),
+            (run_dir, skylake, "mlp", 97.0))):  # the lstm record is the reference's newest
+        rec = {"kind": "accuracy", "time": f"2026-11-22T0{i}:00:00+00:00", "machine": fp,
+               **_accuracy_payload(name, acc, acc)}
+        path = directory / "records" / "accuracy" / f"{i}-{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rec))
+    from bench.results.summary import summarize
+
+    text = summarize(open_run_set(run_dir), open_run_set(ref_dir))
+    assert f"machine {skylake['machine_id']}:" in text and "the same machine" in text
+    row = next(line for line in text.splitlines() if line.startswith("| mlp "))
+    assert "| 97.00 " in row and "| 98.60 " in row
+
+
 def test_an_unwritable_results_directory_is_named_before_any_work(tmp_path, monkeypatch):
     blocker = tmp_path / "a-file"
     blocker.write_text("")

@@ -18,7 +18,7 @@ from tabulate import tabulate
 from bench.results.atomic import write_atomic
 from bench.results.machine import ID_FIELDS, load_warning, machine_label
 from bench.results.records import RunSet
-from bench.results.tables import one_machine
+from bench.results.tables import latest, one_machine
 
 
 def _flat(value, prefix: str = "") -> dict[str, object]:
@@ -148,10 +148,19 @@ def summarize(run: RunSet, reference: RunSet | None) -> str:
         return "\n".join([*lines, "No published reference to compare with (run from a "
                                   "twinbench checkout to compare with its results/)."]) + "\n"
     theirs = {k: one_machine(reference.load(k))[0] for k in kinds}
+    # Accuracy rows compare experiment by experiment: each one's newest reference record,
+    # whichever machine measured it (the reference's accuracy tables are one per machine).
+    ran = {r["experiment"]["name"] for r in mine["accuracy"]}
+    theirs["accuracy"] = [r for r in latest(reference.load("accuracy"),
+                                            lambda r: r["experiment"]["name"])
+                          if r["experiment"]["name"] in ran]
     ref_held = [r for recs in theirs.values() for r in recs]
     if not ref_held:
         return "\n".join([*lines, f"The reference {reference.name} holds no records."]) + "\n"
-    ref_fp = ref_held[-1]["machine"]
+    # The reference machine named below: that of the first kind both the run and the
+    # reference hold, so that it is the machine the comparisons below are against.
+    shared = [theirs[k] for k in kinds if mine[k] and theirs[k]]
+    ref_fp = (shared[0] if shared else ref_held)[-1]["machine"]
     lines.append(f"Compared with the published reference {reference.name!r} "
                  f"({reference.directory}), machine {ref_fp['machine_id']}:")
     if ref_fp["machine_id"] == fp["machine_id"]:
