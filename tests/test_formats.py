@@ -202,6 +202,22 @@ def test_convert_refuses_weights_of_another_architecture(tmp_path, capsys):
     assert "Traceback" not in err and not (tmp_path / "x.npz").exists()
 
 
+def test_a_checkpoint_whose_experiment_is_not_the_registrys_is_refused(tmp_path, capsys):
+    """The experiment a file records goes through the registry (as for eval and --resume):
+    a checkpoint claiming ci-mlp with other layers is refused, and nothing is written."""
+    from bench.experiments import get_experiment
+    from bench.training import History, make_runner, save_checkpoint
+
+    exp = get_experiment("ci-mlp")
+    tampered = {**exp.to_dict(), "layers": ["linear 4096", "relu", "linear 10"]}
+    ckpt = tmp_path / "ci-mlp-scratch.npz"
+    save_checkpoint(ckpt, make_runner("scratch", exp), History(tampered, "scratch", []))
+    assert cli.main(["convert", str(ckpt), str(tmp_path / "w.pt")]) == 1
+    err = capsys.readouterr().err
+    assert "ci-mlp" in err and "layers" in err and "Traceback" not in err
+    assert not (tmp_path / "w.pt").exists()
+
+
 def test_convert_names_a_pt_that_is_no_state_dict(tmp_path, capsys, rng):
     torch.save(reference.twin(_model(rng)), tmp_path / "model.pt")
     assert cli.main(["convert", str(tmp_path / "model.pt"), str(tmp_path / "w.npz")]) == 1

@@ -148,11 +148,6 @@ def _unpool_input(c: int, h: int, w: int, output_size: bool = False):
     return make
 
 
-def _eval_no_running_stats(bn):
-    """track_running_stats=False in eval mode: still batch statistics, as torch."""
-    return bn.eval()
-
-
 def _regularised_mlp(rng, dtype):
     return scratch.Sequential(
         scratch.Linear(20, 16, rng=rng, dtype=dtype), scratch.BatchNorm1d(16, dtype=dtype),
@@ -309,9 +304,10 @@ CASES: list[Case] = [
          lambda r, dt: scratch.AdaptiveAvgPool2d((3, 5)), (2, 7, 8)),
     Case("BatchNorm2d(bias=False, momentum=None)",
          lambda r, dt: scratch.BatchNorm2d(3, momentum=None, bias=False, dtype=dt), (3, 4, 5)),
+    # track_running_stats=False in eval mode: still batch statistics, as torch
     Case("BatchNorm2d(track_running_stats=False) eval",
-         lambda r, dt: _eval_no_running_stats(
-             scratch.BatchNorm2d(3, track_running_stats=False, dtype=dt)), (3, 4, 5)),
+         lambda r, dt: scratch.BatchNorm2d(3, track_running_stats=False, dtype=dt).eval(),
+         (3, 4, 5)),
     Case("BatchNorm1d(affine=False) (N, C, L) eval",
          lambda r, dt: scratch.BatchNorm1d(4, affine=False, dtype=dt).eval(), (4, 5)),
     Case("ReLU(inplace=True)", lambda r, dt: scratch.ReLU(True), (11,)),

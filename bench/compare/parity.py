@@ -97,14 +97,6 @@ class ParityResult:
                                  f"atol={tol.atol:g}: " + "; ".join(bad))
 
 
-def _torch_target(target: np.ndarray | None):
-    if target is None:
-        return None
-    if np.issubdtype(target.dtype, np.integer):
-        return torch.from_numpy(target.astype(np.int64))
-    return reference.to_torch(target)
-
-
 def _is_float(a) -> bool:
     return isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64)
 
@@ -180,7 +172,7 @@ def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
     module.zero_grad()
     if is_loss:
         out = module(*inputs, target)
-        tout = tmodule(*tinputs, _torch_target(target))
+        tout = tmodule(*tinputs, _to_torch_tree(target, None))
         outs, touts = [np.asarray(out)], [tout]
     else:
         outs = array_leaves(module(*inputs, **options))

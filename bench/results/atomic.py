@@ -35,11 +35,6 @@ def file_mode() -> int:
     return 0o666 & ~mask
 
 
-def apply_file_mode(path: Path) -> None:
-    """Give `path`, written through mkstemp by another writer (scratch.save), `file_mode()`."""
-    with contextlib.suppress(OSError):  # not on every platform / file system
-        os.chmod(path, file_mode())
-
 OnError = Callable[[OSError], Exception]
 
 

@@ -26,7 +26,7 @@ import scratch
 from bench.errors import FileFormatError
 from bench.experiments import Experiment, recorded_experiment
 from bench.experiments.registry import DESCRIPTIVE
-from bench.results.atomic import apply_file_mode, sweep_stale_parts
+from bench.results.atomic import sweep_stale_parts
 from bench.training.history import History
 from bench.training.runners import load_scheduler_state, make_runner, scheduler_state_json
 
@@ -63,8 +63,7 @@ def save_checkpoint(path: Path, runner, history: History) -> None:
     directory = Path(os.path.dirname(os.path.abspath(path)))
     os.makedirs(directory, exist_ok=True)
     sweep_stale_parts(directory, pattern=SAVE_TEMP_PATTERN)
-    scratch.save(ckpt, path)
-    apply_file_mode(path)  # scratch.save keeps mkstemp's 0600; histories follow the umask
+    scratch.save(ckpt, path)  # with the umask's mode, as every file twinbench writes
 
 
 def read_checkpoint(path: Path) -> tuple[dict, dict, History]:
@@ -157,14 +156,16 @@ def read_weights_file(path: Path, experiment: str | None = None, *, required: bo
 
     data = formats.load(path)
     own = None
+    # The recorded experiment goes through the registry, as `eval` and `--resume` take it:
+    # the model is built from the registry's recipe, never from the file's own strings.
     if all(k in data for k in TRAINING_KEYS):
         weights = data["model"]
-        own = Experiment(**History.from_json(str(data["history"])).experiment)
+        own = recorded_experiment(History.from_json(str(data["history"])).experiment)
     else:
         weights = dict(data)
         text = weights.pop(EXPERIMENT_KEY, None)
         if text is not None:
-            own = Experiment(**json.loads(str(text)))
+            own = recorded_experiment(json.loads(str(text)))
     if experiment is not None:
         return get_experiment(experiment), weights
     if own is None and required:

@@ -20,6 +20,7 @@ import scratch
 from bench.datasets import DATASETS, PixelStats, to_inputs
 from bench.experiments import Experiment, build_model
 from bench.training.checkpoint import read_weights_file
+from scratch.functional import softmax
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Twins:
         logits_s = self.scratch_model(x).astype(np.float64)  # (N, 10)
         with torch.no_grad():
             logits_t = self.torch_model(torch.from_numpy(x)).numpy().astype(np.float64)
-        return _softmax(logits_s), _softmax(logits_t)
+        return softmax(logits_s, 1), softmax(logits_t, 1)
 
     def first_activations(self, x: np.ndarray) -> np.ndarray:
         """Scratch's output of the first layer and its activation function, (N, ...).
@@ -76,12 +77,6 @@ class Twins:
             for module in list(self.torch_model)[:-1]:
                 t = module(t)
         return h.reshape(len(x), -1), t.numpy().reshape(len(x), -1)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def training_stats(exp: Experiment, **fetch_options) -> PixelStats | None:

@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from scratch.functional.activation import softmax, softmax_backward
+
 
 def canonical_mask(mask: np.ndarray | None, dtype, name: str) -> np.ndarray | None:
     """A bool mask as 0 / -inf floats (True: masked), a float mask as it is, as torch."""
@@ -36,11 +38,6 @@ def canonical_mask(mask: np.ndarray | None, dtype, name: str) -> np.ndarray | No
     if not np.issubdtype(mask.dtype, np.floating):
         raise TypeError(f"only bool and floating types of {name} are supported, got {mask.dtype}")
     return mask.astype(dtype, copy=False)
-
-
-def _softmax(s: np.ndarray) -> np.ndarray:
-    e = np.exp(s - s.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _project(x, w, b):
@@ -78,7 +75,7 @@ def multi_head_attention_forward(query, key, value, num_heads: int, w_q, w_k, w_
     s = qs @ kh.transpose(0, 1, 3, 2)  # (N, H, L, S')
     if mask is not None:
         s = s + mask
-    p = _softmax(s)  # (N, H, L, S')
+    p = softmax(s, -1)  # (N, H, L, S')
     keep = None
     if dropout_p > 0:
         if dropout_p >= 1:
@@ -124,7 +121,7 @@ def multi_head_attention_backward(grad_out, grad_weights, cache, *, input_grad: 
         dp = dp + grad_weights
     if keep is not None:
         dp = dp * keep
-    ds = p * (dp - (dp * p).sum(axis=-1, keepdims=True))  # (N, H, L, S')
+    ds = softmax_backward(dp, p, -1)  # (N, H, L, S')
     dqh = (ds @ kh) * scale  # (N, H, L, d)
     dkh = ds.transpose(0, 1, 3, 2) @ qs  # (N, H, S', d)
     if zero_attn:
