@@ -188,6 +188,37 @@ def test_bench_leaves_every_tracked_file_untouched(tmp_path, monkeypatch, capsys
     assert "holds no records" in out  # the fake checkout has published nothing yet
 
 
+def test_bench_tta_names_the_experiments_and_refuses_unknown_ones(tmp_path, monkeypatch,
+                                                                    capsys):
+    import bench.measure.main
+
+    seen = {}
+
+    def steps(run_dir, **kwargs):
+        seen.update(kwargs)
+        return _fake_steps(run_dir)
+
+    monkeypatch.setattr(bench.measure.main, "main_job_steps", steps)
+    monkeypatch.setenv(records.RESULTS_ENV, str(tmp_path / "mine"))
+    assert cli.main(["bench", "--no-report", "--tta", "lstm", "vit"]) == 0
+    assert seen["tta"] == ["lstm", "vit"]
+    seen.clear()
+    for argv, says in ((["--tta", "lstm", "nope"], "no time-to-accuracy target for nope"),
+                       (["--tta", "lstm", "--skip-e2e"], "--skip-e2e skips")):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["bench", *argv])
+        assert exit_info.value.code == 2 and says in capsys.readouterr().err
+    assert not seen  # refused before any work
+
+
+def test_every_time_to_accuracy_target_names_an_experiment():
+    from bench.experiments import EXPERIMENTS
+    from bench.measure.tta import TARGETS
+
+    for name, target in TARGETS.items():
+        assert name in EXPERIMENTS and 0 < target < 100
+
+
 def test_results_env_works_outside_a_checkout(tmp_path, monkeypatch, capsys, fake_steps):
     outside = tmp_path / "elsewhere"
     outside.mkdir()

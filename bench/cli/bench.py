@@ -32,10 +32,19 @@ def _run(args: argparse.Namespace) -> int:
                    "twinbench checkout")
     if args.publish and args.skip_speed and args.skip_e2e:
         fail(args, "--publish with --skip-speed and --skip-e2e would publish nothing")
+    from bench.measure.tta import TARGETS
+
+    unknown = [n for n in args.tta or () if n not in TARGETS]
+    if unknown:
+        fail(args, f"--tta: no time-to-accuracy target for {', '.join(unknown)}; "
+                   f"expected some of {', '.join(TARGETS)}")
+    if args.tta and args.skip_e2e:
+        fail(args, "--tta runs end-to-end trainings, which --skip-e2e skips")
     run = run_dir(args, "bench")
     print(f"run directory: {run}", flush=True)
     steps = main_job_steps(run, full=args.full, grid=args.grid, seeds=args.seeds,
-                           speed=not args.skip_speed, end_to_end=not args.skip_e2e)
+                           speed=not args.skip_speed, end_to_end=not args.skip_e2e,
+                           tta=args.tta)
     try:
         for i, (title, step) in enumerate(steps, 1):
             print(f"[{i}/{len(steps)}] {title}", flush=True)
@@ -66,6 +75,9 @@ def add_command(sub) -> None:
                         "minutes) or full; --full implies full")
     p.add_argument("--seeds", type=positive_int, default=3, metavar="N",
                    help="seeds for time-to-accuracy (default: 3)")
+    p.add_argument("--tta", nargs="+", metavar="EXPERIMENT",
+                   help="time-to-accuracy for these experiments instead (default: mlp, or "
+                        "every target with --full; `twinbench experiments` lists them)")
     p.add_argument("--skip-speed", action="store_true",
                    help="skip the speed suite and the matmul ceiling")
     p.add_argument("--skip-e2e", action="store_true",

@@ -23,9 +23,11 @@ Step = tuple[str, Callable[[], Path]]
 
 
 def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default", seeds: int = 3,
-                   speed: bool = True, end_to_end: bool = True) -> list[Step]:
+                   speed: bool = True, end_to_end: bool = True,
+                   tta: list[str] | None = None) -> list[Step]:
     """(title, run) for every measurement of the main job; `run()` appends a record to
-    `run_dir` and returns its path."""
+    `run_dir` and returns its path. `tta` names the time-to-accuracy experiments (default:
+    mlp, or every one in TARGETS when `full`)."""
     steps: list[Step] = []
     if speed:
         grid = "full" if full else grid
@@ -34,7 +36,7 @@ def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default", seeds: i
         steps.append(("matmul ceiling", lambda: measure_ceiling(run_dir)))
     if not end_to_end:
         return steps
-    for name in (list(TARGETS) if full else ["mlp"]):
+    for name in tta or (list(TARGETS) if full else ["mlp"]):
         steps.append((f"time to accuracy: {name}", lambda n=name: time_to_accuracy(
             n, run_dir, seeds=seeds, impls=impls(), show_progress=True)))
     if full:

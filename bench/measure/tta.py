@@ -14,8 +14,10 @@ from bench.experiments import get_experiment
 from bench.results.records import append_record
 from bench.training import fit, load_data
 
-# experiment -> target test accuracy (percent)
-TARGETS = {"mlp": 98.0, "mlp-fashion": 88.0, "cnn": 99.0, "cnn-fashion": 91.0}
+# experiment -> target test accuracy (percent): reached in the first few epochs of the
+# experiment's own schedule, so the clock measures speed, not the last tenths.
+TARGETS = {"mlp": 98.0, "mlp-fashion": 88.0, "cnn": 99.0, "cnn-fashion": 91.0,
+           "lstm": 98.0, "gru-fashion": 88.0, "vit": 97.0}
 
 
 def time_to_accuracy(name: str, results_dir: Path, seeds: int = 3, impls=("scratch", "torch"),
