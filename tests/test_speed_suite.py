@@ -166,3 +166,23 @@ def test_each_case_times_the_model_it_names_with_the_threads_it_records(
     assert {who for who, _, _ in ran} == {impl}
     assert {t for _, t, _ in ran} == {threads}
     assert all(blas == {threads} for _, _, blas in ran)
+
+
+def test_the_race_runs_under_pytest_benchmark_with_its_json_kept(tmp_path, monkeypatch):
+    """`twinbench peers --race`: every step time from one pytest-benchmark run (median,
+    IQR, rounds per batch), the tool's JSON beside the record, IQRs in the table."""
+    from bench import cli
+
+    monkeypatch.setenv("TWINBENCH_RESULTS", str(tmp_path))
+    assert cli.main(["peers", "--race", "scratch", "torch", "--epochs", "0", "--rounds", "3",
+                     "--batch", "2", "4"]) == 0
+    (path,) = list(tmp_path.glob("peers-*/records/peers-speed/*[0-9a-f].json"))
+    rec = json.loads(path.read_text())
+    assert rec["timer"] == "pytest-benchmark"
+    for row in rec["rows"]:
+        assert set(row["step_seconds"]) == set(row["step_iqr"]) == {"2", "4"}
+        assert row["rounds"] == {"2": 3, "4": 3}
+    names = {b["name"] for b in json.loads(companion(path).read_text())["benchmarks"]}
+    assert names == {f"test_race_step[{i}-{b}]" for i in ("scratch", "torch") for b in (2, 4)}
+    table = report.build_tables(path.parents[2])["peers-speed"]
+    assert "step ms, batch 2 (IQR %)" in table and "batch 32" not in table  # the batches run

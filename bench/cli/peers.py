@@ -19,13 +19,15 @@ from bench.cli.accuracy import run_dir
 from bench.cli.args import fail, non_negative_int, positive_int
 
 
-def _finish(args: argparse.Namespace, kind: str, payload: dict) -> None:
-    """Record `payload` in this command's run directory, render it, publish if asked."""
+def _finish(args: argparse.Namespace, kind: str, payload: dict,
+            native: bytes | None = None) -> None:
+    """Record `payload` (and pytest-benchmark's `native` JSON beside it) in this command's
+    run directory, render it, publish if asked."""
     from bench.results.records import append_record, published_dir
     from bench.results.report import publish_run, render_run
 
     run = run_dir(args, "peers")
-    path = append_record(kind, payload, run)
+    path = append_record(kind, payload, run, native=native)
     print(f"record: {path}")
     summary, _ = render_run(run)
     print(f"tables: {run} ({summary.name})")
@@ -71,41 +73,45 @@ def _race(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
     from bench.datasets import load_inputs
+    from bench.measure.speed.run import run_race_steps
     from bench.peers.load import available, version
-    from bench.peers.race import TRAINERS, accuracy, step_times
+    from bench.peers.race import TRAINERS, accuracy
 
     names = tuple(args.peer) if args.peer else tuple(TRAINERS)
     unknown = [p for p in names if p not in TRAINERS]
     if unknown:
         fail(args, f"--race: unknown implementation(s) {', '.join(unknown)}; expected any of "
                    f"{', '.join(TRAINERS)}")
-    torch.set_num_threads(args.threads)
+    missing = [n for n in names if n not in ("scratch", "torch") and not available(n)]
+    for name in missing:
+        print(f"{name}: not installed, skipped")
+    names = tuple(n for n in names if n not in missing)
     data = None
     if args.epochs:
         x_tr, y_tr = load_inputs("mnist", "train")
         x_te, y_te = load_inputs("mnist", "test")
         data = (x_tr, y_tr, x_te, y_te)
+    # every step time in one pytest-benchmark run, before any training
+    steps, native = run_race_steps(list(names), list(args.batch), args.threads, args.rounds)
     rows = []
+    torch.set_num_threads(args.threads)
     with threadpool_limits(args.threads):
         for name in names:
-            if name not in ("scratch", "torch") and not available(name):
-                print(f"{name}: not installed, skipped")
-                continue
-            scalar = name == "micrograd"  # a Value per number: batch 1, a few rounds
-            times = step_times(name, batches=(1,) if scalar else tuple(args.batch),
-                               rounds=2 if scalar else args.rounds, warmup=1 if scalar else 3)
             row = {"impl": name, "version": {"scratch": "this checkout",
                                              "torch": torch.__version__}.get(name, version(name)),
-                   "step_seconds": {str(b): t for b, t in times.items()}}
-            if data is not None and not scalar:
+                   "step_seconds": {str(s["batch"]): s["median"] for s in steps[name]},
+                   "step_iqr": {str(s["batch"]): s["iqr"] for s in steps[name]},
+                   "rounds": {str(s["batch"]): s["rounds"] for s in steps[name]}}
+            if data is not None and name != "micrograd":  # scalar: timed at batch 1 only
                 row.update(accuracy(name, data, epochs=args.epochs))
             print(row, flush=True)
             rows.append(row)
     if not args.no_record:
         _finish(args, "peers-speed", {"rows": rows, "threads": args.threads,
-                                      "rounds": args.rounds,
+                                      "rounds": args.rounds, "timer": "pytest-benchmark",
                                       "model": "MLP 784-512-256-10 ReLU, SGD momentum 0.9, "
-                                               "lr 0.05, cross-entropy, float32"})
+                                               "lr 0.05, cross-entropy, float32"},
+                native=native)
     return 0
 
 
@@ -126,7 +132,8 @@ def add_command(sub) -> None:
                         "MNIST accuracy (records peers-speed)")
     p.add_argument("--batch", type=positive_int, nargs="+", default=[32, 128, 512],
                    help="--race: batch sizes to time (default: 32 128 512)")
-    p.add_argument("--rounds", type=positive_int, default=10, help="timed steps per batch size")
+    p.add_argument("--rounds", type=positive_int, default=20,
+                   help="--race: timed steps per batch size, after 3 warm-up steps")
     p.add_argument("--epochs", type=non_negative_int, default=5,
                    help="MNIST epochs (0: timing only)")
     p.add_argument("--threads", type=positive_int, default=1,

@@ -3,10 +3,9 @@ written through each peer's public API, from the same initial weights.
 
 Each `Trainer` builds the model from the weights (torch's layout, (out, in)) and offers
 `step(x, y)` (forward, mean cross-entropy, backward, one SGD-momentum update) and
-`predict(x)`. `step_times` times training steps at given batch sizes (median of
-rounds after warm-up, BLAS and torch on the same number of threads); `accuracy`
+`predict(x)`. The speed suite times their steps (bench/measure/speed/test_race.py,
+under pytest-benchmark, BLAS and torch on the same number of threads); `accuracy`
 trains 5 epochs on MNIST with one batch order for all and returns test accuracy.
-The machine is shared: timings are indicative.
 
 Per peer, what its public API offers: numpy-ml's FullyConnected layers with their
 own SGD optimizer (its CrossEntropy sums over the batch, so the gradient handed to
@@ -248,25 +247,6 @@ class MicrogradTrainer(Trainer):
 TRAINERS = {"scratch": ScratchTrainer, "torch": TorchTrainer, "numpy-ml": NumpyMLTrainer,
             "dezero": DezeroTrainer, "mygrad": MygradTrainer, "tinygrad": TinygradTrainer,
             "micrograd": MicrogradTrainer}
-
-
-def step_times(name: str, batches=(32, 128, 512), rounds: int = 20, warmup: int = 3,
-               seed: int = 0) -> dict[int, float]:
-    """Median seconds per training step at each batch size (random data, fixed shapes)."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for batch in batches:
-        trainer = TRAINERS[name](initial_weights(seed))
-        x = rng.standard_normal((batch, SIZES[0])).astype(np.float32)
-        y = rng.integers(0, SIZES[-1], batch)
-        times = []
-        for k in range(warmup + rounds):
-            t0 = time.perf_counter()
-            trainer.step(x, y)
-            if k >= warmup:
-                times.append(time.perf_counter() - t0)
-        out[batch] = float(np.median(times))
-    return out
 
 
 def accuracy(name: str, data, epochs: int = 5, batch: int = 128, seed: int = 0) -> dict:

@@ -225,13 +225,9 @@ def speed_rows(rec: dict, phases: tuple[str, ...],
 
     def timed(row, impl: str) -> str:
         nonlocal unsteady
-        med, iqr = row.get(("median", impl), np.nan), row.get(("iqr", impl), np.nan)
-        if pd.isna(med):
-            return "-"
-        spread = iqr / med
-        mark = SPREAD_MARK if spread > SPREAD_LIMIT else ""
-        unsteady += bool(mark)
-        return f"{_num(1e3 * med)} ({spread:.0%}){mark}"
+        text, mark = _timed_ms(row.get(("median", impl), np.nan), row.get(("iqr", impl), np.nan))
+        unsteady += mark
+        return text
 
     def fmt(x: float, spec: str) -> str:
         return "-" if pd.isna(x) else format(x, spec)
@@ -247,13 +243,25 @@ def speed_rows(rec: dict, phases: tuple[str, ...],
         if ("median", "torch-cuda") in row.index and pd.notna(row[("median", "torch-cuda")]):
             out["torch-cuda ms"] = _num(1e3 * row[("median", "torch-cuda")])
         rows.append(out)
-    notes = []
-    if unsteady:
-        notes.append(f"{SPREAD_MARK} {unsteady} timing{'s' * (unsteady != 1)} with an "
-                     f"interquartile range above {SPREAD_LIMIT:.0%} of the median: unsteady "
-                     "(a busy machine, or a case too short for the timer); read their ratios "
-                     "with care.")
-    return Table(pd.DataFrame(rows), notes)
+    return Table(pd.DataFrame(rows), _unsteady_note(unsteady))
+
+
+def _timed_ms(median: float, iqr: float) -> tuple[str, bool]:
+    """"1.23 (4%)": milliseconds and the IQR as % of the median, marked when unsteady;
+    and whether it is."""
+    if pd.isna(median):
+        return "-", False
+    spread = iqr / median
+    unsteady = bool(spread > SPREAD_LIMIT)
+    return f"{_num(1e3 * median)} ({spread:.0%}){SPREAD_MARK * unsteady}", unsteady
+
+
+def _unsteady_note(count: int) -> list[str]:
+    if not count:
+        return []
+    return [f"{SPREAD_MARK} {count} timing{'s' * (count != 1)} with an interquartile range "
+            f"above {SPREAD_LIMIT:.0%} of the median: unsteady (a busy machine, or a case too "
+            "short for the timer); read their ratios with care."]
 
 
 def speed_table(records: list[dict]) -> Table:
@@ -323,19 +331,27 @@ def peers_parity_table(records: list[dict]) -> Table:
 
 
 def peers_speed_table(records: list[dict]) -> Table:
-    """`twinbench peers --race`: each implementation's row (one record: one run)."""
+    """`twinbench peers --race`: each implementation's row (one record: one run). Step
+    times are medians with the IQR as % of the median (records from before the race ran
+    under pytest-benchmark hold medians only)."""
     race = [(rec, r) for rec in records for r in rec["rows"]]
-    rows = []
+    rows, unsteady = [], 0
     for rec, r in race:
-        steps = r["step_seconds"]
+        steps, iqrs = r["step_seconds"], r.get("step_iqr", {})
         out = {"implementation": r["impl"], "version": r["version"]}
-        for b in ("1", "32", "128", "512"):
-            if any(b in x["step_seconds"] for _, x in race):
-                out[f"step ms, batch {b}"] = f"{1e3 * steps[b]:.2f}" if b in steps else "-"
+        for b in sorted({b for _, x in race for b in x["step_seconds"]}, key=int):
+            column = f"step ms, batch {b}" + (" (IQR %)" if iqrs else "")
+            if b not in steps:
+                out[column] = "-"
+            elif b in iqrs:
+                out[column], mark = _timed_ms(steps[b], iqrs[b])
+                unsteady += mark
+            else:
+                out[column] = f"{1e3 * steps[b]:.2f}"
         out["MNIST test % after 5 epochs"] = (f"{r['accuracy']:.2f}" if "accuracy" in r
                                               else "-")
         out["training s (5 epochs)"] = (f"{r['train_seconds']:.0f}" if "train_seconds" in r
                                         else "-")
         out["threads"] = rec["threads"]
         rows.append(out)
-    return Table(pd.DataFrame(rows))
+    return Table(pd.DataFrame(rows), _unsteady_note(unsteady))

@@ -24,25 +24,25 @@ SPEED_DIR = Path(__file__).resolve().parent
 STATS = ("median", "iqr", "mean", "stddev", "min", "max", "rounds")
 
 
-def run_speed_suite(grid: str, results_dir: Path, budget_s: float = 0.4,
-                    extra_args: tuple[str, ...] = ()) -> Path:
-    """Time the `grid` cases and append a "speed" record to `results_dir`; returns its path."""
+def _pytest_benchmark(test_file: str, env: dict[str, str],
+                      extra_args: tuple[str, ...] = ()) -> tuple[dict, bytes]:
+    """Run one benchmark module of this directory under pytest-benchmark with `env` set;
+    returns (its JSON parsed, its JSON as written)."""
     import pytest
 
     fd, raw = tempfile.mkstemp(prefix="twinbench-speed-", suffix=".json")
     os.close(fd)
-    env = {"TWINBENCH_GRID": grid, "TWINBENCH_BUDGET_S": str(budget_s)}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        code = pytest.main([str(SPEED_DIR), "-q", "-p", "no:cacheprovider",
+        code = pytest.main([str(SPEED_DIR / test_file), "-q", "-p", "no:cacheprovider",
                             f"--rootdir={SPEED_DIR}", f"--benchmark-json={raw}",
                             "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name",
                             *extra_args])
         if code != 0:
-            raise RuntimeError(f"the speed suite failed (pytest exit code {code})")
+            raise RuntimeError(f"{test_file} failed (pytest exit code {code})")
         native = Path(raw).read_bytes()
-        data = json.loads(native)
+        return json.loads(native), native
     finally:
         Path(raw).unlink(missing_ok=True)
         for k, v in saved.items():
@@ -50,10 +50,37 @@ def run_speed_suite(grid: str, results_dir: Path, budget_s: float = 0.4,
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    benchmarks = [{**b["extra_info"], "group": b["group"],
-                   **{s: b["stats"][s] for s in STATS}} for b in data["benchmarks"]]
+
+
+def _stats(benchmark: dict) -> dict:
+    return {**benchmark["extra_info"], "group": benchmark["group"],
+            **{s: benchmark["stats"][s] for s in STATS}}
+
+
+def run_speed_suite(grid: str, results_dir: Path, budget_s: float = 0.4,
+                    extra_args: tuple[str, ...] = ()) -> Path:
+    """Time the `grid` cases and append a "speed" record to `results_dir`; returns its path."""
+    data, native = _pytest_benchmark(
+        "test_speed.py", {"TWINBENCH_GRID": grid, "TWINBENCH_BUDGET_S": str(budget_s)},
+        extra_args)
+    benchmarks = [_stats(b) for b in data["benchmarks"]]
     return append_record("speed", {"grid": grid, "budget_s": budget_s,
                                    "benchmarks": benchmarks}, results_dir, native=native)
+
+
+def run_race_steps(impls: list[str], batches: list[int], threads: int, rounds: int,
+                   extra_args: tuple[str, ...] = ()) -> tuple[dict[str, list[dict]], bytes]:
+    """The race's training steps (test_race.py) in one pytest-benchmark run: per
+    implementation, its benchmarks' stats (batch, median, iqr, ...); and the tool's JSON."""
+    data, native = _pytest_benchmark("test_race.py", {
+        "TWINBENCH_RACE_IMPLS": ",".join(impls),
+        "TWINBENCH_RACE_BATCHES": ",".join(str(b) for b in batches),
+        "TWINBENCH_RACE_THREADS": str(threads), "TWINBENCH_RACE_ROUNDS": str(rounds)},
+        extra_args)
+    out: dict[str, list[dict]] = {impl: [] for impl in impls}
+    for b in data["benchmarks"]:
+        out[b["extra_info"]["impl"]].append(_stats(b))
+    return out, native
 
 
 def _best_seconds(fn, repeats: int) -> float:
