@@ -37,7 +37,9 @@ def test_scratch_is_the_first_row_and_agrees_everywhere():
 @pytest.mark.parametrize("peer, name", [("numpy-ml", "FullyConnected"),
                                         ("dezero", "layers.Linear"),
                                         ("mygrad", "nnet.conv_nd"),
-                                        ("micrograd", "nn.Layer")])
+                                        ("micrograd", "nn.Layer"),
+                                        ("numpy-ml", "RNNCell"), ("numpy-ml", "LSTMCell"),
+                                        ("dezero", "layers.RNN"), ("dezero", "layers.LSTM")])
 def test_a_peer_layer_agrees_with_torch(peer, name):
     if not available(peer):
         pytest.skip(f"{peer} is not installed")
@@ -60,6 +62,80 @@ def test_numpy_ml_batchnorm_running_var_is_biased():
     report = case("numpy-ml", "BatchNorm1D").run()
     assert report.first_failure.tensor == "running_var"
     assert all(r.ok for r in report.rows if r.tensor != "running_var")  # the rest agrees
+
+
+@needs("numpy-ml")
+def test_numpy_ml_rnn_and_lstm_layers_cannot_be_built():
+    layers = load("numpy-ml", "neural_nets").layers
+    for cls in (layers.RNN, layers.LSTM):
+        # LayerBase.__init__ assigns self.gradients, a read-only property of theirs.
+        with pytest.raises(AttributeError, match="'gradients'"):
+            cls(6)
+        row = audit.run_case(case("numpy-ml", cls.__name__), "0.1.2")
+        assert row["verdict"] == "error" and "gradients" in row["detail"]
+    # The next fault on the way: their _init_params passes n_in= to cells that take none.
+    with pytest.raises(TypeError, match="n_in"):
+        layers.RNNCell(n_in=4, n_out=6)
+
+
+@needs("numpy-ml")
+def test_numpy_ml_cell_backward_fails_after_flush_gradients():
+    cell = load("numpy-ml", "neural_nets").layers.RNNCell(6)
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    cell.forward(x)
+    cell.backward(np.ones((3, 6)))  # a fresh cell: fine
+    cell.flush_gradients()  # resets the dLdA accumulator to [] rather than None
+    cell.forward(x)
+    with pytest.raises(ValueError, match="broadcast"):
+        cell.backward(np.ones((3, 6)))
+
+
+@needs("dezero")
+def test_dezero_rnn_with_in_size_builds_h2h_at_the_input_size():
+    dz = load("dezero")
+    rnn = dz.layers.RNN(6, in_size=4)
+    assert rnn.h2h.W.shape == (4, 6)  # h is (N, 6): it should be (6, 6)
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    rnn(x)
+    with pytest.raises(ValueError, match="not aligned"):
+        rnn(x)
+    assert audit.run_case(case("dezero", "layers.RNN", "in_size=4"), "0.0.13")["verdict"] \
+        == "error"
+    assert case("dezero", "layers.RNN", "in_size=None").run().ok  # lazy: h2h made from h
+    assert case("dezero", "layers.LSTM", "in_size=4").run().ok  # its h2* take in_size=H
+
+
+@needs("mygrad")
+def test_mygrad_gru_resets_before_the_recurrent_matmul():
+    pytest.importorskip("numba", reason="mygrad's gru needs numba")
+    from mygrad.nnet.layers import gru
+
+    rng = np.random.default_rng(0)
+    T, N, C, D = 5, 3, 4, 6
+    x = rng.standard_normal((T, N, C))
+    Uz, Wz, bz, Ur, Wr, br, Uh, Wh, bh = (rng.standard_normal(s) * 0.5
+                                          for s in [(C, D), (D, D), (D,)] * 3)
+    ours = gru(x, Uz, Wz, bz, Ur, Wr, br, Uh, Wh, bh).data[1:]
+    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    s, cho, torchs = np.zeros((N, D)), [], []
+    s_t = s
+    for t in range(T):  # the same gates, the candidate state both ways
+        z, r = sig(x[t] @ Uz + s @ Wz + bz), sig(x[t] @ Ur + s @ Wr + br)
+        s = (1 - z) * np.tanh(x[t] @ Uh + (r * s) @ Wh + bh) + z * s
+        z, r = sig(x[t] @ Uz + s_t @ Wz + bz), sig(x[t] @ Ur + s_t @ Wr + br)
+        s_t = (1 - z) * np.tanh(x[t] @ Uh + r * (s_t @ Wh) + bh) + z * s_t
+        cho.append(s)
+        torchs.append(s_t)
+    np.testing.assert_allclose(ours, np.array(cho), rtol=1e-12, atol=1e-14)
+    assert np.abs(ours - np.array(torchs)).max() > 1e-3
+    report = case("mygrad", "nnet.layers.gru").run()
+    assert report.first_failure.tensor == "output"
+    assert report.max_rel("float64", finite_difference=True) <= 1e-6  # its own backward is right
+    # With torch's W_hn = 0 the placement of r cannot matter to the values: all agree but
+    # dL/dW_hn, which is r_j h_k for torch, r_k h_k for theirs (j: output unit, k: input).
+    from bench.peers import cases_mygrad
+    report = cases_mygrad._gru(w_hn_zero=True).run()
+    assert {r.tensor for r in report.rows if not r.ok} == {"weight_hh_l0.grad"}
 
 
 @needs("dezero")
@@ -108,6 +184,15 @@ def test_tinygrad_momentum_sgd_refuses_float64_parameters():
     p.grad = Tensor(np.ones(3))
     with Context(TRAINING=1), pytest.raises(RuntimeError, match="assign dtype mismatch"):
         opt.step()
+
+
+@needs("tinygrad")
+def test_tinygrad_lstm_cell_stepped_over_a_sequence_agrees_with_torch_lstm():
+    # Its only recurrent layer; no finite differences (kernels compile per call shape).
+    report = case("tinygrad", "nn.LSTMCell").run()
+    assert report.ok, str(report)
+    assert {r.tensor for r in report.rows} >= {"output", "input.grad", "weight_hh_l0.grad",
+                                               "bias_hh_l0.grad"}
 
 
 def test_the_parity_table_shows_the_rows_of_its_record():

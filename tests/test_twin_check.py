@@ -138,6 +138,17 @@ def test_a_permuted_layout_round_trips(rng):
     assert report.ok, str(report)
 
 
+def test_finite_differences_reach_a_parameter_read_as_a_transposed_view(rng):
+    # A getter that hands torch's (out, in) view of the layer's (in, out) W is F-ordered:
+    # the finite differences must still nudge what the setter writes back.
+    adapter = Adapter(params=[
+        Param("weight", lambda m: m.W.T, lambda m: m.dW.T,
+              set=lambda m, a: setattr(m, "W", np.ascontiguousarray(a.T))),
+        Param("bias", "b", grad="db")])
+    report = check(Dense(5, 3), torch.nn.Linear(5, 3), x45(rng), adapter=adapter, rng=rng)
+    assert report.ok, str(report)
+
+
 # --- adapters that do not fit ------------------------------------------------------------
 
 def test_a_missing_method_is_named_with_the_methods_there_are(rng):

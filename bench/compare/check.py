@@ -532,7 +532,9 @@ def _finite_difference_rows(layer, adapter: Adapter, xs, upstream, grads) -> lis
         arrays[label] = (xs[i], g.reshape(xs[i].shape), None)
     for p in adapter.params:
         if p.grad is not None:
-            value = np.array(p.read(layer), dtype=np.float64, copy=True)
+            # C order: central_difference nudges through a flat view, which an F-ordered
+            # copy (e.g. a getter returning a transposed array) would not give.
+            value = np.array(p.read(layer), dtype=np.float64, copy=True, order="C")
             arrays[p.torch_name] = (value, p.read_grad(layer).reshape(value.shape), p)
 
     numerics: dict[str, np.ndarray] = {}

@@ -5,14 +5,19 @@ DeZero is define-by-run autograd: inputs are wrapped in `Variable`, the output's
 read from `.grad.data`. Layers (`dezero.layers`) hold `Parameter`s under torch-like
 shapes, except Linear's W, which is (in, out); functions (`dezero.functions`) are
 checked on a `Layer` that holds nothing. Optimizers take `setup(layer)` and `update()`.
+Recurrent layers are stateful, one time step per call (`reset_state()` starts a sequence);
+a sequence is L calls.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import torch
 
 from bench.compare.check import (
+    SAME,
     TRANSPOSED,
     Adapter,
     OptimizerAdapter,
@@ -20,7 +25,7 @@ from bench.compare.check import (
     check,
     check_optimizer,
 )
-from bench.peers.case import PeerCase
+from bench.peers.case import PeerCase, stacked
 from bench.peers.load import load
 
 PEER = "dezero"
@@ -125,6 +130,76 @@ def _batchnorm_prepare(m, x):
         m(_dz().Variable(x))  # creates gamma, beta, avg_mean, avg_var at the input's size
 
 
+# --- recurrent layers ---------------------------------------------------------------------
+# layers.RNN: h = tanh(x2h(x) + h2h(h)), x2h a Linear with bias, h2h without; layers.LSTM:
+# x2{f,i,o,u} with bias, h2{f,i,o,u} without (layers.py). On the first step h (and c) is
+# None and the h2* terms are left out: torch's zero initial state. Each W is (in, out),
+# torch's block transposed; torch's gate order i, f, g, o is their i, f, u, o; the x2*
+# biases are torch's b_ih and, h2* having none, the twins' b_hh is set to 0.
+# Found by the audit (tests/test_peers.py reproduces it): RNN.__init__ builds
+# `h2h = Linear(hidden_size, in_size=in_size, nobias=True)` (layers.py line 234): with
+# in_size given, h2h.W is (in_size, hidden_size), not (hidden, hidden), and the second
+# step's h @ W raises unless in_size == hidden_size. Left lazy (in_size=None) it is
+# created from h on the second step and is right.
+RNN_IN_SIZE_NOTE = ("h2h is built as Linear(hidden, in_size=in_size): with in_size != hidden "
+                    "the second step's h @ h2h.W raises")
+SEQ = (3, 5, 4)  # (N, L, input), torch's batch_first layout; step t is x[:, t]
+
+
+def _sequence(m, x):
+    # L calls from a fresh state: the outputs are a list of (N, hidden) Variables.
+    m.reset_state()
+    return [m(x[:, t]) for t in range(x.shape[1])]
+
+
+def _sequence_backward(m, hs, g):
+    # One backward through the whole unrolled graph: of sum_t <h_t, g_t>, whose gradient
+    # at each h_t is the upstream g_t (DeZero has no stack to make one output).
+    F = _dz().functions
+    loss = sum(F.sum(h * _dz().Variable(g[:, t])) for t, h in enumerate(hs))
+    loss.backward()
+
+
+def _recurrent_prepare(m, x):
+    with _dz().no_grad():
+        _sequence(m, _dz().Variable(x[:, :2]))  # two steps: the h2* weights are made on the 2nd
+    m.reset_state()
+
+
+def _gates(torch_name: str, prefix: str, gates: tuple[str, ...], attr: str) -> Param:
+    # One torch tensor stacks the four gates; they hold one Linear per gate (`x2i`, ...).
+    def write(m, g, a):
+        getattr(getattr(m, prefix + g), attr).data = a
+    return stacked(torch_name, gates, lambda m, g: getattr(getattr(m, prefix + g), attr).data,
+                   lambda m, g: getattr(getattr(m, prefix + g), attr).grad.data, write,
+                   TRANSPOSED if attr == "W" else SAME)
+
+
+def _recurrent(lstm: bool, in_size: int | None, note="") -> PeerCase:
+    def run():
+        rng = np.random.default_rng(0)
+        tm = (torch.nn.LSTM if lstm else torch.nn.RNN)(4, 6, batch_first=True)
+        with torch.no_grad():
+            tm.bias_hh_l0.zero_()
+        layer = getattr(_dz().layers, "LSTM" if lstm else "RNN")(6, in_size=in_size)
+        if lstm:
+            gates = ("i", "f", "u", "o")
+            params = [_gates("weight_ih_l0", "x2", gates, "W"),
+                      _gates("weight_hh_l0", "h2", gates, "W"),
+                      _gates("bias_ih_l0", "x2", gates, "b")]
+        else:
+            params = [_param("weight_ih_l0", "x2h.W", TRANSPOSED),
+                      _param("weight_hh_l0", "h2h.W", TRANSPOSED), _param("bias_ih_l0", "x2h.b")]
+        adapter = _adapter(params, _sequence, prepare=_recurrent_prepare)
+        adapter = replace(adapter, backward=_sequence_backward, torch_output=lambda o: o[0],
+                          output=lambda hs: np.stack([h.data for h in hs], axis=1))
+        return check(layer, tm, rng.standard_normal(SEQ), adapter=adapter)
+    name = "layers.LSTM" if lstm else "layers.RNN"
+    twin = f"{'LSTM' if lstm else 'RNN'}(4, 6, batch_first=True), bias_hh_l0 = 0"
+    return PeerCase(PEER, "layer", name, f"hidden_size=6, in_size={in_size}, 5 calls vs {twin}",
+                    run, note=note)
+
+
 def cases() -> list[PeerCase]:
     L = lambda: _dz().layers  # noqa: E731
     bn_params = [_param("weight", "gamma"), _param("bias", "beta"),
@@ -156,6 +231,8 @@ def cases() -> list[PeerCase]:
         _case("layer", "layers.BatchNorm", "training, (N, C, H, W) vs BatchNorm2d(3, eps=2e-5)",
               lambda: L().BatchNorm(), lambda: torch.nn.BatchNorm2d(3, eps=2e-5), (4, 3, 3, 3),
               bn_params, prepare=_batchnorm_prepare),
+        _recurrent(False, None), _recurrent(False, 4, note=RNN_IN_SIZE_NOTE),
+        _recurrent(True, None), _recurrent(True, 4),
         _case("activation", "functions.relu", "vs ReLU()", _holder, torch.nn.ReLU, (4, 5),
               forward=_fn("relu")),
         _case("activation", "functions.sigmoid", "vs Sigmoid()", _holder, torch.nn.Sigmoid,

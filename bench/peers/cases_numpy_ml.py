@@ -5,6 +5,8 @@ gradients in `layer.gradients[...]`, created on the first forward pass (hence `p
 images channels-last (N, H, W, C), weights (in, out) and conv kernels (kH, kW, in, out).
 Activations are `fn(z)` with the derivative `fn.grad(z)`; optimizers are
 `opt(param, grad, name) -> new param`.
+Recurrent layers take sequences as (N, n_in, n_t) and step a cell (`RNNCell`,
+`LSTMCell`) along the last axis; the hidden state starts at zero.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from bench.compare.check import (
     permuted,
     reshaped,
 )
-from bench.peers.case import PeerCase
+from bench.peers.case import PeerCase, stacked
 from bench.peers.load import load
 
 PEER = "numpy-ml"
@@ -185,12 +187,124 @@ def _optimizer(name: str, kwargs: dict, torch_cls, torch_kwargs: dict) -> PeerCa
                     "10 steps", run)
 
 
+# --- recurrent layers ---------------------------------------------------------------------
+# Their sequences are (N, n_in, n_t) (RNN.forward loops `X[:, :, t]`, dstacks the states):
+# torch's batch_first (N, L, n_in) with the last two axes swapped. The twins are
+# torch.nn.RNN / LSTM(4, 6, batch_first=True) on (3, 5, 4); their output (N, L, 6).
+SEQ = (3, 5, 4)
+TIME_LAST = (0, 2, 1)
+
+# Found by the audit (tests/test_peers.py reproduces them): layers.RNN and layers.LSTM
+# cannot be built. LayerBase.__init__ assigns `self.gradients = {}` (layers.py line 35),
+# but RNN and LSTM define `gradients` as a read-only property (lines 3985, 4164):
+# AttributeError in the constructor, on any Python 3. Past that, their _init_params
+# passes `n_in=` to RNNCell / LSTMCell, whose __init__ takes no n_in (TypeError), and
+# LSTM.backward unpacks `dLdXt, _ = self.cell.backward(...)`, which returns one array.
+WRAPPER_NOTE = ("cannot be constructed: LayerBase.__init__ sets self.gradients, a read-only "
+                "property here; then _init_params passes n_in= to a cell that takes none")
+# Their cells, stepped as RNN.forward / backward would, are what can be checked. Their
+# flush_gradients resets the BPTT accumulators to [] instead of None, so a backward after
+# it fails (`dLdAt + []`); the cases restart a sequence with the cell's own _init_params
+# (keeping the parameters), which is the state a new cell starts in.
+CELL_NOTE = ("flush_gradients leaves the dLdA/dLdC accumulators as [] (not None): a backward "
+             "after it raises; sequences restarted with _init_params")
+
+
+def _restart(cell):
+    params = cell.parameters
+    cell._init_params()  # empty history, zero gradients, accumulators None
+    cell.parameters = params
+    cell.gradients = {k: np.zeros_like(v) for k, v in params.items()}
+
+
+def _unrolled_forward(cell, x):
+    # Their RNN.forward, on their layout: one cell step per time step, states dstacked.
+    _restart(cell)
+    X = x.transpose(TIME_LAST)
+    steps = [cell.forward(X[:, :, t]) for t in range(X.shape[2])]
+    return np.dstack([s[0] if isinstance(s, tuple) else s for s in steps]).transpose(TIME_LAST)
+
+
+def _unrolled_backward(cell, out, g):
+    # Their RNN.backward: cell.backward from the last step to the first.
+    G = g.transpose(TIME_LAST)
+    dX = [cell.backward(G[:, :, t]) for t in reversed(range(G.shape[2]))]
+    return np.dstack(dX[::-1]).transpose(TIME_LAST)
+
+
+def _rnn_params(cell: bool):
+    # Z = A_prev @ Waa + ba.T + X_t @ Wax + bx.T (RNNCell.forward): Wax (n_in, n_out) and
+    # Waa (n_out, n_out) are torch's W_ih, W_hh transposed; bx, ba (n_out, 1) its b_ih, b_hh.
+    return [_param("weight_ih_l0", "Wax", TRANSPOSED, cell),
+            _param("weight_hh_l0", "Waa", TRANSPOSED, cell),
+            _param("bias_ih_l0", "bx", reshaped(6, 1), cell),
+            _param("bias_hh_l0", "ba", reshaped(6, 1), cell)]
+
+
+def _lstm_params(cell: bool):
+    # Z_t = hstack([A_prev, X_t]) (LSTMCell.forward), gate = Z_t @ W + b: each W is
+    # (n_out + n_in, n_out), rows [:n_out] torch's W_hh block transposed, rows [n_out:]
+    # its W_ih block. Gates u (update), f, c (candidate), o are torch's i, f, g, o. One
+    # bias (1, n_out) per gate: torch's b_ih + b_hh, so the twin's b_hh is 0.
+    owner = (lambda m: m.cell) if cell else (lambda m: m)
+    gates = ("u", "f", "c", "o")
+
+    def weight(torch_name, rows):
+        def write(m, g, block):
+            W = owner(m).parameters["W" + g].astype(block.dtype)  # a copy, in the run's dtype
+            W[rows] = block
+            owner(m).parameters["W" + g] = W
+        return stacked(torch_name, gates, lambda m, g: owner(m).parameters["W" + g][rows],
+                       lambda m, g: owner(m).gradients["W" + g][rows], write, TRANSPOSED)
+
+    def write_bias(m, g, b):
+        owner(m).parameters["b" + g] = b
+    return [weight("weight_ih_l0", slice(6, None)), weight("weight_hh_l0", slice(0, 6)),
+            stacked("bias_ih_l0", gates, lambda m, g: owner(m).parameters["b" + g],
+                    lambda m, g: owner(m).gradients["b" + g], write_bias, reshaped(1, 6))]
+
+
+def _recurrent(name: str, wrapper: bool) -> PeerCase:
+    lstm = name == "LSTM"
+    cls = name if wrapper else name + "Cell"
+
+    def run():
+        rng = np.random.default_rng(0)
+        tm = (torch.nn.LSTM if lstm else torch.nn.RNN)(4, 6, batch_first=True)
+        if lstm:
+            with torch.no_grad():
+                tm.bias_hh_l0.zero_()
+        layer = getattr(_nn().layers, cls)(6)
+        params = (_lstm_params if lstm else _rnn_params)(wrapper)
+        if wrapper:  # their own loop over time; each call a new sequence, as for the cells
+            def forward(m, x):
+                _restart(m.cell)
+                return m.forward(x.transpose(TIME_LAST)).transpose(TIME_LAST)
+            adapter = Adapter(
+                forward=forward, backward=lambda m, out, g: m.backward(
+                    g.transpose(TIME_LAST)).transpose(TIME_LAST),
+                params=params, torch_output=lambda o: o[0],
+                prepare=lambda m, x: _warm(m, x.transpose(TIME_LAST)))
+        else:
+            adapter = Adapter(forward=_unrolled_forward, backward=_unrolled_backward,
+                              params=params, torch_output=lambda o: o[0],
+                              prepare=lambda m, x: m.forward(x[:, 0]))  # creates the weights
+        return check(layer, tm, rng.standard_normal(SEQ), adapter=adapter)
+    twin = ("LSTM(4, 6, batch_first=True), bias_hh_l0 = 0 (one bias per gate)" if lstm
+            else "RNN(4, 6, batch_first=True)")
+    how = "(N, n_in, n_t)" if wrapper else "stepped over n_t as their RNN.forward does"
+    return PeerCase(PEER, "layer", cls, f"n_out=6, tanh, {how} vs {twin}, N=3, L=5", run,
+                    note=WRAPPER_NOTE if wrapper else CELL_NOTE)
+
+
 def cases() -> list[PeerCase]:
     return [
         _dense(None), _dense("ReLU"),
         _conv(1, 1, 0), _conv(2, 0, 0), _conv(1, 0, 1),
         _pool("max"), _pool("average"),
         _batchnorm(False), _batchnorm(True),
+        _recurrent("RNN", wrapper=True), _recurrent("RNN", wrapper=False),
+        _recurrent("LSTM", wrapper=True), _recurrent("LSTM", wrapper=False),
         _activation("ReLU", {}, torch.nn.ReLU()),
         _activation("Sigmoid", {}, torch.nn.Sigmoid()),
         _activation("Tanh", {}, torch.nn.Tanh()),

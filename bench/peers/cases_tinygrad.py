@@ -4,7 +4,8 @@ tinygrad is lazy autograd: `out.backward(Tensor(g))` fills `.grad` of every tens
 output depends on; arrays come back with `.numpy()`. `nn.Linear`, `nn.Conv2d`,
 `nn.BatchNorm` keep torch's names and shapes; activations, pooling and losses are
 Tensor methods; `nn.optim` optimizers step over a list of Tensors under
-`Context(TRAINING=1)` (also what puts BatchNorm in training mode). Its kernels are
+`Context(TRAINING=1)` (also what puts BatchNorm in training mode). `nn.LSTMCell`, its
+only recurrent layer, is one step `cell(x, (h, c)) -> (h, c)` with torch's weights. Its kernels are
 compiled per shape and dtype, so the finite-difference check (hundreds of forward
 passes) runs on the smaller cases only.
 """
@@ -64,13 +65,14 @@ class Holder:
 
 
 def _case(kind, name, config, make, twin, shapes, call, params=(), extra=(), fd=True,
-          grad_inputs=(0,)) -> PeerCase:
+          grad_inputs=(0,), torch_output=None) -> PeerCase:
     def run():
         rng = np.random.default_rng(0)
         xs = [rng.standard_normal(s) for s in shapes] + [e(rng) for e in extra]
         adapter = Adapter(forward=_forward(call), backward=_backward, params=params,
                           wrap=_tensor, input_grad=lambda t: t.grad, zero_grad=_zero,
-                          output=lambda o: o.numpy(), grad_inputs=grad_inputs)
+                          output=lambda o: o.numpy(), grad_inputs=grad_inputs,
+                          torch_output=torch_output)
         return check(make(), twin(), *xs, adapter=adapter, finite_differences=fd)
     return PeerCase(PEER, kind, name, config, run)
 
@@ -115,6 +117,17 @@ OPTIM_NOTE = ("float64 parameters: lr and state kept in float32 (OPTIM_DTYPE); m
               "raises 'assign dtype mismatch'")
 
 
+def _lstm_sequence(m, x):
+    # nn.LSTMCell.__call__ is one step from hc (zeros when None), weights torch's
+    # (weight_ih (4H, in), weight_hh (4H, H), gates i, f, g, o, both biases): stepped
+    # over x[:, t] of a batch_first (N, L, in) input, states stacked on axis 1.
+    hc, hs = None, []
+    for t in range(x.shape[1]):
+        hc = m(x[:, t], hc)
+        hs.append(hc[0])
+    return _tg().Tensor.stack(*hs, dim=1)
+
+
 def cases() -> list[PeerCase]:
     nn = lambda: _tg().nn  # noqa: E731
     classes = lambda rng: rng.integers(0, 4, 6)  # noqa: E731
@@ -140,6 +153,11 @@ def cases() -> list[PeerCase]:
         _case("layer", "nn.BatchNorm", "(3), training, (N, C) vs BatchNorm1d(3)",
               lambda: nn().BatchNorm(3), lambda: torch.nn.BatchNorm1d(3), [(6, 3)],
               lambda m, x: m(x), bn, fd=False),
+        _case("layer", "nn.LSTMCell", "(4, 6), 5 steps vs LSTM(4, 6, batch_first=True)",
+              lambda: nn().LSTMCell(4, 6), lambda: torch.nn.LSTM(4, 6, batch_first=True),
+              [(3, 5, 4)], _lstm_sequence,
+              [_param(f"{w}_{k}_l0", f"{w}_{k}") for w in ("weight", "bias")
+               for k in ("ih", "hh")], fd=False, torch_output=lambda o: o[0]),
         _act("relu", torch.nn.ReLU),
         _act("sigmoid", torch.nn.Sigmoid),
         _act("tanh", torch.nn.Tanh),
