@@ -225,9 +225,11 @@ def test_a_missing_peer_is_a_row_not_a_crash(monkeypatch):
     assert [r["verdict"] for r in rows] == ["not importable"]
 
 
-@pytest.mark.parametrize("name", ["scratch", "numpy-ml", "dezero", "mygrad"])
-def test_every_racer_trains_the_same_model_as_torch(name):
-    # The race is fair only if each peer's MLP is the same model with the same update:
+@pytest.mark.parametrize("model,name", [("mlp", n) for n in ("scratch", "numpy-ml", "dezero",
+                                                              "mygrad")]
+                         + [("cnn", n) for n in ("scratch", "numpy-ml", "dezero", "mygrad")])
+def test_every_racer_trains_the_same_model_as_torch(model, name):
+    # The race is fair only if each peer's model is the same model with the same update:
     # two steps from the same weights on the same batches must give torch's outputs.
     # (tinygrad's are left to `twinbench peers --race`: its kernels compile for ~20 s.)
     from bench.peers import race
@@ -236,10 +238,11 @@ def test_every_racer_trains_the_same_model_as_torch(name):
     if name != "scratch" and not available(name):
         pytest.skip(f"{name} is not installed")
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 16, 784)).astype(np.float32)
-    y = rng.integers(0, 10, (2, 16))
-    probe = rng.standard_normal((8, 784)).astype(np.float32)
-    twins = [race.TRAINERS[n](race.initial_weights()) for n in (name, "torch")]
+    batch = 16 if model == "mlp" else 4  # numpy-ml's Conv2D takes ~0.1 s per image
+    x = rng.standard_normal((2, *race.input_shape(model, batch))).astype(np.float32)
+    y = rng.integers(0, 10, (2, batch))
+    probe = rng.standard_normal(race.input_shape(model, 8)).astype(np.float32)
+    twins = [race.RACES[model][n](race.initial_weights(0, model)) for n in (name, "torch")]
     for t in twins:
         for k in range(2):
             t.step(x[k], y[k])
@@ -248,14 +251,32 @@ def test_every_racer_trains_the_same_model_as_torch(name):
 
 
 def test_the_speed_table_has_a_column_per_batch_any_row_was_timed_at():
-    rec = {"threads": 1, "rows": [
+    rec = {"threads": 1, "rows": [  # a record from before IQRs and the CNN
         {"impl": "dezero", "version": "0.0.13", "step_seconds": {"32": 0.002, "128": 0.004},
-         "accuracy": 97.5, "train_seconds": 30.0},
+         "accuracy": 97.5, "train_seconds": 30.0, "epochs": 5},
         {"impl": "micrograd", "version": "0.1.0", "step_seconds": {"1": 2.0}}]}
     assert peers_speed_table([rec]).frame.to_dict("records") == [
-        {"implementation": "dezero", "version": "0.0.13", "step ms, batch 1": "-",
-         "step ms, batch 32": "2.00", "step ms, batch 128": "4.00",
-         "MNIST test % after 5 epochs": "97.50", "training s (5 epochs)": "30", "threads": 1},
-        {"implementation": "micrograd", "version": "0.1.0", "step ms, batch 1": "2000.00",
-         "step ms, batch 32": "-", "step ms, batch 128": "-",
-         "MNIST test % after 5 epochs": "-", "training s (5 epochs)": "-", "threads": 1}]
+        {"model": "mlp", "implementation": "dezero", "version": "0.0.13",
+         "step ms, batch 1": "-", "step ms, batch 32": "2.00", "step ms, batch 128": "4.00",
+         "MNIST test % (epochs)": "97.50 (5)", "training s": "30", "threads": 1, "note": "-"},
+        {"model": "mlp", "implementation": "micrograd", "version": "0.1.0",
+         "step ms, batch 1": "2000.00", "step ms, batch 32": "-", "step ms, batch 128": "-",
+         "MNIST test % (epochs)": "-", "training s": "-", "threads": 1, "note": "-"}]
+
+
+def test_the_speed_table_shows_each_models_rows_with_iqrs_and_marks_unsteady_ones():
+    rec = {"threads": 1, "rows": [
+        {"model": "cnn", "impl": "numpy-ml", "version": "0.1.2",
+         "step_seconds": {"32": 2.0}, "step_iqr": {"32": 1.0}, "note": "timed only"},
+        {"model": "cnn", "impl": "scratch", "version": "this checkout",
+         "step_seconds": {"32": 0.004}, "step_iqr": {"32": 0.0004},
+         "accuracy": 98.0, "epochs": 1, "train_seconds": 20.0}]}
+    table = peers_speed_table([rec])
+    assert table.frame.to_dict("records") == [
+        {"model": "cnn", "implementation": "numpy-ml", "version": "0.1.2",
+         "step ms, batch 32 (IQR %)": "2000 (50%)†", "MNIST test % (epochs)": "-",
+         "training s": "-", "threads": 1, "note": "timed only"},
+        {"model": "cnn", "implementation": "scratch", "version": "this checkout",
+         "step ms, batch 32 (IQR %)": "4 (10%)", "MNIST test % (epochs)": "98.00 (1)",
+         "training s": "20", "threads": 1, "note": "-"}]
+    assert len(table.notes) == 1 and "1 timing with an interquartile range" in table.notes[0]

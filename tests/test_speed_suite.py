@@ -175,7 +175,7 @@ def test_the_race_runs_under_pytest_benchmark_with_its_json_kept(tmp_path, monke
 
     monkeypatch.setenv("TWINBENCH_RESULTS", str(tmp_path))
     assert cli.main(["peers", "--race", "scratch", "torch", "--epochs", "0", "--rounds", "3",
-                     "--batch", "2", "4"]) == 0
+                     "--batch", "2", "4", "--model", "mlp", "cnn", "--cnn-epochs", "0"]) == 0
     (path,) = list(tmp_path.glob("peers-*/records/peers-speed/*[0-9a-f].json"))
     rec = json.loads(path.read_text())
     assert rec["timer"] == "pytest-benchmark"
@@ -183,6 +183,8 @@ def test_the_race_runs_under_pytest_benchmark_with_its_json_kept(tmp_path, monke
         assert set(row["step_seconds"]) == set(row["step_iqr"]) == {"2", "4"}
         assert row["rounds"] == {"2": 3, "4": 3}
     names = {b["name"] for b in json.loads(companion(path).read_text())["benchmarks"]}
-    assert names == {f"test_race_step[{i}-{b}]" for i in ("scratch", "torch") for b in (2, 4)}
+    assert names == {f"test_race_step[{m}-{i}-{b}]" for m in ("mlp", "cnn")
+                     for i in ("scratch", "torch") for b in (2, 4)}
+    assert {r["model"] for r in rec["rows"]} == {"mlp", "cnn"}
     table = report.build_tables(path.parents[2])["peers-speed"]
     assert "step ms, batch 2 (IQR %)" in table and "batch 32" not in table  # the batches run

@@ -75,42 +75,49 @@ def _race(args: argparse.Namespace) -> int:
     from bench.datasets import load_inputs
     from bench.measure.speed.run import run_race_steps
     from bench.peers.load import available, version
-    from bench.peers.race import TRAINERS, accuracy
+    from bench.peers.race import MODELS, RACES, SLOW, accuracy
 
-    names = tuple(args.peer) if args.peer else tuple(TRAINERS)
-    unknown = [p for p in names if p not in TRAINERS]
+    names = tuple(args.peer) if args.peer else tuple(RACES["mlp"])
+    unknown = [p for p in names if not any(p in RACES[m] for m in args.model)]
     if unknown:
         fail(args, f"--race: unknown implementation(s) {', '.join(unknown)}; expected any of "
-                   f"{', '.join(TRAINERS)}")
+                   f"{', '.join(RACES['mlp'])}")
     missing = [n for n in names if n not in ("scratch", "torch") and not available(n)]
     for name in missing:
         print(f"{name}: not installed, skipped")
     names = tuple(n for n in names if n not in missing)
     data = None
-    if args.epochs:
+    if args.epochs or args.cnn_epochs:
         x_tr, y_tr = load_inputs("mnist", "train")
         x_te, y_te = load_inputs("mnist", "test")
         data = (x_tr, y_tr, x_te, y_te)
     # every step time in one pytest-benchmark run, before any training
-    steps, native = run_race_steps(list(names), list(args.batch), args.threads, args.rounds)
+    steps, native = run_race_steps(list(args.model), list(names), list(args.batch),
+                                   args.threads, args.rounds)
     rows = []
     torch.set_num_threads(args.threads)
     with threadpool_limits(args.threads):
-        for name in names:
-            row = {"impl": name, "version": {"scratch": "this checkout",
-                                             "torch": torch.__version__}.get(name, version(name)),
-                   "step_seconds": {str(s["batch"]): s["median"] for s in steps[name]},
-                   "step_iqr": {str(s["batch"]): s["iqr"] for s in steps[name]},
-                   "rounds": {str(s["batch"]): s["rounds"] for s in steps[name]}}
-            if data is not None and name != "micrograd":  # scalar: timed at batch 1 only
-                row.update(accuracy(name, data, epochs=args.epochs))
-            print(row, flush=True)
-            rows.append(row)
+        for model in args.model:
+            epochs = args.epochs if model == "mlp" else args.cnn_epochs
+            for name in (n for n in names if n in RACES[model]):
+                stats = steps[model, name]
+                row = {"model": model, "impl": name,
+                       "version": {"scratch": "this checkout",
+                                   "torch": torch.__version__}.get(name, version(name)),
+                       "step_seconds": {str(s["batch"]): s["median"] for s in stats},
+                       "step_iqr": {str(s["batch"]): s["iqr"] for s in stats},
+                       "rounds": {str(s["batch"]): s["rounds"] for s in stats},
+                       "note": SLOW.get((model, name), "")}
+                if data is not None and epochs and (model, name) not in SLOW:
+                    row.update(accuracy(name, data, epochs=epochs, model=model))
+                print(row, flush=True)
+                rows.append(row)
     if not args.no_record:
         _finish(args, "peers-speed", {"rows": rows, "threads": args.threads,
                                       "rounds": args.rounds, "timer": "pytest-benchmark",
-                                      "model": "MLP 784-512-256-10 ReLU, SGD momentum 0.9, "
-                                               "lr 0.05, cross-entropy, float32"},
+                                      "models": {m: MODELS[m] for m in args.model},
+                                      "training": "SGD momentum 0.9, lr 0.05, cross-entropy, "
+                                                  "float32, batch 128"},
                 native=native)
     return 0
 
@@ -134,8 +141,13 @@ def add_command(sub) -> None:
                    help="--race: batch sizes to time (default: 32 128 512)")
     p.add_argument("--rounds", type=positive_int, default=20,
                    help="--race: timed steps per batch size, after 3 warm-up steps")
+    p.add_argument("--model", nargs="+", choices=["mlp", "cnn"], default=["mlp", "cnn"],
+                   help="--race: the models to race (default: both; the CNN where a peer has "
+                        "convolutions)")
     p.add_argument("--epochs", type=non_negative_int, default=5,
-                   help="MNIST epochs (0: timing only)")
+                   help="--race: MNIST epochs of the MLP (0: timing only)")
+    p.add_argument("--cnn-epochs", type=non_negative_int, default=1,
+                   help="--race: MNIST epochs of the CNN (default 1; 0: timing only)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="BLAS and torch threads, equal")
     p.set_defaults(func=_run, parser=p)

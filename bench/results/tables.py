@@ -331,14 +331,15 @@ def peers_parity_table(records: list[dict]) -> Table:
 
 
 def peers_speed_table(records: list[dict]) -> Table:
-    """`twinbench peers --race`: each implementation's row (one record: one run). Step
-    times are medians with the IQR as % of the median (records from before the race ran
-    under pytest-benchmark hold medians only)."""
+    """`twinbench peers --race`: each model and implementation's row (one record: one
+    run). Step times are medians with the IQR as % of the median (records from before the
+    race ran under pytest-benchmark hold medians only, and race the MLP only)."""
     race = [(rec, r) for rec in records for r in rec["rows"]]
     rows, unsteady = [], 0
     for rec, r in race:
         steps, iqrs = r["step_seconds"], r.get("step_iqr", {})
-        out = {"implementation": r["impl"], "version": r["version"]}
+        out = {"model": r.get("model", "mlp"), "implementation": r["impl"],
+               "version": r["version"]}
         for b in sorted({b for _, x in race for b in x["step_seconds"]}, key=int):
             column = f"step ms, batch {b}" + (" (IQR %)" if iqrs else "")
             if b not in steps:
@@ -348,10 +349,10 @@ def peers_speed_table(records: list[dict]) -> Table:
                 unsteady += mark
             else:
                 out[column] = f"{1e3 * steps[b]:.2f}"
-        out["MNIST test % after 5 epochs"] = (f"{r['accuracy']:.2f}" if "accuracy" in r
-                                              else "-")
-        out["training s (5 epochs)"] = (f"{r['train_seconds']:.0f}" if "train_seconds" in r
-                                        else "-")
+        out["MNIST test % (epochs)"] = ("-" if "accuracy" not in r else f"{r['accuracy']:.2f}"
+                                        + (f" ({r['epochs']})" if "epochs" in r else ""))
+        out["training s"] = f"{r['train_seconds']:.0f}" if "train_seconds" in r else "-"
         out["threads"] = rec["threads"]
+        out["note"] = r.get("note") or "-"
         rows.append(out)
     return Table(pd.DataFrame(rows), _unsteady_note(unsteady))

@@ -68,18 +68,19 @@ def run_speed_suite(grid: str, results_dir: Path, budget_s: float = 0.4,
                                    "benchmarks": benchmarks}, results_dir, native=native)
 
 
-def run_race_steps(impls: list[str], batches: list[int], threads: int, rounds: int,
-                   extra_args: tuple[str, ...] = ()) -> tuple[dict[str, list[dict]], bytes]:
-    """The race's training steps (test_race.py) in one pytest-benchmark run: per
-    implementation, its benchmarks' stats (batch, median, iqr, ...); and the tool's JSON."""
+def run_race_steps(models: list[str], impls: list[str], batches: list[int], threads: int,
+                   rounds: int, extra_args: tuple[str, ...] = ()
+                   ) -> tuple[dict[tuple[str, str], list[dict]], bytes]:
+    """The race's training steps (test_race.py) in one pytest-benchmark run: per (model,
+    implementation), its benchmarks' stats (batch, median, iqr, ...); and the tool's JSON."""
     data, native = _pytest_benchmark("test_race.py", {
-        "TWINBENCH_RACE_IMPLS": ",".join(impls),
+        "TWINBENCH_RACE_MODELS": ",".join(models), "TWINBENCH_RACE_IMPLS": ",".join(impls),
         "TWINBENCH_RACE_BATCHES": ",".join(str(b) for b in batches),
         "TWINBENCH_RACE_THREADS": str(threads), "TWINBENCH_RACE_ROUNDS": str(rounds)},
         extra_args)
-    out: dict[str, list[dict]] = {impl: [] for impl in impls}
+    out: dict[tuple[str, str], list[dict]] = {}
     for b in data["benchmarks"]:
-        out[b["extra_info"]["impl"]].append(_stats(b))
+        out.setdefault((b["extra_info"]["model"], b["extra_info"]["impl"]), []).append(_stats(b))
     return out, native
 
 
