@@ -4,9 +4,10 @@ written through each peer's public API, from the same initial weights.
 Each `Trainer` builds the model from the weights (torch's layout, (out, in)) and offers
 `step(x, y)` (forward, mean cross-entropy, backward, one SGD-momentum update) and
 `predict(x)`; the CNN racers (`CNN_TRAINERS`) do the same for a small CNN where a
-peer has convolutions (all but micrograd). The speed suite times their steps (bench/measure/speed/test_race.py,
-under pytest-benchmark, BLAS and torch on the same number of threads); `accuracy`
-trains 5 epochs on MNIST with one batch order for all and returns test accuracy.
+peer has convolutions (all but micrograd). The speed suite times their steps
+(bench/measure/speed/test_race.py, under pytest-benchmark, BLAS and torch on the same
+number of threads); `accuracy` trains on MNIST with one batch order for all and returns
+test accuracy.
 
 Per peer, what its public API offers: numpy-ml's FullyConnected layers with their
 own SGD optimizer (its CrossEntropy sums over the batch, so the gradient handed to
@@ -318,7 +319,8 @@ class NumpyMLCNNTrainer(NumpyMLTrainer):
             layer.parameters["W"] = w.transpose(2, 3, 1, 0).copy()  # (kH, kW, in, out)
             layer.parameters["b"] = b.reshape(1, 1, 1, -1).copy()
         fc = w3.reshape(10, 32, 7, 7).transpose(0, 2, 3, 1).reshape(10, -1)  # (h, w, c) order
-        self.layers[5].parameters["W"], self.layers[5].parameters["b"] = fc.T.copy(), b3[None].copy()
+        head = self.layers[5].parameters
+        head["W"], head["b"] = fc.T.copy(), b3[None].copy()  # (in, out), (1, out)
         for layer in self.layers:
             layer.flush_gradients()
 
