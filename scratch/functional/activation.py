@@ -47,7 +47,8 @@ _ERF32_Q = _chebyshev_coefficients(
         1 / ((s + 1) / 2 * (1 - 1 / _ERF32_TOP) + 1 / _ERF32_TOP)), 10).astype(np.float32)
 
 
-def _horner(coefficients: np.ndarray, s: np.ndarray) -> np.ndarray:
+def _horner(coefficients, s: np.ndarray) -> np.ndarray:
+    """sum_k coefficients[k] s^k, lowest order first, in place on one array."""
     p = np.full_like(s, coefficients[-1])
     for c in coefficients[-2::-1]:
         p *= s
@@ -73,12 +74,7 @@ def _erf64(x: np.ndarray) -> np.ndarray:
     out = np.empty_like(x)
     small = np.abs(x) < _ERF_SERIES_BELOW
     xs = x[small]
-    u = xs * xs
-    p = np.full_like(xs, _ERF_TAYLOR[-1])
-    for c in _ERF_TAYLOR[-2::-1]:
-        p *= u
-        p += c
-    out[small] = (2 / math.sqrt(math.pi)) * xs * p
+    out[small] = (2 / math.sqrt(math.pi)) * xs * _horner(_ERF_TAYLOR, xs * xs)
     xb = x[~small]
     a = np.abs(xb)
     f = a.copy()
