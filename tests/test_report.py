@@ -282,6 +282,34 @@ def test_speed_all_holds_every_case_of_its_run():
     assert len(frame) == len(rec["benchmarks"]) // 2  # one row per case, both twins in it
 
 
+def _tta_record(name, budget, seconds):
+    """A tta record: `seconds` maps each twin to its seeds' times (None: not reached)."""
+    return {"experiment": {"name": name}, "target": 99.0, "budget_s": budget,
+            "runs": [{"impl": impl, "seed": i, "seconds": s, "epochs": None if s is None else 3}
+                     for impl, secs in seconds.items() for i, s in enumerate(secs)]}
+
+
+def test_time_to_accuracy_rows_give_the_ratio_to_torch_and_the_budgets_verdict():
+    recs = [_tta_record("speedrun-cnn", 20.0, {"scratch": [30.0, 40.0, 50.0],
+                                               "torch": [10.0, 20.0, 30.0]}),
+            _tta_record("speedrun-mlp", 5.0, {"scratch": [4.0, 4.5, None],
+                                              "torch": [3.0, 3.5, 4.0]}),
+            {**_tta_record("mlp", None, {"scratch": [8.0], "torch": [4.0]}),
+             "budget_s": None}]
+    rows = [dict(r) for r in tables.tta_table(recs).frame.to_dict("records")]
+    got = [(r["experiment"], r["twin"], r["reached"], r["median s"], r["x torch"],
+            r["budget s"]) for r in rows]
+    assert got == [
+        ("speedrun-cnn", "scratch", "3/3", "40.0", "2.00", "20: missed"),
+        ("speedrun-cnn", "torch", "3/3", "20.0", "1.00", "20: met"),
+        # a seed that never reached the target misses the budget whatever the median
+        ("speedrun-mlp", "scratch", "2/3", "4.2", "1.21", "5: missed"),
+        ("speedrun-mlp", "torch", "3/3", "3.5", "1.00", "5: met"),
+        ("mlp", "scratch", "1/1", "8.0", "2.00", "-"),
+        ("mlp", "torch", "1/1", "4.0", "1.00", "-"),
+    ]
+
+
 def test_claim_verdicts():
     assert tables.claim_verdict(91.68, 79.0) == "exceeded (+12.7 points)"
     assert tables.claim_verdict(85.31, 85.0) == "reproduced"

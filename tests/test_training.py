@@ -428,3 +428,45 @@ def test_the_architecture_line_names_what_each_experiment_is():
     assert architecture(get_experiment("vit")) == ("ViT patch=7 dim=64 heads=4 depth=3 ff=128, "
                                                    "linear 10")
     assert architecture(get_experiment("mlp")).startswith("MLP 784-1024-1024-10")
+
+
+def test_one_cycle_steps_per_batch_over_the_whole_run_in_both_twins():
+    """OneCycleLR moves once per batch (torch's docs), over a cycle of epochs *
+    steps_per_epoch: both twins follow torch's own scheduler on a bare parameter step by
+    step, end at its final lr, and a whole run of fit never steps past the cycle's end
+    (torch's scheduler raises there)."""
+    import torch
+
+    exp = Experiment(name="one-cycle", dataset="mnist", layers=("linear 10",),
+                     optimizer="Adam", optimizer_args={"lr": 3e-3},
+                     schedule="OneCycleLR", schedule_args={"max_lr": 3e-3},
+                     batch_size=100, epochs=2, train_subset=250, dtype="float64")
+    assert exp.steps_per_epoch() == 3  # 100 + 100 + 50
+    param = torch.nn.Parameter(torch.zeros(1))
+    expected_opt = torch.optim.Adam([param], lr=3e-3)
+    expected = torch.optim.lr_scheduler.OneCycleLR(expected_opt, max_lr=3e-3, total_steps=6)
+    rng = np.random.default_rng(0)
+    data = Data(rng.standard_normal((250, 784)), rng.integers(0, 10, 250),
+                rng.standard_normal((20, 784)), rng.integers(0, 10, 20))
+    model = build_model(exp, np.random.default_rng(0))
+    runners = ScratchRunner(exp, model), TorchRunner(exp, model)
+    lrs = {r.impl: [] for r in runners}
+    for runner in runners:
+        for epoch in range(exp.epochs):
+            runner.begin_epoch(epoch)
+            for idx in batches(250, exp.batch_size, exp.seed, epoch):
+                lrs[runner.impl].append(runner.lr())
+                runner.train_step(data.x_train[idx], data.y_train[idx])
+            runner.end_epoch()
+        lrs[runner.impl].append(runner.lr())
+    want = []
+    for _ in range(6):
+        want.append(expected_opt.param_groups[0]["lr"])
+        expected_opt.step()
+        expected.step()
+    want.append(expected_opt.param_groups[0]["lr"])
+    assert len(set(want)) == 7  # the lr moves at every batch
+    for impl, got in lrs.items():
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=impl)
+    for runner in (ScratchRunner(exp), TorchRunner(exp)):
+        assert len(fit(runner, data, show_progress=False, log=None).epochs) == exp.epochs

@@ -73,8 +73,8 @@ def add_command(sub) -> None:
     p.add_argument("--grid", choices=["smoke", "default", "full"], default="default",
                    help="speed grid: smoke (each kind of case once, seconds), default (a few "
                         "minutes) or full; --full implies full")
-    p.add_argument("--seeds", type=positive_int, default=3, metavar="N",
-                   help="seeds for time-to-accuracy (default: 3)")
+    p.add_argument("--seeds", type=positive_int, metavar="N",
+                   help="seeds for time-to-accuracy (default: 3, and 5 for the speedruns)")
     p.add_argument("--tta", nargs="+", metavar="EXPERIMENT",
                    help="time-to-accuracy for these experiments instead (default: mlp, or "
                         "every target with --full; `twinbench experiments` lists them)")

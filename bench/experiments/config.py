@@ -8,7 +8,11 @@ named experiments are in `registry.py`; `layers.py` turns one into a model.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
+
+TRAIN_IMAGES = 60_000  # MNIST's and Fashion-MNIST's training sets alike
+PER_BATCH_SCHEDULES = ("OneCycleLR",)
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,10 @@ class Experiment:
         init: scratch.init scheme name ("default" is torch's own).
         optimizer: class name in scratch.optim / torch.optim, with `optimizer_args`.
         schedule: None, a scheduler class name in optim.lr_scheduler, or
-            "InverseTimeLR" (lr / (1 + decay * epoch), a LambdaLR); stepped once per epoch.
+            "InverseTimeLR" (lr / (1 + decay * epoch), a LambdaLR); stepped once per epoch,
+            except OneCycleLR, stepped once per batch as torch's docs require, over a cycle
+            that spans the run's epochs (its `total_steps` is `epochs * steps_per_epoch()`,
+            never written in `schedule_args`).
         batch_size: samples per step; 0 means full batch (one step per epoch).
         epochs, seed, dtype: as named; the seed fixes weights, batch order and dropout masks.
         standardize: subtract the training-set pixel mean and divide by its std.
@@ -68,6 +75,11 @@ class Experiment:
             new = dataclasses.replace(new, schedule_args={**self.schedule_args,
                                                           "T_max": new.epochs})
         return new
+
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps in one epoch (the last batch may be smaller)."""
+        n = self.train_subset if self.train_subset is not None else TRAIN_IMAGES
+        return 1 if self.batch_size <= 0 else math.ceil(n / self.batch_size)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

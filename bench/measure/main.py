@@ -22,12 +22,13 @@ from bench.results.records import append_record
 Step = tuple[str, Callable[[], Path]]
 
 
-def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default", seeds: int = 3,
+def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
+                   seeds: int | None = None,
                    speed: bool = True, end_to_end: bool = True,
                    tta: list[str] | None = None) -> list[Step]:
     """(title, run) for every measurement of the main job; `run()` appends a record to
     `run_dir` and returns its path. `tta` names the time-to-accuracy experiments (default:
-    mlp, or every one in TARGETS when `full`)."""
+    mlp, or every one in TARGETS when `full`); `seeds` None gives each its own count."""
     steps: list[Step] = []
     if speed:
         grid = "full" if full else grid

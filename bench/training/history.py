@@ -16,7 +16,7 @@ class EpochRecord:
     seconds: float  # training steps only, evaluation excluded
     samples_per_second: float
     lr: float  # the learning rate used in this epoch
-    eval_seconds: float = 0.0  # evaluating train sample and test set after the epoch
+    eval_seconds: float = 0.0  # evaluating the test set after the epoch
 
 
 @dataclass

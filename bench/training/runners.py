@@ -16,6 +16,7 @@ import torch
 import reference
 import scratch
 from bench.experiments import Experiment, build_model
+from bench.experiments.config import PER_BATCH_SCHEDULES
 
 EVAL_BATCH = 2000
 
@@ -35,6 +36,9 @@ def _schedule(module, exp: Experiment, optimizer):
     cls = getattr(module, exp.schedule, None)
     if cls is None:
         raise ValueError(f"experiment {exp.name!r}: unknown schedule {exp.schedule!r}")
+    if exp.schedule in PER_BATCH_SCHEDULES:  # one cycle over the whole run
+        return cls(optimizer, total_steps=exp.epochs * exp.steps_per_epoch(),
+                   **exp.schedule_args)
     return cls(optimizer, **exp.schedule_args)
 
 
@@ -46,10 +50,17 @@ def _optimizer(module, exp: Experiment, params):
 
 
 class _Runner:
-    """What both twins' runners share: the epoch's schedule step and the current lr."""
+    """What both twins' runners share: the schedule's steps and the current lr."""
+
+    def _per_batch(self) -> bool:
+        return self.exp.schedule in PER_BATCH_SCHEDULES
+
+    def end_step(self) -> None:
+        if self.scheduler is not None and self._per_batch():
+            self.scheduler.step()
 
     def end_epoch(self) -> None:
-        if self.scheduler is not None:
+        if self.scheduler is not None and not self._per_batch():
             self.scheduler.step()
 
     def lr(self) -> float:
@@ -81,6 +92,7 @@ class ScratchRunner(_Runner):
         self.optimizer.zero_grad()
         self.model.backward(self.loss_fn.backward(), input_grad=False)  # as torch: x needs none
         self.optimizer.step()
+        self.end_step()
         return loss
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -137,6 +149,7 @@ class TorchRunner(_Runner):
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
+        self.end_step()
         return loss.item()
 
     @torch.no_grad()
