@@ -109,6 +109,35 @@ def test_conv2d_backward_rebuilds_columns_and_skips_what_is_not_asked(dtype, rng
     _close(y, plain.conv2d(x, w, None, (2, 1), (1, 1)), dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+def test_conv2d_in_batch_chunks_is_the_one_batch_conv(dtype, rng, monkeypatch):
+    """A batch split into chunks (a large batch, here forced by tiny byte limits) gives
+    every row of y and dx from its own chunk and sums dW and db over the chunks: bit for
+    bit the plain convolution on integer data, with groups, dilation and stride, an
+    uneven last chunk, and the columns reused or rebuilt."""
+    from scratch.functional import conv
+
+    monkeypatch.setattr(conv, "SPLIT_BYTES", 0)
+    x = _ints(rng, (5, 4, 7, 6), dtype)
+    w = _ints(rng, (6, 2, 3, 2), dtype)  # groups=2
+    b = _ints(rng, (6,), dtype)
+    opts = dict(stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=2)
+    positions = 7 * 4  # OH x OW
+    sample = (w[0].size * 2 + 6) * positions * np.dtype(dtype).itemsize  # (K + out) per position
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 2 * sample)  # chunks of 2, 2 and 1
+    y, cols = F.conv2d_forward(x, w, b, **opts)
+    assert y.shape == (5, 6, 7, 4)
+    assert [c.shape[1] for c in cols] == [2 * positions, 2 * positions, positions]
+    g = _ints(rng, y.shape, dtype)
+    want = (plain.conv2d(x, w, b, **opts), *plain.conv2d_backward(g, x, w, **opts))
+    for got in ((y, *F.conv2d_backward(g, x, w, cols=cols, **opts)),
+                (y, *F.conv2d_backward(g, x, w, **opts))):  # columns rebuilt per chunk
+        for fast, slow in zip(got, want, strict=True):
+            _close(fast, slow, dtype, exact=True)
+    with pytest.raises(ValueError, match="the columns cover 4 samples, the batch has 5"):
+        F.conv2d_backward(g, x, w, cols=cols[:2], **opts)
+
+
 # --- pooling --------------------------------------------------------------------------------
 
 
