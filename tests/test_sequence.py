@@ -46,6 +46,27 @@ def test_recurrent_every_flag(name, kw, dtype):
         _close(res, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("kw", [{}, {"proj_size": 2}], ids=str)
+@pytest.mark.parametrize("block_steps", [1, 2, 3])
+def test_lstm_in_blocks_of_steps(block_steps, kw, dtype, monkeypatch):
+    """A long batch walks its steps in blocks (BLOCK_BYTES); here blocks of 1, 2 and 3 of
+    7 steps, forced small, so that a block starts from the previous block's cell, in
+    both directions, stacked, with and without projection."""
+    from scratch.functional import recurrent
+
+    n, hidden = 3, 5
+    step_bytes = n * 4 * hidden * np.dtype(dtype).itemsize
+    monkeypatch.setattr(recurrent, "BLOCK_BYTES", block_steps * step_bytes)
+    assert len(recurrent._step_blocks(range(7), step_bytes)) == -(-7 // block_steps)
+    rng = np.random.default_rng(block_steps)
+    m = scratch.LSTM(3, hidden, 2, bidirectional=True, rng=rng, dtype=dtype, **kw)
+    x = rng.standard_normal((7, n, 3)).astype(dtype)
+    h0 = rng.standard_normal((4, n, kw.get("proj_size") or hidden)).astype(dtype)
+    c0 = rng.standard_normal((4, n, hidden)).astype(dtype)
+    _close(compare(m, x, (h0, c0), rng=rng), dtype)
+
+
 @pytest.mark.parametrize("name,kw", RNNS, ids=lambda v: str(v))
 def test_recurrent_unbatched(name, kw, rng):
     m = getattr(scratch, name)(3, 5, 2, bidirectional=True, rng=rng, dtype=np.float64, **kw)

@@ -65,6 +65,7 @@ ADAPT = "tests/test_optim_adaptive.py"
 LOSS = "tests/test_losses_extreme.py"
 INIT = "tests/test_init.py"
 SER = "tests/test_serialization.py"
+SEQ = "tests/test_sequence.py"
 
 CATALOGUE: list[Mutant] = [
     # --- the ten bugs issue 19 names -------------------------------------------------
@@ -174,9 +175,18 @@ CATALOGUE: list[Mutant] = [
        "        dx -= (a * sum_g / n)[:, None]\n", "",
        [P, GRAD], "batch norm's dx forgets the mean(g) term"),
     _m("scratch-conv-bias-grad-axis", "scratch/functional/conv.py",
-       "dbias = dy.sum(axis=1) if bias_grad else None",
-       "dbias = dy.mean(axis=1) if bias_grad else None",
+       "    dbias = dy.sum(axis=1)  # (out,)",
+       "    dbias = dy.mean(axis=1)  # (out,)",
        [CONV, P], "Conv2d's bias gradient averaged"),
+    _m("scratch-conv-chunk-dw-last", "scratch/functional/conv.py",
+       "dweight = dw if dweight is None else dweight + dw", "dweight = dw",
+       [FUNC], "a chunked Conv2d keeps only the last chunk's weight gradient"),
+    _m("scratch-lstm-block-starts-at-c0", "scratch/functional/recurrent.py",
+       "blocks[k - 1][2][-1] if k else c0", "c0",
+       [SEQ], "each LSTM block of steps starts its forget-gate derivative from c0"),
+    _m("scratch-lstm-forget-derivative-new-cell", "scratch/functional/recurrent.py",
+       "out[..., hs:2 * hs] *= c_prev", "out[..., hs:2 * hs] *= tcell",
+       [SEQ], "the LSTM forget gate's derivative uses tanh(c'), not the previous cell"),
     _m("scratch-maxpool-all-ties", "scratch/functional/pool.py",
        "        winner[k] &= ~seen\n", "",
        [P, POOL], "max pool sends the gradient to every tied maximum"),
