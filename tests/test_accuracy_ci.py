@@ -39,6 +39,19 @@ def test_scratch_mlp_reaches_target_and_twins_agree(mnist_subset):
     assert abs(acc["scratch"] - acc["torch"]) <= TWIN_GAP
 
 
+def test_the_mlp_speedrun_reaches_its_target_in_both_twins():
+    """speedrun-mlp's whole recipe (4 epochs of all 60,000 images, a few seconds a twin):
+    both twins end at or above its 98% target and within TWIN_GAP of each other."""
+    require_real("mnist")
+    exp = get_experiment("speedrun-mlp")
+    data = load_data(exp)
+    acc = {impl: fit(make_runner(impl, exp), data, show_progress=False, log=None)
+           .final_test_accuracy for impl in ("scratch", "torch")}
+    print(f"speedrun-mlp test accuracy after {exp.epochs} epochs: {acc}")
+    assert min(acc.values()) >= exp.target_accuracy
+    assert abs(acc["scratch"] - acc["torch"]) <= TWIN_GAP
+
+
 def test_lockstep_float64_on_real_data(mnist_subset):
     exp, data = mnist_subset
     exp64 = exp.with_overrides(dtype="float64", epochs=1)
