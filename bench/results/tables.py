@@ -299,21 +299,20 @@ def tta_table(records: list[dict]) -> Table:
     rows = []
     for rec in records:
         runs = pd.DataFrame(rec["runs"])
-        medians = {impl: g["seconds"].dropna().median() for impl, g in runs.groupby("impl")}
+        torch_secs = runs.loc[runs["impl"] == "torch", "seconds"].dropna()
+        torch_median = torch_secs.median() if len(torch_secs) else None
         budget = rec.get("budget_s")
         for impl, g in runs.groupby("impl", sort=False):
             secs = g["seconds"].dropna()
             median = secs.median() if len(secs) else None
-            torch_median = medians.get("torch")
             rows.append({
                 "experiment": rec["experiment"]["name"], "target %": f"{rec['target']:.1f}",
                 "twin": impl, "seeds": len(g), "reached": f"{len(secs)}/{len(g)}",
                 "median s": f"{median:.1f}" if median is not None else "-",
                 "min-max s": f"{secs.min():.1f}-{secs.max():.1f}" if len(secs) else "-",
                 "median epochs": f"{g['epochs'].dropna().median():.0f}" if len(secs) else "-",
-                "x torch": (f"{median / torch_median:.2f}" if median is not None
-                            and torch_median is not None and not pd.isna(torch_median)
-                            else "-"),
+                "x torch": (f"{median / torch_median:.2f}"
+                            if median is not None and torch_median is not None else "-"),
                 "budget s": ("-" if budget is None else f"{budget:g}: " + (
                     "met" if median is not None and len(secs) == len(g) and median <= budget
                     else "missed")),

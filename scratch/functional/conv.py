@@ -52,6 +52,11 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
 SPLIT_BYTES, CHUNK_BYTES = 32 << 20, 4 << 20
 
 
+def _sample_bytes(weight: np.ndarray, groups: int, positions: int, itemsize: int) -> int:
+    """One sample's columns (C*kh*kw rows) and output (out rows) over its OH*OW positions."""
+    return (weight[0].size * groups + weight.shape[0]) * positions * itemsize
+
+
 def batch_chunks(n: int, sample_bytes: int) -> list[slice]:
     """The batch 0..n as one slice, or as chunks of CHUNK_BYTES // sample_bytes samples
     when all n samples take more than SPLIT_BYTES."""
@@ -81,9 +86,9 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     oh, ow = (conv_output_size(size, k, st, p, d) for size, k, st, p, d
               in zip(x.shape[2:], (kh, kw), stride, padding, dilation))
     y = np.empty((n, out, oh, ow), np.result_type(x, weight))  # (N, out, OH, OW)
-    sample_bytes = (weight[0].size * groups + out) * oh * ow * y.itemsize
+    chunks = batch_chunks(n, _sample_bytes(weight, groups, oh * ow, y.itemsize))
     cols = tuple(_conv2d_chunk(x[s], weight, bias, stride, padding, dilation, groups, y[s])
-                 for s in batch_chunks(n, sample_bytes))
+                 for s in chunks)
     return y, cols
 
 
@@ -128,11 +133,9 @@ def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray,
         bias_grad: if False, dbias is None.
     """
     n = x.shape[0]
-    out = weight.shape[0]
     oh, ow = grad_out.shape[2:]
     if cols is None:
-        sample_bytes = (weight[0].size * groups + out) * oh * ow * grad_out.itemsize
-        slices = batch_chunks(n, sample_bytes)
+        slices = batch_chunks(n, _sample_bytes(weight, groups, oh * ow, grad_out.itemsize))
         cols = (None,) * len(slices)
     else:  # the forward's chunks
         sizes = [c.shape[1] // (oh * ow) if oh * ow else n for c in cols]
@@ -145,16 +148,17 @@ def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray,
     dweight = dbias = None
     for s, c in zip(slices, cols):
         dw, db = _conv2d_chunk_backward(grad_out[s], x[s], weight, stride, padding, dilation,
-                                        groups, c, None if dx is None else dx[s])
+                                        groups, c, None if dx is None else dx[s], bias_grad)
         dweight = dw if dweight is None else dweight + dw
-        dbias = db if dbias is None else dbias + db
-    return dx, dweight, dbias if bias_grad else None
+        if bias_grad:
+            dbias = db if dbias is None else dbias + db
+    return dx, dweight, dbias
 
 
 def _conv2d_chunk_backward(grad_out, x, weight, stride, padding, dilation, groups, cols,
-                           dx) -> tuple[np.ndarray, np.ndarray]:
-    """One chunk of conv2d_backward: (dweight, dbias) of its samples, and its rows of dx
-    written into `dx` (n, C, H, W) unless that is None."""
+                           dx, bias_grad) -> tuple[np.ndarray, np.ndarray | None]:
+    """One chunk of conv2d_backward: (dweight, dbias or None) of its samples, and its rows
+    of dx written into `dx` (n, C, H, W) unless that is None."""
     n, c, h, w = x.shape
     out, _, kh, kw = weight.shape
     oh, ow = grad_out.shape[2:]
@@ -169,7 +173,7 @@ def _conv2d_chunk_backward(grad_out, x, weight, stride, padding, dilation, group
         dyg = dy.reshape(groups, out // groups, nl)  # (G, out/G, n*L)
         colsg = cols.reshape(groups, weight[0].size, nl)  # (G, K/G, n*L)
         dweight = (dyg @ colsg.transpose(0, 2, 1)).reshape(weight.shape)  # (out, C/G, kh, kw)
-    dbias = dy.sum(axis=1)  # (out,)
+    dbias = dy.sum(axis=1) if bias_grad else None  # (out,)
     if dx is None:
         return dweight, dbias
     if groups == 1:

@@ -174,7 +174,7 @@ def _lstm_backward(grad_out, grad_h_n, grad_c_n, cache):
     in dc and dm and carries dh = dgx[t] W_hh and dc f to the step before.
 
     Returns dgx (L, N, 4H), dh0, dc0 and dW_hr (None without projection)."""
-    blocks, h0, c0, w_hh, w_hr, reverse = cache
+    blocks, h0, c0, w_hh, w_hr = cache
     length, n = grad_out.shape[:2]
     hs = w_hh.shape[0] // 4
     dgx = np.empty((length, n, 4 * hs), grad_out.dtype)  # (L, N, 4H)
@@ -226,7 +226,7 @@ def recurrent_direction_forward(mode: str, gx: np.ndarray, h0: np.ndarray,
     steps = range(gx.shape[0] - 1, -1, -1) if reverse else range(gx.shape[0])
     if mode == "LSTM":
         out, h, c, states = _lstm_forward(gx, h0, c0, w_hh, w_hr, steps)
-        caches = (states, h0, c0, w_hh, w_hr, reverse)
+        caches = (states, h0, c0, w_hh, w_hr)
     else:
         step, _ = _STEPS[mode]
         out = np.empty((gx.shape[0],) + h0.shape, dtype=gx.dtype)  # (L, N, H)
