@@ -1,4 +1,5 @@
-"""Elementwise activations, Identity, Softmax and LogSoftmax, each backward beside its forward.
+"""Elementwise activations, Identity, Softmax and LogSoftmax: arguments, checks and caches; the
+math (each forward and backward) is in scratch.functional.activation.
 
 Every activation keeps the dtype of its input and accepts any shape. Those that
 take `inplace` in torch (ReLU, LeakyReLU, ELU, SiLU) take it here too: with
@@ -8,7 +9,7 @@ torch's in-place ops do.
 
 from __future__ import annotations
 
-import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -70,11 +71,10 @@ class ReLU(_Elementwise):
         self.inplace = bool(inplace)
 
     def _fwd(self, x):
-        mask = x > 0
-        return x * mask, mask
+        return F.relu_forward(x)
 
     def _bwd(self, grad_out, mask):
-        return grad_out * mask
+        return F.relu_backward(grad_out, mask)
 
     def extra_repr(self) -> str:
         return self._inplace_repr()
@@ -94,11 +94,10 @@ class LeakyReLU(_Elementwise):
         self.inplace = bool(inplace)
 
     def _fwd(self, x):
-        mask = x > 0
-        return np.where(mask, x, x * x.dtype.type(self.negative_slope)), mask
+        return F.leaky_relu_forward(x, self.negative_slope)
 
     def _bwd(self, grad_out, mask):
-        return np.where(mask, grad_out, grad_out * grad_out.dtype.type(self.negative_slope))
+        return F.leaky_relu_backward(grad_out, mask, self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace
@@ -187,18 +186,18 @@ class Sigmoid(_Elementwise):
         return y, y
 
     def _bwd(self, grad_out, y):
-        return grad_out * y * (1 - y)
+        return F.sigmoid_backward(grad_out, y)
 
 
 class Tanh(_Elementwise):
     """tanh(x); dy/dx = 1 - y^2."""
 
     def _fwd(self, x):
-        y = np.tanh(x)
+        y = F.tanh(x)
         return y, y
 
     def _bwd(self, grad_out, y):
-        return grad_out * (1 - y * y)
+        return F.tanh_backward(grad_out, y)
 
 
 class GELU(_Elementwise):
@@ -216,23 +215,10 @@ class GELU(_Elementwise):
         self.approximate = approximate
 
     def _fwd(self, x):
-        if self.approximate == "tanh":
-            k = math.sqrt(2 / math.pi)
-            t = np.tanh(k * (x + 0.044715 * x**3))
-            return (0.5 * x * (1 + t)).astype(x.dtype), (x, t)
-        cdf = (0.5 * (1 + F.erf(x / math.sqrt(2)))).astype(x.dtype)
-        return x * cdf, (x, cdf)
+        return F.gelu_forward(x, self.approximate)
 
     def _bwd(self, grad_out, cache):
-        x, a = cache
-        if self.approximate == "tanh":
-            k = math.sqrt(2 / math.pi)
-            inner_grad = k * (1 + 3 * 0.044715 * x * x)
-            d = 0.5 * (1 + a) + 0.5 * x * (1 - a * a) * inner_grad
-        else:
-            pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-            d = a + x * pdf
-        return (grad_out * d).astype(grad_out.dtype)
+        return F.gelu_backward(grad_out, cache, self.approximate)
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
@@ -255,6 +241,11 @@ class Identity(Module):
         return grad_out if input_grad else None
 
 
+class _SoftmaxCache(NamedTuple):
+    y: np.ndarray  # the output
+    dim: int  # the dim it was normalised along (None resolved)
+
+
 class _SoftmaxBase(Module):
     _fn = staticmethod(F.softmax)
     _bwd = staticmethod(F.softmax_backward)
@@ -274,7 +265,7 @@ class _SoftmaxBase(Module):
             raise IndexError(f"{name}: dimension out of range (expected to be in range of "
                              f"[{-nd}, {nd - 1}], but got {dim}) for input of shape {x.shape}")
         y = self._fn(x.reshape(x.shape or (1,)), dim).reshape(x.shape)
-        self._cache = (y, dim)
+        self._cache = _SoftmaxCache(y, dim)
         return y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:

@@ -13,17 +13,24 @@ weights, or None) lets a loss on the weights flow back, as in torch.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
+from scratch import functional as F
 from scratch import init
 from scratch._checks import check_grad, check_input, require_forward
-from scratch.functional.attention import (
-    canonical_mask,
-    multi_head_attention_backward,
-    multi_head_attention_forward,
-)
 from scratch.linear import Linear
 from scratch.module import Module, Parameter, check_float_dtype
+
+
+class _AttentionCache(NamedTuple):
+    kernel: F.MultiheadAttentionCache
+    batched: bool
+    need_weights: bool
+    average_attn_weights: bool
+    weights_shape: tuple[int, ...]  # the kernel's (N, H, L, S')
+    query_shape: tuple[int, ...]  # as the caller gave it
 
 
 class MultiheadAttention(Module):
@@ -143,8 +150,8 @@ class MultiheadAttention(Module):
                              f"{query.shape}")
         n, length, src = q.shape[0], q.shape[1], k.shape[1]
         extra = int(self.bias_k is not None) + int(self.add_zero_attn)
-        kpm = canonical_mask(key_padding_mask, dt, "key_padding_mask")
-        am = canonical_mask(attn_mask, dt, "attn_mask")
+        kpm = F.canonical_mask(key_padding_mask, dt, "key_padding_mask")
+        am = F.canonical_mask(attn_mask, dt, "attn_mask")
         if is_causal and am is None:
             raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use "
                                "the Transformer module method `generate_square_subsequent_mask`"
@@ -167,15 +174,15 @@ class MultiheadAttention(Module):
             mask = kpm if mask is None else mask + kpm
         w_q, w_k, w_v, b_q, b_k, b_v = self._proj()
         ob = self.out_proj.bias
-        out, weights, cache = multi_head_attention_forward(
+        out, weights, cache = F.multi_head_attention_forward(
             q, k, v, h, w_q, w_k, w_v, b_q, b_k, b_v, self.out_proj.weight.data,
             None if ob is None else ob.data,
             bias_k=None if self.bias_k is None else self.bias_k.data,
             bias_v=None if self.bias_v is None else self.bias_v.data,
             add_zero_attn=self.add_zero_attn, mask=mask,
             dropout_p=self.dropout if self.training else 0.0, rng=self.rng)
-        self._cache = (cache, batched, need_weights, average_attn_weights, out.shape,
-                       weights.shape, query.shape, key.shape, value.shape)
+        self._cache = _AttentionCache(cache, batched, need_weights, average_attn_weights,
+                                      weights.shape, query.shape)
         out = out[0] if not batched else (out if self.batch_first else out.transpose(1, 0, 2))
         out = np.ascontiguousarray(out)
         if not need_weights:
@@ -185,8 +192,8 @@ class MultiheadAttention(Module):
         return out, (weights if batched else weights[0])
 
     def backward(self, grad_output, grad_attn_weights=None, *, input_grad: bool = True):
-        (cache, batched, need_weights, average, out_shape, w_shape, q_shape, k_shape,
-         v_shape) = require_forward(self._cache, self._name())
+        cache, batched, need_weights, average, w_shape, q_shape = require_forward(
+            self._cache, self._name())
         check_grad(grad_output, q_shape, self._name())
         g = grad_output[None] if not batched else (
             grad_output if self.batch_first else grad_output.transpose(1, 0, 2))
@@ -200,22 +207,21 @@ class MultiheadAttention(Module):
             gw = grad_attn_weights if batched else grad_attn_weights[None]
             if average:  # the mean over heads spreads its gradient evenly
                 gw = np.broadcast_to(gw[:, None] / self.num_heads, w_shape)
-        grads = multi_head_attention_backward(g, gw, cache, input_grad=input_grad)
+        grads = F.multi_head_attention_backward(g, gw, cache, input_grad=input_grad)
         if self._qkv_same_embed_dim:
             self.in_proj_weight.accumulate_grad(
-                np.concatenate([grads["w_q"], grads["w_k"], grads["w_v"]]))
+                np.concatenate([grads.w_q, grads.w_k, grads.w_v]))
         else:
-            self.q_proj_weight.accumulate_grad(grads["w_q"])
-            self.k_proj_weight.accumulate_grad(grads["w_k"])
-            self.v_proj_weight.accumulate_grad(grads["w_v"])
+            self.q_proj_weight.accumulate_grad(grads.w_q)
+            self.k_proj_weight.accumulate_grad(grads.w_k)
+            self.v_proj_weight.accumulate_grad(grads.w_v)
         if self.in_proj_bias is not None:
-            self.in_proj_bias.accumulate_grad(
-                np.concatenate([grads["b_q"], grads["b_k"], grads["b_v"]]))
-            self.out_proj.bias.accumulate_grad(grads["b_o"])
-        self.out_proj.weight.accumulate_grad(grads["w_o"])
+            self.in_proj_bias.accumulate_grad(np.concatenate([grads.b_q, grads.b_k, grads.b_v]))
+            self.out_proj.bias.accumulate_grad(grads.b_o)
+        self.out_proj.weight.accumulate_grad(grads.w_o)
         if self.bias_k is not None:
-            self.bias_k.accumulate_grad(grads["bias_k"])
-            self.bias_v.accumulate_grad(grads["bias_v"])
+            self.bias_k.accumulate_grad(grads.bias_k)
+            self.bias_v.accumulate_grad(grads.bias_v)
         if not input_grad:
             return None, None, None
 
@@ -224,7 +230,7 @@ class MultiheadAttention(Module):
                 return t[0]
             return np.ascontiguousarray(t if self.batch_first else t.transpose(1, 0, 2))
 
-        return user(grads["query"]), user(grads["key"]), user(grads["value"])
+        return user(grads.query), user(grads.key), user(grads.value)
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}"

@@ -10,11 +10,19 @@ stay as they are, but a training step still counts in num_batches_tracked.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from scratch import functional as F
 from scratch._checks import check_grad, check_input, require_forward
 from scratch.module import Module, Parameter, check_float_dtype
+
+
+class _BatchNormCache(NamedTuple):
+    kernel: F.BatchNormCache | None  # None for a zero-size batch: every sum is zero
+    batch_stats: bool  # normalised with the batch's statistics, not the running ones
+    shape: tuple[int, ...]  # the input's
 
 
 class _BatchNorm(Module):
@@ -77,16 +85,16 @@ class _BatchNorm(Module):
         if n == 0:
             if self.training and self.track_running_stats:
                 self.num_batches_tracked += 1
-            self._cache = ("empty", x.shape)
+            self._cache = _BatchNormCache(None, use_batch, x.shape)
             return np.empty_like(x)
         x3 = x.reshape(len(x), self.num_features, -1)  # (N, C, L), L = H*W (or 1)
         weight = self.weight.data if self.affine else None
         bias = self.bias.data if self.bias is not None else None
         running = None if use_batch else (self.running_mean, self.running_var)
-        y, xc, inv_std, mean, var = F.batch_norm_forward(x3, weight, bias, self.eps, running)
+        y, cache = F.batch_norm_forward(x3, weight, bias, self.eps, running)  # y (N, C, L)
         if self.training and self.track_running_stats:
-            self._update_running(mean, var, n)
-        self._cache = (xc, inv_std, use_batch, x.shape)  # xc (N, C, L), inv_std (C,)
+            self._update_running(cache.mean, cache.var, n)
+        self._cache = _BatchNormCache(cache, use_batch, x.shape)
         return y.reshape(x.shape)
 
     def _update_running(self, mean: np.ndarray, var: np.ndarray, n: int) -> None:
@@ -103,23 +111,22 @@ class _BatchNorm(Module):
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         cache = require_forward(self._cache, self._name())
-        if isinstance(cache[0], str):  # "empty", a zero-size batch: all sums are zero
-            check_grad(grad_out, cache[1], self._name())
+        check_grad(grad_out, cache.shape, self._name())
+        if cache.kernel is None:  # a zero-size batch: all sums are zero
             if self.affine:
                 self.weight.accumulate_grad(np.zeros_like(self.weight.data))
                 if self.bias is not None:
                     self.bias.accumulate_grad(np.zeros_like(self.bias.data))
             return np.zeros_like(grad_out) if input_grad else None
-        xc, inv_std, use_batch, shape = cache
-        check_grad(grad_out, shape, self._name())
-        dx, dweight, dbias = F.batch_norm_backward(
-            grad_out.reshape(xc.shape), xc, inv_std, self.weight.data if self.affine else None,
-            batch_stats=use_batch, input_grad=input_grad)
+        grads = F.batch_norm_backward(
+            grad_out.reshape(cache.kernel.xc.shape), cache.kernel,
+            self.weight.data if self.affine else None, batch_stats=cache.batch_stats,
+            input_grad=input_grad)
         if self.affine:
-            self.weight.accumulate_grad(dweight)
+            self.weight.accumulate_grad(grads.weight)
             if self.bias is not None:
-                self.bias.accumulate_grad(dbias)
-        return None if dx is None else dx.reshape(grad_out.shape)
+                self.bias.accumulate_grad(grads.bias)
+        return None if grads.input is None else grads.input.reshape(grad_out.shape)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

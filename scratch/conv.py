@@ -5,6 +5,7 @@ scratch.functional (conv2d_forward, conv2d_backward), Conv1d runs them on (N, C,
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -14,6 +15,13 @@ from scratch._checks import check_grad, check_input, check_window, require_forwa
 from scratch.module import Module, Parameter, check_float_dtype
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class _ConvCache(NamedTuple):
+    x: np.ndarray  # (N, C, H, W) as the kernels saw it: Conv1d's (N, C, 1, L), padded
+    cols: tuple[np.ndarray, ...] | None  # conv2d_forward's columns (train mode only)
+    unbatched: bool
+    out_shape: tuple[int, ...]  # (N, out, OH, OW)
 
 
 class _ConvNd(Module):
@@ -119,7 +127,7 @@ class _ConvNd(Module):
                                    dilation=self._d, groups=self.groups)
         # Train mode keeps the columns for dW; eval mode keeps only x (no im2col copy held
         # alive during big-batch inference) and rebuilds them if backward is called anyway.
-        self._cache = (x4, cols if self.training else None, unbatched, y.shape)
+        self._cache = _ConvCache(x4, cols if self.training else None, unbatched, y.shape)
         if d == 1:
             y = y[:, :, 0]  # (N, out, OL)
         return y[0] if unbatched else y  # (N, out, OH, OW)
@@ -129,15 +137,16 @@ class _ConvNd(Module):
         expected = out_shape if self._dims == 2 else out_shape[:2] + out_shape[3:]
         check_grad(grad_out, expected[1:] if unbatched else expected, self._name())
         w4 = self.weight.data.reshape(self.out_channels, -1, *self._k)
-        dx, dweight, dbias = F.conv2d_backward(
+        grads = F.conv2d_backward(
             grad_out.reshape(out_shape), x, w4, self._s, self._kernel_pad or (0, 0),
             dilation=self._d, groups=self.groups, cols=cols, input_grad=input_grad,
             bias_grad=self.bias is not None)
-        self.weight.accumulate_grad(dweight)
-        if dbias is not None:
-            self.bias.accumulate_grad(dbias)
-        if dx is None:
+        self.weight.accumulate_grad(grads.weight)
+        if grads.bias is not None:
+            self.bias.accumulate_grad(grads.bias)
+        if grads.input is None:
             return None
+        dx = grads.input  # (N, C, Hp, Wp)
         if self._kernel_pad is None:
             dx = F.pad_backward(dx, self._sides, mode=self._pad_mode)  # (N, C, H, W)
         if self._dims == 1:

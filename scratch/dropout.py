@@ -1,10 +1,12 @@
 """Dropout and Dropout2d: zero elements (or whole channels) with probability p in training,
-scale the rest by 1/(1-p)."""
+scale the rest by 1/(1-p). The mask draw and the scaling are scratch.functional.dropout_scale
+/ dropout / dropout_backward; the modules hold p, the Generator and the scale for backward."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from scratch import functional as F
 from scratch._checks import check_grad, check_input, require_forward
 from scratch.module import Module
 
@@ -52,23 +54,16 @@ class Dropout(Module):
         if not self.training or self.p == 0.0:
             self._scale = x.dtype.type(1)
             return x if self.inplace else x.copy()
-        keep = self.rng.random(self._mask_shape(x.shape), dtype=np.float32) >= self.p
-        if self.p == 1.0:
-            keep[...] = False
-        # (mask shape) mask / (1 - p), broadcast over what the mask does not cover
-        scale = keep * x.dtype.type(0 if self.p == 1.0 else 1 / (1 - self.p))
-        self._scale = scale.reshape(scale.shape + (1,) * (x.ndim - scale.ndim))
-        if self.inplace:
-            x *= self._scale
-            return x
-        return x * self._scale
+        scale = F.dropout_scale(self.rng, self._mask_shape(x.shape), self.p, x.dtype)
+        y, self._scale = F.dropout(x, scale, inplace=self.inplace)
+        return y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         scale = require_forward(self._scale, type(self).__name__)
         check_grad(grad_out, self._shape, type(self).__name__)
         if not input_grad:
             return None
-        return grad_out * scale
+        return F.dropout_backward(grad_out, scale)
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"

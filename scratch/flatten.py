@@ -1,11 +1,16 @@
-"""Flatten and Unflatten: merge a range of dimensions into one, or split one into several."""
+"""Flatten and Unflatten: merge a range of dimensions into one, or split one into several.
+
+The reshape rules (and their dim checks) are scratch.functional.flatten / unflatten; backward
+reshapes the gradient back to the input's shape.
+"""
 
 from __future__ import annotations
 
-import math
+from typing import NamedTuple
 
 import numpy as np
 
+from scratch import functional as F
 from scratch._checks import check_grad, require_forward
 from scratch.module import Module
 
@@ -25,19 +30,9 @@ class Flatten(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not isinstance(x, np.ndarray):
             raise TypeError(f"Flatten expects a numpy.ndarray, got {type(x).__name__}")
-        nd = max(x.ndim, 1)
-        for name, d in (("start_dim", self.start_dim), ("end_dim", self.end_dim)):
-            if not -nd <= d < nd:
-                raise IndexError(f"Flatten: {name}={d} is out of range [{-nd}, {nd - 1}] for "
-                                 f"input of shape {x.shape}")
-        s, e = self.start_dim % nd, self.end_dim % nd
-        if s > e:
-            raise ValueError(f"Flatten(start_dim={self.start_dim}, end_dim={self.end_dim}): "
-                             f"start_dim comes after end_dim for input of shape {x.shape}")
+        y = F.flatten(x, self.start_dim, self.end_dim)
         self._shape = x.shape
-        if x.ndim == 0:
-            return x.reshape(1)
-        return x.reshape(x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
+        return y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         shape = require_forward(self._shape, "Flatten")
@@ -47,6 +42,11 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class _UnflattenShapes(NamedTuple):
+    input: tuple[int, ...]
+    output: tuple[int, ...]
 
 
 class Unflatten(Module):
@@ -76,19 +76,8 @@ class Unflatten(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         if not isinstance(x, np.ndarray):
             raise TypeError(f"Unflatten expects a numpy.ndarray, got {type(x).__name__}")
-        if not -x.ndim <= self.dim < x.ndim:
-            raise IndexError(f"Unflatten: dim={self.dim} is out of range [{-x.ndim}, "
-                             f"{x.ndim - 1}] for input of shape {x.shape}")
-        d = self.dim % x.ndim
-        sizes = self.unflattened_size
-        known = math.prod(s for s in sizes if s != -1)
-        ok = (sizes.count(-1) == 0 and known == x.shape[d]) or (
-            sizes.count(-1) == 1 and known > 0 and x.shape[d] % known == 0)
-        if not ok:
-            raise ValueError(f"Unflatten: unflattened_size {sizes} does not split size "
-                             f"{x.shape[d]} of dim {self.dim} of input of shape {x.shape}")
-        y = x.reshape(x.shape[:d] + sizes + x.shape[d + 1:])
-        self._shape = (x.shape, y.shape)
+        y = F.unflatten(x, self.dim, self.unflattened_size)
+        self._shape = _UnflattenShapes(x.shape, y.shape)
         return y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:

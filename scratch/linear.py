@@ -1,4 +1,5 @@
-"""Linear: y = x W^T + b, with torch's parameter shapes and default initialisation."""
+"""Linear: y = x W^T + b, with torch's parameter shapes and default initialisation; the math
+is scratch.functional.linear / linear_backward."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 
 import numpy as np
 
+from scratch import functional as F
 from scratch import init
 from scratch._checks import check_grad, check_input, require_forward
 from scratch.module import Module, Parameter, check_float_dtype
@@ -65,24 +67,17 @@ class Linear(Module):
         check_input(x, self._name(), dtype=self.weight.dtype, min_ndim=1,
                     size=(-1, self.in_features), shape_doc=f"(N, {self.in_features})")
         self._x = x
-        y = x @ self.weight.data.T  # (*, out)
-        if self.bias is not None:
-            y += self.bias.data
-        return y
+        return F.linear(x, self.weight.data, None if self.bias is None else self.bias.data)
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         x = require_forward(self._x, self._name())
         check_grad(grad_out, x.shape[:-1] + (self.out_features,), self._name())
-        g2 = grad_out.reshape(-1, self.out_features)  # (M, out), M = prod(*)
-        x2 = x.reshape(-1, self.in_features)  # (M, in)
-        if len(g2) == 1:  # one sample: an outer product beats BLAS's k=1 matmul (speed suite:
-            # mlp-128 batch 1 step)
-            self.weight.accumulate_grad(np.multiply(g2.T, x2))  # (out, in)
-        else:
-            self.weight.accumulate_grad(g2.T @ x2)  # (out, in)
+        grads = F.linear_backward(grad_out, x, self.weight.data, input_grad=input_grad,
+                                  bias_grad=self.bias is not None)
+        self.weight.accumulate_grad(grads.weight)  # (out, in)
         if self.bias is not None:
-            self.bias.accumulate_grad(g2.sum(axis=0))  # (out,)
-        return grad_out @ self.weight.data if input_grad else None  # (*, in)
+            self.bias.accumulate_grad(grads.bias)  # (out,)
+        return grads.input  # (*, in) or None
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -16,11 +16,12 @@ the twin's.
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
+from scratch import functional as F
 from scratch._checks import check_input, require_forward
-from scratch.functional import loss as F
 from scratch.module import Module
 
 REDUCTIONS = F.REDUCTIONS
@@ -99,6 +100,18 @@ def _check_ignore_index(owner: str, ignore_index) -> int:
             ignore_index, (int, np.integer)):
         raise TypeError(f"{owner}: ignore_index must be an int, got {ignore_index!r}")
     return int(ignore_index)
+
+
+class _ClassLossCache(NamedTuple):
+    kernel: F.CrossEntropyCache | F.NllCache
+    unbatched: bool  # the input came as (C,)
+
+
+class _BinaryCache(NamedTuple):
+    input: np.ndarray  # (*)
+    target: np.ndarray  # (*), in the input's dtype
+    weight: np.ndarray | None  # broadcast to (*)
+    pos_weight: np.ndarray | None = None  # broadcast to (*); BCEWithLogitsLoss only
 
 
 class _ClassLoss(Loss):
@@ -209,7 +222,7 @@ class CrossEntropyLoss(_ClassLoss):
         self._dtype = x.dtype
         per_item, denom, cache = F.cross_entropy_forward(x, t, self.weight, self.ignore_index,
                                                          self.label_smoothing)
-        self._cache = (cache, unbatched)
+        self._cache = _ClassLossCache(cache, unbatched)
         return self._finish(per_item, denom, unbatched)
 
     def backward(self, grad=1.0) -> np.ndarray:
@@ -249,7 +262,7 @@ class NLLLoss(_ClassLoss):
                             "(class probabilities are CrossEntropyLoss's)")
         self._dtype = x.dtype
         per_item, denom, cache = F.nll_forward(x, t, self.weight, self.ignore_index)
-        self._cache = (cache, unbatched)
+        self._cache = _ClassLossCache(cache, unbatched)
         return self._finish(per_item, denom, unbatched)
 
     def backward(self, grad=1.0) -> np.ndarray:
@@ -406,11 +419,11 @@ class BCELoss(Loss):
             raise ValueError("BCELoss: all elements of target should be between 0 and 1, got "
                              f"values in [{t.min()}, {t.max()}]")
         w = _broadcast_weight("BCELoss", "weight", self.weight, input.shape, input.dtype)
-        self._cache = (input, t, w)
+        self._cache = _BinaryCache(input, t, w)
         return self._reduce(F.bce_forward(input, t, w))
 
     def backward(self, grad=1.0) -> np.ndarray:
-        x, t, w = require_forward(self._cache, "BCELoss")
+        x, t, w, _ = require_forward(self._cache, "BCELoss")
         return F.bce_backward(self._upstream(grad, x.shape, x.dtype), x, t, w)
 
 
@@ -443,7 +456,7 @@ class BCEWithLogitsLoss(Loss):
                               input.dtype)
         pw = _broadcast_weight("BCEWithLogitsLoss", "pos_weight", self.pos_weight, input.shape,
                                input.dtype)
-        self._cache = (input, t, w, pw)
+        self._cache = _BinaryCache(input, t, w, pw)
         return self._reduce(F.bce_with_logits_forward(input, t, w, pw))
 
     def backward(self, grad=1.0) -> np.ndarray:

@@ -1,6 +1,6 @@
 """LayerNorm: normalise each sample over its trailing dims, as `torch.nn.LayerNorm`.
 
-The math is in scratch.functional.normalization; this file holds the
+The math is scratch.functional.layer_norm_forward / _backward; this file holds the
 arguments and parameters.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratch import functional as F
 from scratch._checks import check_grad, check_input, require_forward
-from scratch.functional.normalization import layer_norm_backward, layer_norm_forward
 from scratch.module import Module, Parameter, check_float_dtype
 
 
@@ -67,7 +67,7 @@ class LayerNorm(Module):
         if x.shape[x.ndim - k:] != self.normalized_shape:
             raise ValueError(f"{self._name()} expects input of shape (*, "
                              f"{', '.join(map(str, self.normalized_shape))}), got {x.shape}")
-        y, self._cache = layer_norm_forward(
+        y, self._cache = F.layer_norm_forward(
             x, k, None if self.weight is None else self.weight.data,
             None if self.bias is None else self.bias.data, self.eps)
         self._shape = x.shape
@@ -76,12 +76,13 @@ class LayerNorm(Module):
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         cache = require_forward(self._cache, self._name())
         check_grad(grad_out, self._shape, self._name())
-        dx, dw, db = layer_norm_backward(grad_out, cache, input_grad=input_grad)
+        grads = F.layer_norm_backward(grad_out, cache, bias_grad=self.bias is not None,
+                                      input_grad=input_grad)
         if self.weight is not None:
-            self.weight.accumulate_grad(dw)
+            self.weight.accumulate_grad(grads.weight)
         if self.bias is not None:
-            self.bias.accumulate_grad(db)
-        return dx
+            self.bias.accumulate_grad(grads.bias)
+        return grads.input
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "

@@ -8,11 +8,27 @@ max_unpool2d_forward / _backward).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from scratch import functional as F
 from scratch._checks import check_grad, check_input, check_window, require_forward
 from scratch.module import Module
+
+
+class _PoolCache(NamedTuple):
+    x_shape: tuple[int, ...]  # (N, C, H, W), unbatched input counted as N = 1
+    out_shape: tuple[int, ...]  # (N, C, OH, OW)
+    unbatched: bool
+    slabs: np.ndarray | None = None  # max pooling: max_pool2d_forward's (kh*kw, N, C, OH, OW)
+    y: np.ndarray | None = None  # max pooling: the output, which backward's tie rule reads
+
+
+class _UnpoolCache(NamedTuple):
+    indices: np.ndarray  # (N, C, H, W)
+    out_shape: tuple[int, ...]  # (N, C, OH, OW)
+    unbatched: bool
 
 
 class _Pool2d(Module):
@@ -47,11 +63,11 @@ class _Pool2d(Module):
         unbatched = x.ndim == 3
         return (x[None] if unbatched else x), unbatched
 
-    def _grad(self, grad_out: np.ndarray) -> tuple[np.ndarray, tuple]:
+    def _grad(self, grad_out: np.ndarray) -> tuple[np.ndarray, _PoolCache]:
         """grad_out checked against the cached forward, as (N, C, OH, OW), and the cache."""
         cache = require_forward(self._cache, self._name())
-        out_shape, unbatched = cache[1:3]
-        check_grad(grad_out, out_shape[1:] if unbatched else out_shape, self._name())
+        out_shape = cache.out_shape
+        check_grad(grad_out, out_shape[1:] if cache.unbatched else out_shape, self._name())
         return grad_out.reshape(out_shape), cache
 
 
@@ -106,7 +122,7 @@ class MaxPool2d(_Pool2d):
         x4, unbatched = self._input(x)  # (N, C, H, W)
         y, slabs = F.max_pool2d_forward(x4, self._k, self._s, self._p, dilation=self._d,
                                         ceil_mode=self.ceil_mode)  # y (N, C, OH, OW)
-        self._cache = (x4.shape, y.shape, unbatched, slabs, y)
+        self._cache = _PoolCache(x4.shape, y.shape, unbatched, slabs, y)
         if self.return_indices:
             idx = F.max_pool2d_indices(slabs, y, x4.shape, self._k, self._s, self._p,
                                        self._d, self.ceil_mode)  # (N, C, OH, OW)
@@ -114,12 +130,12 @@ class MaxPool2d(_Pool2d):
         return y[0] if unbatched else y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        g, (x_shape, _, unbatched, slabs, y) = self._grad(grad_out)
+        g, cache = self._grad(grad_out)
         if not input_grad:
             return None
-        dx = F.max_pool2d_backward(g, x_shape, self._k, self._s, self._p, slabs, y,
-                                   dilation=self._d, ceil_mode=self.ceil_mode)
-        return dx[0] if unbatched else dx  # (N, C, H, W)
+        dx = F.max_pool2d_backward(g, cache.x_shape, self._k, self._s, self._p, cache.slabs,
+                                   cache.y, dilation=self._d, ceil_mode=self.ceil_mode)
+        return dx[0] if cache.unbatched else dx  # (N, C, H, W)
 
     def extra_repr(self) -> str:
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -181,15 +197,16 @@ class AvgPool2d(_Pool2d):
         x4, unbatched = self._input(x)  # (N, C, H, W)
         y = F.avg_pool2d_forward(x4, self._k, self._s, self._p,
                                  **self._options())  # (N, C, OH, OW)
-        self._cache = (x4.shape, y.shape, unbatched)
+        self._cache = _PoolCache(x4.shape, y.shape, unbatched)
         return y[0] if unbatched else y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        g, (x_shape, _, unbatched) = self._grad(grad_out)
+        g, cache = self._grad(grad_out)
         if not input_grad:
             return None
-        dx = F.avg_pool2d_backward(g, x_shape, self._k, self._s, self._p, **self._options())
-        return dx[0] if unbatched else dx  # (N, C, H, W)
+        dx = F.avg_pool2d_backward(g, cache.x_shape, self._k, self._s, self._p,
+                                   **self._options())
+        return dx[0] if cache.unbatched else dx  # (N, C, H, W)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -241,16 +258,18 @@ class AdaptiveAvgPool2d(Module):
         out_hw = tuple(x4.shape[2 + a] if o is None else int(o)
                        for a, o in enumerate(self._out))
         y = F.adaptive_avg_pool2d_forward(x4, out_hw)  # (N, C, OH, OW)
-        self._cache = (x4.shape, y.shape, unbatched)
+        self._cache = _PoolCache(x4.shape, y.shape, unbatched)
         return y[0] if unbatched else y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        x_shape, out_shape, unbatched = require_forward(self._cache, "AdaptiveAvgPool2d")
-        check_grad(grad_out, out_shape[1:] if unbatched else out_shape, "AdaptiveAvgPool2d")
+        cache = require_forward(self._cache, "AdaptiveAvgPool2d")
+        out_shape = cache.out_shape
+        check_grad(grad_out, out_shape[1:] if cache.unbatched else out_shape,
+                   "AdaptiveAvgPool2d")
         if not input_grad:
             return None
-        dx = F.adaptive_avg_pool2d_backward(grad_out.reshape(out_shape), x_shape)
-        return dx[0] if unbatched else dx
+        dx = F.adaptive_avg_pool2d_backward(grad_out.reshape(out_shape), cache.x_shape)
+        return dx[0] if cache.unbatched else dx
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -318,7 +337,7 @@ class MaxUnpool2d(Module):
             raise ValueError(f"{name}: found an invalid max index {bad} (output planes are of "
                              f"size {out_hw[0]}x{out_hw[1]})")
         y = F.max_unpool2d_forward(x4, i4, out_hw)  # (N, C, OH, OW)
-        self._cache = (i4, y.shape, unbatched)
+        self._cache = _UnpoolCache(i4, y.shape, unbatched)
         return y[0] if unbatched else y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratch import functional as F
 from scratch import init
 from scratch._checks import check_grad, require_forward
-from scratch.functional.sparse import embedding_backward, embedding_forward, embedding_renorm_
 from scratch.module import Module, Parameter, check_float_dtype
 
 
@@ -84,14 +84,14 @@ class Embedding(Module):
             raise IndexError(f"{self._name()}: indices must be in [0, {self.num_embeddings}), "
                              f"got values from {input.min()} to {input.max()}")
         if self.max_norm is not None:
-            embedding_renorm_(self.weight.data, input, self.max_norm, self.norm_type)
+            F.embedding_renorm_(self.weight.data, input, self.max_norm, self.norm_type)
         self._idx = input
-        return embedding_forward(self.weight.data, input)
+        return F.embedding_forward(self.weight.data, input)
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> None:
         idx = require_forward(self._idx, self._name())
         check_grad(grad_out, idx.shape + (self.embedding_dim,), self._name())
-        self.weight.accumulate_grad(embedding_backward(
+        self.weight.accumulate_grad(F.embedding_backward(
             grad_out, idx, self.num_embeddings, self.padding_idx, self.scale_grad_by_freq))
         return None
 

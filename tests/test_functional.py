@@ -138,6 +138,34 @@ def test_conv2d_in_batch_chunks_is_the_one_batch_conv(dtype, rng, monkeypatch):
         F.conv2d_backward(g, x, w, cols=cols[:2], **opts)
 
 
+# --- linear ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS.get)
+@pytest.mark.parametrize("lead", [(1,), (5,), (2, 3)], ids=str)  # (1,): the outer-product path
+def test_linear_is_its_definition_bit_for_bit(lead, dtype, rng):
+    """On integer data (every sum exact): y = x W^T + b, dW = g^T x, db = sum_rows g, dx = g W,
+    written out as sums over the rows; input_grad / bias_grad False give None."""
+    x, w, b = _ints(rng, (*lead, 4), dtype), _ints(rng, (3, 4), dtype), _ints(rng, 3, dtype)
+    g = _ints(rng, (*lead, 3), dtype)
+    x2, g2 = x.reshape(-1, 4), g.reshape(-1, 3)  # (M, in), (M, out)
+    rows = range(len(x2))
+    want_y = np.array([[sum(x2[m, i] * w[o, i] for i in range(4)) + b[o] for o in range(3)]
+                       for m in rows], dtype).reshape(*lead, 3)
+    want_dw = np.array([[sum(g2[m, o] * x2[m, i] for m in rows) for i in range(4)]
+                        for o in range(3)], dtype)
+    want_db = np.array([sum(g2[m, o] for m in rows) for o in range(3)], dtype)
+    want_dx = np.array([[sum(g2[m, o] * w[o, i] for o in range(3)) for i in range(4)]
+                        for m in rows], dtype).reshape(x.shape)
+    _close(F.linear(x, w, b), want_y, dtype, exact=True)
+    grads = F.linear_backward(g, x, w)
+    for got, want in zip(grads, (want_dx, want_dw, want_db), strict=True):
+        _close(got, want, dtype, exact=True)
+    skipped = F.linear_backward(g, x, w, input_grad=False, bias_grad=False)
+    assert skipped.input is None and skipped.bias is None
+    assert np.array_equal(skipped.weight, grads.weight)
+
+
 # --- pooling --------------------------------------------------------------------------------
 
 
@@ -243,14 +271,13 @@ def test_batch_norm_matches_plain(stats, affine, shape, dtype, rng):
     running = None
     if stats == "running":
         running = (rng.standard_normal(c).astype(dtype), rng.uniform(0.5, 2, c).astype(dtype))
-    y, xc, inv_std, _, _ = F.batch_norm_forward(x, weight, bias, 1e-5, running)
-    dx, dweight, dbias = F.batch_norm_backward(g, xc, inv_std, weight,
-                                               batch_stats=running is None)
+    y, cache = F.batch_norm_forward(x, weight, bias, 1e-5, running)
+    dx, dweight, dbias = F.batch_norm_backward(g, cache, weight, batch_stats=running is None)
     _close(y, plain.batch_norm(x, weight, bias, 1e-5, running), dtype)
     for fast, slow in zip((dx, dweight, dbias),
                           plain.batch_norm_backward(g, x, weight, 1e-5, running)):
         _close(fast, slow, dtype)
-    none, dweight2, dbias2 = F.batch_norm_backward(g, xc, inv_std, weight,
+    none, dweight2, dbias2 = F.batch_norm_backward(g, cache, weight,
                                                    batch_stats=running is None, input_grad=False)
     assert none is None and np.array_equal(dweight2, dweight) and np.array_equal(dbias2, dbias)
 
@@ -524,3 +551,28 @@ def test_max_pool2d_all_minus_inf_windows_route_to_their_first_input_element(
                                dilation=dilation, ceil_mode=ceil)
     assert np.array_equal(dx, plain.max_pool2d_backward(g, x, kernel, stride, padding,
                                                         dilation, ceil))
+
+
+# --- the module/functional boundary ---------------------------------------------------------
+
+
+def test_functional_reexports_every_public_name_of_every_submodule():
+    """`from scratch import functional as F` reaches all the math: every public function and
+    class (the NamedTuple caches and gradients) of every submodule but `plain` is in
+    F.__all__, and F's name is that very object."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    missing = []
+    for info in pkgutil.iter_modules(F.__path__):
+        if info.name == "plain":  # the specification stays a submodule: F.plain.conv2d
+            continue
+        sub = importlib.import_module(f"scratch.functional.{info.name}")
+        for name, obj in vars(sub).items():
+            if (not name.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj))
+                    and obj.__module__ == sub.__name__
+                    and (name not in F.__all__ or getattr(F, name) is not obj)):
+                missing.append(f"{info.name}.{name}")
+    assert not missing, f"not re-exported by scratch.functional: {missing}"
+    assert "plain" in F.__all__ and F.plain.__name__ == "scratch.functional.plain"

@@ -1,36 +1,65 @@
 """The math of the layers as functions on arrays; the modules hold arguments, parameters, caches.
 
 As torch keeps `nn.Conv2d` apart from `F.conv2d`, each layer in scratch stores
-its state and calls the kernels here. The fast kernels come in forward /
-backward pairs: forward returns its output and what backward needs, backward
-returns fresh gradient arrays. `plain` holds the same layers written straight
-from their definitions, the reference the fast kernels are tested against.
+its state and calls the functions here, imported one way everywhere:
+`from scratch import functional as F`, then `F.conv2d_forward(...)`. Every
+submodule's public names are re-exported below (`plain` stays a submodule:
+`F.plain.conv2d`).
 
-    activation sigmoid, erf, softmax, log_softmax, softmax_dim, elu, softplus, silu
-    loss       the losses' forward / backward pairs and torch's reductions
-    recurrent  recurrent_direction_forward / _backward (RNN, LSTM, GRU)
-    attention  canonical_mask, multi_head_attention_forward / _backward
-    normalization layer_norm_forward / _backward
-    sparse     embedding_forward / _backward, embedding_renorm_
-    shapes     pair, single, conv_output_size, sides, pad, pad_backward, unpad
-    windows    windows, disjoint, offsets_first, offset_views, col2im
-    conv       im2col, conv2d_forward, conv2d_backward
-    pool       max_pool2d_forward / _backward / _indices, first_max, winners, pool_sides,
-               avg_pool2d_forward / _backward / _divisor, adaptive_avg_pool2d_forward /
-               _backward, adaptive_ranges, adaptive_matrix, max_unpool2d_forward / _backward
-    batchnorm  channel_sum, batch_norm_forward, batch_norm_backward
-    plain      conv2d, max_pool2d (and _indices), avg_pool2d, adaptive_avg_pool2d, batch_norm
-               and their *_backward; erf
+The contract: a forward kernel returns its output(s) and then what its backward
+needs, the cache: one array, or a NamedTuple `<Kernel>Cache` when it is several
+things. A backward kernel returns fresh arrays: one gradient as that array,
+several as a NamedTuple `<Kernel>Grads` whose fields are named after what they
+are gradients of (`input`, `weight`, `bias`, ...), None for one not asked for;
+`input_grad=False` skips dL/dinput in the kernel. `plain` holds the layers
+written straight from their definitions, the specification the fast kernels are
+tested against.
+
+    linear        linear, linear_backward -> LinearGrads
+    activation    relu_forward / _backward, leaky_relu_forward / _backward, tanh / _backward,
+                  sigmoid / _backward, erf, gelu_forward / _backward (GeluCache), softmax /
+                  _backward, log_softmax / _backward, softmax_dim, elu, softplus, silu and
+                  their *_backward
+    dropout       dropout_scale (the mask draw from a given Generator), dropout,
+                  dropout_backward
+    shapes        pair, single, conv_output_size, sides, pad, pad_backward, unpad, PAD_MODES;
+                  flatten, unflatten (Flatten's and Unflatten's reshape rules)
+    windows       windows, disjoint, offsets_first, offset_views, col2im
+    conv          im2col, batch_chunks, conv2d_forward, conv2d_backward -> Conv2dGrads
+    pool          max_pool2d_forward / _backward / _indices, first_max, winners, pool_sides,
+                  avg_pool2d_forward / _backward / _divisor, adaptive_avg_pool2d_forward /
+                  _backward, adaptive_ranges, adaptive_matrix, max_unpool2d_forward / _backward
+    batchnorm     channel_sum, batch_norm_forward (BatchNormCache), batch_norm_backward ->
+                  BatchNormGrads
+    normalization layer_norm_forward (LayerNormCache), layer_norm_backward -> LayerNormGrads
+    attention     canonical_mask, multi_head_attention_forward (MultiheadAttentionCache),
+                  multi_head_attention_backward -> MultiheadAttentionGrads
+    sparse        embedding_forward / _backward, embedding_renorm_
+    recurrent     recurrent_direction_forward / _backward (RNN, LSTM, GRU), MODES, GATES
+    loss          REDUCTIONS, reduce_loss, reduction_grad, per_item_count;
+                  cross_entropy_forward (CrossEntropyCache) / _backward, nll_forward
+                  (NllCache) / _backward, bce_forward / _backward, bce_with_logits_forward /
+                  _backward; mse, l1, huber, smooth_l1 (each (loss, slope))
+    plain         conv2d, max_pool2d (and _indices), avg_pool2d, adaptive_avg_pool2d, batch_norm
+                  and their *_backward; erf
 """
 
-from scratch.functional import loss, plain
+from scratch.functional import plain
 from scratch.functional.activation import (
+    GeluCache,
     elu,
     elu_backward,
     erf,
+    gelu_backward,
+    gelu_forward,
+    leaky_relu_backward,
+    leaky_relu_forward,
     log_softmax,
     log_softmax_backward,
+    relu_backward,
+    relu_forward,
     sigmoid,
+    sigmoid_backward,
     silu,
     silu_backward,
     softmax,
@@ -38,9 +67,58 @@ from scratch.functional.activation import (
     softmax_dim,
     softplus,
     softplus_backward,
+    tanh,
+    tanh_backward,
 )
-from scratch.functional.batchnorm import batch_norm_backward, batch_norm_forward, channel_sum
-from scratch.functional.conv import conv2d_backward, conv2d_forward, im2col
+from scratch.functional.attention import (
+    MultiheadAttentionCache,
+    MultiheadAttentionGrads,
+    canonical_mask,
+    multi_head_attention_backward,
+    multi_head_attention_forward,
+)
+from scratch.functional.batchnorm import (
+    BatchNormCache,
+    BatchNormGrads,
+    batch_norm_backward,
+    batch_norm_forward,
+    channel_sum,
+)
+from scratch.functional.conv import (
+    Conv2dGrads,
+    batch_chunks,
+    conv2d_backward,
+    conv2d_forward,
+    im2col,
+)
+from scratch.functional.dropout import dropout, dropout_backward, dropout_scale
+from scratch.functional.linear import LinearGrads, linear, linear_backward
+from scratch.functional.loss import (
+    REDUCTIONS,
+    CrossEntropyCache,
+    NllCache,
+    bce_backward,
+    bce_forward,
+    bce_with_logits_backward,
+    bce_with_logits_forward,
+    cross_entropy_backward,
+    cross_entropy_forward,
+    huber,
+    l1,
+    mse,
+    nll_backward,
+    nll_forward,
+    per_item_count,
+    reduce_loss,
+    reduction_grad,
+    smooth_l1,
+)
+from scratch.functional.normalization import (
+    LayerNormCache,
+    LayerNormGrads,
+    layer_norm_backward,
+    layer_norm_forward,
+)
 from scratch.functional.pool import (
     adaptive_avg_pool2d_backward,
     adaptive_avg_pool2d_forward,
@@ -58,26 +136,61 @@ from scratch.functional.pool import (
     pool_sides,
     winners,
 )
+
+# The recurrent kernels' names (the RNN's owner keeps this block in step with recurrent.py).
+from scratch.functional.recurrent import (
+    GATES,
+    MODES,
+    recurrent_direction_backward,
+    recurrent_direction_forward,
+)
 from scratch.functional.shapes import (
+    PAD_MODES,
     conv_output_size,
+    flatten,
     pad,
     pad_backward,
     pair,
     sides,
     single,
+    unflatten,
     unpad,
 )
+from scratch.functional.sparse import embedding_backward, embedding_forward, embedding_renorm_
 from scratch.functional.windows import col2im, disjoint, offset_views, offsets_first, windows
 
 __all__ = [
-    "adaptive_avg_pool2d_backward", "adaptive_avg_pool2d_forward", "adaptive_matrix",
-    "adaptive_ranges", "avg_pool2d_backward", "avg_pool2d_divisor", "avg_pool2d_forward",
-    "batch_norm_backward", "batch_norm_forward", "channel_sum", "col2im", "conv2d_backward",
-    "conv2d_forward", "conv_output_size", "disjoint", "elu", "elu_backward", "erf",
-    "first_max", "im2col", "log_softmax", "log_softmax_backward", "loss",
-    "max_pool2d_backward", "max_pool2d_forward", "max_pool2d_indices",
-    "max_unpool2d_backward", "max_unpool2d_forward", "offset_views", "offsets_first", "pad",
-    "pad_backward", "pair", "plain", "pool_sides", "sides", "sigmoid", "silu",
-    "silu_backward", "single", "softmax", "softmax_backward", "softmax_dim", "softplus",
-    "softplus_backward", "unpad", "windows", "winners",
+    # linear, activation, dropout
+    "LinearGrads", "linear", "linear_backward",
+    "relu_forward", "relu_backward", "leaky_relu_forward", "leaky_relu_backward", "tanh",
+    "tanh_backward", "sigmoid", "sigmoid_backward", "erf", "GeluCache", "gelu_forward",
+    "gelu_backward", "softmax_dim", "softmax", "softmax_backward", "log_softmax",
+    "log_softmax_backward", "elu", "elu_backward", "softplus", "softplus_backward", "silu",
+    "silu_backward",
+    "dropout_scale", "dropout", "dropout_backward",
+    # shapes, windows
+    "PAD_MODES", "pair", "single", "conv_output_size", "sides", "pad", "pad_backward", "unpad",
+    "flatten", "unflatten",
+    "windows", "disjoint", "offsets_first", "offset_views", "col2im",
+    # conv, pool, batchnorm
+    "im2col", "batch_chunks", "conv2d_forward", "Conv2dGrads", "conv2d_backward",
+    "max_pool2d_forward", "max_pool2d_backward", "max_pool2d_indices", "first_max", "winners",
+    "pool_sides", "avg_pool2d_forward", "avg_pool2d_backward", "avg_pool2d_divisor",
+    "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward", "adaptive_ranges",
+    "adaptive_matrix", "max_unpool2d_forward", "max_unpool2d_backward",
+    "channel_sum", "BatchNormCache", "BatchNormGrads", "batch_norm_forward",
+    "batch_norm_backward",
+    # normalization, attention, sparse, recurrent
+    "LayerNormCache", "LayerNormGrads", "layer_norm_forward", "layer_norm_backward",
+    "MultiheadAttentionCache", "MultiheadAttentionGrads", "canonical_mask",
+    "multi_head_attention_forward", "multi_head_attention_backward",
+    "embedding_forward", "embedding_backward", "embedding_renorm_",
+    "MODES", "GATES", "recurrent_direction_forward", "recurrent_direction_backward",
+    # loss
+    "REDUCTIONS", "reduce_loss", "reduction_grad", "per_item_count", "CrossEntropyCache",
+    "cross_entropy_forward", "cross_entropy_backward", "NllCache", "nll_forward",
+    "nll_backward", "bce_forward", "bce_backward", "bce_with_logits_forward",
+    "bce_with_logits_backward", "mse", "l1", "huber", "smooth_l1",
+    # the specification
+    "plain",
 ]

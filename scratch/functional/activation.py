@@ -1,22 +1,65 @@
-"""Activation functions and their gradients: the stable sigmoid, erf (GELU), softmax and
-log-softmax along a dim (with torch's implicit-dim rule), ELU, Softplus and SiLU.
+"""Activation functions and their gradients: ReLU, LeakyReLU, Tanh, the stable sigmoid,
+GELU (with erf), softmax and log-softmax along a dim (with torch's implicit-dim rule), ELU,
+Softplus and SiLU.
 
 Each `*_backward(g, ...)` is the vector-Jacobian product of its forward, from what the
-forward returned or was given.
+forward returned or was given: the input x, the output y, or the cache a `*_forward`
+returned beside its output (ReLU's and LeakyReLU's mask x > 0, GELU's `GeluCache`).
+All keep the dtype of their input.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from typing import NamedTuple
 
 import numpy as np
+
+
+def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """y = max(0, x), and the mask x > 0 that `relu_backward` takes."""
+    mask = x > 0
+    return x * mask, mask
+
+
+def relu_backward(grad_out: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """dx = g where x > 0, else 0 (0 at x = 0 exactly, as torch)."""
+    return grad_out * mask
+
+
+def leaky_relu_forward(x: np.ndarray, negative_slope: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """y = x if x > 0 else negative_slope * x, and the mask x > 0 for the backward."""
+    mask = x > 0
+    return np.where(mask, x, x * x.dtype.type(negative_slope)), mask
+
+
+def leaky_relu_backward(grad_out: np.ndarray, mask: np.ndarray,
+                        negative_slope: float) -> np.ndarray:
+    """dx = g where x > 0, else negative_slope * g (negative_slope at x = 0, as torch)."""
+    return np.where(mask, grad_out, grad_out * grad_out.dtype.type(negative_slope))
+
+
+def tanh(x: np.ndarray) -> np.ndarray:
+    """tanh(x), elementwise."""
+    return np.tanh(x)
+
+
+def tanh_backward(grad_out: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dx = g (1 - y^2), y the output."""
+    return grad_out * (1 - y * y)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|."""
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_backward(grad_out: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """dx = g y (1 - y), y the output."""
+    return grad_out * y * (1 - y)
 
 
 # erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1)): 34 terms reach 1e-19 at |x| = 2.
@@ -105,6 +148,42 @@ def erf(x: np.ndarray) -> np.ndarray:
     for i in range(0, flat.size, _ERF_BLOCK):
         out[i:i + _ERF_BLOCK] = kernel(flat[i:i + _ERF_BLOCK])
     return out.reshape(x.shape)
+
+
+class GeluCache(NamedTuple):
+    """What `gelu_backward` needs from `gelu_forward`."""
+
+    x: np.ndarray  # the input
+    a: np.ndarray  # Phi(x) (approximate="none") or the tanh t (approximate="tanh")
+
+
+def gelu_forward(x: np.ndarray, approximate: str) -> tuple[np.ndarray, GeluCache]:
+    """y = x Phi(x), Phi the standard normal CDF, as torch's gelu.
+
+    approximate="none": Phi(x) = (1 + erf(x / sqrt(2))) / 2, with `erf`;
+    approximate="tanh": y = x (1 + t) / 2, t = tanh(sqrt(2/pi) (x + 0.044715 x^3)).
+    """
+    if approximate == "tanh":
+        k = math.sqrt(2 / math.pi)
+        t = np.tanh(k * (x + 0.044715 * x**3))
+        return (0.5 * x * (1 + t)).astype(x.dtype), GeluCache(x, t)
+    cdf = (0.5 * (1 + erf(x / math.sqrt(2)))).astype(x.dtype)
+    return x * cdf, GeluCache(x, cdf)
+
+
+def gelu_backward(grad_out: np.ndarray, cache: GeluCache, approximate: str) -> np.ndarray:
+    """dx = g (Phi(x) + x phi(x)), phi the normal density; with approximate="tanh" the
+    derivative of the tanh form, (1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2.
+    """
+    x, a = cache
+    if approximate == "tanh":
+        k = math.sqrt(2 / math.pi)
+        inner_grad = k * (1 + 3 * 0.044715 * x * x)
+        d = 0.5 * (1 + a) + 0.5 * x * (1 - a * a) * inner_grad
+    else:
+        pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        d = a + x * pdf
+    return (grad_out * d).astype(grad_out.dtype)
 
 
 def softmax_dim(name: str, ndim: int, stacklevel: int = 4) -> int:

@@ -20,10 +20,55 @@ Backward, with G = dL/dP' (plus any gradient given for the returned weights):
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from scratch.functional.activation import softmax, softmax_backward
+from scratch.functional.dropout import dropout_scale
+from scratch.functional.linear import linear, linear_backward
+
+
+class MultiheadAttentionCache(NamedTuple):
+    """What `multi_head_attention_backward` needs from the forward."""
+
+    query: np.ndarray  # (N, L, E)
+    key: np.ndarray  # (N, S, kdim)
+    value: np.ndarray  # (N, S, vdim)
+    num_heads: int
+    w_q: np.ndarray
+    w_k: np.ndarray
+    w_v: np.ndarray
+    w_o: np.ndarray
+    qs: np.ndarray  # the scaled query heads q / sqrt(d) (N, H, L, d)
+    kh: np.ndarray  # key heads, bias_k and the zero key appended (N, H, S', d)
+    vh: np.ndarray  # value heads (N, H, S', d)
+    p: np.ndarray  # softmax(S) (N, H, L, S')
+    keep: np.ndarray | None  # dropout's scale (N, H, L, S'), None without dropout
+    p_used: np.ndarray  # P' = P * keep (N, H, L, S')
+    concat: np.ndarray  # the heads' outputs side by side (N, L, E)
+    scale: np.floating  # 1 / sqrt(d)
+    has_bias_kv: bool
+    add_zero_attn: bool
+
+
+class MultiheadAttentionGrads(NamedTuple):
+    """The gradients of `multi_head_attention_forward`, named after its arguments; the
+    inputs' are None without input_grad, bias_k's and bias_v's without those biases."""
+
+    query: np.ndarray | None  # (N, L, E)
+    key: np.ndarray | None  # (N, S, kdim)
+    value: np.ndarray | None  # (N, S, vdim)
+    w_q: np.ndarray
+    w_k: np.ndarray
+    w_v: np.ndarray
+    b_q: np.ndarray
+    b_k: np.ndarray
+    b_v: np.ndarray
+    w_o: np.ndarray
+    b_o: np.ndarray
+    bias_k: np.ndarray | None  # (1, 1, E)
+    bias_v: np.ndarray | None  # (1, 1, E)
 
 
 def canonical_mask(mask: np.ndarray | None, dtype, name: str) -> np.ndarray | None:
@@ -40,25 +85,21 @@ def canonical_mask(mask: np.ndarray | None, dtype, name: str) -> np.ndarray | No
     return mask.astype(dtype, copy=False)
 
 
-def _project(x, w, b):
-    y = x @ w.T  # (N, S, E)
-    return y if b is None else y + b
-
-
 def multi_head_attention_forward(query, key, value, num_heads: int, w_q, w_k, w_v, b_q, b_k,
                                  b_v, w_o, b_o, *, bias_k=None, bias_v=None,
                                  add_zero_attn: bool = False, mask=None, dropout_p: float = 0.0,
-                                 rng: np.random.Generator | None = None):
-    """Attention output (N, L, E), head weights P' (N, H, L, S'), and a cache for backward.
+                                 rng: np.random.Generator | None = None
+                                 ) -> tuple[np.ndarray, np.ndarray, MultiheadAttentionCache]:
+    """Attention output (N, L, E), head weights P' (N, H, L, S'), and the cache for backward.
 
     `mask` is the merged additive mask, broadcastable to (N, H, L, S') where S' counts
-    bias_k and the zero key; dropout_p > 0 draws P's mask from `rng`.
+    bias_k and the zero key; dropout_p > 0 draws P's mask from `rng` (`dropout_scale`).
     """
     n, length, e = query.shape
     d = e // num_heads
-    q = _project(query, w_q, b_q)  # (N, L, E)
-    k = _project(key, w_k, b_k)  # (N, S, E)
-    v = _project(value, w_v, b_v)
+    q = linear(query, w_q, b_q)  # (N, L, E)
+    k = linear(key, w_k, b_k)  # (N, S, E)
+    v = linear(value, w_v, b_v)
     if bias_k is not None:
         k = np.concatenate([k, np.broadcast_to(bias_k.reshape(1, 1, e), (n, 1, e))], axis=1)
         v = np.concatenate([v, np.broadcast_to(bias_v.reshape(1, 1, e), (n, 1, e))], axis=1)
@@ -78,67 +119,61 @@ def multi_head_attention_forward(query, key, value, num_heads: int, w_q, w_k, w_
     p = softmax(s, -1)  # (N, H, L, S')
     keep = None
     if dropout_p > 0:
-        if dropout_p >= 1:
-            keep = np.zeros_like(p)
-        else:
-            keep = ((rng.random(p.shape, dtype=np.float32) >= dropout_p)
-                    * q.dtype.type(1 / (1 - dropout_p)))
+        # p = 1 draws nothing: every weight is dropped
+        keep = (np.zeros_like(p) if dropout_p >= 1
+                else dropout_scale(rng, p.shape, dropout_p, q.dtype))  # (N, H, L, S')
         p_used = p * keep
     else:
         p_used = p
     heads_out = p_used @ vh  # (N, H, L, d)
     concat = heads_out.transpose(0, 2, 1, 3).reshape(n, length, e)  # (N, L, E)
-    out = concat @ w_o.T  # (N, L, E)
-    if b_o is not None:
-        out += b_o
-    cache = (query, key, value, num_heads, w_q, w_k, w_v, w_o, qs, kh, vh, p, keep, p_used,
-             concat, scale, bias_k is not None, add_zero_attn)
+    out = linear(concat, w_o, b_o)  # (N, L, E)
+    cache = MultiheadAttentionCache(query, key, value, num_heads, w_q, w_k, w_v, w_o, qs, kh,
+                                    vh, p, keep, p_used, concat, scale, bias_k is not None,
+                                    add_zero_attn)
     return out, p_used, cache
 
 
-def multi_head_attention_backward(grad_out, grad_weights, cache, *, input_grad: bool = True):
+def multi_head_attention_backward(grad_out: np.ndarray, grad_weights: np.ndarray | None,
+                                  cache: MultiheadAttentionCache, *, input_grad: bool = True
+                                  ) -> MultiheadAttentionGrads:
     """Gradients of `multi_head_attention_forward`.
 
     Args:
         grad_out: dL/doutput (N, L, E).
         grad_weights: dL/dP' (N, H, L, S') or None.
-
-    Returns:
-        dict: "query", "key", "value" (None without input_grad), "w_q", "w_k", "w_v",
-        "b_q", "b_k", "b_v", "w_o", "b_o", "bias_k", "bias_v" (None without bias_kv).
+        input_grad: if False, the query, key and value gradients are None and their
+            matmuls skipped.
     """
-    (query, key, value, num_heads, w_q, w_k, w_v, w_o, qs, kh, vh, p, keep, p_used, concat,
-     scale, has_bias_kv, zero_attn) = cache
+    c = cache
     n, length, e = grad_out.shape
-    d = e // num_heads
-    g2 = grad_out.reshape(-1, e)  # (N*L, E)
-    out = {"w_o": g2.T @ concat.reshape(-1, e), "b_o": g2.sum(axis=0)}
-    dconcat = grad_out @ w_o  # (N, L, E)
-    dheads = dconcat.reshape(n, length, num_heads, d).transpose(0, 2, 1, 3)  # (N, H, L, d)
-    dp = dheads @ vh.transpose(0, 1, 3, 2)  # (N, H, L, S')
-    dvh = p_used.transpose(0, 1, 3, 2) @ dheads  # (N, H, S', d)
+    d = e // c.num_heads
+    out_grads = linear_backward(grad_out, c.concat, c.w_o)
+    dconcat = out_grads.input  # (N, L, E)
+    dheads = dconcat.reshape(n, length, c.num_heads, d).transpose(0, 2, 1, 3)  # (N, H, L, d)
+    dp = dheads @ c.vh.transpose(0, 1, 3, 2)  # (N, H, L, S')
+    dvh = c.p_used.transpose(0, 1, 3, 2) @ dheads  # (N, H, S', d)
     if grad_weights is not None:
         dp = dp + grad_weights
-    if keep is not None:
-        dp = dp * keep
-    ds = softmax_backward(dp, p, -1)  # (N, H, L, S')
-    dqh = (ds @ kh) * scale  # (N, H, L, d)
-    dkh = ds.transpose(0, 1, 3, 2) @ qs  # (N, H, S', d)
-    if zero_attn:
+    if c.keep is not None:
+        dp = dp * c.keep
+    ds = softmax_backward(dp, c.p, -1)  # (N, H, L, S')
+    dqh = (ds @ c.kh) * c.scale  # (N, H, L, d)
+    dkh = ds.transpose(0, 1, 3, 2) @ c.qs  # (N, H, S', d)
+    if c.add_zero_attn:
         dkh, dvh = dkh[:, :, :-1], dvh[:, :, :-1]
 
     def merge(t):
         return t.transpose(0, 2, 1, 3).reshape(n, t.shape[2], e)  # (N, S, E)
 
     dq, dk, dv = merge(dqh), merge(dkh), merge(dvh)
-    out["bias_k"] = out["bias_v"] = None
-    if has_bias_kv:
-        out["bias_k"] = dk[:, -1].sum(axis=0).reshape(1, 1, e)
-        out["bias_v"] = dv[:, -1].sum(axis=0).reshape(1, 1, e)
+    dbias_k = dbias_v = None
+    if c.has_bias_kv:
+        dbias_k = dk[:, -1].sum(axis=0).reshape(1, 1, e)
+        dbias_v = dv[:, -1].sum(axis=0).reshape(1, 1, e)
         dk, dv = dk[:, :-1], dv[:, :-1]
-    for name, g, x, w in (("q", dq, query, w_q), ("k", dk, key, w_k), ("v", dv, value, w_v)):
-        g2 = g.reshape(-1, e)  # (N*S, E)
-        out[f"w_{name}"] = g2.T @ x.reshape(-1, x.shape[-1])  # (E, in)
-        out[f"b_{name}"] = g2.sum(axis=0)
-        out[{"q": "query", "k": "key", "v": "value"}[name]] = (g @ w) if input_grad else None
-    return out
+    gq, gk, gv = (linear_backward(g, x, w, input_grad=input_grad)
+                  for g, x, w in ((dq, c.query, c.w_q), (dk, c.key, c.w_k), (dv, c.value, c.w_v)))
+    return MultiheadAttentionGrads(gq.input, gk.input, gv.input, gq.weight, gk.weight,
+                                   gv.weight, gq.bias, gk.bias, gv.bias, out_grads.weight,
+                                   out_grads.bias, dbias_k, dbias_v)

@@ -10,6 +10,8 @@ whose two per-channel sums are also dL/dbias and dL/dweight.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 
@@ -18,16 +20,34 @@ def channel_sum(a: np.ndarray) -> np.ndarray:
     return (a @ np.ones(a.shape[2], a.dtype)).sum(axis=0)  # (C,)
 
 
+class BatchNormCache(NamedTuple):
+    """What `batch_norm_forward` computed besides y: `batch_norm_backward` takes xc and
+    inv_std, the caller updates running statistics from mean and var."""
+
+    xc: np.ndarray  # x - mean (N, C, L)
+    inv_std: np.ndarray  # 1 / sqrt(var + eps) (C,)
+    mean: np.ndarray  # the mean used (C,)
+    var: np.ndarray  # the (biased, for batch statistics) variance used (C,)
+
+
+class BatchNormGrads(NamedTuple):
+    """The gradients of `batch_norm_forward`; input None where not asked for."""
+
+    input: np.ndarray | None  # (N, C, L)
+    weight: np.ndarray  # sum(g * xhat) (C,), computed with or without an affine weight
+    bias: np.ndarray  # sum(g) (C,)
+
+
 def batch_norm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None,
-                       eps: float, running: tuple[np.ndarray, np.ndarray] | None = None):
+                       eps: float, running: tuple[np.ndarray, np.ndarray] | None = None
+                       ) -> tuple[np.ndarray, BatchNormCache]:
     """Normalise x (N, C, L) per channel; scale by weight and shift by bias (each (C,) or None).
 
     With running=None the batch's mean and biased variance are used, else the given
     (mean, var), e.g. the running statistics in eval mode.
 
     Returns:
-        y (N, C, L); xc = x - mean (N, C, L) and inv_std = 1 / sqrt(var + eps) (C,) for
-        `batch_norm_backward`; and the mean and variance used (C,) each.
+        y (N, C, L) and a `BatchNormCache`.
     """
     n = x.shape[0] * x.shape[2]  # values per channel
     mean = channel_sum(x) / n if running is None else running[0]  # (C,)
@@ -39,14 +59,13 @@ def batch_norm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarra
     y = xc * scale[:, None]  # (N, C, L)
     if bias is not None:
         y += bias[:, None]
-    return y, xc, inv_std, mean, var
+    return y, BatchNormCache(xc, inv_std, mean, var)
 
 
-def batch_norm_backward(grad_out: np.ndarray, xc: np.ndarray, inv_std: np.ndarray,
+def batch_norm_backward(grad_out: np.ndarray, cache: BatchNormCache,
                         weight: np.ndarray | None, *, batch_stats: bool = True,
-                        input_grad: bool = True
-                        ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """(dx, dweight, dbias) of batch_norm_forward, from its xc and inv_std.
+                        input_grad: bool = True) -> BatchNormGrads:
+    """`BatchNormGrads` (input, weight, bias) of batch_norm_forward, from its cache.
 
     Args:
         grad_out: (N, C, L); weight: (C,) or None (no affine scale).
@@ -56,14 +75,15 @@ def batch_norm_backward(grad_out: np.ndarray, xc: np.ndarray, inv_std: np.ndarra
     Returns:
         dx (N, C, L) or None, dweight = sum(g * xhat) (C,), dbias = sum(g) (C,).
     """
+    xc, inv_std = cache.xc, cache.inv_std
     n = xc.shape[0] * xc.shape[2]  # values per channel
     sum_g = channel_sum(grad_out)  # (C,)
     sum_g_xhat = np.einsum("ncl,ncl->c", grad_out, xc) * inv_std  # (C,)
     if not input_grad:
-        return None, sum_g_xhat, sum_g
+        return BatchNormGrads(None, sum_g_xhat, sum_g)
     a = inv_std * weight if weight is not None else inv_std  # (C,) dy/dxhat / sigma
     dx = grad_out * a[:, None]  # (N, C, L)
     if batch_stats:  # dx = a * (g - mean(g) - xhat * mean(g * xhat)), as two more passes
         dx -= xc * (a * inv_std * sum_g_xhat / n)[:, None]
         dx -= (a * sum_g / n)[:, None]
-    return dx, sum_g_xhat, sum_g
+    return BatchNormGrads(dx, sum_g_xhat, sum_g)

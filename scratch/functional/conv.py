@@ -20,6 +20,8 @@ its matmul while still in cache.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from scratch.functional.shapes import conv_output_size, unpad
@@ -78,8 +80,8 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
         x: (N, C, H, W); weight: (out, C/groups, kh, kw); bias: (out,) or None.
         padding: zeros on each side (ph, pw); other paddings are applied beforehand.
     Returns:
-        y (N, out, OH, OW), contiguous, and the columns, one (C*kh*kw, n_i*OH*OW) array per
-        chunk, that `conv2d_backward` can reuse for dW.
+        y (N, out, OH, OW), contiguous, and the cache: the columns, one (C*kh*kw, n_i*OH*OW)
+        array per chunk, that `conv2d_backward` can reuse for dW.
     """
     n = x.shape[0]
     out, _, kh, kw = weight.shape
@@ -112,13 +114,20 @@ def _conv2d_chunk(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     return cols
 
 
+class Conv2dGrads(NamedTuple):
+    """The gradients of `conv2d_forward`, each a fresh array; None where not asked for."""
+
+    input: np.ndarray | None  # (N, C, H, W)
+    weight: np.ndarray  # (out, C/groups, kh, kw)
+    bias: np.ndarray | None  # (out,)
+
+
 def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray,
                     stride: tuple[int, int], padding: tuple[int, int], *,
                     dilation: tuple[int, int] = (1, 1), groups: int = 1,
                     cols: tuple[np.ndarray, ...] | None = None, input_grad: bool = True,
-                    bias_grad: bool = True
-                    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
-    """Gradients of conv2d_forward: (dx, dweight, dbias), each a fresh array.
+                    bias_grad: bool = True) -> Conv2dGrads:
+    """Gradients of conv2d_forward: `Conv2dGrads` (input, weight, bias).
 
         dW2 = dy @ cols.T,  db = dy summed over (n, oh, ow),  dcols = W2.T @ dy -> col2im
 
@@ -152,7 +161,7 @@ def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray,
         dweight = dw if dweight is None else dweight + dw
         if bias_grad:
             dbias = db if dbias is None else dbias + db
-    return dx, dweight, dbias
+    return Conv2dGrads(dx, dweight, dbias)
 
 
 def _conv2d_chunk_backward(grad_out, x, weight, stride, padding, dilation, groups, cols,

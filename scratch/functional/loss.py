@@ -21,6 +21,8 @@ one shape (*).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from scratch.functional.activation import log_softmax, sigmoid
@@ -72,6 +74,20 @@ def _class_view(weight: np.ndarray, ndim: int) -> np.ndarray:
     return weight.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+class CrossEntropyCache(NamedTuple):
+    """What `cross_entropy_backward` needs: the coefficients a themselves for class
+    probabilities; for class indices what builds them (a is mostly zeros, built only if
+    backward runs)."""
+
+    logp: np.ndarray  # log softmax(x) (N, C, *d)
+    coefficients: np.ndarray | None  # a (N, C, *d), class probabilities only
+    target: np.ndarray | None  # (N, 1, *d) class indices, 0 where ignored
+    target_weight: np.ndarray | None  # w[t] (N, 1, *d), 0 where ignored
+    keep: np.ndarray | None  # (N, *d) bool, the items not ignored
+    weight: np.ndarray | None  # (1, C, 1, ..., 1) class weights, or None
+    label_smoothing: float
+
+
 def cross_entropy_forward(input: np.ndarray, target: np.ndarray, weight: np.ndarray | None,
                           ignore_index: int, label_smoothing: float):
     """Softmax cross entropy, torch's definition with every option.
@@ -99,7 +115,7 @@ def cross_entropy_forward(input: np.ndarray, target: np.ndarray, weight: np.ndar
             q = q * (1 - eps) + eps / c
         a = q if w is None else q * w  # (N, C, *d)
         per_item = -(logp * a).sum(axis=1)  # (N, *d)
-        return per_item, per_item.size, (logp, a)
+        return per_item, per_item.size, CrossEntropyCache(logp, a, None, None, None, None, eps)
 
     keep = target != ignore_index  # (N, *d)
     t = np.where(keep, target, 0)[:, None]  # (N, 1, *d): a valid index where ignored
@@ -110,16 +126,17 @@ def cross_entropy_forward(input: np.ndarray, target: np.ndarray, weight: np.ndar
     if eps > 0:
         smooth = -(logp if w is None else logp * w).sum(axis=1, keepdims=True)  # (N, 1, *d)
         per_item = (1 - eps) * per_item + (eps / c) * (smooth * keep[:, None])
-    return per_item[:, 0], w_t.sum(), (logp, (t, w_t, keep, w, eps))
+    return per_item[:, 0], w_t.sum(), CrossEntropyCache(logp, None, t, w_t, keep, w, eps)
 
 
-def cross_entropy_backward(grad_item: np.ndarray, cache) -> np.ndarray:
+def cross_entropy_backward(grad_item: np.ndarray, cache: CrossEntropyCache) -> np.ndarray:
     """dL/dx = (softmax(x) * sum_c a_c - a) * g, with a from `cross_entropy_forward` and
     g (N, *d) the upstream gradient of each item's loss."""
-    logp, a = cache
+    logp, a = cache.logp, cache.coefficients
     c = logp.shape[1]
-    if isinstance(a, tuple):  # class indices: build the coefficients a (N, C, *d)
-        t, w_t, keep, w, eps = a
+    if a is None:  # class indices: build the coefficients a (N, C, *d)
+        t, w_t, keep, w = cache.target, cache.target_weight, cache.keep, cache.weight
+        eps = cache.label_smoothing
         if eps > 0:
             base = np.broadcast_to(w if w is not None else np.ones((1,) * logp.ndim, logp.dtype),
                                    logp.shape)
@@ -131,6 +148,16 @@ def cross_entropy_backward(grad_item: np.ndarray, cache) -> np.ndarray:
         grad_item = np.where(keep, grad_item, 0)  # torch: ignored items get 0, even from NaN
     g = grad_item[:, None]  # (N, 1, *d)
     return (np.exp(logp) * a.sum(axis=1, keepdims=True) - a) * g
+
+
+class NllCache(NamedTuple):
+    """What `nll_backward` needs from `nll_forward`."""
+
+    shape: tuple[int, ...]  # the input's (N, C, *d)
+    dtype: np.dtype
+    target: np.ndarray  # (N, 1, *d) class indices, 0 where ignored
+    target_weight: np.ndarray  # w[t] (N, 1, *d), 0 where ignored
+    keep: np.ndarray  # (N, *d) bool, the items not ignored
 
 
 def nll_forward(input: np.ndarray, target: np.ndarray, weight: np.ndarray | None,
@@ -148,10 +175,10 @@ def nll_forward(input: np.ndarray, target: np.ndarray, weight: np.ndarray | None
         w = _class_view(weight.astype(input.dtype, copy=False), input.ndim)
         w_t *= np.take_along_axis(np.broadcast_to(w, (1, c) + t.shape[2:]), t, axis=1)
     per_item = -np.take_along_axis(input, t, axis=1) * w_t  # (N, 1, *d)
-    return per_item[:, 0], w_t.sum(), (input.shape, input.dtype, t, w_t, keep)
+    return per_item[:, 0], w_t.sum(), NllCache(input.shape, input.dtype, t, w_t, keep)
 
 
-def nll_backward(grad_item: np.ndarray, cache) -> np.ndarray:
+def nll_backward(grad_item: np.ndarray, cache: NllCache) -> np.ndarray:
     """dL/dx = -w[t] g at the target class, 0 elsewhere and at ignored items."""
     shape, dtype, t, w_t, keep = cache
     dx = np.zeros(shape, dtype)  # (N, C, *d)

@@ -1,13 +1,16 @@
-"""Argument and shape arithmetic shared by the convolution and pooling layers.
+"""Argument and shape arithmetic: the sliding-window layers' and Flatten's / Unflatten's.
 
 `pair` reads an int-or-pair argument as torch does, `conv_output_size` is the
 one output-size formula of every sliding-window layer, and `pad` / `pad_backward`
 add the border the windows slide over (zeros, a constant, or torch's reflect,
 replicate and circular modes) and send a gradient back through it; `unpad`
-takes the interior of a padded array.
+takes the interior of a padded array. `flatten` and `unflatten` are torch's
+reshape rules; the backward of either is the reshape back to the input's shape.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -145,3 +148,44 @@ def _fold(a: np.ndarray, axis: int, before: int, after: int, mode: str) -> np.nd
         dst[axis], pos[axis] = src[k], k
         out[tuple(dst)] += a[tuple(pos)]
     return out
+
+
+def flatten(x: np.ndarray, start_dim: int, end_dim: int) -> np.ndarray:
+    """x with dims start_dim..end_dim (negative: from the end) merged into one, as
+    torch.flatten: (*, S_start, ..., S_end, *) -> (*, S_start * ... * S_end, *); a 0-d x
+    becomes (1,). A view where numpy can give one; backward: dx = g.reshape(x.shape).
+
+    Raises IndexError for a dim out of range and ValueError if start_dim comes after end_dim.
+    """
+    nd = max(x.ndim, 1)
+    for name, d in (("start_dim", start_dim), ("end_dim", end_dim)):
+        if not -nd <= d < nd:
+            raise IndexError(f"Flatten: {name}={d} is out of range [{-nd}, {nd - 1}] for "
+                             f"input of shape {x.shape}")
+    s, e = start_dim % nd, end_dim % nd
+    if s > e:
+        raise ValueError(f"Flatten(start_dim={start_dim}, end_dim={end_dim}): "
+                         f"start_dim comes after end_dim for input of shape {x.shape}")
+    if x.ndim == 0:
+        return x.reshape(1)
+    return x.reshape(x.shape[:s] + (math.prod(x.shape[s:e + 1]),) + x.shape[e + 1:])
+
+
+def unflatten(x: np.ndarray, dim: int, sizes: tuple[int, ...]) -> np.ndarray:
+    """x with dim `dim` (negative: from the end) split into `sizes`, as torch.unflatten:
+    (*, S_dim, *) -> (*, U_1, ..., U_k, *), the product of `sizes` S_dim, one of them
+    possibly -1 (inferred). Backward: dx = g.reshape(x.shape).
+
+    Raises IndexError for a dim out of range and ValueError for sizes that do not split it.
+    """
+    if not -x.ndim <= dim < x.ndim:
+        raise IndexError(f"Unflatten: dim={dim} is out of range [{-x.ndim}, "
+                         f"{x.ndim - 1}] for input of shape {x.shape}")
+    d = dim % x.ndim
+    known = math.prod(s for s in sizes if s != -1)
+    ok = (sizes.count(-1) == 0 and known == x.shape[d]) or (
+        sizes.count(-1) == 1 and known > 0 and x.shape[d] % known == 0)
+    if not ok:
+        raise ValueError(f"Unflatten: unflattened_size {sizes} does not split size "
+                         f"{x.shape[d]} of dim {dim} of input of shape {x.shape}")
+    return x.reshape(x.shape[:d] + tuple(sizes) + x.shape[d + 1:])
