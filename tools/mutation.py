@@ -182,7 +182,7 @@ CATALOGUE: list[Mutant] = [
        "dweight = dw if dweight is None else dweight + dw", "dweight = dw",
        [FUNC], "a chunked Conv2d keeps only the last chunk's weight gradient"),
     _m("scratch-lstm-block-starts-at-c0", "scratch/functional/recurrent.py",
-       "blocks[k - 1][2][-1] if k else c0", "c0",
+       "blocks[k - 1].cell[-1] if k else c0", "c0",
        [SEQ], "each LSTM block of steps starts its forget-gate derivative from c0"),
     _m("scratch-lstm-forget-derivative-new-cell", "scratch/functional/recurrent.py",
        "out[..., hs:2 * hs] *= c_prev", "out[..., hs:2 * hs] *= tcell",

@@ -8,7 +8,8 @@ from their definitions, the reference the fast kernels are tested against.
 
     activation sigmoid, erf, softmax, log_softmax, softmax_dim, elu, softplus, silu
     loss       the losses' forward / backward pairs and torch's reductions
-    recurrent  recurrent_direction_forward / _backward (RNN, LSTM, GRU)
+    recurrent  recurrent_direction_forward / _backward (RNN, LSTM, GRU; the input projection
+               included), RecurrentCache, RecurrentGrads, GATES
     attention  canonical_mask, multi_head_attention_forward / _backward
     normalization layer_norm_forward / _backward
     sparse     embedding_forward / _backward, embedding_renorm_
@@ -58,6 +59,13 @@ from scratch.functional.pool import (
     pool_sides,
     winners,
 )
+from scratch.functional.recurrent import (
+    GATES,
+    RecurrentCache,
+    RecurrentGrads,
+    recurrent_direction_backward,
+    recurrent_direction_forward,
+)
 from scratch.functional.shapes import (
     conv_output_size,
     pad,
@@ -80,4 +88,6 @@ __all__ = [
     "pad_backward", "pair", "plain", "pool_sides", "sides", "sigmoid", "silu",
     "silu_backward", "single", "softmax", "softmax_backward", "softmax_dim", "softplus",
     "softplus_backward", "unpad", "windows", "winners",
+    "GATES", "RecurrentCache", "RecurrentGrads", "recurrent_direction_backward",
+    "recurrent_direction_forward",
 ]
