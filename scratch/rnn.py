@@ -2,9 +2,8 @@
 
 The math of one direction of one layer (input projection, cells, backward through
 time, every gradient) is in `scratch.functional.recurrent`; this file holds the
-parameters (torch's names: `weight_ih_l0`,
-`weight_hh_l1_reverse`, `weight_hr_l0` ...), the layer stacking, dropout
-between layers and the shapes.
+parameters (torch's names: `weight_ih_l0`, `weight_hh_l1_reverse`, `weight_hr_l0` ...),
+the layer stacking, dropout between layers and the shapes.
 
 Backward API (a recurrent module has several outputs and inputs):
 
@@ -28,6 +27,10 @@ from scratch import functional as F
 from scratch import init
 from scratch._checks import check_grad, check_input, require_forward
 from scratch.module import Module, Parameter, check_float_dtype
+
+# A direction's weights, in the order of recurrent_direction_forward's arguments and of
+# RecurrentGrads' fields; the parameter of layer k is f"{name}_l{k}" (+ "_reverse").
+_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 
 
 def _check_state(h, expected: tuple[int, ...], name: str, layer: str, dtype) -> np.ndarray:
@@ -141,9 +144,7 @@ class RNNBase(Module):
         sfx = "_reverse" if direction else ""
         params = self._parameters
         return tuple(params[n].data if n in params else None
-                     for n in (f"weight_ih_l{layer}{sfx}", f"weight_hh_l{layer}{sfx}",
-                               f"bias_ih_l{layer}{sfx}", f"bias_hh_l{layer}{sfx}",
-                               f"weight_hr_l{layer}{sfx}"))
+                     for n in (f"{w}_l{layer}{sfx}" for w in _WEIGHTS))
 
     def _state_shapes(self, batch: int | None):
         lead = (self.num_directions * self.num_layers,) + (() if batch is None else (batch,))
@@ -253,7 +254,7 @@ class RNNBase(Module):
                 if dc0 is not None:
                     dc0[k] = grads.c0
                 sfx = "_reverse" if d else ""
-                for weight in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"):
+                for weight in _WEIGHTS:
                     grad = getattr(grads, weight)
                     if grad is not None:
                         self._parameters[f"{weight}_l{layer}{sfx}"].accumulate_grad(grad)
