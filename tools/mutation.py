@@ -66,6 +66,7 @@ LOSS = "tests/test_losses_extreme.py"
 INIT = "tests/test_init.py"
 SER = "tests/test_serialization.py"
 SEQ = "tests/test_sequence.py"
+RPLAIN = "tests/test_recurrent_plain.py"
 
 CATALOGUE: list[Mutant] = [
     # --- the ten bugs issue 19 names -------------------------------------------------
@@ -187,6 +188,9 @@ CATALOGUE: list[Mutant] = [
     _m("scratch-lstm-forget-derivative-new-cell", "scratch/functional/recurrent.py",
        "out[..., hs:2 * hs] *= c_prev", "out[..., hs:2 * hs] *= tcell",
        [SEQ], "the LSTM forget gate's derivative uses tanh(c'), not the previous cell"),
+    _m("scratch-gru-weight-ih-from-dgh", "scratch/functional/recurrent.py",
+       "weight_ih=gx2.T @", "weight_ih=gh2.T @",
+       [RPLAIN], "GRU's dW_ih takes the hidden pre-activation's gradient (r dn in the n gate)"),
     _m("scratch-maxpool-all-ties", "scratch/functional/pool.py",
        "        winner[k] &= ~seen\n", "",
        [P, POOL], "max pool sends the gradient to every tied maximum"),
