@@ -1,9 +1,9 @@
 """RNN, LSTM and GRU: stacked, optionally bidirectional recurrent layers, as torch.nn.
 
-The cells and backward through time are in `scratch.functional.recurrent`;
-this file holds the parameters (torch's names: `weight_ih_l0`,
-`weight_hh_l1_reverse`, `weight_hr_l0` ...), the layer stacking, dropout
-between layers and the shapes.
+The math of one direction of one layer (input projection, cells, backward through
+time, every gradient) is in `scratch.functional.recurrent`; this file holds the
+parameters (torch's names: `weight_ih_l0`, `weight_hh_l1_reverse`, `weight_hr_l0` ...),
+the layer stacking, dropout between layers and the shapes.
 
 Backward API (a recurrent module has several outputs and inputs):
 
@@ -19,17 +19,18 @@ None upstream gradient is zero. Parameter gradients are added into `.grad`.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
+from scratch import functional as F
 from scratch import init
 from scratch._checks import check_grad, check_input, require_forward
-from scratch.functional.recurrent import (
-    GATES,
-    recurrent_direction_backward,
-    recurrent_direction_forward,
-)
 from scratch.module import Module, Parameter, check_float_dtype
+
+# A direction's weights, in the order of recurrent_direction_forward's arguments and of
+# RecurrentGrads' fields; the parameter of layer k is f"{name}_l{k}" (+ "_reverse").
+_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 
 
 def _check_state(h, expected: tuple[int, ...], name: str, layer: str, dtype) -> np.ndarray:
@@ -41,6 +42,25 @@ def _check_state(h, expected: tuple[int, ...], name: str, layer: str, dtype) -> 
     if h.dtype != dtype:
         raise TypeError(f"{layer} expects {name} of dtype {dtype}, got {h.dtype}")
     return h
+
+
+class LayerCache(NamedTuple):
+    """One layer's forward, for backward."""
+
+    dropout_scale: np.ndarray | None  # (L, N, D*H_out): the mask over 1 - p, or None
+    directions: list[F.RecurrentCache]  # forward, then reverse
+
+
+class RNNCache(NamedTuple):
+    """A forward pass of RNNBase, for backward."""
+
+    layers: list[LayerCache]
+    batched: bool
+    length: int
+    batch: int
+    h_shape: tuple[int, ...]  # (D*layers, N, H_out)
+    c_shape: tuple[int, ...] | None  # (D*layers, N, H), LSTM only
+    out_shape: tuple[int, ...]  # (L, N, D*H_out)
 
 
 class RNNBase(Module):
@@ -90,7 +110,7 @@ class RNNBase(Module):
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.proj_size = bidirectional, proj_size
         self.rng = rng
-        gate_size = GATES[mode] * hidden_size
+        gate_size = F.GATES[mode] * hidden_size
         out_size = proj_size or hidden_size
         for layer in range(num_layers):
             for suffix in ("", "_reverse")[:self.num_directions]:
@@ -124,9 +144,7 @@ class RNNBase(Module):
         sfx = "_reverse" if direction else ""
         params = self._parameters
         return tuple(params[n].data if n in params else None
-                     for n in (f"weight_ih_l{layer}{sfx}", f"weight_hh_l{layer}{sfx}",
-                               f"bias_ih_l{layer}{sfx}", f"bias_hh_l{layer}{sfx}",
-                               f"weight_hr_l{layer}{sfx}"))
+                     for n in (f"{w}_l{layer}{sfx}" for w in _WEIGHTS))
 
     def _state_shapes(self, batch: int | None):
         lead = (self.num_directions * self.num_layers,) + (() if batch is None else (batch,))
@@ -157,20 +175,17 @@ class RNNBase(Module):
         if not batched:
             h0 = h0[:, None, :]  # (D*layers, 1, H_out)
             c0 = None if c0 is None else c0[:, None, :]
-        layers = []  # per layer: (input, dropout scale or None, [direction caches])
+        layers = []
         h_n, c_n = [], []
         inp = x  # (L, N, in)
         for layer in range(self.num_layers):
             outs, caches = [], []
             for d in range(self.num_directions):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
-                gx = inp @ w_ih.T  # (L, N, G*H)
-                if b_ih is not None:
-                    gx += b_ih
                 k = layer * self.num_directions + d
-                out, h, c, cache = recurrent_direction_forward(
-                    self.mode, gx, h0[k], None if c0 is None else c0[k], w_hh, b_hh, w_hr,
-                    reverse=bool(d))
+                out, h, c, cache = F.recurrent_direction_forward(
+                    self.mode, inp, h0[k], None if c0 is None else c0[k], w_ih, w_hh, b_ih,
+                    b_hh, w_hr, reverse=bool(d))
                 outs.append(out)
                 caches.append(cache)
                 h_n.append(h)
@@ -178,17 +193,15 @@ class RNNBase(Module):
             out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=-1)  # (L, N, D*H_out)
             scale = None
             if self.training and self.dropout > 0 and layer < self.num_layers - 1:
-                keep = self.rng.random(out.shape, dtype=np.float32) >= self.dropout
-                scale = (keep * dtype.type(1 / (1 - self.dropout)) if self.dropout < 1
-                         else np.zeros_like(out))
-                out = out * scale
-            layers.append((inp, scale, caches))
+                scale = F.dropout_scale(self.rng, out.shape, self.dropout, dtype)
+                out, scale = F.dropout(out, scale)
+            layers.append(LayerCache(scale, caches))
             inp = out
         output = inp  # (L, N, D*H_out)
         h_n = np.stack(h_n)  # (D*layers, N, H_out)
         c_n = np.stack(c_n) if is_lstm else None
-        self._cache = (layers, batched, length, batch, h_n.shape, None if c_n is None
-                       else c_n.shape, output.shape)
+        self._cache = RNNCache(layers, batched, length, batch, h_n.shape,
+                               None if c_n is None else c_n.shape, output.shape)
         if not batched:
             output, h_n = output[:, 0], h_n[:, 0]
             c_n = None if c_n is None else c_n[:, 0]
@@ -225,35 +238,26 @@ class RNNBase(Module):
         out_size = self.proj_size or self.hidden_size
         dinput = None
         for layer in range(self.num_layers - 1, -1, -1):
-            inp, scale, caches = layers[layer]
+            scale, caches = layers[layer]
             if scale is not None:
-                g = g * scale
-            need_dx = input_grad or layer > 0
+                g = F.dropout_backward(g, scale)
             dinput = None
             for d in range(self.num_directions):
                 k = layer * self.num_directions + d
-                sfx = "_reverse" if d else ""
-                grads = recurrent_direction_backward(
+                grads = F.recurrent_direction_backward(
                     g[..., d * out_size:(d + 1) * out_size],
                     None if dh_n is None else dh_n[k], None if dc_n is None else dc_n[k],
-                    caches[d])
-                dh0[k] = grads["h0"]
+                    caches[d], input_grad=input_grad or layer > 0)
+                dh0[k] = grads.h0
                 if dc0 is not None:
-                    dc0[k] = grads["c0"]
-                dgx = grads["gx"]  # (L, N, G*H)
-                g2 = dgx.reshape(-1, dgx.shape[-1])  # (L*N, G*H)
-                w_ih = self._parameters[f"weight_ih_l{layer}{sfx}"]
-                w_ih.accumulate_grad(g2.T @ inp.reshape(-1, inp.shape[-1]))  # (G*H, in)
-                self._parameters[f"weight_hh_l{layer}{sfx}"].accumulate_grad(grads["weight_hh"])
-                if self.bias:
-                    self._parameters[f"bias_ih_l{layer}{sfx}"].accumulate_grad(g2.sum(axis=0))
-                    self._parameters[f"bias_hh_l{layer}{sfx}"].accumulate_grad(grads["bias_hh"])
-                if self.proj_size:
-                    self._parameters[f"weight_hr_l{layer}{sfx}"].accumulate_grad(
-                        grads["weight_hr"])
-                if need_dx:
-                    dx = dgx @ w_ih.data  # (L, N, in)
-                    dinput = dx if dinput is None else dinput + dx
+                    dc0[k] = grads.c0
+                sfx = "_reverse" if d else ""
+                for weight in _WEIGHTS:
+                    grad = getattr(grads, weight)
+                    if grad is not None:
+                        self._parameters[f"{weight}_l{layer}{sfx}"].accumulate_grad(grad)
+                if grads.input is not None:  # (L, N, in)
+                    dinput = grads.input if dinput is None else dinput + grads.input
             g = dinput
         dx = None
         if input_grad:

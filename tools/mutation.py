@@ -66,6 +66,7 @@ LOSS = "tests/test_losses_extreme.py"
 INIT = "tests/test_init.py"
 SER = "tests/test_serialization.py"
 SEQ = "tests/test_sequence.py"
+RPLAIN = "tests/test_recurrent_plain.py"
 
 CATALOGUE: list[Mutant] = [
     # --- the ten bugs issue 19 names -------------------------------------------------
@@ -182,11 +183,14 @@ CATALOGUE: list[Mutant] = [
        "dweight = dw if dweight is None else dweight + dw", "dweight = dw",
        [FUNC], "a chunked Conv2d keeps only the last chunk's weight gradient"),
     _m("scratch-lstm-block-starts-at-c0", "scratch/functional/recurrent.py",
-       "blocks[k - 1][2][-1] if k else c0", "c0",
+       "blocks[k - 1].cell[-1] if k else c0", "c0",
        [SEQ], "each LSTM block of steps starts its forget-gate derivative from c0"),
     _m("scratch-lstm-forget-derivative-new-cell", "scratch/functional/recurrent.py",
        "out[..., hs:2 * hs] *= c_prev", "out[..., hs:2 * hs] *= tcell",
        [SEQ], "the LSTM forget gate's derivative uses tanh(c'), not the previous cell"),
+    _m("scratch-gru-weight-ih-from-dgh", "scratch/functional/recurrent.py",
+       "weight_ih=gx2.T @", "weight_ih=gh2.T @",
+       [RPLAIN], "GRU's dW_ih takes the hidden pre-activation's gradient (r dn in the n gate)"),
     _m("scratch-maxpool-all-ties", "scratch/functional/pool.py",
        "        winner[k] &= ~seen\n", "",
        [P, POOL], "max pool sends the gradient to every tied maximum"),

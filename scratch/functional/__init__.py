@@ -35,13 +35,15 @@ tested against.
     attention     canonical_mask, multi_head_attention_forward (MultiheadAttentionCache),
                   multi_head_attention_backward -> MultiheadAttentionGrads
     sparse        embedding_forward / _backward, embedding_renorm_
-    recurrent     recurrent_direction_forward / _backward (RNN, LSTM, GRU), MODES, GATES
+    recurrent     recurrent_direction_forward (RecurrentCache) / _backward -> RecurrentGrads
+                  (one direction of an RNN, LSTM or GRU layer, input projection included),
+                  GATES
     loss          REDUCTIONS, reduce_loss, reduction_grad, per_item_count;
                   cross_entropy_forward (CrossEntropyCache) / _backward, nll_forward
                   (NllCache) / _backward, bce_forward / _backward, bce_with_logits_forward /
                   _backward; mse, l1, huber, smooth_l1 (each (loss, slope))
-    plain         conv2d, max_pool2d (and _indices), avg_pool2d, adaptive_avg_pool2d, batch_norm
-                  and their *_backward; erf
+    plain         conv2d, max_pool2d (and _indices), avg_pool2d, adaptive_avg_pool2d, batch_norm,
+                  rnn, lstm, gru and their *_backward; erf
 """
 
 from scratch.functional import plain
@@ -136,11 +138,10 @@ from scratch.functional.pool import (
     pool_sides,
     winners,
 )
-
-# The recurrent kernels' names (the RNN's owner keeps this block in step with recurrent.py).
 from scratch.functional.recurrent import (
     GATES,
-    MODES,
+    RecurrentCache,
+    RecurrentGrads,
     recurrent_direction_backward,
     recurrent_direction_forward,
 )
@@ -185,7 +186,8 @@ __all__ = [
     "MultiheadAttentionCache", "MultiheadAttentionGrads", "canonical_mask",
     "multi_head_attention_forward", "multi_head_attention_backward",
     "embedding_forward", "embedding_backward", "embedding_renorm_",
-    "MODES", "GATES", "recurrent_direction_forward", "recurrent_direction_backward",
+    "GATES", "RecurrentCache", "RecurrentGrads", "recurrent_direction_forward",
+    "recurrent_direction_backward",
     # loss
     "REDUCTIONS", "reduce_loss", "reduction_grad", "per_item_count", "CrossEntropyCache",
     "cross_entropy_forward", "cross_entropy_backward", "NllCache", "nll_forward",

@@ -2,16 +2,20 @@
 
 Slow, and kept for that: each function is the formula of its layer's docstring
 and of torch's documentation, line by line, so the fast kernels beside it
-(conv.py, pool.py, batchnorm.py) can be tested against something a reader
-checks by eye. Inputs are (N, C, H, W) (batch norm: (N, C, L)); kernel,
+(conv.py, pool.py, batchnorm.py, recurrent.py) can be tested against something a
+reader checks by eye. Inputs are (N, C, H, W) (batch norm: (N, C, L)); kernel,
 stride, padding and dilation are (h, w) pairs. The pools visit only the window's
 taps that lie inside the input, as torch's CPU kernels do, instead of padding.
+The recurrent layers (one direction of one layer) take x (L, N, in) and walk it
+one step at a time, backward by the chain rule through each step in reverse.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from scratch.functional.activation import sigmoid
+from scratch.functional.recurrent import RecurrentGrads
 from scratch.functional.shapes import conv_output_size
 
 
@@ -247,3 +251,187 @@ def erf(x) -> np.ndarray:
 
     x = np.asarray(x, np.float64)
     return np.array([math.erf(v) for v in x.reshape(-1)], np.float64).reshape(x.shape)
+
+
+# --- recurrent layers: the equations of recurrent.py's docstring, one step at a time -------
+
+
+def _steps(length: int, reverse: bool) -> list[int]:
+    """The time indices in walking order: 0..L-1, or L-1..0 for the reverse direction."""
+    return list(range(length - 1, -1, -1) if reverse else range(length))
+
+
+def _lin(x, w, b):
+    """x w^T + b (b None: no bias)."""
+    return x @ w.T if b is None else x @ w.T + b
+
+
+def _grads(dx, dh0, dc0, dw_ih, dw_hh, db_ih, db_hh, dw_hr, bias):
+    """RecurrentGrads, the bias gradients None where there is no bias."""
+    return RecurrentGrads(dx, dh0, dc0, dw_ih, dw_hh, db_ih if bias else None,
+                          db_hh if bias else None, dw_hr)
+
+
+def rnn(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh", reverse=False):
+    """h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act = tanh or relu, from
+    h0 (N, H); returns every h_t (L, N, H) and the last one walked, h_n."""
+    out = np.empty(x.shape[:2] + h0.shape[1:], x.dtype)  # (L, N, H)
+    h = h0
+    for t in _steps(len(x), reverse):
+        a = _lin(x[t], w_ih, b_ih) + _lin(h, w_hh, b_hh)  # (N, H)
+        h = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
+        out[t] = h
+    return out, h
+
+
+def rnn_backward(grad_out, grad_h_n, x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity="tanh",
+                 reverse=False) -> RecurrentGrads:
+    """The gradients of rnn for g = grad_out (L, N, H) and grad_h_n (None: zero), from the
+    last step walked to the first, dh being the gradient reaching h_t:
+
+        dh   = g_t + dh (carried from the step after),  da = dh act'(a),
+               act' = 1 - h_t^2 (tanh); 1 where a > 0, else 0 (relu; torch's 0 at 0)
+        dx_t = da W_ih,  dW_ih += da^T x_t,  dW_hh += da^T h_{t-1},  db_ih, db_hh += sum_n da
+        dh   = da W_hh, carried to the step before; what reaches h0 is dh0
+    """
+    out, _ = rnn(x, h0, w_ih, w_hh, b_ih, b_hh, nonlinearity, reverse)  # (L, N, H)
+    steps = _steps(len(x), reverse)
+    dx, dw_ih, dw_hh = np.zeros_like(x), np.zeros_like(w_ih), np.zeros_like(w_hh)
+    db_ih, db_hh = np.zeros_like(w_ih[:, 0]), np.zeros_like(w_hh[:, 0])  # (H,)
+    dh = np.zeros_like(h0) if grad_h_n is None else grad_h_n  # (N, H)
+    for k in range(len(steps) - 1, -1, -1):
+        t = steps[k]
+        h_prev = out[steps[k - 1]] if k else h0  # (N, H)
+        dh = dh + grad_out[t]
+        da = dh * (1 - out[t] * out[t]) if nonlinearity == "tanh" else dh * (out[t] > 0)
+        dx[t] = da @ w_ih
+        dw_ih += da.T @ x[t]
+        dw_hh += da.T @ h_prev
+        db_ih += da.sum(axis=0)
+        db_hh += da.sum(axis=0)
+        dh = da @ w_hh
+    return _grads(dx, dh, None, dw_ih, dw_hh, db_ih, db_hh, None, b_ih is not None)
+
+
+def _lstm_gates(x_t, h, w_ih, w_hh, b_ih, b_hh):
+    """i, f, g, o (N, H) each: sig, sig, tanh, sig of the four chunks of
+    x_t W_ih^T + b_ih + h W_hh^T + b_hh."""
+    i, f, g, o = np.split(_lin(x_t, w_ih, b_ih) + _lin(h, w_hh, b_hh), 4, axis=1)
+    return sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
+
+
+def lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_hr=None, reverse=False):
+    """c_t = f c_{t-1} + i g,  m_t = o tanh(c_t),  h_t = m_t (or m_t W_hr^T with a
+    projection), gates from `_lstm_gates`, from h0 (N, H_out) and c0 (N, H); returns every
+    h_t (L, N, H_out) and the last step's h_n and c_n."""
+    out = np.empty(x.shape[:2] + h0.shape[1:], x.dtype)  # (L, N, H_out)
+    h, c = h0, c0
+    for t in _steps(len(x), reverse):
+        i, f, g, o = _lstm_gates(x[t], h, w_ih, w_hh, b_ih, b_hh)
+        c = f * c + i * g  # (N, H)
+        m = o * np.tanh(c)
+        h = m if w_hr is None else m @ w_hr.T  # (N, H_out)
+        out[t] = h
+    return out, h, c
+
+
+def lstm_backward(grad_out, grad_h_n, grad_c_n, x, h0, c0, w_ih, w_hh, b_ih, b_hh,
+                  w_hr=None, reverse=False) -> RecurrentGrads:
+    """The gradients of lstm for g = grad_out (L, N, H_out), grad_h_n and grad_c_n (None:
+    zero), from the last step walked to the first, dh and dc being what reaches h_t, c_t:
+
+        dh  = g_t + dh,  dW_hr += dh^T m_t,  dm = dh W_hr (dm = dh without projection)
+        dc  = dc + dm o (1 - tanh(c_t)^2)
+        da  = [dc g i (1 - i), dc c_{t-1} f (1 - f), dc i (1 - g^2), dm tanh(c_t) o (1 - o)]
+        dx_t = da W_ih,  dW_ih += da^T x_t,  dW_hh += da^T h_{t-1},  db_ih, db_hh += sum_n da
+        dh  = da W_hh and dc = dc f, carried to the step before
+    """
+    steps = _steps(len(x), reverse)
+    hs, cs = [h0], [c0]  # the state before each step, in walking order
+    for t in steps[:-1]:  # one step of lstm from the state before it
+        _, h, c = lstm(x[t:t + 1], hs[-1], cs[-1], w_ih, w_hh, b_ih, b_hh, w_hr)
+        hs.append(h)
+        cs.append(c)
+    dx, dw_ih, dw_hh = np.zeros_like(x), np.zeros_like(w_ih), np.zeros_like(w_hh)
+    db_ih, db_hh = np.zeros_like(w_ih[:, 0]), np.zeros_like(w_hh[:, 0])  # (4H,)
+    dw_hr = None if w_hr is None else np.zeros_like(w_hr)
+    dh = np.zeros_like(h0) if grad_h_n is None else grad_h_n  # (N, H_out)
+    dc = np.zeros_like(c0) if grad_c_n is None else grad_c_n  # (N, H)
+    for k in range(len(steps) - 1, -1, -1):
+        t, h_prev, c_prev = steps[k], hs[k], cs[k]
+        i, f, g, o = _lstm_gates(x[t], h_prev, w_ih, w_hh, b_ih, b_hh)
+        tc = np.tanh(f * c_prev + i * g)  # tanh(c_t)
+        dh = dh + grad_out[t]
+        if w_hr is None:
+            dm = dh
+        else:
+            dw_hr += dh.T @ (o * tc)
+            dm = dh @ w_hr  # (N, H)
+        dc = dc + dm * o * (1 - tc * tc)
+        da = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f),
+                             dc * i * (1 - g * g), dm * tc * o * (1 - o)], axis=1)  # (N, 4H)
+        dx[t] = da @ w_ih
+        dw_ih += da.T @ x[t]
+        dw_hh += da.T @ h_prev
+        db_ih += da.sum(axis=0)
+        db_hh += da.sum(axis=0)
+        dh, dc = da @ w_hh, dc * f
+    return _grads(dx, dh, dc, dw_ih, dw_hh, db_ih, db_hh, dw_hr, b_ih is not None)
+
+
+def _gru_gates(x_t, h, w_ih, w_hh, b_ih, b_hh):
+    """r, z, n and gh_n (N, H) each, with gi = x_t W_ih^T + b_ih and gh = h W_hh^T + b_hh
+    in chunks r, z, n: r = sig(gi_r + gh_r), z = sig(gi_z + gh_z), n = tanh(gi_n + r gh_n)."""
+    gi_r, gi_z, gi_n = np.split(_lin(x_t, w_ih, b_ih), 3, axis=1)  # (N, H) each
+    gh_r, gh_z, gh_n = np.split(_lin(h, w_hh, b_hh), 3, axis=1)
+    r, z = sigmoid(gi_r + gh_r), sigmoid(gi_z + gh_z)
+    return r, z, np.tanh(gi_n + r * gh_n), gh_n
+
+
+def gru(x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+    """h_t = (1 - z) n + z h_{t-1}, gates from `_gru_gates`, from h0 (N, H); returns every
+    h_t (L, N, H) and the last one walked, h_n."""
+    out = np.empty(x.shape[:2] + h0.shape[1:], x.dtype)  # (L, N, H)
+    h = h0
+    for t in _steps(len(x), reverse):
+        r, z, n, _ = _gru_gates(x[t], h, w_ih, w_hh, b_ih, b_hh)
+        h = (1 - z) * n + z * h
+        out[t] = h
+    return out, h
+
+
+def gru_backward(grad_out, grad_h_n, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=False
+                 ) -> RecurrentGrads:
+    """The gradients of gru for g = grad_out (L, N, H) and grad_h_n (None: zero), from the
+    last step walked to the first, dh being the gradient reaching h_t and dr, dz, dn those
+    of the gates' arguments:
+
+        dh  = g_t + dh,  dn = dh (1 - z) (1 - n^2),  dz = dh (h_{t-1} - n) z (1 - z),
+        dr  = dn gh_n r (1 - r)
+        dgi = [dr, dz, dn],  dgh = [dr, dz, dn r]
+        dx_t = dgi W_ih,  dW_ih += dgi^T x_t,  db_ih += sum_n dgi,
+        dW_hh += dgh^T h_{t-1},  db_hh += sum_n dgh
+        dh  = dh z + dgh W_hh, carried to the step before
+    """
+    out, _ = gru(x, h0, w_ih, w_hh, b_ih, b_hh, reverse)  # (L, N, H)
+    steps = _steps(len(x), reverse)
+    dx, dw_ih, dw_hh = np.zeros_like(x), np.zeros_like(w_ih), np.zeros_like(w_hh)
+    db_ih, db_hh = np.zeros_like(w_ih[:, 0]), np.zeros_like(w_hh[:, 0])  # (3H,)
+    dh = np.zeros_like(h0) if grad_h_n is None else grad_h_n  # (N, H)
+    for k in range(len(steps) - 1, -1, -1):
+        t = steps[k]
+        h_prev = out[steps[k - 1]] if k else h0  # (N, H)
+        r, z, n, gh_n = _gru_gates(x[t], h_prev, w_ih, w_hh, b_ih, b_hh)
+        dh = dh + grad_out[t]
+        dn = dh * (1 - z) * (1 - n * n)
+        dz = dh * (h_prev - n) * z * (1 - z)
+        dr = dn * gh_n * r * (1 - r)
+        dgi = np.concatenate([dr, dz, dn], axis=1)  # (N, 3H)
+        dgh = np.concatenate([dr, dz, dn * r], axis=1)
+        dx[t] = dgi @ w_ih
+        dw_ih += dgi.T @ x[t]
+        dw_hh += dgh.T @ h_prev
+        db_ih += dgi.sum(axis=0)
+        db_hh += dgh.sum(axis=0)
+        dh = dh * z + dgh @ w_hh
+    return _grads(dx, dh, None, dw_ih, dw_hh, db_ih, db_hh, None, b_ih is not None)

@@ -12,22 +12,74 @@ The input projection x W_ih^T + b_ih of every step is one matmul before the
 loop (`gx`, (L, N, G*H)); only h W_hh^T runs step by step. Backward walks the
 steps in reverse, collecting the gradient of each step's input pre-activation
 (`dgx`) and hidden pre-activation (`dgh`, which differs from dgx only in
-GRU's n gate); the weight gradients are then one matmul each over all steps.
+GRU's n gate); the weight gradients are then one matmul each over all steps:
+
+    dW_ih = sum_t dgx_t^T x_t,  db_ih = sum_t dgx_t,  dx_t = dgx_t W_ih
+    dW_hh = sum_t dgh_t^T h_{t-1},  db_hh = sum_t dgh_t
 
 The LSTM has its own loops (`_lstm_forward`, `_lstm_backward`): one tanh activates
 all four gates, and the steps go in cache-sized blocks whose gate derivatives backward
 prepares in a few whole-block operations, leaving the sequential loop to multiply in
-dc and dm and carry dh and dc back.
+dc and dm and carry dh and dc back. `plain.rnn`, `plain.lstm` and `plain.gru` are the
+equations above step by step, the specification these kernels are tested against.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from scratch.functional.activation import sigmoid
 
-MODES = ("RNN_TANH", "RNN_RELU", "LSTM", "GRU")
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+class RecurrentCache(NamedTuple):
+    """What `recurrent_direction_backward` needs from `recurrent_direction_forward`."""
+
+    mode: str
+    input: np.ndarray  # (L, N, in)
+    weight_ih: np.ndarray  # (G*H, in)
+    weight_hh: np.ndarray  # (G*H, H_out)
+    weight_hr: np.ndarray | None  # (H_out, H), LSTM with projection only
+    bias: bool
+    reverse: bool
+    steps: list  # RNN: h' per step; GRU: a _GRUStep per step; LSTM: its LSTMBlocks
+    h_prev: np.ndarray  # (L, N, H_out): the state each step started from
+    c0: np.ndarray | None  # (N, H), LSTM only
+
+
+class RecurrentGrads(NamedTuple):
+    """The gradients of one direction of one layer, each named after what it differentiates
+    (None: not asked, input_grad=False, or not there: no bias, no c0, no projection)."""
+
+    input: np.ndarray | None  # (L, N, in)
+    h0: np.ndarray  # (N, H_out)
+    c0: np.ndarray | None  # (N, H)
+    weight_ih: np.ndarray  # (G*H, in)
+    weight_hh: np.ndarray  # (G*H, H_out)
+    bias_ih: np.ndarray | None  # (G*H,)
+    bias_hh: np.ndarray | None  # (G*H,)
+    weight_hr: np.ndarray | None  # (H_out, H)
+
+
+class _StepGrads(NamedTuple):
+    """One step's backward: dL/d(input pre-activation), dL/d(hidden pre-activation), dL/dh."""
+
+    gx: np.ndarray  # (N, G*H)
+    gh: np.ndarray  # (N, G*H)
+    h: np.ndarray  # (N, H)
+
+
+class _GRUStep(NamedTuple):
+    """One GRU step's gates (N, H) each, the state it started from and h W_hn^T + b_hn."""
+
+    r: np.ndarray
+    z: np.ndarray
+    n: np.ndarray
+    h: np.ndarray
+    ghn: np.ndarray
 
 
 def _rnn_step(mode, gx, h, w_hh, b_hh):
@@ -41,7 +93,7 @@ def _rnn_step(mode, gx, h, w_hh, b_hh):
 def _rnn_step_back(mode, dh, cache, w_hh):
     h_new = cache
     da = dh * (1 - h_new * h_new) if mode == "RNN_TANH" else dh * (h_new > 0)  # (N, H)
-    return da, da, da @ w_hh
+    return _StepGrads(da, da, da @ w_hh)
 
 
 def _gru_step(mode, gx, h, w_hh, b_hh):
@@ -53,7 +105,7 @@ def _gru_step(mode, gx, h, w_hh, b_hh):
     z = sigmoid(gx[:, hs:2 * hs] + gh[:, hs:2 * hs])
     n = np.tanh(gx[:, 2 * hs:] + r * gh[:, 2 * hs:])
     h_new = (1 - z) * n + z * h  # (N, H)
-    return h_new, (r, z, n, h, gh[:, 2 * hs:])
+    return h_new, _GRUStep(r, z, n, h, gh[:, 2 * hs:])
 
 
 def _gru_step_back(mode, dh, cache, w_hh):
@@ -63,7 +115,7 @@ def _gru_step_back(mode, dh, cache, w_hh):
     daz = dh * (h - n) * z * (1 - z)
     dgx = np.concatenate([dar, daz, dan], axis=1)  # (N, 3H)
     dgh = np.concatenate([dar, daz, dan * r], axis=1)  # (N, 3H)
-    return dgx, dgh, dh * z + dgh @ w_hh
+    return _StepGrads(dgx, dgh, dh * z + dgh @ w_hh)
 
 
 _STEPS = {"RNN_TANH": (_rnn_step, _rnn_step_back), "RNN_RELU": (_rnn_step, _rnn_step_back),
@@ -98,12 +150,19 @@ def _step_blocks(steps, step_bytes: int) -> list[list[int]]:
     return [order[k:k + size] for k in range(0, len(order), size)]
 
 
-def _lstm_forward(gx, h0, c0, w_hh, w_hr, steps):
-    """The LSTM loop, block by block of steps (`_step_blocks`).
+class _LSTMBlock(NamedTuple):
+    """One block of LSTM steps (B of them), in walking order."""
 
-    Per block, in walking order: gates (B, N, 4H), i, f, g, o after their activations;
-    cell (B, N, H), c after each step; tcell = tanh(cell); m = o tanh(c) (B, N, H), kept
-    only with a projection (without one it is h, in `out`)."""
+    steps: list[int]  # the time indices t
+    gates: np.ndarray  # (B, N, 4H): i, f, g, o after their activations
+    cell: np.ndarray  # (B, N, H): c after each step
+    tcell: np.ndarray  # (B, N, H): tanh(c)
+    m: np.ndarray | None  # (B, N, H): o tanh(c), kept only with a projection (else it is h)
+
+
+def _lstm_forward(gx, h0, c0, w_hh, w_hr, steps):
+    """The LSTM loop, block by block of steps (`_step_blocks`): the output (L, N, H_out),
+    h_n, c_n and the list of `_LSTMBlock`s."""
     length, n = gx.shape[:2]
     hs = w_hh.shape[0] // 4
     out = np.empty((length, n, h0.shape[-1]), gx.dtype)  # (L, N, H_out)
@@ -131,7 +190,7 @@ def _lstm_forward(gx, h0, c0, w_hh, w_hr, steps):
                 m = np.multiply(o, tc, out=m_block[j])  # (N, H)
                 np.matmul(m, w_hr.T, out=out[t])  # (N, H_out)
             h = out[t]
-        blocks.append((ts, gates, cell, tcell, m_block))
+        blocks.append(_LSTMBlock(ts, gates, cell, tcell, m_block))
     return out, h, c, blocks
 
 
@@ -168,23 +227,23 @@ def _lstm_derivatives(gates, c_prev, tcell, out):
     return dtc
 
 
-def _lstm_backward(grad_out, grad_h_n, grad_c_n, cache):
+def _lstm_backward(grad_out, grad_h_n, grad_c_n, cache: RecurrentCache):
     """Backward through time for the LSTM, the forward's blocks in reverse: each block's
     derivatives are prepared at once (`_lstm_derivatives`), so that a step only multiplies
     in dc and dm and carries dh = dgx[t] W_hh and dc f to the step before.
 
     Returns dgx (L, N, 4H), dh0, dc0 and dW_hr (None without projection)."""
-    blocks, h0, c0, w_hh, w_hr = cache
+    blocks, c0, w_hh, w_hr = cache.steps, cache.c0, cache.weight_hh, cache.weight_hr
     length, n = grad_out.shape[:2]
     hs = w_hh.shape[0] // 4
     dgx = np.empty((length, n, 4 * hs), grad_out.dtype)  # (L, N, 4H)
-    dh = np.zeros_like(h0) if grad_h_n is None else grad_h_n  # (N, H_out)
+    dh = np.zeros_like(cache.h_prev[0]) if grad_h_n is None else grad_h_n  # (N, H_out)
     dc = np.zeros(c0.shape, dh.dtype) if grad_c_n is None else grad_c_n  # (N, H)
     dw_hr = None if w_hr is None else np.zeros_like(w_hr)
     for k in range(len(blocks) - 1, -1, -1):
         ts, gates, cell, tcell, m_block = blocks[k]
         c_prev = np.empty_like(cell)  # (B, N, H): the cell each step started from
-        c_prev[1:], c_prev[0] = cell[:-1], blocks[k - 1][2][-1] if k else c0
+        c_prev[1:], c_prev[0] = cell[:-1], blocks[k - 1].cell[-1] if k else c0
         lo, hi = min(ts), max(ts)
         rows = dgx[lo:hi + 1] if ts[0] == lo else dgx[lo:hi + 1][::-1]  # walking order
         dtc = _lstm_derivatives(gates, c_prev, tcell, rows)
@@ -205,73 +264,87 @@ def _lstm_backward(grad_out, grad_h_n, grad_c_n, cache):
     return dgx, dh, dc, dw_hr
 
 
-def recurrent_direction_forward(mode: str, gx: np.ndarray, h0: np.ndarray,
-                                c0: np.ndarray | None, w_hh: np.ndarray,
-                                b_hh: np.ndarray | None, w_hr: np.ndarray | None = None,
-                                reverse: bool = False):
+def recurrent_direction_forward(mode: str, input: np.ndarray, h0: np.ndarray,
+                                c0: np.ndarray | None, w_ih: np.ndarray, w_hh: np.ndarray,
+                                b_ih: np.ndarray | None, b_hh: np.ndarray | None,
+                                w_hr: np.ndarray | None = None, reverse: bool = False):
     """Run one direction of one layer over the sequence.
 
     Args:
         mode: "RNN_TANH", "RNN_RELU", "LSTM" or "GRU".
-        gx: x W_ih^T + b_ih for every step, (L, N, G*H).
+        input: the layer's input x, (L, N, in).
         h0: (N, H_out); c0: (N, H) for LSTM, else None.
-        w_hh, b_hh, w_hr: the layer's weights for this direction (w_hr: LSTM proj_size only).
+        w_ih, w_hh, b_ih, b_hh, w_hr: the layer's weights for this direction (biases both
+            or neither, as torch's bias flag; w_hr: LSTM proj_size only).
         reverse: walk the steps from L-1 down to 0 (the reverse direction).
 
     Returns:
-        (output (L, N, H_out), h_n (N, H_out), c_n (N, H) or None, cache for backward).
+        output (L, N, H_out), h_n (N, H_out), c_n (N, H) or None, and a `RecurrentCache`.
     """
+    gx = input @ w_ih.T  # (L, N, G*H)
+    if b_ih is not None:
+        gx += b_ih
+    b_step = b_hh
     if b_hh is not None and mode != "GRU":  # one add for all steps (GRU's n gate needs b_hn)
-        gx, b_hh = gx + b_hh, None
+        gx += b_hh
+        b_step = None
     steps = range(gx.shape[0] - 1, -1, -1) if reverse else range(gx.shape[0])
     if mode == "LSTM":
-        out, h, c, states = _lstm_forward(gx, h0, c0, w_hh, w_hr, steps)
-        caches = (states, h0, c0, w_hh, w_hr)
+        out, h, c, caches = _lstm_forward(gx, h0, c0, w_hh, w_hr, steps)
     else:
         step, _ = _STEPS[mode]
         out = np.empty((gx.shape[0],) + h0.shape, dtype=gx.dtype)  # (L, N, H)
         caches = [None] * gx.shape[0]
         h, c = h0, None
         for t in steps:
-            out[t], caches[t] = step(mode, gx[t], h, w_hh, b_hh)
+            out[t], caches[t] = step(mode, gx[t], h, w_hh, b_step)
             h = out[t]
     h_prev = _previous(out, h0, reverse)  # (L, N, H_out): the state each step started from
-    return out, h, c, (mode, caches, h_prev, w_hh, w_hr, reverse)
+    return out, h, c, RecurrentCache(mode, input, w_ih, w_hh, w_hr, b_ih is not None,
+                                     reverse, caches, h_prev, c0)
 
 
 def recurrent_direction_backward(grad_out: np.ndarray, grad_h_n: np.ndarray | None,
-                                 grad_c_n: np.ndarray | None, cache):
+                                 grad_c_n: np.ndarray | None, cache: RecurrentCache, *,
+                                 input_grad: bool = True) -> RecurrentGrads:
     """Backward through time for one direction of one layer.
 
     Args:
         grad_out: dL/doutput, (L, N, H_out).
         grad_h_n, grad_c_n: dL/dh_n (N, H_out) and dL/dc_n (N, H), or None for zero.
         cache: from `recurrent_direction_forward`.
+        input_grad: compute dL/dinput; False skips its matmul and leaves it None.
 
     Returns:
-        dict with "gx" (dL/d(x W_ih^T + b_ih), (L, N, G*H)), "h0", "c0" (None unless
-        LSTM), "weight_hh", "bias_hh" and "weight_hr" (None without projection).
+        `RecurrentGrads`: input (or None), h0, c0 (None unless LSTM), weight_ih, weight_hh,
+        bias_ih and bias_hh (None without bias), weight_hr (None without projection).
     """
-    mode, caches, h_prev, w_hh, w_hr, reverse = cache
+    mode, inp, w_ih, w_hh = cache.mode, cache.input, cache.weight_ih, cache.weight_hh
+    h_prev = cache.h_prev
     gsize = w_hh.shape[0]
     if mode == "LSTM":
-        dgx, dh, dc, dw_hr = _lstm_backward(grad_out, grad_h_n, grad_c_n, caches)
-        g2 = dgx.reshape(-1, gsize)  # (L*N, 4H)
-        return {"gx": dgx, "h0": dh, "c0": dc,
-                "weight_hh": g2.T @ h_prev.reshape(-1, h_prev.shape[-1]),  # (4H, H_out)
-                "bias_hh": g2.sum(axis=0), "weight_hr": dw_hr}
-    _, step_back = _STEPS[mode]
-    length = grad_out.shape[0]
-    steps = range(length) if reverse else range(length - 1, -1, -1)
-    dgx = np.empty(grad_out.shape[:2] + (gsize,), dtype=grad_out.dtype)  # (L, N, G*H)
-    dgh = dgx if mode != "GRU" else np.empty_like(dgx)  # (L, N, G*H)
-    dh = np.zeros_like(h_prev[0]) if grad_h_n is None else grad_h_n  # (N, H)
-    for t in steps:
-        gx_t, gh_t, dh = step_back(mode, dh + grad_out[t], caches[t], w_hh)
-        dgx[t] = gx_t
-        if dgh is not dgx:
-            dgh[t] = gh_t
-    g2 = dgh.reshape(-1, gsize)  # (L*N, G*H)
-    return {"gx": dgx, "h0": dh, "c0": None,
-            "weight_hh": g2.T @ h_prev.reshape(-1, h_prev.shape[-1]),  # (G*H, H)
-            "bias_hh": g2.sum(axis=0), "weight_hr": None}
+        dgx, dh, dc, dw_hr = _lstm_backward(grad_out, grad_h_n, grad_c_n, cache)
+        dgh = dgx
+    else:
+        _, step_back = _STEPS[mode]
+        length = grad_out.shape[0]
+        steps = range(length) if cache.reverse else range(length - 1, -1, -1)
+        dgx = np.empty(grad_out.shape[:2] + (gsize,), dtype=grad_out.dtype)  # (L, N, G*H)
+        dgh = dgx if mode != "GRU" else np.empty_like(dgx)  # (L, N, G*H)
+        dh = np.zeros_like(h_prev[0]) if grad_h_n is None else grad_h_n  # (N, H)
+        for t in steps:
+            gx_t, gh_t, dh = step_back(mode, dh + grad_out[t], cache.steps[t], w_hh)
+            dgx[t] = gx_t
+            if dgh is not dgx:
+                dgh[t] = gh_t
+        dc, dw_hr = None, None
+    gx2 = dgx.reshape(-1, gsize)  # (L*N, G*H)
+    gh2 = dgh.reshape(-1, gsize)  # (L*N, G*H)
+    return RecurrentGrads(
+        input=dgx @ w_ih if input_grad else None,  # (L, N, in)
+        h0=dh, c0=dc,
+        weight_ih=gx2.T @ inp.reshape(-1, inp.shape[-1]),  # (G*H, in)
+        weight_hh=gh2.T @ h_prev.reshape(-1, h_prev.shape[-1]),  # (G*H, H_out)
+        bias_ih=gx2.sum(axis=0) if cache.bias else None,
+        bias_hh=gh2.sum(axis=0) if cache.bias else None,
+        weight_hr=dw_hr)
