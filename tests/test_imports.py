@@ -115,3 +115,34 @@ def test_the_command_line_starts_without_torch():
             "'safetensors', 'PIL', 'onnx', 'onnxruntime', 'starlette', 'uvicorn', 'sklearn')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def functional_imports(path: Path) -> list[str]:
+    """How a module file imports the math: every import naming scratch.functional."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("scratch"):
+            names = [f"{a.name} as {a.asname}" if a.asname else a.name for a in node.names]
+            if node.module.startswith("scratch.functional") or any(
+                    a.name == "functional" for a in node.names):
+                out.append(f"from {node.module} import {', '.join(names)}")
+        elif isinstance(node, ast.Import):
+            out += [f"import {a.name}" for a in node.names if a.name.startswith("scratch.func")]
+    return out
+
+
+def test_scratch_modules_import_the_math_one_way():
+    # `from scratch import functional as F`, then F.name(...): one boundary, one spelling.
+    # (scratch/__init__.py re-exports the package itself.)
+    bad = {p.name: found for p in sorted((ROOT / "scratch").glob("*.py"))
+           if p.name != "__init__.py"
+           and (found := [s for s in functional_imports(p)
+                         if s != "from scratch import functional as F"])}
+    assert bad == {}
+
+
+def test_the_import_style_check_sees_another_style(tmp_path):
+    (tmp_path / "m.py").write_text("from scratch.functional.loss import mse\n"
+                                   "from scratch import functional as F\n")
+    assert functional_imports(tmp_path / "m.py") == [
+        "from scratch.functional.loss import mse", "from scratch import functional as F"]
