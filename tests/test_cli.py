@@ -251,6 +251,41 @@ def test_an_unwritable_results_directory_stops_before_any_work(tmp_path, monkeyp
         assert "TWINBENCH_RESULTS" in err
 
 
+def test_publish_outside_a_checkout_stops_before_any_work(tmp_path, monkeypatch, capsys,
+                                                          no_data):
+    import bench.measure.accuracy
+    import bench.measure.main
+
+    def never(*args, **kwargs):
+        raise AssertionError("work started before --publish was checked")
+
+    monkeypatch.setattr(bench.measure.main, "main_job_steps", never)
+    monkeypatch.setattr(bench.measure.accuracy, "run_accuracy", never)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(records.RESULTS_ENV, str(tmp_path / "mine"))
+    for argv in (["bench", "--publish"], ["accuracy", "ci-mlp", "--publish"],
+                 ["peers", "--publish", "--no-record"]):
+        err = _error(argv, capsys)
+        assert err.startswith(f"usage: twinbench {argv[0]}")
+        assert "--publish writes the checkout's results/ and README" in err
+    assert not (tmp_path / "mine").exists()  # not even a run directory
+
+
+def test_report_publish_says_what_it_published(tmp_path, monkeypatch, capsys):
+    from test_report import _accuracy_payload, fake_checkout
+
+    root = fake_checkout(tmp_path)
+    monkeypatch.chdir(root)
+    monkeypatch.delenv(records.RESULTS_ENV, raising=False)
+    run = records.run_dir(None, "accuracy")
+    records.append_record("accuracy", _accuracy_payload(), run)
+    assert cli.main(["report", "--publish", str(run), "--name", "mine"]) == 0
+    out = capsys.readouterr().out
+    assert f"published {run} as 'mine' into {root / 'results'} (1 record): " in out
+    assert str(root / "README.md") in out
+    assert not (run / "summary.md").exists()  # publishing leaves the run directory as it was
+
+
 def test_the_readmes_cli_commands_parse():
     readme = (ROOT / "README.md").read_text()
     commands = re.findall(r"`tox -e bench -- ([^`]+)`", readme)

@@ -165,7 +165,7 @@ def test_a_diverged_run_is_one_message(tmp_path, capsys, monkeypatch):
         raise TrainingDiverged("scratch: loss became nan at epoch 2, step 1; no checkpoint "
                                "was written")
 
-    monkeypatch.setattr(bench.training, "fit", diverge)
+    monkeypatch.setattr(bench.training.session, "fit", diverge)
     code, err = run(["train", "seed-000", "--out", str(tmp_path)], capsys)
     assert code == 1 and "loss became nan at epoch 2" in err
 

@@ -3,10 +3,12 @@ published reference apart from a user's runs, and the committed README up to dat
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
 
+from bench.errors import UserError
 from bench.results import machine, records, report, tables
 from bench.results.records import open_run_set
 
@@ -77,9 +79,9 @@ def test_report_writes_tables_naming_the_machine_and_check_detects_staleness(tmp
         "experiment": {"name": "mlp", "epochs": 1}, "dtype": "float64", "steps": 469,
         "max_loss_diff": 1e-13, "max_weight_rel_diff": 2e-12,
         "test_accuracy": {"scratch": 97.1, "torch": 97.2}}, tmp_path)
-    assert report.report(check=True, results_dir=tmp_path, readme=readme)  # stale before
-    report.report(check=False, results_dir=tmp_path, readme=readme)
-    assert report.report(check=True, results_dir=tmp_path, readme=readme) == []
+    assert report.check_report(tmp_path, readme)  # stale before
+    report.write_report(tmp_path, readme)
+    assert report.check_report(tmp_path, readme) == []
     text = readme.read_text()
     assert "PLACEHOLDER" not in text and "Machine: " in text and "Fingerprint: " in text
     assert f"Run set: {tmp_path.name}" in text
@@ -102,7 +104,7 @@ def test_report_writes_tables_naming_the_machine_and_check_detects_staleness(tmp
         "97.10", "97.20", "0.10"]
     # a new record makes the README stale again
     records.append_record("accuracy", _accuracy_payload(scratch=97.0), tmp_path)
-    stale = report.report(check=True, results_dir=tmp_path, readme=readme)
+    stale = report.check_report(tmp_path, readme)
     assert str(readme) in stale and str(tmp_path / "accuracy.md") in stale
 
 
@@ -117,7 +119,7 @@ def test_missing_markers_are_named(tmp_path):
     bare = tmp_path / "README.md"
     bare.write_text("# no markers\n")
     with pytest.raises(ValueError, match="twinbench:speed"):
-        report.report(check=True, results_dir=tmp_path, readme=bare)
+        report.check_report(tmp_path, bare)
 
 
 def test_committed_readme_is_up_to_date_with_committed_records():
@@ -413,3 +415,84 @@ def test_fields_the_reference_predates_say_so():
     diffs = fingerprint_differences(_fp(), old)
     assert diffs == ["governor: performance here, not recorded in the reference",
                      "numpy_blas[0].threading_layer: pthreads here, not recorded in the reference"]
+
+
+# --- one table registry; report and summary read it -----------------------------------------
+
+def test_every_declared_table_renders_from_its_kind_and_every_kind_has_a_table(tmp_path):
+    from bench.results.registry import TABLE, TABLES
+
+    assert {spec.kind for spec in TABLES} == set(records.KINDS)
+    assert len(TABLE) == len(TABLES)  # no name declared twice
+    records.append_record("accuracy", _accuracy_payload(), tmp_path)
+    records.append_record("ceiling", {"matmul": [
+        {"library": "numpy", "dtype": "float32", "threads": 1, "n": 64, "gflops": 12.5}]},
+        tmp_path)
+    built = report.build_tables(tmp_path)
+    assert list(built) == [spec.name for spec in TABLES]
+    for spec in TABLES:
+        held = spec.kind in ("accuracy", "ceiling") and spec.name != "seeds"
+        assert ("Machine: " in built[spec.name]) == held, spec.name
+        assert ("_No records yet" in built[spec.name]) != held, spec.name
+    report.write_report(tmp_path)
+    for spec in TABLES:
+        assert (tmp_path / f"{spec.name}.md").read_text().splitlines()[1] == f"# {spec.title}"
+
+
+def test_the_readme_has_markers_for_exactly_the_readme_tables():
+    readme = (ROOT / "README.md").read_text()
+    opened = re.findall(r"<!-- twinbench:([\w-]+) -->", readme)
+    closed = re.findall(r"<!-- /twinbench:([\w-]+) -->", readme)
+    assert sorted(opened) == sorted(closed) == sorted(report.README_SECTIONS)
+    from bench.results.registry import TABLES
+
+    assert {s.name for s in TABLES if s.readme} == set(report.README_SECTIONS) - {"figures"}
+
+
+def test_check_report_writes_nothing_and_write_report_clears_what_it_found(tmp_path, readme):
+    records.append_record("accuracy", _accuracy_payload(), tmp_path)
+    before = readme.read_text()
+    stale = report.check_report(tmp_path, readme)
+    assert str(readme) in stale and str(tmp_path / "accuracy.md") in stale
+    assert readme.read_text() == before and [p.name for p in tmp_path.glob("*.md")] == ["README.md"]
+    assert report.write_report(tmp_path, readme) == stale
+    assert report.check_report(tmp_path, readme) == []
+
+
+def test_finish_run_renders_the_run_and_publishes_only_when_asked(tmp_path, monkeypatch):
+    root = fake_checkout(tmp_path)
+    monkeypatch.chdir(root)
+    monkeypatch.delenv(records.RESULTS_ENV, raising=False)
+    run = records.run_dir(None, "accuracy")
+    assert run.parent == root / "runs" and run.name.startswith("accuracy-")
+    records.append_record("accuracy", _accuracy_payload(scratch=98.61), run)
+    readme = (root / "README.md").read_text()
+    done = report.finish_run(run, publish=False)
+    assert done.summary == run / "summary.md" and done.text == done.summary.read_text()
+    assert "98.61" in (run / "accuracy.md").read_text()
+    assert done.published is None and done.changed == ()
+    assert (root / "README.md").read_text() == readme
+    assert not (root / "results" / "published.json").exists()
+    done = report.finish_run(run, publish=True, name="mine", render=False)
+    assert done.summary is None and done.published.name == "mine"
+    assert str(root / "README.md") in done.changed
+    assert json.loads((root / "results" / "published.json").read_text())["records"] == \
+        sorted(done.published.files)
+    assert report.check_published(root) == []
+
+
+def test_finish_run_cannot_publish_outside_a_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = records.run_dir(tmp_path / "run", "unused")
+    assert run == tmp_path / "run" and run.is_dir()
+    records.append_record("accuracy", _accuracy_payload(), run)
+    with pytest.raises(UserError, match="run from a checkout"):
+        report.finish_run(run, publish=True, render=False)
+
+
+def test_a_peers_run_summary_names_its_machine(tmp_path):
+    from bench.results.summary import summarize
+
+    records.append_record("peers-speed", {"threads": 1, "rows": []}, tmp_path)
+    text = summarize(open_run_set(tmp_path), None)
+    assert "Machine: " in text and "measured nothing" not in text

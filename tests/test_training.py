@@ -10,16 +10,22 @@ from bench.compare import run_lockstep
 from bench.experiments import EXPERIMENTS, Experiment, build_model, get_experiment, input_shape
 from bench.training import (
     Data,
+    EpochRecord,
     History,
+    ResumeRefused,
     ScratchRunner,
     TorchRunner,
     TrainingDiverged,
+    TrainingInterrupted,
     batches,
     fit,
     make_runner,
+    outputs,
     read_checkpoint,
     resume,
+    resume_experiment,
     save_checkpoint,
+    train_twin,
 )
 from bench.training.loop import train_epoch
 from scratch.testing import max_rel_diff
@@ -126,6 +132,75 @@ def test_an_interrupted_run_resumes_bit_for_bit(impl, optimizer, schedule, tmp_p
     for key, w in straight.weights().items():
         np.testing.assert_array_equal(runner.weights()[key], w, err_msg=key)
         assert runner.weights()[key].dtype == w.dtype
+
+
+def test_a_runs_files_are_named_by_experiment_and_twin(tmp_path):
+    """The names `outputs` promises: <experiment>-<impl>.npz and .json, a lockstep report by
+    its dtype; not the seed, so a run with another seed replaces the files (by design)."""
+    exp = get_experiment("ci-mlp")
+    assert outputs(tmp_path, exp, "torch") == (tmp_path / "ci-mlp-torch.npz",
+                                               tmp_path / "ci-mlp-torch.json",
+                                               tmp_path / "ci-mlp-lockstep-float32.json")
+    assert outputs(tmp_path, exp.with_overrides(seed=3), "torch") == \
+        outputs(tmp_path, exp, "torch")
+    assert outputs(tmp_path, exp.with_overrides(dtype="float64"), "both").lockstep == \
+        tmp_path / "ci-mlp-lockstep-float64.json"
+
+
+def _stop_scratch_at(monkeypatch, call: int | None) -> None:
+    """Make every ScratchRunner's `call`-th training step from now raise KeyboardInterrupt
+    (None: never)."""
+    calls = {"n": 0}
+    real_step = ScratchRunner.train_step
+
+    def step(self, x, y):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise KeyboardInterrupt
+        return real_step(self, x, y)
+
+    monkeypatch.setattr(ScratchRunner, "train_step", step)
+
+
+def test_train_twin_writes_its_outputs_and_ctrl_c_names_the_last_complete_epoch(
+        tmp_path, monkeypatch):
+    exp = TOY.with_overrides(epochs=2)
+    data = toy_data(n_train=100, n_test=50)  # 2 steps an epoch
+    history, paths = train_twin(exp, "scratch", data, tmp_path / "a", show_progress=False)
+    assert paths == outputs(tmp_path / "a", exp, "scratch")
+    assert read_checkpoint(paths.checkpoint)[1]["epoch"] == 2
+    assert json.loads(paths.history.read_text()) == json.loads(history.to_json())
+    # Interrupted in epoch 2: the checkpoint this run wrote holds epoch 1.
+    _stop_scratch_at(monkeypatch, 2 + 1)
+    with pytest.raises(TrainingInterrupted) as stop:
+        train_twin(exp, "scratch", data, tmp_path / "b", show_progress=False)
+    b = outputs(tmp_path / "b", exp, "scratch").checkpoint
+    assert (stop.value.impl, stop.value.checkpoint, stop.value.epoch) == ("scratch", b, 1)
+    # Interrupted in epoch 1 beside an earlier run's checkpoint: that file is not this run's.
+    _stop_scratch_at(monkeypatch, 1)
+    with pytest.raises(TrainingInterrupted) as stop:
+        train_twin(exp, "scratch", data, tmp_path / "a", show_progress=False)
+    assert (stop.value.checkpoint, stop.value.epoch) == (None, None)
+    # A resumed run interrupted before its first epoch ends: the checkpoint it came from.
+    _stop_scratch_at(monkeypatch, 1)
+    with pytest.raises(TrainingInterrupted) as stop:
+        train_twin(exp, "scratch", data, tmp_path / "c", resume_from=b, show_progress=False)
+    assert (stop.value.checkpoint, stop.value.epoch) == (b, 1)
+
+
+def test_resume_experiment_continues_only_what_the_checkpoint_can(tmp_path):
+    """ci-mlp's ExponentialLR does not span the epochs: --epochs may extend the run, but
+    must go past the epochs already trained; the seed stays the checkpoint's."""
+    exp = get_experiment("ci-mlp")
+    done = [EpochRecord(e, 1.0, 50.0, 1.0, 50.0, 1.0, 1.0, 0.1) for e in (1, 2)]
+    path = tmp_path / "c.npz"
+    save_checkpoint(path, make_runner("scratch", exp), History(exp.to_dict(), "scratch", done))
+    with pytest.raises(ResumeRefused, match="has already trained 2 of 2 epochs"):
+        resume_experiment(path, "ci-mlp", "scratch")
+    longer = resume_experiment(path, "ci-mlp", "scratch", epochs=5, seed=0)
+    assert longer == exp.with_overrides(epochs=5)
+    with pytest.raises(ResumeRefused, match="was trained with --seed 0, not 1"):
+        resume_experiment(path, "ci-mlp", "scratch", epochs=5, seed=1)
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])

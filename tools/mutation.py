@@ -295,6 +295,23 @@ CATALOGUE: list[Mutant] = [
     _m("bench-check-finite-nan-only", "bench/training/loop.py",
        "if not math.isfinite(loss):", "if math.isnan(loss):",
        [TRAIN], "an infinite loss does not stop training"),
+    _m("bench-resume-past-the-end", "bench/training/checkpoint.py",
+       'if int(meta["epoch"]) >= exp.epochs:', 'if int(meta["epoch"]) > exp.epochs:',
+       [TRAIN, "-k", "resume_experiment"],
+       "--resume accepts a checkpoint that has already trained every epoch"),
+    _m("bench-interrupt-blames-old-checkpoint", "bench/training/session.py",
+       "if checkpoint.is_file() and _identity(checkpoint) != before:",
+       "if checkpoint.is_file():",
+       [TRAIN, "-k", "train_twin"],
+       "after Ctrl-C, an earlier run's checkpoint is named as this run's"),
+    _m("bench-report-check-writes", "bench/results/report.py",
+       "    return plan_report(results_dir, readme, run_set=run_set).stale",
+       "    return write_report(results_dir, readme, run_set=run_set)",
+       [REPORT, "-k", "check_report"], "report --check rewrites the files it checks"),
+    _m("bench-finish-run-always-publishes", "bench/results/report.py",
+       "    if publish:\n        checkout = checkout or find_checkout()",
+       "    if True:\n        checkout = checkout or find_checkout()",
+       [REPORT, "-k", "finish_run"], "a run is published without --publish"),
 ]
 
 

@@ -5,32 +5,31 @@ batch order (the torch twin with its own nn.Dropout, as a torch user would
 run it), or with --lockstep both twins step together. The records, tables and
 a summary against the published reference go to a new run directory under
 $TWINBENCH_RESULTS or the checkout's runs/ (or to --run-dir); the published
-results change only through `twinbench report --publish`.
+results change only with --publish (or `twinbench report --publish RUN_DIR`).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from bench.cli.args import fail, non_negative_int, positive_int
+from bench.cli.args import (
+    add_run_options,
+    fail,
+    non_negative_int,
+    positive_int,
+    publish_checkout,
+    say_finished,
+)
 
 DEFAULT = ["mlp", "mlp-fashion"]
-
-
-def run_dir(args: argparse.Namespace, prefix: str) -> Path:
-    """The run directory of this command, proven writable before any work starts."""
-    from bench.results.records import ensure_writable, new_run_dir
-
-    return ensure_writable(args.run_dir) if args.run_dir else new_run_dir(prefix)
 
 
 def _run(args: argparse.Namespace) -> int:
     from bench.datasets import class_names
     from bench.experiments import EXPERIMENTS, get_experiment
     from bench.measure.accuracy import run_accuracy, run_lockstep_record
-    from bench.results.records import append_record
-    from bench.results.report import render_run
+    from bench.results.records import append_record, run_dir
+    from bench.results.report import finish_run
 
     unknown = [n for n in args.experiments if n not in EXPERIMENTS]
     if unknown:
@@ -39,7 +38,8 @@ def _run(args: argparse.Namespace) -> int:
     exps = [get_experiment(name).with_overrides(epochs=args.epochs, dtype=args.dtype,
                                                 seed=args.seed)
             for name in args.experiments or DEFAULT]
-    run = run_dir(args, "accuracy")
+    checkout = publish_checkout(args)
+    run = run_dir(args.run_dir, "accuracy")
     print(f"run directory: {run}", flush=True)
     for exp in exps:
         if args.lockstep:
@@ -52,8 +52,8 @@ def _run(args: argparse.Namespace) -> int:
         path = append_record("accuracy", rec, run)
         print(f"{exp.name}: test accuracy {rec['final_test_accuracy']}, seconds per epoch "
               f"{rec['seconds_per_epoch']} -> {path}")
-    summary, text = render_run(run, class_names)
-    print(f"\n{text}\nsummary: {summary}")
+    say_finished(finish_run(run, publish=args.publish, name=args.name, class_names=class_names,
+                            checkout=checkout))
     return 0
 
 
@@ -75,7 +75,6 @@ def add_command(sub) -> None:
     p.add_argument("--seed", type=non_negative_int, metavar="SEED",
                    help="seed of the initial weights, batch order and dropout masks "
                         "(default: the experiment's, 0)")
-    p.add_argument("--run-dir", type=Path, metavar="DIR",
-                   help="add the records to this run directory instead of a new one")
+    add_run_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_run, parser=p)

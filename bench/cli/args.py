@@ -1,15 +1,20 @@
-"""What every command's arguments share: a strict parser and checked numeric types.
+"""What the commands share: a strict parser, checked numeric types, and a recorded run's
+options and last words.
 
 `Parser` turns argparse's prefix matching off (`--epoch` is not `--epochs`)
 and makes a subcommand report an unknown option itself, with its own usage,
 instead of leaving it to the top-level parser. The numeric types reject a
 value out of range while the arguments are parsed, before any data loads.
+A command that records a run (bench, accuracy, peers) takes `add_run_options`,
+checks them with `publish_checkout` before any work, and tells what
+`results.report.finish_run` did with `say_finished`.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 class Parser(argparse.ArgumentParser):
@@ -57,3 +62,45 @@ def port(text: str) -> int:
 def fail(args: argparse.Namespace, message: str) -> None:
     """Stop with `message` under the running subcommand's usage (exit status 2)."""
     args.parser.error(message)
+
+
+NAME_HELP = ("with --publish: the published run set's name (default: keep its name, else "
+             "'reference')")
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """--run-dir, --publish and --name, for a command that records a run."""
+    p.add_argument("--run-dir", type=Path, metavar="DIR",
+                   help="add the records to this run directory instead of a new one")
+    p.add_argument("--publish", action="store_true",
+                   help="maintainers: afterwards make this run part of the published "
+                        "reference (results/ and the README)")
+    p.add_argument("--name", metavar="NAME", help=NAME_HELP)
+
+
+def publish_checkout(args: argparse.Namespace) -> Path | None:
+    """The checkout that --publish writes into, found before any work starts (None without
+    --publish); outside a checkout, --publish stops with the command's usage."""
+    if not args.publish:
+        return None
+    from bench.results.records import find_checkout
+
+    checkout = find_checkout()
+    if checkout is None:
+        fail(args, "--publish writes the checkout's results/ and README: run from a "
+                   "twinbench checkout")
+    return checkout
+
+
+def say_finished(done, *, summary: bool = True) -> None:
+    """Tell what `finish_run` did (`done`, a FinishedRun): with `summary`, the summary's
+    text too."""
+    if done.summary is not None:
+        if summary:
+            print(f"\n{done.text}")
+        print(f"summary, tables and plots: {done.run} ({done.summary.name})")
+    if done.published is not None:
+        n = len(done.published.files or ())
+        print(f"published {done.run} as {done.published.name!r} into "
+              f"{done.published.directory} ({n} record{'s' * (n != 1)}): "
+              + (", ".join(done.changed) if done.changed else "no table changed"))

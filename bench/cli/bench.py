@@ -14,22 +14,17 @@ results/ change only with --publish (or `twinbench report --publish RUN_DIR`).
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from bench.cli.accuracy import run_dir
-from bench.cli.args import fail, positive_int
+from bench.cli.args import add_run_options, fail, positive_int, publish_checkout, say_finished
 
 
 def _run(args: argparse.Namespace) -> int:
     from bench.datasets import class_names
     from bench.measure.main import main_job_steps
-    from bench.results.records import find_checkout, published_dir
-    from bench.results.report import publish_run, render_run
+    from bench.results.records import run_dir
+    from bench.results.report import finish_run
 
-    checkout = find_checkout()
-    if args.publish and checkout is None:
-        fail(args, "--publish writes the checkout's results/ and README: run from a "
-                   "twinbench checkout")
+    checkout = publish_checkout(args)
     if args.publish and args.skip_speed and args.skip_e2e:
         fail(args, "--publish with --skip-speed and --skip-e2e would publish nothing")
     from bench.measure.tta import TARGETS
@@ -40,7 +35,7 @@ def _run(args: argparse.Namespace) -> int:
                    f"expected some of {', '.join(TARGETS)}")
     if args.tta and args.skip_e2e:
         fail(args, "--tta runs end-to-end trainings, which --skip-e2e skips")
-    run = run_dir(args, "bench")
+    run = run_dir(args.run_dir, "bench")
     print(f"run directory: {run}", flush=True)
     steps = main_job_steps(run, full=args.full, grid=args.grid, seeds=args.seeds,
                            speed=not args.skip_speed, end_to_end=not args.skip_e2e,
@@ -54,13 +49,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"\ninterrupted: the records so far are in {run}; `twinbench report {run}` "
               "builds their tables. Nothing outside the run directory changed.")
         return 130
-    if not args.no_report:
-        summary, text = render_run(run, class_names)
-        print(f"\n{text}\nsummary, tables and plots: {run} ({summary.name})")
-    if args.publish:
-        run_set, changed = publish_run(run, checkout, args.name, class_names)
-        print(f"published as {run_set.name!r} into {published_dir(checkout)}: "
-              + (", ".join(changed) if changed else "no table changed"))
+    say_finished(finish_run(run, publish=args.publish, name=args.name, class_names=class_names,
+                            checkout=checkout, render=not args.no_report))
     return 0
 
 
@@ -85,11 +75,5 @@ def add_command(sub) -> None:
                         "accuracy and lockstep runs)")
     p.add_argument("--no-report", action="store_true",
                    help="record only: no tables, plots or summary in the run directory")
-    p.add_argument("--run-dir", type=Path, metavar="DIR",
-                   help="add the records to this run directory instead of a new one")
-    p.add_argument("--publish", action="store_true",
-                   help="maintainers: afterwards make this run part of the published "
-                        "reference (results/ and the README)")
-    p.add_argument("--name", metavar="NAME",
-                   help="with --publish: the published run set's name (default: keep its name)")
+    add_run_options(p)
     p.set_defaults(func=_run, parser=p)

@@ -13,45 +13,37 @@ the peers with `pip install twinbench[peers]` or run `tox -e peers`.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from bench.cli.accuracy import run_dir
-from bench.cli.args import fail, non_negative_int, positive_int
+from bench.cli.args import (
+    add_run_options,
+    fail,
+    non_negative_int,
+    positive_int,
+    publish_checkout,
+    say_finished,
+)
 
 
-def _finish(args: argparse.Namespace, kind: str, payload: dict,
+def _record(args: argparse.Namespace, kind: str, payload: dict,
             native: bytes | None = None) -> None:
     """Record `payload` (and pytest-benchmark's `native` JSON beside it) in this command's
     run directory, render it, publish if asked."""
-    from bench.results.records import append_record, published_dir
-    from bench.results.report import publish_run, render_run
+    from bench.results.records import append_record
+    from bench.results.report import finish_run
 
-    run = run_dir(args, "peers")
-    path = append_record(kind, payload, run, native=native)
-    print(f"record: {path}")
-    summary, _ = render_run(run)
-    print(f"tables: {run} ({summary.name})")
-    if args.publish:
-        run_set, changed = publish_run(run, args.checkout, args.name)
-        print(f"published as {run_set.name!r} into {published_dir(args.checkout)}: "
-              + (", ".join(changed) if changed else "no table changed"))
-
-
-def _check_publish(args: argparse.Namespace) -> None:
-    from bench.results.records import find_checkout
-
-    args.checkout = find_checkout()
-    if args.publish and args.checkout is None:
-        fail(args, "--publish writes the checkout's results/ and README: run from a "
-                   "twinbench checkout")
+    print(f"record: {append_record(kind, payload, args.run, native=native)}")
+    say_finished(finish_run(args.run, publish=args.publish, name=args.name,
+                            checkout=args.checkout), summary=False)
 
 
 def _run(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from bench.peers.audit import CASE_MODULES, audit
+    from bench.results.records import run_dir
 
-    _check_publish(args)
+    args.checkout = publish_checkout(args)
+    args.run = None if args.no_record else run_dir(args.run_dir, "peers")
     if args.race:
         return _race(args)
     peers = tuple(args.peer) if args.peer else tuple(CASE_MODULES)
@@ -64,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
                                        "detail")} for r in rows],
                    headers="keys", tablefmt="github", floatfmt=".2e", missingval="-"))
     if not args.no_record:
-        _finish(args, "peers-parity", {"rows": rows, "versions": versions, "peers": list(peers)})
+        _record(args, "peers-parity", {"rows": rows, "versions": versions, "peers": list(peers)})
     return 0
 
 
@@ -113,7 +105,7 @@ def _race(args: argparse.Namespace) -> int:
                 print(row, flush=True)
                 rows.append(row)
     if not args.no_record:
-        _finish(args, "peers-speed", {"rows": rows, "threads": args.threads,
+        _record(args, "peers-speed", {"rows": rows, "threads": args.threads,
                                       "rounds": args.rounds, "timer": "pytest-benchmark",
                                       "models": {m: MODELS[m] for m in args.model},
                                       "training": "SGD momentum 0.9, lr 0.05, cross-entropy, "
@@ -127,13 +119,7 @@ def add_command(sub) -> None:
                        description=__doc__)
     p.add_argument("peer", nargs="*", help="peers to audit (default: all)")
     p.add_argument("--no-record", action="store_true", help="print only; write nothing")
-    p.add_argument("--run-dir", type=Path, metavar="DIR",
-                   help="add the record to this run directory instead of a new one")
-    p.add_argument("--publish", action="store_true",
-                   help="maintainers: afterwards make this run part of the published "
-                        "reference (results/ and the README)")
-    p.add_argument("--name", metavar="NAME",
-                   help="with --publish: the published run set's name (default: keep its name)")
+    add_run_options(p)
     p.add_argument("--race", action="store_true",
                    help="the race instead: one MLP through each peer's API, step time and "
                         "MNIST accuracy (records peers-speed)")

@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.cli.args import fail
+from bench.cli.args import NAME_HELP, fail, say_finished
 
 
 def _run(args: argparse.Namespace) -> int:
     from bench.datasets import class_names
     from bench.results.records import find_checkout, published_dir
-    from bench.results.report import check_published, publish_run, render_run, report
+    from bench.results.report import check_published, finish_run, write_report
 
     if args.run_dir is not None:
         if args.check or args.publish:
@@ -29,18 +29,15 @@ def _run(args: argparse.Namespace) -> int:
                        "beside --publish")
         if not (args.run_dir / "records").is_dir():
             fail(args, f"{args.run_dir} holds no records/: expected a run directory")
-        summary, text = render_run(args.run_dir, class_names)
-        print(f"{text}\nrebuilt {args.run_dir} ({summary.name}, tables, plots)")
+        say_finished(finish_run(args.run_dir, publish=False, class_names=class_names))
         return 0
     checkout = find_checkout()
     if checkout is None:
         fail(args, "the published results live in a twinbench checkout: run from one, or "
                    "pass a RUN_DIR")
     if args.publish is not None:
-        run_set, changed = publish_run(args.publish, checkout, args.name, class_names)
-        print(f"published {args.publish} as {run_set.name!r} "
-              f"({len(run_set.files or ())} records): "
-              + (", ".join(changed) if changed else "no table changed"))
+        say_finished(finish_run(args.publish, publish=True, name=args.name,
+                                class_names=class_names, checkout=checkout, render=False))
         return 0
     if args.check:
         stale = check_published(checkout)
@@ -49,8 +46,8 @@ def _run(args: argparse.Namespace) -> int:
             return 1
         print("README and results/*.md are up to date with the published records")
         return 0
-    stale = report(False, published_dir(checkout), checkout / "README.md",
-                   class_names=class_names)
+    stale = write_report(published_dir(checkout), checkout / "README.md",
+                         class_names=class_names)
     print("updated: " + (", ".join(stale) if stale else "nothing (already up to date)"))
     return 0
 
@@ -66,7 +63,5 @@ def add_command(sub) -> None:
     p.add_argument("--publish", type=Path, metavar="RUN_DIR",
                    help="maintainers: add RUN_DIR's records to the published reference and "
                         "rebuild results/ and the README from it")
-    p.add_argument("--name", metavar="NAME",
-                   help="with --publish: the published run set's name (default: keep its name, "
-                        "else 'reference')")
+    p.add_argument("--name", metavar="NAME", help=NAME_HELP)
     p.set_defaults(func=_run, parser=p)

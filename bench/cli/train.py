@@ -9,6 +9,7 @@ checkout's runs/ or $TWINBENCH_RESULTS).
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -23,51 +24,6 @@ def _print_history(history) -> None:
     print(tabulate(rows, headers="keys", floatfmt=".4g", tablefmt="github"))
 
 
-def _check_resume(args: argparse.Namespace):
-    """The experiment to continue from --resume's checkpoint, refusing one that cannot
-    continue this run, before any data loads.
-
-    The run keeps the checkpoint's experiment, seed and dtype; --seed or --dtype that
-    differ are refused, not ignored, and --epochs may extend the run unless its
-    schedule spans the epochs (a cosine schedule's T_max).
-    """
-    from bench.training import checkpoint_experiment, read_checkpoint
-
-    if args.lockstep:
-        fail(args, "--resume continues one twin's checkpoint; it does not combine with "
-                   "--lockstep")
-    if args.impl == "both":
-        fail(args, "--resume continues one checkpoint: pass --impl scratch or --impl torch")
-    path = Path(args.resume)
-    if not path.is_file():
-        fail(args, f"--resume {path}: no such checkpoint file")
-    _, meta, history = read_checkpoint(path)
-    if meta["impl"] != args.impl:
-        fail(args, f"--resume {path} holds a {meta['impl']} run, not {args.impl}: pass "
-                   f"--impl {meta['impl']}")
-    recorded = history.experiment.get("name")
-    if recorded != args.experiment:
-        fail(args, f"--resume {path} is a checkpoint of {recorded!r}, not "
-                   f"{args.experiment!r}: pass {recorded!r}, or start {args.experiment!r} "
-                   "afresh without --resume")
-    exp = checkpoint_experiment(path, history)
-    for option, value in (("seed", args.seed), ("dtype", args.dtype)):
-        if value is not None and value != getattr(exp, option):
-            fail(args, f"--resume {path} was trained with --{option} {getattr(exp, option)}, "
-                       f"not {value}: a resumed run keeps its {option} (leave --{option} out)")
-    if args.epochs is not None and args.epochs != exp.epochs:
-        longer = exp.with_overrides(epochs=args.epochs)
-        if longer.schedule_args != exp.schedule_args:
-            fail(args, f"--resume {path}: its {exp.schedule} schedule spans the run's "
-                       f"{exp.epochs} epochs ({exp.schedule_args}), so the run cannot change "
-                       f"to --epochs {args.epochs}; leave --epochs out, or start afresh")
-        exp = longer
-    if int(meta["epoch"]) >= exp.epochs:
-        fail(args, f"--resume {path} has already trained {meta['epoch']} of {exp.epochs} "
-                   f"epochs: pass --epochs above {meta['epoch']} to continue")
-    return exp
-
-
 def _schedule_line(exp) -> str:
     if exp.schedule is None:
         return "constant learning rate"
@@ -75,19 +31,46 @@ def _schedule_line(exp) -> str:
     return f"schedule {exp.schedule}({args}) over {exp.epochs} epochs"
 
 
+def _experiment(args: argparse.Namespace):
+    """The experiment this run trains: the registry's with the options, or, with --resume,
+    the checkpoint's own (refused before any data loads if it cannot continue this run)."""
+    from bench.experiments import get_experiment
+    from bench.training import ResumeRefused, resume_experiment
+
+    if not args.resume:
+        return get_experiment(args.experiment).with_overrides(
+            epochs=args.epochs, dtype=args.dtype, seed=args.seed)
+    if args.lockstep:
+        fail(args, "--resume continues one twin's checkpoint; it does not combine with "
+                   "--lockstep")
+    if args.impl == "both":
+        fail(args, "--resume continues one checkpoint: pass --impl scratch or --impl torch")
+    try:
+        return resume_experiment(args.resume, args.experiment, args.impl,
+                                 epochs=args.epochs, seed=args.seed, dtype=args.dtype)
+    except ResumeRefused as err:
+        fail(args, str(err))
+
+
+def _say_how_to_resume(exp, stop) -> None:
+    """After Ctrl-C (`stop`, a TrainingInterrupted): what is on disk and how to go on."""
+    if stop.checkpoint is None:
+        print(f"\n{stop.impl}: interrupted before the first epoch ended; nothing was saved",
+              file=sys.stderr)
+    elif stop.epoch is not None:
+        print(f"\n{stop.impl}: interrupted; nothing partial was saved, and {stop.checkpoint} "
+              f"holds epoch {stop.epoch} of {exp.epochs}. Continue with:\n  twinbench train "
+              f"{exp.name} --impl {stop.impl} --resume {stop.checkpoint}", file=sys.stderr)
+
+
 def _train(args: argparse.Namespace) -> int:
     from bench.compare.lockstep import run_lockstep
-    from bench.experiments import get_experiment
     from bench.results.atomic import write_atomic
     from bench.results.records import ensure_writable, runs_root
-    from bench.training import fit, load_data, make_runner, resume
+    from bench.training import TrainingInterrupted, load_data, outputs, train_twin
 
-    if args.resume:
-        exp = _check_resume(args)
-    else:
-        exp = get_experiment(args.experiment).with_overrides(
-            epochs=args.epochs, dtype=args.dtype, seed=args.seed)
-    out = ensure_writable(Path(args.out) if args.out else runs_root() / "train")
+    exp = _experiment(args)
+    out = ensure_writable(args.out or runs_root() / "train")
     data = load_data(exp, data_dir=args.data_dir)
     print(f"{exp.name}: {exp.description}\n{len(data.y_train)} training and "
           f"{len(data.y_test)} test images of {exp.dataset}, {exp.dtype}, seed {exp.seed}, "
@@ -96,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.lockstep:
         report = run_lockstep(exp, data, show_progress=progress)
-        path = out / f"{exp.name}-lockstep-{exp.dtype}.json"
+        path = outputs(out, exp, "both").lockstep
         write_atomic(path, report.to_json())
         print(f"lockstep, {report.steps} steps: max loss diff {report.max_loss_diff:.3e}, "
               f"max relative weight diff {report.max_weight_rel_diff:.3e} "
@@ -105,59 +88,16 @@ def _train(args: argparse.Namespace) -> int:
               f"\nreport: {path}")
         return 0
 
-    impls = ["scratch", "torch"] if args.impl == "both" else [args.impl]
-    for impl in impls:
-        ckpt = out / f"{exp.name}-{impl}.npz"
-        if args.resume:
-            runner, start, history = resume(Path(args.resume), exp)
-        else:
-            runner, start, history = make_runner(impl, exp), 0, None
-        before = _file_identity(ckpt)
+    for impl in ["scratch", "torch"] if args.impl == "both" else [args.impl]:
         try:
-            history = fit(runner, data, start_epoch=start, history=history, checkpoint=ckpt,
-                          show_progress=progress)
-        except KeyboardInterrupt:
-            _say_how_to_resume(exp, impl, ckpt, before, args.resume)
+            history, paths = train_twin(exp, impl, data, out, resume_from=args.resume,
+                                        show_progress=progress)
+        except TrainingInterrupted as stop:
+            _say_how_to_resume(exp, stop)
             raise
-        write_atomic(out / f"{exp.name}-{impl}.json", history.to_json())
         _print_history(history)
-        print(f"checkpoint: {ckpt}")
+        print(f"checkpoint: {paths.checkpoint}")
     return 0
-
-
-def _file_identity(path: Path) -> tuple | None:
-    """(inode, mtime in ns, size), or None if there is no file. Checkpoints are written by
-    an atomic rename, so every write changes the inode: a file with another identity
-    than before the run was written by it (mtimes alone are too coarse for a short run)."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
-
-
-def _say_how_to_resume(exp, impl: str, ckpt: Path, before: tuple | None,
-                       resumed: str | None) -> None:
-    """After Ctrl-C: nothing partial was saved; say what the checkpoint holds and how to go on."""
-    import sys
-
-    from bench.training import CheckpointError, read_checkpoint
-
-    if ckpt.is_file() and _file_identity(ckpt) != before:
-        where = ckpt
-    elif resumed:
-        where = Path(resumed)
-    else:
-        print(f"\n{impl}: interrupted before the first epoch ended; nothing was saved",
-              file=sys.stderr)
-        return
-    try:
-        epoch = read_checkpoint(where)[1]["epoch"]
-    except CheckpointError:
-        return
-    print(f"\n{impl}: interrupted; nothing partial was saved, and {where} holds epoch {epoch} "
-          f"of {exp.epochs}. Continue with:\n  twinbench train {exp.name} --impl {impl} "
-          f"--resume {where}", file=sys.stderr)
 
 
 def add_command(sub) -> None:
@@ -180,9 +120,9 @@ def add_command(sub) -> None:
                         "(default: the experiment's, 0)")
     p.add_argument("--lockstep", action="store_true",
                    help="step both twins on identical batches and dropout masks; report drift")
-    p.add_argument("--resume", metavar="CHECKPOINT",
+    p.add_argument("--resume", type=Path, metavar="CHECKPOINT",
                    help="continue from a checkpoint of this experiment and --impl")
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", type=Path, metavar="DIR",
                    help="where checkpoints and histories go (default: train/ in the runs "
                         "directory: $TWINBENCH_RESULTS, else the checkout's runs/)")
     p.add_argument("--data-dir", metavar="DIR",

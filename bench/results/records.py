@@ -106,6 +106,12 @@ def new_run_dir(prefix: str, root: Path | None = None) -> Path:
     raise ResultsDirError(f"{root} already holds {stamp} and 999 more like it")
 
 
+def run_dir(directory: Path | None, prefix: str) -> Path:
+    """Where a command's records go, proven writable before any work starts: `directory`
+    (created if need be), or without one a new run directory `new_run_dir(prefix)`."""
+    return ensure_writable(directory) if directory else new_run_dir(prefix)
+
+
 def record_files(results_dir: Path, kind: str) -> list[Path]:
     return sorted(p for p in (Path(results_dir) / "records" / kind).glob("*.json")
                   if not p.name.endswith(COMPANION_SUFFIX))

@@ -1,10 +1,11 @@
 """What a user's run found, set beside the published reference: `summary.md` of a run.
 
-For each kind of record the run holds, its headline figures next to the
-reference's for the same cases (speed: the float32 training steps both ran;
-the matmul ceiling; time to accuracy; accuracy), and, when the two machines
-differ, which parts of the fingerprint differ, so that a reader knows whether
-a gap is the code or the machine.
+The run's machine and load, over every kind of record the tables are built from
+(`registry.TABLE_KINDS`); for the kinds with a comparison (`COMPARISONS`), its
+headline figures next to the reference's for the same cases (speed: the float32
+training steps both ran; the matmul ceiling; time to accuracy; accuracy), and,
+when the two machines differ, which parts of the fingerprint differ, so that a
+reader knows whether a gap is the code or the machine.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tabulate import tabulate
 from bench.results.atomic import write_atomic
 from bench.results.machine import ID_FIELDS, load_warning, machine_label
 from bench.results.records import RunSet
+from bench.results.registry import TABLE_KINDS
 from bench.results.tables import latest, one_machine
 
 
@@ -130,10 +132,13 @@ def _accuracy(mine: list[dict], ref: list[dict]) -> list[str]:
     return ["Accuracy:", _md(rows)] if rows else []
 
 
+# Kind -> (the run's records, the reference's) -> markdown blocks, in the summary's order.
+COMPARISONS = {"speed": _speed, "ceiling": _ceiling, "tta": _tta, "accuracy": _accuracy}
+
+
 def summarize(run: RunSet, reference: RunSet | None) -> str:
     """Markdown: the run's machine and load, and its figures beside the reference's."""
-    kinds = ("speed", "ceiling", "tta", "accuracy", "lockstep")
-    mine = {k: one_machine(run.load(k))[0] for k in kinds}
+    mine = {k: one_machine(run.load(k))[0] for k in TABLE_KINDS}
     held = [r for recs in mine.values() for r in recs]
     lines = [f"# Run {run.name}", "", f"Records, tables and plots: {run.directory}", ""]
     if not held:
@@ -147,7 +152,7 @@ def summarize(run: RunSet, reference: RunSet | None) -> str:
     if reference is None:
         return "\n".join([*lines, "No published reference to compare with (run from a "
                                   "twinbench checkout to compare with its results/)."]) + "\n"
-    theirs = {k: one_machine(reference.load(k))[0] for k in kinds}
+    theirs = {k: one_machine(reference.load(k))[0] for k in TABLE_KINDS}
     # Accuracy rows compare experiment by experiment: each one's newest reference record,
     # whichever machine measured it (the reference's accuracy tables are one per machine).
     ran = {r["experiment"]["name"] for r in mine["accuracy"]}
@@ -159,7 +164,7 @@ def summarize(run: RunSet, reference: RunSet | None) -> str:
         return "\n".join([*lines, f"The reference {reference.name} holds no records."]) + "\n"
     # The reference machine named below: that of the first kind both the run and the
     # reference hold, so that it is the machine the comparisons below are against.
-    shared = [theirs[k] for k in kinds if mine[k] and theirs[k]]
+    shared = [theirs[k] for k in TABLE_KINDS if mine[k] and theirs[k]]
     ref_fp = (shared[0] if shared else ref_held)[-1]["machine"]
     lines.append(f"Compared with the published reference {reference.name!r} "
                  f"({reference.directory}), machine {ref_fp['machine_id']}:")
@@ -169,11 +174,8 @@ def summarize(run: RunSet, reference: RunSet | None) -> str:
         diffs = fingerprint_differences(fp, ref_fp)
         lines += ["**a different machine**, so the gaps below mix the code with the machine:",
                   *[f"- {d}" for d in diffs], ""]
-    for part in (_speed(mine["speed"], theirs["speed"]),
-                 _ceiling(mine["ceiling"], theirs["ceiling"]),
-                 _tta(mine["tta"], theirs["tta"]),
-                 _accuracy(mine["accuracy"], theirs["accuracy"])):
-        for block in part:
+    for kind, compare in COMPARISONS.items():
+        for block in compare(mine[kind], theirs[kind]):
             lines += [block, ""]
     return "\n".join(lines).rstrip() + "\n"
 

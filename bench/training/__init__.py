@@ -4,14 +4,20 @@
 - `loop`: `Data`, `load_data`, `batches`, `evaluate`, `fit`.
 - `history`: `EpochRecord` and `History`.
 - `checkpoint`: `save_checkpoint`, `read_checkpoint`, `checkpoint_experiment`, `resume`,
-  `CheckpointError`.
+  `resume_experiment` (which checkpoint may continue which run; `ResumeRefused`),
+  `outputs` (the files a run writes, `TrainingOutputs`), `CheckpointError`.
+- `session`: `train_twin`, one twin's run into a directory; `TrainingInterrupted`.
 """
 
 from bench.training.checkpoint import (
     CheckpointError,
+    ResumeRefused,
+    TrainingOutputs,
     checkpoint_experiment,
+    outputs,
     read_checkpoint,
     resume,
+    resume_experiment,
     save_checkpoint,
 )
 from bench.training.history import EpochRecord, History
@@ -27,8 +33,10 @@ from bench.training.loop import (
     train_epoch,
 )
 from bench.training.runners import ScratchRunner, TorchRunner, make_runner
+from bench.training.session import TrainingInterrupted, train_twin
 
-__all__ = ["CheckpointError", "Data", "EpochRecord", "History", "ScratchRunner",
-           "TorchRunner", "TrainingDiverged", "batches", "check_finite", "checkpoint_experiment",
-           "evaluate", "fit", "load_data", "make_runner", "progress_bar", "read_checkpoint",
-           "resume", "save_checkpoint", "train_epoch"]
+__all__ = ["CheckpointError", "Data", "EpochRecord", "History", "ResumeRefused",
+           "ScratchRunner", "TorchRunner", "TrainingDiverged", "TrainingInterrupted",
+           "TrainingOutputs", "batches", "check_finite", "checkpoint_experiment", "evaluate",
+           "fit", "load_data", "make_runner", "outputs", "progress_bar", "read_checkpoint",
+           "resume", "resume_experiment", "save_checkpoint", "train_epoch", "train_twin"]

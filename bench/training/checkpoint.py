@@ -9,6 +9,10 @@ metadata, so that they come back as the same Python int or float, not as
 
 A file that is not a training checkpoint, or whose recorded experiment is not
 the one asked for, raises `CheckpointError` naming the file and what differs.
+Which checkpoint may continue which run (`resume_experiment`: the same experiment
+and twin, its seed and dtype, more epochs only where the schedule allows) is
+decided here too, before any data loads; a refusal is a `ResumeRefused`.
+`outputs` names the files a training run writes.
 Stale temporary files of a save that was killed (`.tmp-*.part`, older than an
 hour) are removed from the directory when the next checkpoint is written.
 """
@@ -19,11 +23,12 @@ import json
 import numbers
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 import scratch
-from bench.errors import FileFormatError
+from bench.errors import FileFormatError, UserError
 from bench.experiments import Experiment, recorded_experiment
 from bench.experiments.registry import DESCRIPTIVE
 from bench.results.atomic import sweep_stale_parts
@@ -37,6 +42,36 @@ SAVE_TEMP_PATTERN = ".tmp-*.part"
 
 class CheckpointError(FileFormatError):
     """A file is not a training checkpoint, or not one of the run asked for."""
+
+
+class ResumeRefused(UserError):
+    """A checkpoint cannot continue the run asked for, as the options were given: the
+    message names `twinbench train`'s options and says which to pass instead."""
+
+
+class TrainingOutputs(NamedTuple):
+    """The files one training run writes into its output directory."""
+
+    checkpoint: Path  # <experiment>-<impl>.npz, rewritten after every epoch
+    history: Path  # <experiment>-<impl>.json, the epochs' records, when the run ends
+    lockstep: Path  # <experiment>-lockstep-<dtype>.json, a lockstep run's report (both twins)
+
+
+def outputs(out: Path, exp: Experiment, impl: str) -> TrainingOutputs:
+    """The paths a run of `exp` with twin `impl` writes under directory `out` (a lockstep
+    run, which trains both twins, writes only `lockstep`: pass impl "both").
+
+    The names carry the experiment and the twin (and a lockstep report its dtype), not
+    the seed, dtype or epochs of a single-twin run: a later run of the same experiment and
+    twin into the same directory replaces the earlier one's files, as `--resume` continuing
+    a checkpoint does on purpose. To keep runs that differ in seed apart, give each its own
+    `out`. The seed is in the checkpoint's recorded experiment, so no file is ambiguous
+    about what it holds; and these names are the ones the README shows.
+    """
+    out = Path(out)
+    return TrainingOutputs(checkpoint=out / f"{exp.name}-{impl}.npz",
+                           history=out / f"{exp.name}-{impl}.json",
+                           lockstep=out / f"{exp.name}-lockstep-{exp.dtype}.json")
 
 
 def save_checkpoint(path: Path, runner, history: History) -> None:
@@ -133,6 +168,50 @@ def resume(path: Path, exp: Experiment, **runner_kwargs):
                                  "param_groups": meta["param_groups"]})
     load_scheduler_state(runner, meta["scheduler"])
     return runner, int(meta["epoch"]), history
+
+
+def resume_experiment(path: Path, name: str, impl: str, *, epochs: int | None = None,
+                      seed: int | None = None, dtype: str | None = None) -> Experiment:
+    """The experiment that continuing checkpoint `path` trains, for a run asked for as
+    experiment `name` with twin `impl` (and, when not None, `epochs`, `seed`, `dtype`).
+
+    The run keeps the checkpoint's experiment, twin, seed and dtype: a `seed` or `dtype`
+    that differs is refused, not ignored. `epochs` may extend the run unless its schedule
+    spans the epochs (a cosine schedule's T_max = epochs), and must exceed the epochs
+    already trained. A refusal raises `ResumeRefused`; a file that is not a checkpoint,
+    or whose record is not the registry's experiment, `CheckpointError`. Reads the
+    checkpoint's record only: nothing is built and no data loads.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ResumeRefused(f"--resume {path}: no such checkpoint file")
+    _, meta, history = read_checkpoint(path)
+    if meta["impl"] != impl:
+        raise ResumeRefused(f"--resume {path} holds a {meta['impl']} run, not {impl}: pass "
+                            f"--impl {meta['impl']}")
+    recorded = history.experiment.get("name")
+    if recorded != name:
+        raise ResumeRefused(f"--resume {path} is a checkpoint of {recorded!r}, not {name!r}: "
+                            f"pass {recorded!r}, or start {name!r} afresh without --resume")
+    exp = checkpoint_experiment(path, history)
+    for option, value in (("seed", seed), ("dtype", dtype)):
+        if value is not None and value != getattr(exp, option):
+            raise ResumeRefused(f"--resume {path} was trained with --{option} "
+                                f"{getattr(exp, option)}, not {value}: a resumed run keeps its "
+                                f"{option} (leave --{option} out)")
+    if epochs is not None and epochs != exp.epochs:
+        longer = exp.with_overrides(epochs=epochs)
+        if longer.schedule_args != exp.schedule_args:
+            raise ResumeRefused(f"--resume {path}: its {exp.schedule} schedule spans the run's "
+                                f"{exp.epochs} epochs ({exp.schedule_args}), so the run cannot "
+                                f"change to --epochs {epochs}; leave --epochs out, or start "
+                                "afresh")
+        exp = longer
+    if int(meta["epoch"]) >= exp.epochs:
+        raise ResumeRefused(f"--resume {path} has already trained {meta['epoch']} of "
+                            f"{exp.epochs} epochs: pass --epochs above {meta['epoch']} to "
+                            "continue")
+    return exp
 
 
 # A .safetensors weights file names its experiment in the header's string metadata,
