@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import scratch
-from bench.compare.parity import TOLERANCES
+from bench.compare.twins import TOLERANCES
 from bench.training.inference import Twins
 from scratch.testing import max_rel_diff
 
