@@ -66,6 +66,7 @@ LOSS = "tests/test_losses_extreme.py"
 INIT = "tests/test_init.py"
 SER = "tests/test_serialization.py"
 SEQ = "tests/test_sequence.py"
+ATOMIC = "tests/test_atomic.py"
 TWINS = "tests/test_twins.py"
 
 CATALOGUE: list[Mutant] = [
@@ -223,6 +224,12 @@ CATALOGUE: list[Mutant] = [
     _m("scratch-eval-not-propagated", "scratch/module.py",
        "            child.train(mode)\n", "            pass\n",
        [TWIN, REG], "train()/eval() do not reach the children"),
+    _m("scratch-atomic-sweep-misses-temporaries", "scratch/atomic.py",
+       'STALE_PATTERN = f".*{PART_SUFFIX}"', 'STALE_PATTERN = ".tmp-*.part"',
+       [ATOMIC], "the sweeper looks for another temporary name than the writer makes"),
+    _m("scratch-atomic-no-directory-fsync", "scratch/atomic.py",
+       "    _fsync_dir(path.parent)\n", "    pass\n",
+       [ATOMIC], "the rename is not made durable: the directory is never fsynced"),
 
     # --- reference ---------------------------------------------------------------------
     _m("reference-twin-ignores-dtype", "reference/build.py",

@@ -9,8 +9,9 @@ metadata, so that they come back as the same Python int or float, not as
 
 A file that is not a training checkpoint, or whose recorded experiment is not
 the one asked for, raises `CheckpointError` naming the file and what differs.
-Stale temporary files of a save that was killed (`.tmp-*.part`, older than an
-hour) are removed from the directory when the next checkpoint is written.
+Stale temporary files a killed writer left in the checkpoint's directory (the
+checkpoint's own, the history's beside it: every `.*.part` of the one atomic
+writer, older than an hour) are removed when the next checkpoint is written.
 """
 
 from __future__ import annotations
@@ -31,8 +32,6 @@ from bench.training.history import History
 from bench.training.runners import load_scheduler_state, make_runner, scheduler_state_json
 
 IMPLS = ("scratch", "torch", "torch-cuda")
-# scratch.save's temporary names: what a save killed by SIGKILL leaves behind.
-SAVE_TEMP_PATTERN = ".tmp-*.part"
 
 
 class CheckpointError(FileFormatError):
@@ -62,7 +61,7 @@ def save_checkpoint(path: Path, runner, history: History) -> None:
         ckpt["optimizer_state"] = arrays
     directory = Path(os.path.dirname(os.path.abspath(path)))
     os.makedirs(directory, exist_ok=True)
-    sweep_stale_parts(directory, pattern=SAVE_TEMP_PATTERN)
+    sweep_stale_parts(directory)
     scratch.save(ckpt, path)  # with the umask's mode, as every file twinbench writes
 
 
