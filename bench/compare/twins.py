@@ -164,14 +164,14 @@ class ParityResult:
         return out
 
 
-def torch_leaves(obj) -> list[torch.Tensor]:
+def _torch_leaves(obj) -> list[torch.Tensor]:
     """The tensors of a (nested) tuple or list of torch outputs, in order; others dropped."""
     if isinstance(obj, (tuple, list)):
-        return [leaf for item in obj for leaf in torch_leaves(item)]
+        return [leaf for item in obj for leaf in _torch_leaves(item)]
     return [obj] if isinstance(obj, torch.Tensor) else []
 
 
-def draw_upstream(outputs: Sequence[torch.Tensor], dtype, rng: np.random.Generator
+def _draw_upstream(outputs: Sequence[torch.Tensor], dtype, rng: np.random.Generator
                   ) -> list[np.ndarray]:
     """One upstream gradient per float output, in order: standard normal of its shape, or
     uniform in [0.5, 2) for a 0-d output (a reduced loss), in `dtype`."""
@@ -189,9 +189,9 @@ def run_twins(outputs: Sequence, torch_outputs, backward: Callable[[list], Seque
     outputs: the layer's outputs, flat and in torch's order: arrays, or a Python float
         for a reduced loss (as torch's `.item()`: torch's side is then taken as one too).
     torch_outputs: torch's output, a tensor or a nested tuple of them.
-    backward: `backward(upstream) -> input gradients`, one per float output's gradient
-        in; it returns one gradient per entry of `torch_inputs`, in order (more are
-        ignored, as an RNN's dh0 when no h0 was given).
+    backward: `backward(upstream)`, called with the upstream gradients (one per float
+        output, in order), returns the layer's input gradients: one per entry of
+        `torch_inputs`, in order (more are ignored, as an RNN's dh0 when no h0 was given).
     torch_inputs: position -> the differentiated input leaf of torch; the pair of the
         input at position i is named `numbered("input", i) + ".grad"`.
     members: called after backward: (name, the layer's array in torch's layout) for each
@@ -201,10 +201,10 @@ def run_twins(outputs: Sequence, torch_outputs, backward: Callable[[list], Seque
     error: the exception raised, with the message, when the twins give different
         numbers of outputs or the layer too few input gradients.
     """
-    touts = torch_leaves(torch_outputs)
+    touts = _torch_leaves(torch_outputs)
     if len(outputs) != len(touts):
         raise error(f"the layer gives {len(outputs)} output(s), torch {len(touts)}")
-    upstream = draw_upstream(touts, dtype, rng)
+    upstream = _draw_upstream(touts, dtype, rng)
     torch_upstream = [reference.to_torch(u) for u in upstream]  # copies: the layer may write
     grads = list(backward([u.copy() for u in upstream]))
     if len(grads) < len(torch_inputs):
