@@ -22,7 +22,7 @@ import torch
 
 import scratch
 from reference.build import twin
-from scratch.serialization import write_file_atomic
+from scratch.atomic import write_atomic
 
 OPSET = 17  # onnxruntime 1.16+ runs it; Conv, BatchNormalization, MaxPool, Gemm are unchanged
 
@@ -57,4 +57,4 @@ def export_onnx(model: scratch.Module, example_shape: tuple[int, ...],
                 path: str | os.PathLike) -> None:
     """Write `onnx_bytes(model, example_shape)` to `path` atomically."""
     data = onnx_bytes(model, example_shape)
-    write_file_atomic(path, lambda f: f.write(data))
+    write_atomic(path, data)

@@ -6,7 +6,7 @@ only); `.pt` / `.pth` are torch's, here because scratch never imports torch:
 
 - `save` writes what `torch.save(model.state_dict(), path)` writes: a dict of
   tensors (nested dicts and strings allowed, as in a training checkpoint),
-  atomically through `scratch.serialization.write_file_atomic`.
+  atomically through `scratch.atomic.write_atomic`.
 - `load` reads with `torch.load(..., weights_only=True)`, which unpickles only
   tensors, containers and plain values, never arbitrary objects, and refuses a
   file holding anything but a (possibly nested) dict of tensors, numbers and
@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 import scratch
-from scratch.serialization import TORCH_SUFFIXES, write_file_atomic
+from scratch.atomic import write_atomic
+from scratch.serialization import TORCH_SUFFIXES
 
 SUFFIXES = (".npz", ".safetensors", *TORCH_SUFFIXES)
 
@@ -49,7 +50,7 @@ def save(obj: Mapping, path: str | os.PathLike) -> None:
     if not isinstance(obj, Mapping):
         raise TypeError(f"save expects a dict such as model.state_dict(), got {type(obj).__name__}")
     state = _to_torch(obj, "")
-    write_file_atomic(path, lambda f: torch.save(state, f))
+    write_atomic(path, lambda f: torch.save(state, f))
 
 
 def load(path: str | os.PathLike) -> dict:

@@ -16,22 +16,21 @@ The suffix chooses the format:
 - `.pt` / `.pth` are torch's: `reference.formats` reads and writes them.
 
 Nested dicts (e.g. {"model": ..., "optimizer": ...}) are flattened with "/" in
-the keys. Files are written to a temporary name in the target's directory,
-fsynced and renamed (`write_file_atomic`), so an interrupted save never leaves
-a half-written file; the file gets the mode umask allows, as `open` would give.
+the keys. Files are written by the one atomic writer, `scratch.atomic.write_atomic`,
+so an interrupted save never leaves a half-written file; the file gets the mode
+umask allows, as `open` would give.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping
-from typing import IO
+from collections.abc import Mapping
 
 import numpy as np
+
+from scratch.atomic import write_atomic
 
 FORMAT = "twinbench-scratch-checkpoint-v1"
 _MARKER = "__format__"
@@ -58,36 +57,6 @@ def _flatten(obj: Mapping, prefix: str = "") -> dict[str, np.ndarray]:
                             "expected arrays, numbers, strings or dicts of them")
         flat[name] = arr
     return flat
-
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it is to set it; put it straight back
-    os.umask(mask)
-    return mask
-
-
-def write_file_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
-    """Call `write(f)` on a temporary file beside `path`, then rename it over `path`.
-
-    On any exception (KeyboardInterrupt included) the temporary file is removed and
-    `path` keeps its old contents. mkstemp creates files 0600: the finished file gets
-    0666 less the umask instead, as a plain `open` would.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
-    try:
-        with contextlib.suppress(OSError):  # not on every platform / file system
-            os.fchmod(fd, 0o666 & ~_current_umask())
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _safetensors():
@@ -118,10 +87,9 @@ def save(obj: Mapping, path: str | os.PathLike) -> None:
     _refuse_torch_suffix(path, "save")
     flat = _flatten(obj)
     if path.lower().endswith(SAFETENSORS):
-        payload = _safetensors_bytes(flat)
-        write_file_atomic(path, lambda f: f.write(payload))
+        write_atomic(path, _safetensors_bytes(flat))
     else:
-        write_file_atomic(path, lambda f: np.savez(f, **{_MARKER: np.array(FORMAT)}, **flat))
+        write_atomic(path, lambda f: np.savez(f, **{_MARKER: np.array(FORMAT)}, **flat))
 
 
 def _safetensors_bytes(flat: dict[str, np.ndarray]) -> bytes:

@@ -1,4 +1,4 @@
-"""Shared fixtures. Tolerances live in bench.parity.TOLERANCES (one per dtype)."""
+"""Shared fixtures. Tolerances live in bench.compare.TOLERANCES (one per dtype)."""
 
 import numpy as np
 import pytest

@@ -208,7 +208,7 @@ def real_mnist_dir():
 
 
 def test_a_full_cache_disk_is_one_message(tmp_path, capsys, monkeypatch, real_mnist_dir):
-    from bench.results import atomic
+    from scratch import atomic
 
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")

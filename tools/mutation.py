@@ -67,6 +67,8 @@ INIT = "tests/test_init.py"
 SER = "tests/test_serialization.py"
 SEQ = "tests/test_sequence.py"
 RPLAIN = "tests/test_recurrent_plain.py"
+ATOMIC = "tests/test_atomic.py"
+TWINS = "tests/test_twins.py"
 
 CATALOGUE: list[Mutant] = [
     # --- the ten bugs issue 19 names -------------------------------------------------
@@ -226,6 +228,12 @@ CATALOGUE: list[Mutant] = [
     _m("scratch-eval-not-propagated", "scratch/module.py",
        "            child.train(mode)\n", "            pass\n",
        [TWIN, REG], "train()/eval() do not reach the children"),
+    _m("scratch-atomic-sweep-misses-temporaries", "scratch/atomic.py",
+       'STALE_PATTERN = f".*{PART_SUFFIX}"', 'STALE_PATTERN = ".tmp-*.part"',
+       [ATOMIC], "the sweeper looks for another temporary name than the writer makes"),
+    _m("scratch-atomic-no-directory-fsync", "scratch/atomic.py",
+       "    _fsync_dir(path.parent)\n", "    pass\n",
+       [ATOMIC], "the rename is not made durable: the directory is never fsynced"),
 
     # --- reference ---------------------------------------------------------------------
     _m("reference-twin-ignores-dtype", "reference/build.py",
@@ -252,26 +260,29 @@ CATALOGUE: list[Mutant] = [
        [REG], "the default Dropout twin is the shared-mask device, not nn.Dropout"),
 
     # --- bench: comparison, training, measurement, reports ------------------------------
-    _m("bench-parity-ignores-infinities", "bench/compare/parity.py",
+    _m("bench-parity-ignores-infinities", "bench/compare/twins.py",
        "if np.any(fin_a != fin_b) or np.any(a[np.isinf(a)] != b[np.isinf(a)]):",
        "if np.any(np.isinf(a) & ~np.isinf(b)):",
        [P], "an infinity on the torch side, or of the other sign, passes"),
+    _m("bench-twins-check-no-squeeze", "bench/compare/twins.py",
+       "squeezable = got.size == want.size and", "squeezable = False and",
+       [TWINS], "the check fails a layer's (n, 1) column against torch's (n,) vector"),
     _m("bench-catalogue-no-exact-zeros", "bench/compare/catalogue.py",
        "x[rng.random(shape) < 1 / 3] = 0.0", "x[rng.random(shape) < 0] = 0.0",
        [P], "the 'exact zeros' inputs hold no zeros"),
-    _m("bench-parity-casts-output", "bench/compare/parity.py",
-       'result.pairs[_suffix("output", i)] = (o, theirs)',
-       'result.pairs[_suffix("output", i)] = (np.asarray(o, dtype=dtype), theirs)',
+    _m("bench-parity-casts-output", "bench/compare/twins.py",
+       'result.pairs[numbered("output", k)] = (np.asarray(o), theirs)',
+       'result.pairs[numbered("output", k)] = (np.asarray(o, dtype=dtype), theirs)',
        [P], "the parity helper casts scratch's output to the input's dtype"),
-    _m("bench-parity-ignores-torch-nan", "bench/compare/parity.py",
+    _m("bench-parity-ignores-torch-nan", "bench/compare/twins.py",
        "            if np.any(nan_a != nan_b):", "            if np.any(nan_a & ~nan_b):",
        [P], "a NaN on the torch side passes"),
-    _m("bench-parity-no-dtype-check", "bench/compare/parity.py",
+    _m("bench-parity-no-dtype-check", "bench/compare/twins.py",
        "            if a.dtype != b.dtype:", "            if a.dtype.kind != b.dtype.kind:",
        [P], "the parity helper compares dtype kinds only"),
-    _m("bench-parity-ones-upstream", "bench/compare/parity.py",
-       "upstream = [np.asarray(rng.standard_normal(o.shape) if",
-       "upstream = [np.asarray(np.ones(o.shape) if",
+    _m("bench-parity-ones-upstream", "bench/compare/twins.py",
+       "np.asarray(rng.standard_normal(tuple(t.shape)) if",
+       "np.asarray(np.ones(tuple(t.shape)) if",
        [P], "an all-ones upstream gradient"),
     _m("bench-lockstep-loss-diff-zero", "bench/compare/lockstep.py",
        "report.loss_diffs.append(abs(losses[0] - losses[1]))",

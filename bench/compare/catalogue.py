@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import scratch
-from bench.compare.parity import TOLERANCES, ParityResult, compare
+from bench.compare.parity import compare
+from bench.compare.twins import TOLERANCES, ParityResult
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,14 @@ The layer can be any object. An `Adapter` says, declaratively, how to call it:
   and gradient live on the layer (a dotted attribute path, or callables), and
   the layout change from torch's to the layer's (e.g. a transposed weight).
 
-Tolerances per dtype are `bench.compare.TOLERANCES` (elementwise
+The run after both forwards (the upstream gradient, both backwards, every
+tensor paired) is `twins.run_twins`, the parity helper's too; the check judges
+the pairs by its own rule, `ParityResult.rows`: a layer's array with extra unit
+axes is reshaped to torch's shape, and a dtype other than torch's is noted, not
+failed. Tolerances per dtype are `bench.compare.TOLERANCES` (elementwise
 |layer - torch| <= atol + rtol |torch|); the finite-difference error is
-accepted up to `FD_TOL`. `check_optimizer` runs the same comparison on an
-optimizer's trajectory against a `torch.optim` optimizer.
+accepted up to `FD_TOL`. `check_optimizer` judges an optimizer's trajectory
+against a `torch.optim` optimizer by the same rule, step by step.
 """
 
 from __future__ import annotations
@@ -33,13 +37,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 
 import scratch
-from bench.compare.parity import TOLERANCES, Tolerance
+from bench.compare.twins import TOLERANCES, ParityResult, Row, numbered, run_twins
 from scratch.gradcheck import SCALE_FLOOR, central_difference
 from scratch.testing import max_rel_diff
 
@@ -285,22 +290,10 @@ def scratch_adapter(module: scratch.Module) -> Adapter:
 # --- the report --------------------------------------------------------------------------
 
 @dataclass
-class Row:
-    """One compared tensor: the layer's against torch's (or against finite differences)."""
-
-    dtype: str
-    tensor: str
-    shape: tuple
-    max_abs: float
-    max_rel: float
-    ok: bool
-    note: str = ""
-
-
-@dataclass
 class CheckReport:
-    """Every compared tensor, in the order computed: outputs, input grads, parameter grads,
-    buffers, then the finite-difference check of the layer's own backward (float64)."""
+    """Every compared tensor, in the order computed: per dtype the rows of its twin run
+    (`ParityResult.rows`: outputs, input grads, parameter grads, buffers), then the
+    finite-difference check of the layer's own backward (float64)."""
 
     name: str
     rows: list[Row] = field(default_factory=list)
@@ -350,22 +343,6 @@ class CheckReport:
         return self.summary() + "\n" + self.table()
 
 
-def _compare_row(dtype: str, name: str, got: np.ndarray, want: np.ndarray,
-                 tol: Tolerance) -> Row:
-    if got.shape != want.shape:
-        squeezable = got.size == want.size and got.squeeze().shape == want.squeeze().shape
-        if not squeezable:
-            return Row(dtype, name, want.shape, float("nan"), float("nan"), False,
-                       f"shape {got.shape}, torch's {want.shape}")
-        got = got.reshape(want.shape)
-    g, w = got.astype(np.float64), want.astype(np.float64)
-    diff = np.abs(g - w)
-    max_abs = float(np.max(diff, initial=0.0))
-    ok = bool(np.all(np.isfinite(g)) and np.all(diff <= tol.atol + tol.rtol * np.abs(w)))
-    note = "" if got.dtype == want.dtype else f"layer gave {got.dtype}"
-    return Row(dtype, name, want.shape, max_abs, max_rel_diff(g, w), ok, note)
-
-
 # --- the layer check ---------------------------------------------------------------------
 
 def _torch_input(x: np.ndarray, dtype, requires_grad: bool):
@@ -380,18 +357,8 @@ def _cast_input(x: np.ndarray, dtype) -> np.ndarray:
     return x.copy() if not np.issubdtype(x.dtype, np.floating) else x.astype(dtype)
 
 
-def _upstream(shape: tuple, dtype, rng: np.random.Generator) -> np.ndarray:
-    # Non-uniform, so no error hides behind an all-ones gradient.
-    g = rng.standard_normal(shape) if shape else rng.uniform(0.5, 2.0)
-    return np.asarray(g, dtype=dtype)
-
-
-def _torch_members(torch_module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {**dict(torch_module.named_buffers()), **dict(torch_module.named_parameters())}
-
-
 def _copy_weights(layer, torch_module, adapter: Adapter, dtype) -> None:
-    members = _torch_members(torch_module)
+    members = {**dict(torch_module.named_buffers()), **dict(torch_module.named_parameters())}
     for p in adapter.params:
         if p.torch_name not in members:
             raise AdapterError(f"parameter {p.torch_name!r}: {type(torch_module).__name__} has "
@@ -414,16 +381,17 @@ def _copy_weights(layer, torch_module, adapter: Adapter, dtype) -> None:
         p.write(layer, value)
 
 
-def _run_layer(layer, adapter: Adapter, inputs: list[np.ndarray], upstream=None):
-    """Forward (and backward with `upstream`); returns (outputs, input grads or None)."""
-    if upstream is not None:
-        adapter.run_zero_grad(layer)  # before forward: some layers keep per-call caches
+def _layer_forward(layer, adapter: Adapter, inputs: list[np.ndarray]):
+    """(the inputs as the layer takes them, its own output (which its backward takes),
+    that output's arrays, flat)."""
     native = [adapter.wrap(x) if adapter.wrap and np.issubdtype(x.dtype, np.floating) else x
               for x in inputs]
     out = adapter.run_forward(layer, *native)
-    outs = adapter.outputs(out)
-    if upstream is None:
-        return outs, None
+    return native, out, adapter.outputs(out)
+
+
+def _layer_backward(layer, adapter: Adapter, native: list, out, upstream: list) -> list:
+    """dL/dinput of each of `adapter.grad_inputs`, as arrays in the layer's layout."""
     grad_out = upstream[0] if len(upstream) == 1 else tuple(upstream)
     returned = adapter.run_backward(layer, out, grad_out)
     if returned is None:
@@ -434,7 +402,22 @@ def _run_layer(layer, adapter: Adapter, inputs: list[np.ndarray], upstream=None)
     else:
         grads = [_as_array(g) for g in (_flat(returned) if isinstance(returned, tuple | list)
                                         else [returned])]
-    return outs, grads
+    if len(grads) != len(adapter.grad_inputs):
+        raise AdapterError(f"backward gave {len(grads)} input gradient(s) for "
+                           f"grad_inputs={adapter.grad_inputs}")
+    return grads
+
+
+def _layer_members(layer, adapter: Adapter) -> list[tuple[str, np.ndarray]]:
+    """Each Param's gradient ("{torch_name}.grad"), or for a buffer its value after the
+    forward pass, in torch's layout."""
+    return [(f"{p.torch_name}.grad", p.layout.to_torch(p.read_grad(layer))) if p.grad is not None
+            else (p.torch_name, p.layout.to_torch(p.read(layer))) for p in adapter.params]
+
+
+def _adapter_mismatch(message: str) -> AdapterError:
+    return AdapterError(f"{message}: Adapter(output=...), (torch_output=...) and "
+                        f"(grad_inputs=...) pick which are compared")
 
 
 def check(layer, torch_module: torch.nn.Module, *inputs: np.ndarray,
@@ -480,56 +463,32 @@ def check(layer, torch_module: torch.nn.Module, *inputs: np.ndarray,
 
         txs = [_torch_input(x, dt, i in adapter.grad_inputs) for i, x in enumerate(xs)]
         tout = tmod(*txs)
-        tout = adapter.torch_output(tout) if adapter.torch_output else tout
-        touts = [t for t in _flat(tout) if isinstance(t, torch.Tensor)]
-        upstream = [_upstream(tuple(t.shape), dt, rng) for t in touts]
-        outs, grads = _run_layer(layer, adapter, xs, upstream)
-        if len(outs) != len(touts):
-            raise AdapterError(f"the layer gave {len(outs)} output(s), torch {len(touts)}: "
-                               f"use Adapter(output=...) / (torch_output=...) to pick them")
-        torch.autograd.backward([t for t in touts if t.requires_grad],
-                                [torch.from_numpy(g) for g, t in zip(upstream, touts)
-                                 if t.requires_grad])
-
-        name_of = "output" if len(outs) == 1 else "output[{}]"
-        for k, (o, t) in enumerate(zip(outs, touts)):
-            report.rows.append(_compare_row(dt.name, name_of.format(k), o,
-                                            t.detach().numpy(), tol))
-        if len(grads) != len(adapter.grad_inputs):
-            raise AdapterError(f"backward gave {len(grads)} input gradient(s) for "
-                               f"grad_inputs={adapter.grad_inputs}")
-        for i, g in zip(adapter.grad_inputs, grads):
-            label = "input.grad" if len(arrays) == 1 or i == 0 else f"input[{i}].grad"
-            report.rows.append(_compare_row(dt.name, label, g, txs[i].grad.numpy(), tol))
-        members = _torch_members(tmod)
-        for p in adapter.params:
-            tt = members[p.torch_name]
-            if p.grad is None:  # a buffer: its value after forward
-                got = p.layout.to_torch(p.read(layer))
-                report.rows.append(_compare_row(dt.name, p.torch_name, got,
-                                                tt.detach().numpy(), tol))
-                continue
-            want = np.zeros(tuple(tt.shape), dt) if tt.grad is None else tt.grad.numpy()
-            got = p.layout.to_torch(p.read_grad(layer))
-            report.rows.append(_compare_row(dt.name, f"{p.torch_name}.grad", got, want, tol))
-
+        adapter.run_zero_grad(layer)  # before forward: some layers keep per-call caches
+        native, out, outs = _layer_forward(layer, adapter, xs)
+        result = run_twins(
+            outs, adapter.torch_output(tout) if adapter.torch_output else tout,
+            partial(_layer_backward, layer, adapter, native, out), tmod,
+            {i: txs[i] for i in adapter.grad_inputs}, partial(_layer_members, layer, adapter),
+            dtype=dt, rng=rng, error=_adapter_mismatch)
+        report.rows += result.rows(dt.name, tol)
         if finite_differences and dt == np.float64 and adapter.deterministic:
-            report.rows += _finite_difference_rows(layer, adapter, xs, upstream, grads)
+            report.rows += _finite_difference_rows(layer, adapter, xs, result)
     return report
 
 
-def _finite_difference_rows(layer, adapter: Adapter, xs, upstream, grads) -> list[Row]:
+def _finite_difference_rows(layer, adapter: Adapter, xs, result: ParityResult) -> list[Row]:
     """The layer's own backward against central differences of its own forward."""
 
-    def objective() -> float:
-        outs, _ = _run_layer(layer, adapter, xs)
-        return float(sum(np.sum(o.astype(np.float64) * g) for o, g in zip(outs, upstream)))
+    def objective() -> float:  # <outputs, upstream>, over the float outputs that took one
+        _, _, outs = _layer_forward(layer, adapter, xs)
+        floats = [o for o in outs if np.issubdtype(o.dtype, np.inexact)]
+        return float(sum(np.sum(o.astype(np.float64) * g) for o, g in zip(floats, result.upstream)))
 
     # The analytic gradients, in the layer's layout, from the backward just run.
     arrays: dict[str, tuple[np.ndarray, np.ndarray, Param | None]] = {}
-    for i, g in zip(adapter.grad_inputs, grads):
-        label = "input" if i == 0 else f"input[{i}]"
-        arrays[label] = (xs[i], g.reshape(xs[i].shape), None)
+    for i in adapter.grad_inputs:
+        label = numbered("input", i)
+        arrays[label] = (xs[i], result.pairs[f"{label}.grad"][0].reshape(xs[i].shape), None)
     for p in adapter.params:
         if p.grad is not None:
             # C order: central_difference nudges through a flat view, which an F-ordered
@@ -634,7 +593,7 @@ def check_optimizer(adapter: OptimizerAdapter, torch_optimizer: Callable, *,
             for t, r in zip(tparams, pulls[k]):
                 t.grad = t.detach() + torch.from_numpy(r.astype(dt))
             topt.step()
-            for j, (p, t) in enumerate(zip(adapter.params(state), tparams)):
-                report.rows.append(_compare_row(dt.name, f"step {k + 1}: param {j}",
-                                                _as_array(p), t.detach().numpy(), tol))
+            after = ParityResult({f"step {k + 1}: param {j}": (_as_array(p), t.detach().numpy())
+                                  for j, (p, t) in enumerate(zip(adapter.params(state), tparams))})
+            report.rows += after.rows(dt.name, tol)
     return report

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import scratch
-from bench.compare.parity import TOLERANCES
+from bench.compare.twins import TOLERANCES
 from bench.training.inference import Twins
 from scratch.testing import max_rel_diff
 
@@ -71,8 +71,8 @@ def export_checked(twins: Twins, out: str | os.PathLike, n: int = 1000, **fetch_
     `n` images (none when n is 0); a file that fails the check is not written."""
     from bench.datasets import load
     from bench.experiments import input_shape
+    from bench.results.atomic import write_atomic
     from reference.export import onnx_bytes
-    from scratch.serialization import write_file_atomic
 
     data = onnx_bytes(twins.scratch_model, (1, *input_shape(twins.exp)))
     check = None
@@ -85,5 +85,5 @@ def export_checked(twins: Twins, out: str | os.PathLike, n: int = 1000, **fetch_
                              f"float32 tolerance (rtol {tol.rtol}, atol {tol.atol}): max abs "
                              f"diff {check.max_abs_diff:.3e} on {check.n} test images; "
                              f"{out} not written")
-    write_file_atomic(out, lambda f: f.write(data))
+    write_atomic(out, data)
     return check

@@ -1,100 +1,22 @@
 """The parity helper: feed one input to a scratch module and its torch twin, compare everything.
 
-`compare(module, *inputs, rng=rng)` runs forward on both twins, draws a random
-non-uniform upstream gradient, runs backward on both, and returns the
-output, dL/dx and every parameter gradient side by side. The tests call it
-for every component (see `catalogue.py`); `twinbench parity` prints its
-largest differences as a table.
+`compare(module, *inputs, rng=rng)` builds the twin (`reference.twin`), runs
+forward on both, and hands the rest to `twins.run_twins`: a random non-uniform
+upstream gradient, backward on both, and the output, dL/dx, every parameter
+gradient and every buffer side by side in a `ParityResult`, judged by its
+`failures` rule: nothing cast. The tests call it for every component (see
+`catalogue.py`); `twinbench parity` prints its largest differences as a table.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 import reference
 import scratch
-from scratch.testing import array_leaves, max_rel_diff
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    rtol: float
-    atol: float
-
-
-# Per dtype: |scratch - torch| <= atol + rtol * |torch|, elementwise.
-TOLERANCES = {
-    np.dtype(np.float64): Tolerance(rtol=1e-10, atol=1e-12),
-    np.dtype(np.float32): Tolerance(rtol=1e-4, atol=1e-5),
-}
-
-
-@dataclass
-class ParityResult:
-    """Pairs (scratch, torch) of every compared array, by name."""
-
-    pairs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-
-    def max_abs(self, name: str) -> float:
-        a, b = self.pairs[name]
-        return float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)), initial=0.0))
-
-    def max_rel(self, name: str) -> float:
-        """max|scratch - torch| / max|torch|: the difference relative to the array's scale."""
-        return max_rel_diff(*self.pairs[name])
-
-    def gradient_names(self) -> list[str]:
-        return [n for n in self.pairs if n.endswith("grad")]
-
-    def tolerance_used(self, tol: Tolerance) -> float:
-        """max |scratch - torch| / (atol + rtol |torch|) over every array: 1.0 is the limit."""
-        used = 0.0
-        for a, b in self.pairs.values():
-            a64, b64 = a.astype(np.float64), b.astype(np.float64)  # a measure, not the check
-            used = max(used, float(np.max(np.abs(a64 - b64) / (tol.atol + tol.rtol * np.abs(b64)),
-                                          initial=0)))
-        return used
-
-    def failures(self, tol: Tolerance) -> list[str]:
-        """Every pair that differs in dtype, shape, NaN or infinity pattern, or by more than
-        `atol + rtol |torch|` where both are finite. Nothing is cast first: a float32
-        module that computes in float64 fails on its dtype, however close its values."""
-        out = []
-        for name, (a, b) in self.pairs.items():
-            if a.dtype != b.dtype:
-                out.append(f"{name}: dtype {a.dtype} vs torch {b.dtype}")
-                continue
-            if a.shape != b.shape:
-                out.append(f"{name}: shape {a.shape} vs torch {b.shape}")
-                continue
-            if not np.issubdtype(a.dtype, np.inexact):
-                if not np.array_equal(a, b):
-                    out.append(f"{name}: {a.tolist()} vs torch {b.tolist()}")
-                continue
-            nan_a, nan_b = np.isnan(a), np.isnan(b)
-            if np.any(nan_a != nan_b):
-                out.append(f"{name}: NaN pattern differs ({int(nan_a.sum())} NaN in scratch, "
-                           f"{int(nan_b.sum())} in torch)")
-                continue
-            fin_a, fin_b = np.isfinite(a), np.isfinite(b)
-            if np.any(fin_a != fin_b) or np.any(a[np.isinf(a)] != b[np.isinf(a)]):
-                out.append(f"{name}: infinities differ ({int((~fin_a).sum() - nan_a.sum())} "
-                           f"in scratch, {int((~fin_b).sum() - nan_b.sum())} in torch)")
-                continue
-            excess = np.abs(a[fin_a] - b[fin_a]) - (tol.atol + tol.rtol * np.abs(b[fin_a]))
-            if np.any(excess > 0):
-                out.append(f"{name}: max abs diff {self.max_abs(name):.3e}, "
-                           f"max rel diff {self.max_rel(name):.3e}")
-        return out
-
-    def assert_close(self, tol: Tolerance) -> None:
-        bad = self.failures(tol)
-        if bad:
-            raise AssertionError(f"scratch and torch differ beyond rtol={tol.rtol:g}, "
-                                 f"atol={tol.atol:g}: " + "; ".join(bad))
+from bench.compare.twins import ParityResult, run_twins
+from scratch.testing import array_leaves
 
 
 def _is_float(a) -> bool:
@@ -119,16 +41,6 @@ def _to_torch_tree(obj, leaves: list):
     if np.issubdtype(obj.dtype, np.integer):
         return torch.from_numpy(obj.astype(np.int64))
     return torch.from_numpy(np.array(obj, copy=True))
-
-
-def _torch_leaves(obj) -> list:
-    if isinstance(obj, (tuple, list)):
-        return [leaf for item in obj for leaf in _torch_leaves(item)]
-    return [obj] if isinstance(obj, torch.Tensor) else []
-
-
-def _suffix(name: str, i: int) -> str:
-    return name if i == 0 else f"{name}{i}"
 
 
 def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
@@ -161,7 +73,6 @@ def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
     floats, and the loss's dtype shows in its input gradient.
     """
     tmodule = reference.twin(module, dropout=dropout)
-    is_loss = isinstance(module, scratch.Loss)
     options = options or {}
     tleaves: list = []
     tinputs = _to_torch_tree(inputs, tleaves)
@@ -170,39 +81,20 @@ def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
     dtype = float_inputs[0].dtype if float_inputs else module.dtype
 
     module.zero_grad()
-    if is_loss:
-        out = module(*inputs, target)
-        tout = tmodule(*tinputs, _to_torch_tree(target, None))
-        outs, touts = [np.asarray(out)], [tout]
+    if isinstance(module, scratch.Loss):
+        outs = [module(*inputs, target)]  # a Python float when reduced, as torch's .item()
+        touts = tmodule(*tinputs, _to_torch_tree(target, None))
     else:
         outs = array_leaves(module(*inputs, **options))
-        touts = _torch_leaves(tmodule(*tinputs, **toptions))
-    if len(outs) != len(touts):
-        raise AssertionError(f"scratch returns {len(outs)} arrays, torch {len(touts)} tensors")
-    # Integer outputs (MaxPool2d's indices) are compared exactly and take no gradient.
-    differentiable = [(o, t) for o, t in zip(outs, touts) if _is_float(o)]
+        touts = tmodule(*tinputs, **toptions)
 
-    upstream = [np.asarray(rng.standard_normal(o.shape) if o.ndim else rng.uniform(0.5, 2.0),
-                           dtype=dtype) for o, _ in differentiable]
-    grads = module.backward(*upstream)
-    grads = list(grads) if isinstance(grads, tuple) else [grads]
-    torch.autograd.backward([t for _, t in differentiable],
-                            [reference.to_torch(u) for u in upstream])
+    def backward(upstream: list[np.ndarray]) -> list:
+        grads = module.backward(*upstream)
+        return list(grads) if isinstance(grads, tuple) else [grads]
 
-    result = ParityResult()
-    for i, (o, t) in enumerate(zip(outs, touts)):
-        theirs = np.asarray(t.item()) if is_loss and isinstance(out, float) else \
-            reference.to_numpy(t)
-        result.pairs[_suffix("output", i)] = (o, theirs)
-    for i, t in enumerate(tleaves):
-        tgrad = reference.to_numpy(torch.zeros_like(t) if t.grad is None else t.grad)
-        result.pairs[_suffix("input", i) + ".grad"] = (np.asarray(grads[i]), tgrad)
-    tparams = dict(tmodule.named_parameters())
-    for name, p in module.named_parameters():
-        tgrad = tparams[name].grad
-        result.pairs[f"{name}.grad"] = (np.asarray(p.grad), reference.to_numpy(
-            torch.zeros_like(tparams[name]) if tgrad is None else tgrad))
-    tbuffers = dict(tmodule.named_buffers())
-    for name, b in module.named_buffers():  # running statistics after the forward pass
-        result.pairs[name] = (np.asarray(b), reference.to_numpy(tbuffers[name]))
-    return result
+    def members():  # running statistics after the forward pass
+        return [*((f"{name}.grad", p.grad) for name, p in module.named_parameters()),
+                *module.named_buffers()]
+
+    return run_twins(outs, touts, backward, tmodule, dict(enumerate(tleaves)), members,
+                     dtype=dtype, rng=rng)

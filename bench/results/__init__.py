@@ -1,7 +1,7 @@
 """Results: the atomic writer, raw records with the machine they ran on, tables and plots.
 
-- `atomic`: the one atomic writer (`write_atomic`, `temp_file`), used by every
-  package that writes a file.
+- `atomic`: bench's door to the one atomic writer, `scratch.atomic` (`write_atomic`,
+  `temp_file`, `sweep_stale_parts`), used by every package that writes a file.
 - `machine`: the machine fingerprint and its one-line label.
 - `records`: `append_record` (never overwrites), `load_records`, `results_root`.
 - `tables`: records -> DataFrames, one block per machine.

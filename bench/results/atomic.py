@@ -1,118 +1,15 @@
-"""The one atomic writer: every file twinbench writes appears whole or not at all.
+"""bench's door to the one atomic writer, `scratch.atomic`.
 
-Data goes to a temporary file in the target's directory (`.NAME.XXXX.part`),
-is fsynced, and is then renamed over the target (`os.replace`) or, for files
-that must never be overwritten (records), hard-linked to a new name (`os.link`
-fails if the name exists). The temporary file is removed on any exception,
-KeyboardInterrupt included, so an interrupted run leaves the old file and no
-debris. Used by the data cache, the results records, tables and plots, and
-training outputs. Files get the mode the user's umask gives (`file_mode`), not
-mkstemp's 0600.
+Every file bench writes (the data cache, results records, tables and plots,
+training outputs) goes through `write_atomic` or `temp_file`: a temporary
+`.NAME.XXXX.part` beside the target, fsynced, renamed (or hard-linked, for
+records that must never be overwritten), the directory fsynced, the umask's
+mode. The writer lives in scratch because scratch.save and reference's writers
+use it too and may not import bench; bench imports it from here, its bottom
+layer. `sweep_stale_parts` removes what a killed writer left, every temporary
+of the writer's one pattern.
 """
 
-from __future__ import annotations
+from scratch.atomic import PART_SUFFIX, sweep_stale_parts, temp_file, write_atomic
 
-import contextlib
-import os
-import shutil
-import tempfile
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import IO
-
-PART_SUFFIX = ".part"
-
-
-def file_mode() -> int:
-    """The mode a plain `open(path, "w")` would give a new file: 0o666 less the umask.
-
-    mkstemp creates files 0600 whatever the umask; every file twinbench writes gets this
-    mode instead (0644 under umask 022, 0640 under 027), read when the file is written.
-    """
-    mask = os.umask(0o022)  # the only way to read it is to set it; put it straight back
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-OnError = Callable[[OSError], Exception]
-
-
-@contextlib.contextmanager
-def temp_file(directory: Path, name: str, *, on_error: OnError | None = None
-              ) -> Iterator[tuple[IO[bytes], Path]]:
-    """An open temporary file next to `directory/name`, removed when the block ends.
-
-    The caller may os.replace it into place inside the block; otherwise (or on any
-    exception, KeyboardInterrupt included) it is deleted. If the directory refuses
-    the file, `on_error(err)` (when given) is raised instead of the OSError, so that
-    callers can say what to fix.
-    """
-    try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=PART_SUFFIX)
-    except OSError as err:
-        if on_error is None:
-            raise
-        raise on_error(err) from err
-    path = Path(tmp)
-    try:
-        with contextlib.suppress(OSError):  # not on every platform / file system
-            os.fchmod(fd, file_mode())
-        with os.fdopen(fd, "wb") as f:
-            yield f, path
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
-def write_atomic(path: Path, data: str | bytes | bytearray | memoryview, *,
-                 overwrite: bool = True, on_error: OnError | None = None) -> None:
-    """Write `data` (str as UTF-8) to `path` so that no reader ever sees a partial file.
-
-    With overwrite=False an existing `path` raises FileExistsError and is left as it was.
-    Any other OSError (a full disk, a directory in the way) becomes `on_error(err)` when
-    given, as a temporary file the directory refuses does.
-    """
-    path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    with temp_file(path.parent, path.name, on_error=on_error) as (f, tmp):
-        try:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-            if overwrite:
-                os.replace(tmp, path)
-            else:
-                os.link(tmp, path)
-        except OSError as err:  # a full disk, a directory in the way: say what to fix
-            if on_error is None or isinstance(err, FileExistsError):
-                raise
-            raise on_error(err) from err
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not supported everywhere, hence best effort.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def sweep_stale_parts(directory: Path, older_than_s: float = 3600.0, *,
-                      pattern: str = f".*{PART_SUFFIX}") -> None:
-    """Remove temporary files a killed process (SIGKILL, power loss) left behind.
-
-    Only old ones: a younger one may belong to a writer running right now. `pattern`
-    names them: this writer's `.*.part` files (and pip's download dirs) by default,
-    another writer's where it has its own (scratch.save's `.tmp-*.part`).
-    """
-    if not directory.is_dir():
-        return
-    now = time.time()
-    for p in directory.glob(pattern):
-        with contextlib.suppress(OSError):
-            if now - p.stat().st_mtime > older_than_s:
-                shutil.rmtree(p) if p.is_dir() else p.unlink()
+__all__ = ["PART_SUFFIX", "sweep_stale_parts", "temp_file", "write_atomic"]

@@ -13,8 +13,9 @@ Which checkpoint may continue which run (`resume_experiment`: the same experimen
 and twin, its seed and dtype, more epochs only where the schedule allows) is
 decided here too, before any data loads; a refusal is a `ResumeRefused`.
 `outputs` names the files a training run writes.
-Stale temporary files of a save that was killed (`.tmp-*.part`, older than an
-hour) are removed from the directory when the next checkpoint is written.
+Stale temporary files a killed writer left in the checkpoint's directory (the
+checkpoint's own, the history's beside it: every `.*.part` of the one atomic
+writer, older than an hour) are removed when the next checkpoint is written.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ from bench.training.history import History
 from bench.training.runners import load_scheduler_state, make_runner, scheduler_state_json
 
 IMPLS = ("scratch", "torch", "torch-cuda")
-# scratch.save's temporary names: what a save killed by SIGKILL leaves behind.
-SAVE_TEMP_PATTERN = ".tmp-*.part"
 
 
 class CheckpointError(FileFormatError):
@@ -97,7 +96,7 @@ def save_checkpoint(path: Path, runner, history: History) -> None:
         ckpt["optimizer_state"] = arrays
     directory = Path(os.path.dirname(os.path.abspath(path)))
     os.makedirs(directory, exist_ok=True)
-    sweep_stale_parts(directory, pattern=SAVE_TEMP_PATTERN)
+    sweep_stale_parts(directory)
     scratch.save(ckpt, path)  # with the umask's mode, as every file twinbench writes
 
 
