@@ -1,4 +1,4 @@
-"""The one atomic writer (scratch.atomic, bench's door bench.results.atomic): a file appears
+"""The one atomic writer, scratch.atomic, which bench imports too: a file appears
 whole or not at all, durably, records are never overwritten, and whatever a killed write
 leaves is swept by the one pattern."""
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import scratch
-from bench.results.atomic import write_atomic
+from scratch.atomic import write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -231,16 +231,21 @@ def test_results_env_works_outside_a_checkout(tmp_path, monkeypatch, capsys, fak
     assert records.find_checkout() is None
 
 
-def test_an_unwritable_results_directory_stops_before_any_work(tmp_path, monkeypatch, capsys,
-                                                              no_data):
+@pytest.fixture
+def no_work(monkeypatch):
+    """The main job's steps and the accuracy runs fail the test if they start."""
     import bench.measure.accuracy
     import bench.measure.main
 
     def never(*args, **kwargs):
-        raise AssertionError("work started before the results directory was checked")
+        raise AssertionError("work started before the command checked its arguments")
 
     monkeypatch.setattr(bench.measure.main, "main_job_steps", never)
     monkeypatch.setattr(bench.measure.accuracy, "run_accuracy", never)
+
+
+def test_an_unwritable_results_directory_stops_before_any_work(tmp_path, monkeypatch, capsys,
+                                                              no_data, no_work):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv(records.RESULTS_ENV, str(blocker))
@@ -252,15 +257,7 @@ def test_an_unwritable_results_directory_stops_before_any_work(tmp_path, monkeyp
 
 
 def test_publish_outside_a_checkout_stops_before_any_work(tmp_path, monkeypatch, capsys,
-                                                          no_data):
-    import bench.measure.accuracy
-    import bench.measure.main
-
-    def never(*args, **kwargs):
-        raise AssertionError("work started before --publish was checked")
-
-    monkeypatch.setattr(bench.measure.main, "main_job_steps", never)
-    monkeypatch.setattr(bench.measure.accuracy, "run_accuracy", never)
+                                                          no_data, no_work):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(records.RESULTS_ENV, str(tmp_path / "mine"))
     for argv in (["bench", "--publish"], ["accuracy", "ci-mlp", "--publish"],

@@ -111,6 +111,7 @@ def test_a_cosine_schedule_follows_the_epochs(name):
 ])
 def test_eval_checks_the_recorded_experiment_before_building_anything(
         tmp_path, capsys, monkeypatch, no_data, recorded, message):
+    import bench.measure.accuracy  # noqa: F401 - eval imports it: bound to the real make_runner
     import bench.training
 
     path = checkpoint(tmp_path / "c.npz", **recorded)

@@ -69,7 +69,7 @@ def test_the_checker_catches_an_upward_import(tmp_path):
         (tmp_path / package).mkdir()
     (tmp_path / "bench" / "training").mkdir()
     (tmp_path / "bench" / "training" / "loop.py").write_text(
-        "from bench.results import atomic\n\ndef f():\n    from bench.cli import train\n")
+        "from bench.results import records\n\ndef f():\n    from bench.cli import train\n")
     (tmp_path / "scratch" / "module.py").write_text("import reference\n")
     found = violations(tmp_path)
     assert len(found) == 2

@@ -65,9 +65,9 @@ def _say_how_to_resume(exp, stop) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from bench.compare.lockstep import run_lockstep
-    from bench.results.atomic import write_atomic
     from bench.results.records import ensure_writable, runs_root
     from bench.training import TrainingInterrupted, load_data, outputs, train_twin
+    from scratch.atomic import write_atomic
 
     exp = _experiment(args)
     out = ensure_writable(args.out or runs_root() / "train")

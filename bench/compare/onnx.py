@@ -71,8 +71,8 @@ def export_checked(twins: Twins, out: str | os.PathLike, n: int = 1000, **fetch_
     `n` images (none when n is 0); a file that fails the check is not written."""
     from bench.datasets import load
     from bench.experiments import input_shape
-    from bench.results.atomic import write_atomic
     from reference.export import onnx_bytes
+    from scratch.atomic import write_atomic
 
     data = onnx_bytes(twins.scratch_model, (1, *input_shape(twins.exp)))
     check = None

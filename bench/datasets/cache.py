@@ -4,7 +4,7 @@ Layout: `<root>/<data set>/<standard IDX name>` (uncompressed, verified before
 it is written) plus `<root>/<data set>/source.json` recording where each file
 came from. The root is `$TWINBENCH_DATA`, else the platform's user cache dir.
 
-Every write goes through the one atomic writer, `bench.results.atomic`: a
+Every write goes through the one atomic writer, `scratch.atomic`: a
 reader sees the old file or the new one, never half of one.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets.errors import CacheError
-from bench.results import atomic
+from scratch import atomic
 
 ENV_VAR = "TWINBENCH_DATA"
 SIDECAR = "source.json"
@@ -61,7 +61,7 @@ def _cache_error(directory: Path):
 
 
 def temp_file(directory: Path, name: str):
-    """A temporary file in the cache directory (`bench.results.atomic.temp_file`)."""
+    """A temporary file in the cache directory (`scratch.atomic.temp_file`)."""
     return atomic.temp_file(directory, name, on_error=_cache_error(directory))
 
 

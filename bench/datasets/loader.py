@@ -25,7 +25,7 @@ from bench.datasets.errors import (
 )
 from bench.datasets.sources import Source, build_sources
 from bench.datasets.specs import DATASETS, SPLITS, DatasetSpec, FileSpec, get_spec
-from bench.results import atomic
+from scratch import atomic
 
 log = logging.getLogger("bench.datasets")
 

@@ -19,7 +19,7 @@ from bench.datasets import cache, idx, wheel
 from bench.datasets.download import DownloadOptions, download
 from bench.datasets.errors import CacheError, DatasetError, SourceUnavailable
 from bench.datasets.specs import DatasetSpec, FileSpec
-from bench.results import atomic
+from scratch import atomic
 
 log = logging.getLogger("bench.datasets")
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.errors import FileFormatError, UserError
-from bench.results.atomic import write_atomic
 from bench.results.machine import machine_fingerprint, machine_id
+from scratch.atomic import write_atomic
 
 RESULTS_ENV = "TWINBENCH_RESULTS"
 MANIFEST = "published.json"

@@ -26,7 +26,6 @@ from pathlib import Path
 
 from bench.errors import FileFormatError, UserError
 from bench.results import plots
-from bench.results.atomic import write_atomic
 from bench.results.records import (
     RunSet,
     ensure_writable,
@@ -38,6 +37,7 @@ from bench.results.records import (
 from bench.results.records import publish as publish_records
 from bench.results.registry import README_TABLES, TABLE, TABLE_KINDS, TABLES, select
 from bench.results.summary import write_summary
+from scratch.atomic import write_atomic
 
 # The README's marked sections: its tables, and the generated list of accuracy figures.
 README_SECTIONS = (*README_TABLES, "figures")

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 from tabulate import tabulate
 
-from bench.results.atomic import write_atomic
 from bench.results.machine import ID_FIELDS, load_warning, machine_label
 from bench.results.records import RunSet
 from bench.results.registry import TABLE_KINDS
 from bench.results.tables import latest, one_machine
+from scratch.atomic import write_atomic
 
 
 def _flat(value, prefix: str = "") -> dict[str, object]:

@@ -32,9 +32,9 @@ import scratch
 from bench.errors import FileFormatError, UserError
 from bench.experiments import Experiment, recorded_experiment
 from bench.experiments.registry import DESCRIPTIVE
-from bench.results.atomic import sweep_stale_parts
 from bench.training.history import History
 from bench.training.runners import load_scheduler_state, make_runner, scheduler_state_json
+from scratch.atomic import sweep_stale_parts
 
 IMPLS = ("scratch", "torch", "torch-cuda")
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.experiments import Experiment
-from bench.results.atomic import write_atomic
 from bench.training.checkpoint import (
     CheckpointError,
     TrainingOutputs,
@@ -25,6 +24,7 @@ from bench.training.checkpoint import (
 from bench.training.history import History
 from bench.training.loop import Data, fit
 from bench.training.runners import make_runner
+from scratch.atomic import write_atomic
 
 
 class TrainingInterrupted(KeyboardInterrupt):
