@@ -33,7 +33,7 @@ tested against.
                   BatchNormGrads
     normalization layer_norm_forward (LayerNormCache), layer_norm_backward -> LayerNormGrads
     attention     canonical_mask, multi_head_attention_forward (MultiheadAttentionCache),
-                  multi_head_attention_backward -> MultiheadAttentionGrads
+                  multi_head_attention_backward -> MultiheadAttentionGrads, safe_softmax
     sparse        embedding_forward / _backward, embedding_renorm_
     recurrent     recurrent_direction_forward (RecurrentCache) / _backward -> RecurrentGrads
                   (one direction of an RNN, LSTM or GRU layer, input projection included),
@@ -78,6 +78,7 @@ from scratch.functional.attention import (
     canonical_mask,
     multi_head_attention_backward,
     multi_head_attention_forward,
+    safe_softmax,
 )
 from scratch.functional.batchnorm import (
     BatchNormCache,
@@ -184,7 +185,7 @@ __all__ = [
     # normalization, attention, sparse, recurrent
     "LayerNormCache", "LayerNormGrads", "layer_norm_forward", "layer_norm_backward",
     "MultiheadAttentionCache", "MultiheadAttentionGrads", "canonical_mask",
-    "multi_head_attention_forward", "multi_head_attention_backward",
+    "multi_head_attention_forward", "multi_head_attention_backward", "safe_softmax",
     "embedding_forward", "embedding_backward", "embedding_renorm_",
     "GATES", "RecurrentCache", "RecurrentGrads", "recurrent_direction_forward",
     "recurrent_direction_backward",
