@@ -41,7 +41,8 @@ tested against.
     loss          REDUCTIONS, reduce_loss, reduction_grad, per_item_count;
                   cross_entropy_forward (CrossEntropyCache) / _backward, nll_forward
                   (NllCache) / _backward, bce_forward / _backward, bce_with_logits_forward /
-                  _backward; mse, l1, huber, smooth_l1 (each (loss, slope))
+                  _backward; mse, l1, huber, smooth_l1 (each (loss, slope)); the target's
+                  gradients cross_entropy_, bce_, bce_with_logits_target_backward
     plain         conv2d, max_pool2d (and _indices), avg_pool2d, adaptive_avg_pool2d, batch_norm,
                   rnn, lstm, gru and their *_backward; erf
 """
@@ -102,10 +103,13 @@ from scratch.functional.loss import (
     NllCache,
     bce_backward,
     bce_forward,
+    bce_target_backward,
     bce_with_logits_backward,
     bce_with_logits_forward,
+    bce_with_logits_target_backward,
     cross_entropy_backward,
     cross_entropy_forward,
+    cross_entropy_target_backward,
     huber,
     l1,
     mse,
@@ -194,6 +198,7 @@ __all__ = [
     "cross_entropy_forward", "cross_entropy_backward", "NllCache", "nll_forward",
     "nll_backward", "bce_forward", "bce_backward", "bce_with_logits_forward",
     "bce_with_logits_backward", "mse", "l1", "huber", "smooth_l1",
+    "cross_entropy_target_backward", "bce_target_backward", "bce_with_logits_target_backward",
     # the specification
     "plain",
 ]
