@@ -36,17 +36,18 @@ class _Elementwise(Module):
     def _bwd(self, grad_out: np.ndarray, cache) -> np.ndarray:
         raise NotImplementedError
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        check_input(x, type(self).__name__)
-        if self.inplace and not x.flags.writeable:
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        check_input(input, type(self).__name__)
+        if self.inplace and not input.flags.writeable:
             raise ValueError(f"{type(self).__name__}(inplace=True) needs a writeable input "
-                             f"array, got a read-only one of shape {x.shape}")
-        y, self._cache = self._fwd(x.copy() if self.inplace and self._keeps_input else x)
-        self._shape = x.shape
+                             f"array, got a read-only one of shape {input.shape}")
+        kept = input.copy() if self.inplace and self._keeps_input else input
+        output, self._cache = self._fwd(kept)
+        self._shape = input.shape
         if self.inplace:
-            np.copyto(x, y)
-            return x
-        return y
+            np.copyto(input, output)
+            return input
+        return output
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         cache = require_forward(self._cache, type(self).__name__)
@@ -231,9 +232,9 @@ class Identity(Module):
         super().__init__()
         self._shape = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        self._shape = np.shape(x)
-        return x
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        self._shape = np.shape(input)
+        return input
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         shape = require_forward(self._shape, "Identity")
@@ -256,15 +257,15 @@ class _SoftmaxBase(Module):
         self.dim = None if dim is None else int(dim)
         self._cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, input: np.ndarray) -> np.ndarray:
         name = type(self).__name__
-        check_input(x, name)
-        dim = self.dim if self.dim is not None else F.softmax_dim(self._torch_name, x.ndim)
-        nd = max(x.ndim, 1)  # a 0-d input counts as one element along dim 0 or -1, as torch
+        check_input(input, name)
+        dim = self.dim if self.dim is not None else F.softmax_dim(self._torch_name, input.ndim)
+        nd = max(input.ndim, 1)  # a 0-d input counts as one element along dim 0 or -1, as torch
         if not -nd <= dim < nd:
             raise IndexError(f"{name}: dimension out of range (expected to be in range of "
-                             f"[{-nd}, {nd - 1}], but got {dim}) for input of shape {x.shape}")
-        y = self._fn(x.reshape(x.shape or (1,)), dim).reshape(x.shape)
+                             f"[{-nd}, {nd - 1}], but got {dim}) for input of shape {input.shape}")
+        y = self._fn(input.reshape(input.shape or (1,)), dim).reshape(input.shape)
         self._cache = _SoftmaxCache(y, dim)
         return y
 

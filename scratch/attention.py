@@ -57,6 +57,10 @@ class MultiheadAttention(Module):
         is_causal: a hint that attn_mask is causal, as torch; it needs attn_mask.
         attn_weights (N, L, S) averaged over heads, or (N, H, L, S); S counts
         bias_k and the zero key.
+        A query whose every key is masked (a fully padded sequence) gets what torch
+        gives it on each path: with need_weights=False (TransformerEncoderLayer's) it
+        attends to nothing, its output is out_proj.bias and its gradient finite; with
+        need_weights=True its weights, output and gradients are NaN.
 
     Initialisation as torch: xavier_uniform_ projections, zero in_proj_bias and
     out_proj.bias, xavier_normal_ bias_k / bias_v; out_proj.weight as Linear's.
@@ -180,7 +184,8 @@ class MultiheadAttention(Module):
             bias_k=None if self.bias_k is None else self.bias_k.data,
             bias_v=None if self.bias_v is None else self.bias_v.data,
             add_zero_attn=self.add_zero_attn, mask=mask,
-            dropout_p=self.dropout if self.training else 0.0, rng=self.rng)
+            dropout_p=self.dropout if self.training else 0.0, rng=self.rng,
+            zero_masked_rows=not need_weights)
         self._cache = _AttentionCache(cache, batched, need_weights, average_attn_weights,
                                       weights.shape, query.shape)
         out = out[0] if not batched else (out if self.batch_first else out.transpose(1, 0, 2))

@@ -72,30 +72,30 @@ class _BatchNorm(Module):
             return self.weight.dtype
         return self.running_mean.dtype if self.track_running_stats else None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        check_input(x, self._name(), dtype=self._dtype(), ndim=self._ndims,
-                    size=(1, self.num_features) if x.ndim >= 2 else None,
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        check_input(input, self._name(), dtype=self._dtype(), ndim=self._ndims,
+                    size=(1, self.num_features) if input.ndim >= 2 else None,
                     shape_doc=self._shape_doc)
-        n = x.size // self.num_features  # values per channel
+        n = input.size // self.num_features  # values per channel
         use_batch = self.training or not self.track_running_stats
         if use_batch and n == 1:  # torch's _verify_batch_size, eval mode included
             raise ValueError(f"{self._name()} needs more than 1 value per channel when using "
                              f"batch statistics (training, or track_running_stats=False), got "
-                             f"input of shape {x.shape}")
+                             f"input of shape {input.shape}")
         if n == 0:
             if self.training and self.track_running_stats:
                 self.num_batches_tracked += 1
-            self._cache = _BatchNormCache(None, use_batch, x.shape)
-            return np.empty_like(x)
-        x3 = x.reshape(len(x), self.num_features, -1)  # (N, C, L), L = H*W (or 1)
+            self._cache = _BatchNormCache(None, use_batch, input.shape)
+            return np.empty_like(input)
+        x3 = input.reshape(len(input), self.num_features, -1)  # (N, C, L), L = H*W (or 1)
         weight = self.weight.data if self.affine else None
         bias = self.bias.data if self.bias is not None else None
         running = None if use_batch else (self.running_mean, self.running_var)
         y, cache = F.batch_norm_forward(x3, weight, bias, self.eps, running)  # y (N, C, L)
         if self.training and self.track_running_stats:
             self._update_running(cache.mean, cache.var, n)
-        self._cache = _BatchNormCache(cache, use_batch, x.shape)
-        return y.reshape(x.shape)
+        self._cache = _BatchNormCache(cache, use_batch, input.shape)
+        return y.reshape(input.shape)
 
     def _update_running(self, mean: np.ndarray, var: np.ndarray, n: int) -> None:
         self.num_batches_tracked += 1

@@ -109,13 +109,13 @@ class _ConvNd(Module):
         return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
                 f"kernel_size={self.kernel_size})")
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, input: np.ndarray) -> np.ndarray:
         d = self._dims
-        check_input(x, self._name(), dtype=self.weight.dtype, ndim=(d + 1, d + 2),
+        check_input(input, self._name(), dtype=self.weight.dtype, ndim=(d + 1, d + 2),
                     size=(-d - 1, self.in_channels),
                     shape_doc=self._shape_doc.replace("C", str(self.in_channels)))
-        unbatched = x.ndim == d + 1
-        x4 = x[None] if unbatched else x  # (N, C, H, W) or (N, C, L)
+        unbatched = input.ndim == d + 1
+        x4 = input[None] if unbatched else input  # (N, C, H, W) or (N, C, L)
         if d == 1:
             x4 = x4[:, :, None, :]  # (N, C, 1, L)
         check_window(self._name(), x4.shape, self._k, self._sides, self._d)
@@ -125,7 +125,7 @@ class _ConvNd(Module):
         w4 = self.weight.data.reshape(self.out_channels, -1, *self._k)  # (out, C/G, kh, kw)
         y, cols = F.conv2d_forward(x4, w4, bias, self._s, self._kernel_pad or (0, 0),
                                    dilation=self._d, groups=self.groups)
-        # Train mode keeps the columns for dW; eval mode keeps only x (no im2col copy held
+        # Train mode keeps the columns for dW; eval mode keeps only the input (no im2col copy held
         # alive during big-batch inference) and rebuilds them if backward is called anyway.
         self._cache = _ConvCache(x4, cols if self.training else None, unbatched, y.shape)
         if d == 1:

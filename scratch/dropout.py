@@ -48,14 +48,14 @@ class Dropout(Module):
     def _mask_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         return shape
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        self._check(x)
-        self._shape = x.shape
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        self._check(input)
+        self._shape = input.shape
         if not self.training or self.p == 0.0:
-            self._scale = x.dtype.type(1)
-            return x if self.inplace else x.copy()
-        scale = F.dropout_scale(self.rng, self._mask_shape(x.shape), self.p, x.dtype)
-        y, self._scale = F.dropout(x, scale, inplace=self.inplace)
+            self._scale = input.dtype.type(1)
+            return input if self.inplace else input.copy()
+        scale = F.dropout_scale(self.rng, self._mask_shape(input.shape), self.p, input.dtype)
+        y, self._scale = F.dropout(input, scale, inplace=self.inplace)
         return y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:

@@ -27,11 +27,11 @@ class Flatten(Module):
         self.start_dim, self.end_dim = int(start_dim), int(end_dim)
         self._shape = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"Flatten expects a numpy.ndarray, got {type(x).__name__}")
-        y = F.flatten(x, self.start_dim, self.end_dim)
-        self._shape = x.shape
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        if not isinstance(input, np.ndarray):
+            raise TypeError(f"Flatten expects a numpy.ndarray, got {type(input).__name__}")
+        y = F.flatten(input, self.start_dim, self.end_dim)
+        self._shape = input.shape
         return y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
@@ -73,11 +73,11 @@ class Unflatten(Module):
         self.unflattened_size = tuple(int(s) for s in unflattened_size)
         self._shape = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"Unflatten expects a numpy.ndarray, got {type(x).__name__}")
-        y = F.unflatten(x, self.dim, self.unflattened_size)
-        self._shape = _UnflattenShapes(x.shape, y.shape)
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        if not isinstance(input, np.ndarray):
+            raise TypeError(f"Unflatten expects a numpy.ndarray, got {type(input).__name__}")
+        y = F.unflatten(input, self.dim, self.unflattened_size)
+        self._shape = _UnflattenShapes(input.shape, y.shape)
         return y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:

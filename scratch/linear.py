@@ -63,11 +63,11 @@ class Linear(Module):
     def _name(self) -> str:
         return f"Linear({self.in_features}, {self.out_features})"
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        check_input(x, self._name(), dtype=self.weight.dtype, min_ndim=1,
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        check_input(input, self._name(), dtype=self.weight.dtype, min_ndim=1,
                     size=(-1, self.in_features), shape_doc=f"(N, {self.in_features})")
-        self._x = x
-        return F.linear(x, self.weight.data, None if self.bias is None else self.bias.data)
+        self._x = input
+        return F.linear(input, self.weight.data, None if self.bias is None else self.bias.data)
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         x = require_forward(self._x, self._name())

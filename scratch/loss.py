@@ -7,7 +7,10 @@ MSELoss, L1Loss, HuberLoss, SmoothL1Loss.
 
 `loss_fn(input, target)` returns the loss (a Python float for reduction
 "mean"/"sum", an array for "none") and caches what `loss_fn.backward()` needs;
-`backward(grad=1.0)` returns dL/dinput. The math is in
+`backward(grad=1.0)` returns dL/dinput, and `backward(grad, target_grad=True)` the pair
+(dL/dinput, dL/dtarget) wherever torch differentiates the target (every loss here
+but NLLLoss and CrossEntropyLoss with class indices, whose integer targets have no
+gradient: those raise ValueError). The math is in
 `scratch.functional.loss`; the modules check arguments and shapes. Class
 weights and pos_weight are buffers, as in torch, so `state_dict` keys match
 the twin's.
@@ -47,6 +50,10 @@ class Loss(Module):
             torch's warning.
         reduction: "mean", "sum" or "none" ("elementwise_mean", torch's deprecated
             name of "mean", is accepted with its warning).
+
+    `backward(grad=1.0, *, target_grad=False)`: grad is dL/dloss (a scalar, or the
+    per-item losses' shape for "none"); returns dL/dinput, or with target_grad=True
+    the pair (dL/dinput, dL/dtarget), where torch differentiates the target.
     """
 
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
@@ -78,6 +85,11 @@ class Loss(Module):
             raise ValueError(f"{type(self).__name__}.backward expects a scalar grad for "
                              f"reduction={self.reduction!r}, got shape {g.shape}")
         return F.reduction_grad(g, self.reduction, shape, np.dtype(dtype), denom)
+
+    def _no_target_grad(self) -> None:
+        raise ValueError(f"{type(self).__name__}.backward(target_grad=True): the target holds "
+                         f"class indices, integers, which have no gradient (torch refuses "
+                         f"requires_grad on them); only class probabilities have one")
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
@@ -200,7 +212,9 @@ class CrossEntropyLoss(_ClassLoss):
         less the class dim for "none".
 
     The gradient is the fused form (softmax(x) sum_c a_c - a) for the coefficient
-    vector a above, exact and free of divisions by probabilities.
+    vector a above, exact and free of divisions by probabilities. With class
+    probabilities, backward(grad, target_grad=True) also gives
+    dL/dq = -(1 - eps) w log p (over the mean's denominator for "mean").
     """
 
     def __init__(self, weight: np.ndarray | None = None, size_average=None,
@@ -225,10 +239,16 @@ class CrossEntropyLoss(_ClassLoss):
         self._cache = _ClassLossCache(cache, unbatched)
         return self._finish(per_item, denom, unbatched)
 
-    def backward(self, grad=1.0) -> np.ndarray:
+    def backward(self, grad=1.0, *, target_grad: bool = False):
         cache, unbatched = require_forward(self._cache, "CrossEntropyLoss")
-        dx = F.cross_entropy_backward(self._item_grad(grad, unbatched), cache)
-        return dx[0] if unbatched else dx
+        g = self._item_grad(grad, unbatched)
+        dx = F.cross_entropy_backward(g, cache)
+        if not target_grad:
+            return dx[0] if unbatched else dx
+        if cache.coefficients is None:
+            self._no_target_grad()
+        dq = F.cross_entropy_target_backward(g, cache)
+        return (dx[0], dq[0]) if unbatched else (dx, dq)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, label_smoothing={self.label_smoothing}"
@@ -265,8 +285,10 @@ class NLLLoss(_ClassLoss):
         self._cache = _ClassLossCache(cache, unbatched)
         return self._finish(per_item, denom, unbatched)
 
-    def backward(self, grad=1.0) -> np.ndarray:
+    def backward(self, grad=1.0, *, target_grad: bool = False):
         cache, unbatched = require_forward(self._cache, "NLLLoss")
+        if target_grad:
+            self._no_target_grad()
         dx = F.nll_backward(self._item_grad(grad, unbatched), cache)
         return dx[0] if unbatched else dx
 
@@ -297,7 +319,8 @@ def _broadcast_weight(owner: str, name: str, weight: np.ndarray | None,
 
 
 class _Elementwise(Loss):
-    """An elementwise loss f(input - target) with its derivative: MSE, L1, Huber, SmoothL1."""
+    """An elementwise loss f(input - target) with its derivative: MSE, L1, Huber, SmoothL1.
+    The target's gradient is minus the input's: d/dt f(x - t) = -f'(x - t)."""
 
     def _pointwise(self, diff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -308,9 +331,10 @@ class _Elementwise(Loss):
         self._cache = slope
         return self._reduce(loss)
 
-    def backward(self, grad=1.0) -> np.ndarray:
+    def backward(self, grad=1.0, *, target_grad: bool = False):
         slope = require_forward(self._cache, type(self).__name__)
-        return slope * self._upstream(grad, slope.shape, slope.dtype)
+        dx = slope * self._upstream(grad, slope.shape, slope.dtype)
+        return (dx, -dx) if target_grad else dx
 
 
 class MSELoss(_Elementwise):
@@ -395,7 +419,8 @@ class BCELoss(Loss):
     """Binary cross entropy on probabilities, as `torch.nn.BCELoss`:
         loss = -w (t log x + (1 - t) log(1 - x)),
     each log clamped at -100 (so x = 0 or 1 gives a finite loss), as torch.
-    The gradient is torch's, w (x - t) / max(x (1 - x), 1e-12).
+    The gradient is torch's, w (x - t) / max(x (1 - x), 1e-12); the target's (with
+    target_grad=True) is torch's too, -w logit(x), infinite at x = 0 and 1.
 
     Args:
         weight: rescaling of each element, broadcast to the input's shape; or None.
@@ -422,16 +447,19 @@ class BCELoss(Loss):
         self._cache = _BinaryCache(input, t, w)
         return self._reduce(F.bce_forward(input, t, w))
 
-    def backward(self, grad=1.0) -> np.ndarray:
+    def backward(self, grad=1.0, *, target_grad: bool = False):
         x, t, w, _ = require_forward(self._cache, "BCELoss")
-        return F.bce_backward(self._upstream(grad, x.shape, x.dtype), x, t, w)
+        g = self._upstream(grad, x.shape, x.dtype)
+        dx = F.bce_backward(g, x, t, w)
+        return (dx, F.bce_target_backward(g, x, w)) if target_grad else dx
 
 
 class BCEWithLogitsLoss(Loss):
     """Sigmoid + binary cross entropy in one stable step, as `torch.nn.BCEWithLogitsLoss`.
 
     loss = w ((1 - t) x + l (log(1 + exp(-|x|)) + max(-x, 0))), l = 1 + (pos_weight - 1) t,
-    which never exponentiates a positive number.
+    which never exponentiates a positive number. The target's gradient (target_grad=True)
+    is w (pos_weight softplus(-x) - softplus(x)), -w x without pos_weight.
 
     Args:
         weight: rescaling of each element, broadcast to the input's shape; or None.
@@ -459,6 +487,8 @@ class BCEWithLogitsLoss(Loss):
         self._cache = _BinaryCache(input, t, w, pw)
         return self._reduce(F.bce_with_logits_forward(input, t, w, pw))
 
-    def backward(self, grad=1.0) -> np.ndarray:
+    def backward(self, grad=1.0, *, target_grad: bool = False):
         x, t, w, pw = require_forward(self._cache, "BCEWithLogitsLoss")
-        return F.bce_with_logits_backward(self._upstream(grad, x.shape, x.dtype), x, t, w, pw)
+        g = self._upstream(grad, x.shape, x.dtype)
+        dx = F.bce_with_logits_backward(g, x, t, w, pw)
+        return (dx, F.bce_with_logits_target_backward(g, x, w, pw)) if target_grad else dx

@@ -190,7 +190,7 @@ class Module:
 
     # --- the computation ------------------------------------------------------
 
-    def forward(self, *args):
+    def forward(self, *input):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def backward(self, grad_out, *, input_grad: bool = True):
@@ -358,10 +358,11 @@ class Sequential(_Container):
                 raise TypeError(f"Sequential expects Modules, got {type(m).__name__} at {name}")
             setattr(self, name, m)
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        output = input
         for m in self._modules.values():
-            x = m(x)
-        return x
+            output = m(output)
+        return output
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         mods = list(self._modules.values())

@@ -59,18 +59,18 @@ class LayerNorm(Module):
     def _name(self) -> str:
         return f"LayerNorm({self.normalized_shape})"
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, input: np.ndarray) -> np.ndarray:
         k = len(self.normalized_shape)
         dt = self.weight.dtype if self.weight is not None else None
-        check_input(x, self._name(), dtype=dt, min_ndim=k,
+        check_input(input, self._name(), dtype=dt, min_ndim=k,
                     shape_doc="(*, " + ", ".join(map(str, self.normalized_shape)) + ")")
-        if x.shape[x.ndim - k:] != self.normalized_shape:
+        if input.shape[input.ndim - k:] != self.normalized_shape:
             raise ValueError(f"{self._name()} expects input of shape (*, "
-                             f"{', '.join(map(str, self.normalized_shape))}), got {x.shape}")
+                             f"{', '.join(map(str, self.normalized_shape))}), got {input.shape}")
         y, self._cache = F.layer_norm_forward(
-            x, k, None if self.weight is None else self.weight.data,
+            input, k, None if self.weight is None else self.weight.data,
             None if self.bias is None else self.bias.data, self.eps)
-        self._shape = x.shape
+        self._shape = input.shape
         return y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:

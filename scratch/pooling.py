@@ -118,8 +118,8 @@ class MaxPool2d(_Pool2d):
         self.return_indices = bool(return_indices)
         self.ceil_mode = bool(ceil_mode)
 
-    def forward(self, x: np.ndarray):
-        x4, unbatched = self._input(x)  # (N, C, H, W)
+    def forward(self, input: np.ndarray):
+        x4, unbatched = self._input(input)  # (N, C, H, W)
         y, slabs = F.max_pool2d_forward(x4, self._k, self._s, self._p, dilation=self._d,
                                         ceil_mode=self.ceil_mode)  # y (N, C, OH, OW)
         self._cache = _PoolCache(x4.shape, y.shape, unbatched, slabs, y)
@@ -193,8 +193,8 @@ class AvgPool2d(_Pool2d):
         return {"ceil_mode": self.ceil_mode, "count_include_pad": self.count_include_pad,
                 "divisor_override": self.divisor_override}
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x4, unbatched = self._input(x)  # (N, C, H, W)
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        x4, unbatched = self._input(input)  # (N, C, H, W)
         y = F.avg_pool2d_forward(x4, self._k, self._s, self._p,
                                  **self._options())  # (N, C, OH, OW)
         self._cache = _PoolCache(x4.shape, y.shape, unbatched)
@@ -247,14 +247,14 @@ class AdaptiveAvgPool2d(Module):
         self._out = both
         self._cache = None
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, input: np.ndarray) -> np.ndarray:
         name = f"AdaptiveAvgPool2d({self.output_size})"
-        check_input(x, name, ndim=(3, 4), shape_doc="(N, C, H, W) or (C, H, W)")
-        if 0 in x.shape[-3:]:
+        check_input(input, name, ndim=(3, 4), shape_doc="(N, C, H, W) or (C, H, W)")
+        if 0 in input.shape[-3:]:
             raise ValueError(f"{name} expects non-empty channel and spatial dims (only the batch "
-                             f"may be 0), got shape {x.shape}")
-        unbatched = x.ndim == 3
-        x4 = x[None] if unbatched else x  # (N, C, H, W)
+                             f"may be 0), got shape {input.shape}")
+        unbatched = input.ndim == 3
+        x4 = input[None] if unbatched else input  # (N, C, H, W)
         out_hw = tuple(x4.shape[2 + a] if o is None else int(o)
                        for a, o in enumerate(self._out))
         y = F.adaptive_avg_pool2d_forward(x4, out_hw)  # (N, C, OH, OW)
@@ -320,17 +320,18 @@ class MaxUnpool2d(Module):
                                  f"{tuple(d + s for d, s in zip(default, self._s))}")
         return tuple(int(v) for v in size)
 
-    def forward(self, x: np.ndarray, indices: np.ndarray, output_size=None) -> np.ndarray:
+    def forward(self, input: np.ndarray, indices: np.ndarray, output_size=None) -> np.ndarray:
         name = f"MaxUnpool2d({self.kernel_size})"
-        check_input(x, name, ndim=(3, 4), shape_doc="(N, C, H, W) or (C, H, W)")
+        check_input(input, name, ndim=(3, 4), shape_doc="(N, C, H, W) or (C, H, W)")
         if not isinstance(indices, np.ndarray) or not np.issubdtype(indices.dtype, np.integer):
             raise TypeError(f"{name} expects integer indices (a numpy.ndarray) of shape "
-                            f"{x.shape}, got {getattr(indices, 'dtype', type(indices).__name__)}")
-        if indices.shape != x.shape:
-            raise ValueError(f"{name} expects indices of the input's shape {x.shape}, got "
+                            f"{input.shape}, got "
+                            f"{getattr(indices, 'dtype', type(indices).__name__)}")
+        if indices.shape != input.shape:
+            raise ValueError(f"{name} expects indices of the input's shape {input.shape}, got "
                              f"{indices.shape}")
-        unbatched = x.ndim == 3
-        x4, i4 = (x[None], indices[None]) if unbatched else (x, indices)  # (N, C, H, W)
+        unbatched = input.ndim == 3
+        x4, i4 = (input[None], indices[None]) if unbatched else (input, indices)  # (N, C, H, W)
         out_hw = self._out_hw(x4.shape[2:], output_size)
         if indices.size and (indices.min() < 0 or indices.max() >= out_hw[0] * out_hw[1]):
             bad = indices.min() if indices.min() < 0 else indices.max()

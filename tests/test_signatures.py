@@ -1,16 +1,18 @@
-"""Every scratch class that torch.nn also has takes torch's constructor parameters.
+"""Every scratch class that torch.nn also has takes torch's constructor and forward parameters.
 
 Names, kinds, order and defaults are compared with `inspect.signature`, less the
 keyword-only `rng` and `dtype` scratch adds and torch's `device` and `dtype` (the
 parameters' placement, which numpy arrays do not have). A torch class with no
 `__init__` of its own (Sigmoid, Tanh) takes no arguments: nn.Module.__init__ refuses
 any. The walk covers every class scratch exports, so a new layer or loss is checked
-the day it is exported.
+the day it is exported. forward is compared the same way (`input` for Linear, `query, key,
+value, ...` for MultiheadAttention), so every keyword call torch's forward accepts works.
 """
 
 import inspect
 import typing
 
+import numpy as np
 import pytest
 import torch
 
@@ -75,3 +77,43 @@ def test_signature_equals_torchs(name, ours, theirs):
     sig = inspect.signature(ours).parameters
     for extra in SCRATCH_ONLY & set(sig):  # scratch's additions never take a position
         assert sig[extra].kind is inspect.Parameter.KEYWORD_ONLY, extra
+
+
+# torch's forward of a class without one of its own is Module's placeholder, which raises:
+# there is no call to mirror (scratch's RNNBase, unlike torch's, runs its mode's recurrence).
+FORWARD_TWINS = [t for t in TWINS if t[2].forward is not torch.nn.Module.forward]
+
+
+def _forward_params(cls) -> list[tuple[str, inspect._ParameterKind, object]]:
+    params = list(inspect.signature(cls.forward).parameters.values())[1:]  # no self
+    return [(p.name, p.kind, p.default) for p in params]
+
+
+def test_the_forward_walk_skips_only_torchs_placeholders():
+    skipped = {name for name, _, _ in TWINS} - {name for name, _, _ in FORWARD_TWINS}
+    assert skipped == {"Module", "ModuleList", "RNNBase"}
+
+
+@pytest.mark.parametrize("name,ours,theirs", FORWARD_TWINS, ids=[t[0] for t in FORWARD_TWINS])
+def test_forward_signature_equals_torchs(name, ours, theirs):
+    """forward takes torch's parameter names, kinds, order and defaults, so every keyword
+    call that torch's forward accepts (`Linear(...)(input=x)`) is accepted. A scratch-only
+    extra may follow, keyword-only and named in forward's docstring."""
+    expected, got = _forward_params(theirs), _forward_params(ours)
+    assert got[:len(expected)] == expected
+    for extra, kind, _ in got[len(expected):]:
+        assert kind is inspect.Parameter.KEYWORD_ONLY, extra
+        assert extra in (ours.forward.__doc__ or ""), extra
+
+
+def test_modules_take_torchs_keywords():
+    """The calls themselves, as torch's module test corpus makes them."""
+    x = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32)
+    layer = scratch.Linear(3, 4, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(layer(input=x), layer(x))
+    assert scratch.Sequential(scratch.ReLU())(input=x).shape == (2, 3)
+    pooled, indices = scratch.MaxPool2d(2, return_indices=True)(input=x.reshape(1, 1, 2, 3))
+    unpooled = scratch.MaxUnpool2d(2)(input=pooled, indices=indices, output_size=(2, 3))
+    assert unpooled.shape == (1, 1, 2, 3)
+    loss = scratch.MSELoss()(input=x, target=np.zeros_like(x))
+    assert loss == pytest.approx(float(np.mean(x.astype(np.float64) ** 2)), rel=1e-6)

@@ -45,14 +45,16 @@ def _to_torch_tree(obj, leaves: list):
 
 def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
             target: np.ndarray | None = None, options: dict | None = None,
-            dropout: str = "native") -> ParityResult:
+            dropout: str = "native", target_grad: bool = False) -> ParityResult:
     """Run `module` and its torch twin on the same inputs and collect the pairs.
 
     The twin is `reference.twin(module, dropout=dropout)`: torch's own nn.Dropout
     unless a case asks for the shared-mask test device. `inputs` are the forward's
     positional arguments (nested tuples allowed, as an LSTM's `(h0, c0)`); `options`
     its keyword arguments (masks, flags), passed to both twins with arrays as
-    tensors; `target` is a loss's target.
+    tensors; `target` is a loss's target. With `target_grad` the target is
+    differentiated too: torch's requires grad, the loss's backward is called with
+    `target_grad=True`, and the two target gradients are the pair "target.grad".
 
     The upstream gradient of each float output is drawn from `rng`: standard normal
     for arrays, a random scalar in [0.5, 2) for reduced losses, so no error can
@@ -81,20 +83,27 @@ def compare(module: scratch.Module, *inputs, rng: np.random.Generator,
     dtype = float_inputs[0].dtype if float_inputs else module.dtype
 
     module.zero_grad()
+    differentiated: dict = dict(enumerate(tleaves))
     if isinstance(module, scratch.Loss):
         outs = [module(*inputs, target)]  # a Python float when reduced, as torch's .item()
-        touts = tmodule(*tinputs, _to_torch_tree(target, None))
+        ttarget = _to_torch_tree(target, None)
+        if target_grad:
+            differentiated["target"] = ttarget.requires_grad_(True)
+        touts = tmodule(*tinputs, ttarget)
     else:
+        if target_grad:
+            raise TypeError(f"compare: target_grad is for a loss, not {type(module).__name__}")
         outs = array_leaves(module(*inputs, **options))
         touts = tmodule(*tinputs, **toptions)
 
     def backward(upstream: list[np.ndarray]) -> list:
-        grads = module.backward(*upstream)
+        grads = module.backward(*upstream, target_grad=True) if target_grad else (
+            module.backward(*upstream))
         return list(grads) if isinstance(grads, tuple) else [grads]
 
     def members():  # running statistics after the forward pass
         return [*((f"{name}.grad", p.grad) for name, p in module.named_parameters()),
                 *module.named_buffers()]
 
-    return run_twins(outs, touts, backward, tmodule, dict(enumerate(tleaves)), members,
+    return run_twins(outs, touts, backward, tmodule, differentiated, members,
                      dtype=dtype, rng=rng)

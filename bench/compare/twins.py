@@ -180,7 +180,7 @@ def _draw_upstream(outputs: Sequence[torch.Tensor], dtype, rng: np.random.Genera
 
 
 def run_twins(outputs: Sequence, torch_outputs, backward: Callable[[list], Sequence],
-              torch_module: torch.nn.Module, torch_inputs: Mapping[int, torch.Tensor],
+              torch_module: torch.nn.Module, torch_inputs: Mapping[int | str, torch.Tensor],
               members: Callable[[], Iterable[tuple[str, np.ndarray]]], *, dtype,
               rng: np.random.Generator,
               error: Callable[[str], Exception] = AssertionError) -> ParityResult:
@@ -193,7 +193,8 @@ def run_twins(outputs: Sequence, torch_outputs, backward: Callable[[list], Seque
         output, in order), returns the layer's input gradients: one per entry of
         `torch_inputs`, in order (more are ignored, as an RNN's dh0 when no h0 was given).
     torch_inputs: position -> the differentiated input leaf of torch; the pair of the
-        input at position i is named `numbered("input", i) + ".grad"`.
+        input at position i is named `numbered("input", i) + ".grad"`, of one keyed by
+        a name (a loss's "target") "{name}.grad".
     members: called after backward: (name, the layer's array in torch's layout) for each
         parameter gradient ("{parameter}.grad", paired with torch's gradient of that
         parameter, zeros where it has none) and each buffer or value (paired with
@@ -220,7 +221,8 @@ def run_twins(outputs: Sequence, torch_outputs, backward: Callable[[list], Seque
         result.pairs[numbered("output", k)] = (np.asarray(o), theirs)
     for (i, t), g in zip(torch_inputs.items(), grads):
         tgrad = torch.zeros_like(t) if t.grad is None else t.grad
-        result.pairs[numbered("input", i) + ".grad"] = (np.asarray(g), reference.to_numpy(tgrad))
+        name = numbered("input", i) if isinstance(i, int) else i
+        result.pairs[name + ".grad"] = (np.asarray(g), reference.to_numpy(tgrad))
     tensors = {**dict(torch_module.named_buffers()), **dict(torch_module.named_parameters())}
     for name, mine in members():
         if name.endswith(".grad"):

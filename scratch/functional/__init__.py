@@ -33,7 +33,7 @@ tested against.
                   BatchNormGrads
     normalization layer_norm_forward (LayerNormCache), layer_norm_backward -> LayerNormGrads
     attention     canonical_mask, multi_head_attention_forward (MultiheadAttentionCache),
-                  multi_head_attention_backward -> MultiheadAttentionGrads
+                  multi_head_attention_backward -> MultiheadAttentionGrads, safe_softmax
     sparse        embedding_forward / _backward, embedding_renorm_
     recurrent     recurrent_direction_forward (RecurrentCache) / _backward -> RecurrentGrads
                   (one direction of an RNN, LSTM or GRU layer, input projection included),
@@ -41,7 +41,8 @@ tested against.
     loss          REDUCTIONS, reduce_loss, reduction_grad, per_item_count;
                   cross_entropy_forward (CrossEntropyCache) / _backward, nll_forward
                   (NllCache) / _backward, bce_forward / _backward, bce_with_logits_forward /
-                  _backward; mse, l1, huber, smooth_l1 (each (loss, slope))
+                  _backward; mse, l1, huber, smooth_l1 (each (loss, slope)); the target's
+                  gradients cross_entropy_, bce_, bce_with_logits_target_backward
     plain         conv2d, max_pool2d (and _indices), avg_pool2d, adaptive_avg_pool2d, batch_norm,
                   rnn, lstm, gru and their *_backward; erf
 """
@@ -78,6 +79,7 @@ from scratch.functional.attention import (
     canonical_mask,
     multi_head_attention_backward,
     multi_head_attention_forward,
+    safe_softmax,
 )
 from scratch.functional.batchnorm import (
     BatchNormCache,
@@ -101,10 +103,13 @@ from scratch.functional.loss import (
     NllCache,
     bce_backward,
     bce_forward,
+    bce_target_backward,
     bce_with_logits_backward,
     bce_with_logits_forward,
+    bce_with_logits_target_backward,
     cross_entropy_backward,
     cross_entropy_forward,
+    cross_entropy_target_backward,
     huber,
     l1,
     mse,
@@ -184,7 +189,7 @@ __all__ = [
     # normalization, attention, sparse, recurrent
     "LayerNormCache", "LayerNormGrads", "layer_norm_forward", "layer_norm_backward",
     "MultiheadAttentionCache", "MultiheadAttentionGrads", "canonical_mask",
-    "multi_head_attention_forward", "multi_head_attention_backward",
+    "multi_head_attention_forward", "multi_head_attention_backward", "safe_softmax",
     "embedding_forward", "embedding_backward", "embedding_renorm_",
     "GATES", "RecurrentCache", "RecurrentGrads", "recurrent_direction_forward",
     "recurrent_direction_backward",
@@ -193,6 +198,7 @@ __all__ = [
     "cross_entropy_forward", "cross_entropy_backward", "NllCache", "nll_forward",
     "nll_backward", "bce_forward", "bce_backward", "bce_with_logits_forward",
     "bce_with_logits_backward", "mse", "l1", "huber", "smooth_l1",
+    "cross_entropy_target_backward", "bce_target_backward", "bce_with_logits_target_backward",
     # the specification
     "plain",
 ]

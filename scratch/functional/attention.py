@@ -11,6 +11,14 @@ added. `bias_k`/`bias_v` append one learned key/value (and a zero mask column),
 `add_zero_attn` one zero key/value after that. Arrays here are batch-major:
 query (N, L, E), key (N, S, kdim), value (N, S, vdim).
 
+A row of S that is -inf throughout (a fully padded sequence) has no softmax, and
+torch answers it two ways, chosen here by `zero_masked_rows`. Its weights path
+(need_weights=True) takes the plain softmax: NaN in every weight of the row, and so in
+the output and every gradient it reaches. Its scaled_dot_product_attention path
+(need_weights=False, the one TransformerEncoderLayer takes) sets P's row to 0: the
+row's heads are 0, its output is the out projection's bias, and it passes no gradient
+back (dS = P * (...) = 0).
+
 Backward, with G = dL/dP' (plus any gradient given for the returned weights):
 
     dP = G * dropout scale,   dS = P * (dP - rowsum(dP * P)),
@@ -85,15 +93,27 @@ def canonical_mask(mask: np.ndarray | None, dtype, name: str) -> np.ndarray | No
     return mask.astype(dtype, copy=False)
 
 
+def safe_softmax(s: np.ndarray) -> np.ndarray:
+    """softmax(s) over the last axis, 0 on a row that is -inf throughout (torch's
+    `_safe_softmax`, inside scaled_dot_product_attention), without NaN or a warning."""
+    dead = np.all(s == -np.inf, axis=-1, keepdims=True)  # (..., 1)
+    if not dead.any():
+        return softmax(s, -1)
+    return np.where(dead, s.dtype.type(0), softmax(np.where(dead, s.dtype.type(0), s), -1))
+
+
 def multi_head_attention_forward(query, key, value, num_heads: int, w_q, w_k, w_v, b_q, b_k,
                                  b_v, w_o, b_o, *, bias_k=None, bias_v=None,
                                  add_zero_attn: bool = False, mask=None, dropout_p: float = 0.0,
-                                 rng: np.random.Generator | None = None
+                                 rng: np.random.Generator | None = None,
+                                 zero_masked_rows: bool = False
                                  ) -> tuple[np.ndarray, np.ndarray, MultiheadAttentionCache]:
     """Attention output (N, L, E), head weights P' (N, H, L, S'), and the cache for backward.
 
     `mask` is the merged additive mask, broadcastable to (N, H, L, S') where S' counts
     bias_k and the zero key; dropout_p > 0 draws P's mask from `rng` (`dropout_scale`).
+    zero_masked_rows: a fully masked row's weights are 0 (`safe_softmax`, torch's
+    need_weights=False path) instead of NaN (the plain softmax, its need_weights=True path).
     """
     n, length, e = query.shape
     d = e // num_heads
@@ -116,7 +136,7 @@ def multi_head_attention_forward(query, key, value, num_heads: int, w_q, w_k, w_
     s = qs @ kh.transpose(0, 1, 3, 2)  # (N, H, L, S')
     if mask is not None:
         s = s + mask
-    p = softmax(s, -1)  # (N, H, L, S')
+    p = safe_softmax(s) if zero_masked_rows else softmax(s, -1)  # (N, H, L, S')
     keep = None
     if dropout_p > 0:
         # p = 1 draws nothing: every weight is dropped

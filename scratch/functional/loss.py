@@ -4,13 +4,17 @@ Every loss here is a forward / backward pair. Forward returns the per-item
 loss (the reduction="none" output), the denominator of its "mean" and what
 backward needs; backward takes the upstream gradient of each per-item loss
 (`reduction_grad` turns the caller's scalar into that) and returns dL/dinput.
+Where torch differentiates the target too, a `*_target_backward` returns dL/dtarget
+(the elementwise losses' is minus their input gradient, as d/dt f(x - t) = -f'(x - t)).
 
     reduce_loss, reduction_grad          "mean" / "sum" / "none" and its gradient
     cross_entropy_forward / _backward    class indices or class probabilities,
-                                         weight, ignore_index, label_smoothing
+      / _target_backward                 weight, ignore_index, label_smoothing
     nll_forward / _backward              negative log-likelihood of log-probabilities
     bce_forward / _backward              binary cross entropy on probabilities
+      / _target_backward
     bce_with_logits_forward / _backward  sigmoid + BCE in one stable step, pos_weight
+      / _target_backward
     l1, mse, huber, smooth_l1            elementwise regression losses, (loss, grad) pairs
 
 Shapes: class losses take input (N, C, d1, ..., dK) with class targets
@@ -115,7 +119,7 @@ def cross_entropy_forward(input: np.ndarray, target: np.ndarray, weight: np.ndar
             q = q * (1 - eps) + eps / c
         a = q if w is None else q * w  # (N, C, *d)
         per_item = -(logp * a).sum(axis=1)  # (N, *d)
-        return per_item, per_item.size, CrossEntropyCache(logp, a, None, None, None, None, eps)
+        return per_item, per_item.size, CrossEntropyCache(logp, a, None, None, None, w, eps)
 
     keep = target != ignore_index  # (N, *d)
     t = np.where(keep, target, 0)[:, None]  # (N, 1, *d): a valid index where ignored
@@ -148,6 +152,18 @@ def cross_entropy_backward(grad_item: np.ndarray, cache: CrossEntropyCache) -> n
         grad_item = np.where(keep, grad_item, 0)  # torch: ignored items get 0, even from NaN
     g = grad_item[:, None]  # (N, 1, *d)
     return (np.exp(logp) * a.sum(axis=1, keepdims=True) - a) * g
+
+
+def cross_entropy_target_backward(grad_item: np.ndarray, cache: CrossEntropyCache
+                                  ) -> np.ndarray:
+    """dL/dq = -(1 - eps) w log softmax(x) g for class probabilities q (N, C, *d), g (N, *d)
+    the upstream gradient of each item's loss: the loss is linear in q."""
+    if cache.coefficients is None:
+        raise ValueError("cross_entropy_target_backward: class-index targets have no gradient")
+    d = cache.logp * -(1 - cache.label_smoothing)  # (N, C, *d)
+    if cache.weight is not None:
+        d = d * cache.weight
+    return d * grad_item[:, None]
 
 
 class NllCache(NamedTuple):
@@ -219,6 +235,17 @@ def bce_backward(grad_item: np.ndarray, x: np.ndarray, t: np.ndarray,
     return d * grad_item
 
 
+def bce_target_backward(grad_item: np.ndarray, x: np.ndarray,
+                        weight: np.ndarray | None) -> np.ndarray:
+    """dL/dt = -w logit(x) g = -w log(x / (1 - x)) g, torch's: the derivative of the
+    unclamped loss, so +inf at x = 0 and -inf at x = 1."""
+    with np.errstate(divide="ignore"):  # x = 0 or 1: an infinite logit, as torch's
+        d = -np.log(x / (1 - x))
+    if weight is not None:
+        d = d * weight
+    return d * grad_item
+
+
 def bce_with_logits_forward(x: np.ndarray, t: np.ndarray, weight: np.ndarray | None,
                             pos_weight: np.ndarray | None):
     """loss = w ((1 - t) x + l (log(1 + exp(-|x|)) + max(-x, 0))), l = 1 + (pos_weight - 1) t.
@@ -226,7 +253,7 @@ def bce_with_logits_forward(x: np.ndarray, t: np.ndarray, weight: np.ndarray | N
     The second factor is softplus(-x) = -log sigmoid(x), written so that exp only
     ever sees -|x|.
     """
-    softplus_neg = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)  # log(1 + e^-x), (*)
+    softplus_neg = _softplus_neg(x)  # (*)
     if pos_weight is None:
         loss = (1 - t) * x + softplus_neg
     else:
@@ -236,12 +263,28 @@ def bce_with_logits_forward(x: np.ndarray, t: np.ndarray, weight: np.ndarray | N
     return loss
 
 
+def _softplus_neg(x: np.ndarray) -> np.ndarray:
+    """softplus(-x) = log(1 + exp(-x)) = -log sigmoid(x), with exp only of -|x|."""
+    return np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)
+
+
 def bce_with_logits_backward(grad_item: np.ndarray, x: np.ndarray, t: np.ndarray,
                              weight: np.ndarray | None,
                              pos_weight: np.ndarray | None) -> np.ndarray:
     """d/dx [(1 - t) x + l softplus(-x)] = (1 - t) - l sigmoid(-x), times w and g."""
     lw = 1 if pos_weight is None else 1 + (pos_weight - 1) * t
     d = (1 - t) - lw * sigmoid(-x)
+    if weight is not None:
+        d = d * weight
+    return d * grad_item
+
+
+def bce_with_logits_target_backward(grad_item: np.ndarray, x: np.ndarray,
+                                    weight: np.ndarray | None,
+                                    pos_weight: np.ndarray | None) -> np.ndarray:
+    """d/dt [(1 - t) x + l softplus(-x)] = pos_weight softplus(-x) - softplus(x), which is
+    -x without pos_weight (torch's two forms), times w and g."""
+    d = -x if pos_weight is None else pos_weight * _softplus_neg(x) - _softplus_neg(-x)
     if weight is not None:
         d = d * weight
     return d * grad_item
