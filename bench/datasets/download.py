@@ -10,6 +10,8 @@ A file's deadline covers the whole exchange: the connection is opened with a
 timeout no longer than the time left, and every read of the socket after it
 (status line, headers, body, and those of any redirect) waits at most until the
 deadline, so bytes trickling in one at a time cannot hold a download past it.
+(A TLS handshake happens inside the ssl module: each of its reads waits at most
+that connection timeout, not the deadline.)
 """
 
 from __future__ import annotations
