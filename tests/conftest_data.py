@@ -82,6 +82,7 @@ class Route:
     delay: float = 0.0  # seconds to wait before answering (bounded: see below)
     chunk: int = 1 << 16
     chunk_delay: float = 0.0
+    head_delay: float = 0.0  # > 0: the status line and headers one byte per this many seconds
 
 
 @dataclass
@@ -108,6 +109,9 @@ def _handler(mirror: Mirror) -> type[http.server.BaseHTTPRequestHandler]:
             mirror.hits.append(self.path)
             route = mirror.routes.get(self.path, Route(status=404))
             time.sleep(min(route.delay, 3.0))  # bounded: a test never waits long
+            if route.head_delay:
+                self._trickle_head(route)
+                return
             if route.status != 200:
                 self.send_error(route.status)
                 return
@@ -124,6 +128,20 @@ def _handler(mirror: Mirror) -> type[http.server.BaseHTTPRequestHandler]:
                 return
             if route.cut_at is not None:
                 self.close_connection = True
+
+        def _trickle_head(self, route: Route) -> None:
+            head = (f"HTTP/1.0 200 OK\r\nContent-Length: {len(route.body)}\r\n"
+                    f"X-Padding: {'x' * 60}\r\n\r\n").encode()
+            stop = time.monotonic() + 5.0  # bounded: the server gives up by itself
+            try:
+                for i in range(len(head)):
+                    if time.monotonic() > stop:
+                        return
+                    self.wfile.write(head[i:i + 1])
+                    time.sleep(route.head_delay)
+                self.wfile.write(route.body)
+            except (BrokenPipeError, ConnectionResetError):
+                return
 
         def log_message(self, format: str, *args: object) -> None:  # quiet
             pass

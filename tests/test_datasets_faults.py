@@ -407,3 +407,31 @@ def test_a_trickling_mirror_is_cut_off_at_the_deadline(toy, mirror):
                                                          r"the 1 s deadline"):
         download.download(mirror.url("slow") + "x.gz", io.BytesIO(), "x.gz", options)
     assert time.perf_counter() - start < 2.5  # 200 bytes at 50 a second would take 4 s
+
+
+# the case, one byte every 0.2 s, with small deadlines: the per-read timeout (0.5 s)
+# never fires, only the deadline can stop it
+SLOW_HEAD = dataclasses.replace(FAST, timeout=0.5, deadline=1.0, retries=1)
+
+
+def test_a_mirror_trickling_its_status_line_and_headers_is_cut_off(toy, mirror):
+    import io
+
+    mirror.routes["/slow/x.gz"] = Route(body=bytes(200), head_delay=0.2)
+    start = time.perf_counter()
+    with pytest.raises(datasets.SourceUnavailable,
+                       match=r"too slow: no complete status line and headers within the "
+                             r"1 s deadline") as err:
+        download.download(mirror.url("slow") + "x.gz", io.BytesIO(), "x.gz", SLOW_HEAD)
+    assert time.perf_counter() - start < 2.0  # the head alone would take 16 s
+    assert err.value.whole_source  # no other file is asked of it
+
+
+def test_fetch_from_a_trickling_mirror_ends_at_the_deadline_leaving_nothing(toy, tmp_path,
+                                                                             mirror):
+    spec = make_toy(mirrors=(mirror.serve("slow", toy, head_delay=0.2),)).spec
+    start = time.perf_counter()
+    with pytest.raises(datasets.AllSourcesFailed, match="status line and headers"):
+        datasets.fetch(spec, cache_dir=tmp_path, options=SLOW_HEAD)
+    assert time.perf_counter() - start < 3.0  # one deadline, then the mirror is skipped
+    assert leftovers(tmp_path / "toy") == []  # no 0-byte .part

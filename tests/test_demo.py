@@ -5,7 +5,10 @@ The page in a real browser is tests/test_demo_browser.py (opt-in: tox -e demo).
 
 import base64
 import io
+import json
 import socket
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -19,8 +22,12 @@ from starlette.testclient import TestClient  # noqa: E402
 from bench import cli  # noqa: E402
 from bench.cli.demo import bind  # noqa: E402
 from bench.demo import MAX_BODY, create_app  # noqa: E402
+from bench.demo import app as demo_app  # noqa: E402
 from bench.experiments import build_model, get_experiment  # noqa: E402
 from bench.training.inference import twins_from_weights  # noqa: E402
+
+LOCAL = "http://127.0.0.1:8000"  # what a browser on this machine sends as its Host
+JSON = {"Content-Type": "application/json"}
 
 
 def _twins(name):
@@ -35,7 +42,7 @@ def client(request, tmp_path_factory):
     (results / "accuracy.md").write_text("| experiment | accuracy |\n|---|---|\n| x | 1 |\n")
     Image.new("RGB", (8, 8), "white").save(results / "curves.png")
     (results / "secret.txt").write_text("not served")
-    return TestClient(create_app(_twins(request.param), results)), request.param
+    return TestClient(create_app(_twins(request.param), results), base_url=LOCAL), request.param
 
 
 def _drawing(size=280):
@@ -89,20 +96,20 @@ def test_a_blank_canvas_is_no_error(client):
 ])
 def test_bad_requests_get_a_clear_4xx(client, body, status, message):
     c, _ = client
-    r = c.post("/api/predict", content=body, headers={"Content-Type": "application/json"})
+    r = c.post("/api/predict", content=body, headers=JSON)
     assert r.status_code == status and message in r.json()["error"], r.text
 
 
 def test_an_oversized_body_is_refused(client):
     c, _ = client
-    r = c.post("/api/predict", content=b"x" * (MAX_BODY + 1))
+    r = c.post("/api/predict", content=b"x" * (MAX_BODY + 1), headers=JSON)
     assert r.status_code == 413 and f"at most {MAX_BODY:,} bytes" in r.json()["error"]
 
     def chunks():  # no Content-Length: counted as it arrives
         for _ in range(MAX_BODY // 65536 + 2):
             yield b"x" * 65536
 
-    r = c.post("/api/predict", content=chunks())
+    r = c.post("/api/predict", content=chunks(), headers=JSON)
     assert r.status_code == 413
 
 
@@ -114,6 +121,118 @@ def test_results_view_shows_tables_and_plots_and_nothing_else(client):
     assert c.get("/results/curves.png").headers["content-type"] == "image/png"
     assert c.get("/results/secret.txt").status_code == 404
     assert c.get("/results/..%2Fsecret.txt").status_code == 404
+
+
+def test_a_picture_error_names_no_python_object(client):
+    c, _ = client
+    r = c.post("/api/predict", json={"image": "data:image/png;base64,aGVsbG8="})
+    assert r.status_code == 422 and "expected a PNG or JPEG image" in r.json()["error"]
+    assert "<_io." not in r.text and " at 0x" not in r.text, r.text
+
+
+def test_deeply_nested_json_is_a_400(client):
+    c, _ = client
+    r = c.post("/api/predict", content=b"[" * 100_000 + b"]" * 100_000, headers=JSON)
+    assert r.status_code == 400 and "nested too deeply" in r.json()["error"], r.text
+
+
+@pytest.fixture
+def linked_results(tmp_path):
+    """A results folder holding links: out of it, to a file of another kind, and within."""
+    results, outside = tmp_path / "results", tmp_path / "outside"
+    results.mkdir()
+    outside.mkdir()
+    (outside / "passwd").write_text("root:SECRET-OUTSIDE")
+    (results / "secret.txt").write_text("SECRET-INSIDE")
+    (results / "accuracy.md").write_text("| a | b |")
+    Image.new("RGB", (8, 8), "white").save(results / "curves.png")
+    links = {"passwd.md": outside / "passwd", "leak.png": results / "secret.txt",
+             "table.md": results / "accuracy.md", "up.png": outside / ".." / "results.png"}
+    for name, target in links.items():
+        (results / name).symlink_to(target)
+    (tmp_path / "results.png").write_bytes((results / "curves.png").read_bytes())
+    return TestClient(create_app(_twins("ci-mlp"), results), base_url=LOCAL)
+
+
+def test_results_serve_only_their_own_regular_files(linked_results):
+    c = linked_results
+    for name in ("passwd.md", "leak.png", "up.png", "secret.txt"):
+        r = c.get(f"/results/{name}")
+        assert r.status_code == 404 and "regular .md or .png file" in r.json()["error"], name
+    page = c.get("/results").text
+    assert "SECRET" not in page and "passwd.md" not in page and "leak.png" not in page
+    assert "up.png" not in page
+    assert c.get("/results/table.md").text == "| a | b |"  # a link within, to its own kind
+    assert c.get("/results/curves.png").headers["content-type"] == "image/png"
+
+
+@pytest.mark.parametrize("host, status", [
+    ("127.0.0.1:8000", 200), ("localhost:8000", 200), ("localhost", 200), ("127.0.0.1", 200),
+    ("LOCALHOST:1", 200), ("evil.example", 400), ("evil.example:8000", 400),
+    ("127.0.0.1.evil.example", 400), ("localhost:80x", 400), ("", 400),
+])
+def test_only_this_machine_may_be_named_in_the_host_header(client, host, status):
+    c, _ = client
+    r = c.get("/", headers={"Host": host})
+    assert r.status_code == status, (host, r.text)
+    if status == 400:
+        assert f"expected Host 127.0.0.1 or localhost (with a port), got {host!r}" in r.text
+        r = c.post("/api/predict", json={"image": _drawing()}, headers={"Host": host})
+        assert r.status_code == 400
+
+
+@pytest.mark.parametrize("headers, status, message", [
+    ({"Content-Type": "text/plain"}, 415, "expected Content-Type application/json, got"),
+    ({}, 415, "got 'none'"),
+    ({**JSON, "Origin": "http://evil.example"}, 403, "got Origin 'http://evil.example'"),
+    ({**JSON, "Origin": "null"}, 403, "got Origin 'null'"),
+    ({**JSON, "Origin": "http://localhost:8000"}, 403, "expected a request from this page"),
+    ({**JSON, "Sec-Fetch-Site": "cross-site"}, 403, "got Sec-Fetch-Site 'cross-site'"),
+    ({**JSON, "Sec-Fetch-Site": "same-site"}, 403, "same-origin"),
+    ({**JSON, "Origin": LOCAL, "Sec-Fetch-Site": "same-origin"}, 200, None),
+    ({**JSON, "Sec-Fetch-Site": "none"}, 200, None),
+])
+def test_only_the_page_itself_may_post(client, headers, status, message):
+    c, _ = client
+    body = json.dumps({"image": _drawing()}).encode()
+    r = c.post("/api/predict", content=body, headers=headers)
+    assert r.status_code == status, r.text
+    if message:
+        assert message in r.json()["error"]
+
+
+def test_the_page_answers_while_drawings_are_classified(monkeypatch, tmp_path):
+    # classification runs in worker threads, at most WORKERS at once; the event loop
+    # keeps answering GET / meanwhile (it waited for every drawing before)
+    running, most, lock = [0], [0], threading.Lock()
+    started = threading.Event()
+
+    def slow_classify(twins, png):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        started.set()
+        time.sleep(0.6)  # a large picture
+        with lock:
+            running[0] -= 1
+        return {"blank": True}
+
+    monkeypatch.setattr(demo_app, "classify", slow_classify)
+    app = create_app(_twins("ci-mlp"), tmp_path)
+    with TestClient(app, base_url=LOCAL) as c:  # one event loop for every request
+        codes = []
+        posts = [threading.Thread(target=lambda: codes.append(
+            c.post("/api/predict", json={"image": _drawing()}).status_code)) for _ in range(4)]
+        for t in posts:
+            t.start()
+        assert started.wait(10)
+        start = time.perf_counter()
+        assert c.get("/").status_code == 200
+        waited = time.perf_counter() - start
+        for t in posts:
+            t.join(30)
+    assert waited < 0.4, f"GET / waited {waited:.2f} s behind the drawings"
+    assert codes == [200] * 4 and most[0] == demo_app.WORKERS
 
 
 def test_a_port_in_use_is_named(capsys):

@@ -6,7 +6,10 @@ black, either polarity or colour in), and on real test images made larger,
 inverted and saved as JPEG: the model must mostly see the same digit.
 """
 
+import os
 import struct
+import threading
+import tracemalloc
 import zlib
 
 import numpy as np
@@ -100,6 +103,64 @@ def test_files_that_are_no_picture_are_named(tmp_path):
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageError, match="cut.png: expected a PNG or JPEG image.*truncated"):
         load_image(tmp_path / "cut.png")
+
+
+def test_a_16_bit_picture_is_scaled_not_clipped(tmp_path):
+    # background 20000, ink 60000 of 65535: a real digit (clipping to 8 bits made it all white)
+    wide = np.asarray(_seven(ink=255, paper=0), dtype=np.float64)  # (200, 300) 0 or 255
+    wide = (20000 + wide / 255 * 40000).astype(np.uint16)
+    Image.fromarray(wide).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I;16")
+    narrow = np.round(wide / 257.0).astype(np.uint8)  # the same picture in 8 bits
+    Image.fromarray(narrow).save(tmp_path / "narrow.png")
+    got = load_image(tmp_path / "deep.png").astype(int)
+    assert got.max() == 255 and got[0].max() == 0
+    assert np.abs(got - load_image(tmp_path / "narrow.png")).max() <= 1  # 8-bit rounding
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_is_refused_without_hanging(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def read():
+        try:
+            load_image(fifo)
+        except ImageError as err:
+            outcome.append(str(err))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(5)
+    if reader.is_alive():  # blocked in open(): a writer arriving and leaving frees it
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(5)
+        pytest.fail("load_image blocked on a FIFO")
+    assert outcome == [f"{fifo}: expected a regular picture file, got a FIFO"]
+    with pytest.raises(ImageError, match="expected a regular picture file, got a directory"):
+        load_image(tmp_path)
+    with pytest.raises(ImageError, match="missing.png: expected a picture file, got no such"):
+        load_image(tmp_path / "missing.png")
+
+
+def test_a_large_picture_is_reduced_before_any_float_math(tmp_path):
+    # 6300 x 6300 is under MAX_PIXELS; full-size float64 copies took 0.9 GB (numpy's
+    # allocations, which tracemalloc sees) and seconds. The result must be the same
+    # digit as the picture drawn at a tenth of the size.
+    big = Image.new("L", (6300, 6300), 0)
+    ImageDraw.Draw(big).line([(800, 600), (5000, 600), (2400, 5600)], fill=255, width=400)
+    big.save(tmp_path / "big.png")
+    big.resize((630, 630), Image.Resampling.BOX).save(tmp_path / "small.png")
+    del big
+    tracemalloc.start()
+    try:
+        got = load_image(tmp_path / "big.png")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MB traced while reading a 6300x6300 PNG"
+    assert np.abs(got.astype(int) - load_image(tmp_path / "small.png")).mean() < 1.0
 
 
 @pytest.fixture(scope="module")

@@ -10,20 +10,27 @@ taken as the background, is light), background at 0 and the brightest ink at
 rather than a 20x20 box, so `box=28` fits them the way that data set was made.
 
 Pillow is imported when an image is read (`pip install twinbench[formats]`).
-Size is checked from the file's header before any pixel is decoded, so a
-20,000 x 20,000 picture is refused at once instead of filling memory.
+Only a regular file is opened (a FIFO would block for ever). Size is checked
+from the file's header before any pixel is decoded, so a 20,000 x 20,000
+picture is refused at once instead of filling memory; a large one that passes
+is decoded at a reduced scale where the format allows it (JPEG's draft) and
+box-averaged down to WORK_SIDE before any float array is made, since the ink
+ends up 20 pixels tall anyway. 16-bit grey levels are scaled to [0, 1], not clipped.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import stat
 
 import numpy as np
 
 SIDE = 28  # the field
 BOX = 20  # MNIST's box for the ink
 MAX_PIXELS = 40_000_000  # width x height refused beyond this (a 6,000 x 6,000 photo passes)
+WORK_SIDE = 1024  # a longer side is box-averaged down to at most this before any float math
+WIDE = 65535.0  # the white of 16-bit (and Pillow's 32-bit "I") grey levels
 INK = 0.1  # fraction of the brightest ink that counts as ink when cropping
 
 
@@ -43,37 +50,83 @@ def _pil():
 def read_image(source: str | os.PathLike | bytes, name: str | None = None) -> np.ndarray:
     """A picture (a file, or its bytes) as float64 grey levels in [0, 1] (H, W), either polarity.
 
-    Raises ImageError for data that is not an image Pillow reads, a truncated one,
-    or one larger than MAX_PIXELS (checked from the header, before decoding).
-    `name` is what messages call it (the path by default).
+    At most WORK_SIDE pixels a side: a larger picture comes back box-averaged by the
+    smallest integer factor that fits. Raises ImageError for a path that is not a
+    regular file, data that is not an image Pillow reads, a truncated one, or one
+    larger than MAX_PIXELS (checked from the header, before decoding). `name` is what
+    messages call it (the path by default).
     """
     Image = _pil()
     if isinstance(source, bytes):
         path, opened = name or "image", io.BytesIO(source)
     else:
         path = name or os.fspath(source)
-        opened = os.fspath(source)
+        opened = _open_regular(os.fspath(source), path)
     try:
-        with Image.open(opened) as im:  # reads the header only
+        with opened, Image.open(opened) as im:  # reads the header only
             w, h = im.size
             if w * h > MAX_PIXELS:
                 raise ImageError(f"{path}: expected an image of at most {MAX_PIXELS:,} pixels, "
                                  f"got {w:,} x {h:,} = {w * h:,} (refused before decoding)")
+            im.draft(None, (WORK_SIDE, WORK_SIDE))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
             im.load()  # a truncated file fails here
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                im = Image.alpha_composite(white, rgba)  # transparent areas are background
-            grey = im.convert("L")
+            return _grey(im)
     except ImageError:
         raise
     except Image.DecompressionBombError as err:
         raise ImageError(f"{path}: expected an image of at most {MAX_PIXELS:,} pixels, "
                          f"got one Pillow refuses as too large: {err}") from None
-    except (OSError, SyntaxError, ValueError) as err:  # UnidentifiedImageError is an OSError
+    except Image.UnidentifiedImageError:  # its message names Pillow's file object, not ours
+        raise ImageError(f"{path}: expected a PNG or JPEG image, got data Pillow does not "
+                         "recognise as a picture") from None
+    except (OSError, SyntaxError, ValueError) as err:
         raise ImageError(f"{path}: expected a PNG or JPEG image, got a file Pillow cannot "
                          f"read: {err}") from None
-    return np.asarray(grey, dtype=np.float64) / 255.0  # (H, W)
+
+
+def _open_regular(path: str, name: str) -> io.BufferedReader:
+    """`path` opened for reading, refused unless it is a regular file.
+
+    Opened non-blocking and checked by fstat before a byte is read: a FIFO would block
+    a plain open for ever, and a device could be endless.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as err:
+        raise ImageError(f"{name}: expected a picture file, got "
+                         f"{'no such file' if isinstance(err, FileNotFoundError) else err}"
+                         ) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = ("a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                else "a socket" if stat.S_ISSOCK(mode) else "a device or other special file")
+        raise ImageError(f"{name}: expected a regular picture file, got {kind}")
+    return os.fdopen(fd, "rb")
+
+
+def _grey(im) -> np.ndarray:
+    """A decoded picture -> float64 grey levels in [0, 1] (H, W), at most WORK_SIDE a side.
+
+    Transparent areas count as white paper; 16-bit grey levels g become g / 65535
+    (Pillow's convert("L") would clip every one above 255 to white).
+    """
+    Image = _pil()
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")
+    elif im.mode.startswith("I"):  # "I;16", "I;16B", ..., "I": wide integer grey levels
+        im = im.convert("I")
+    elif im.mode not in ("L", "F"):  # "F": float grey levels, taken as they are
+        im = im.convert("L")
+    factor = -(-max(im.size) // WORK_SIDE)
+    if factor > 1:
+        im = im.reduce(factor)  # box average (alpha-weighted for RGBA), done in C
+    if im.mode == "RGBA":
+        paper = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(paper, im).convert("L")
+    white = {"I": WIDE, "F": 1.0}.get(im.mode, 255.0)
+    grey = np.asarray(im, dtype=np.float64) / white  # (H, W)
+    return np.clip(grey, 0.0, 1.0)
 
 
 def to_mnist(grey: np.ndarray, *, box: int = BOX) -> np.ndarray:

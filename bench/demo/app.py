@@ -1,15 +1,24 @@
 """The demo's routes: the page, one JSON endpoint that classifies a drawing, the results.
 
 - `GET /`: the drawing page (`page.html`).
-- `POST /api/predict` with `{"image": "data:image/png;base64,..."}`: the drawing
-  is prepared exactly as `twinbench predict` prepares a file
-  (`bench.datasets.images`), and the answer holds both twins' probabilities,
-  their largest difference, the 28x28 input and the first layer's activations.
-  A body over MAX_BODY bytes gets 413, one that is not JSON 400, JSON of the
-  wrong form or a picture that cannot be used 422; each with `{"error": ...}`
-  naming what was expected and what came.
+- `POST /api/predict` with `{"image": "data:image/png;base64,..."}` as
+  `application/json`: the drawing is prepared exactly as `twinbench predict`
+  prepares a file (`bench.datasets.images`), and the answer holds both twins'
+  probabilities, their largest difference, the 28x28 input and the first layer's
+  activations. It runs in a worker thread, WORKERS drawings at a time, so the
+  event loop keeps answering while large pictures are classified. Another
+  Content-Type gets 415, a body over MAX_BODY bytes 413, one that is not JSON (or
+  JSON nested past what the parser takes) 400, JSON of the wrong form or a picture
+  that cannot be used 422; each with `{"error": ...}` naming what was expected and
+  what came.
 - `GET /results`: the results tables (`results/*.md`) and plots (`results/*.png`);
-  `GET /results/{name}` serves one of them, nothing else from the file system.
+  `GET /results/{name}` serves one of them: a regular file whose resolved path
+  stays inside the results folder and is itself a table or plot, nothing else.
+
+Every request must name this machine in its Host header (127.0.0.1 or localhost,
+with or without a port): a DNS-rebinding page sends its own name, and gets 400.
+A POST must come from the page itself: an Origin other than the page's, or a
+Sec-Fetch-Site other than same-origin, gets 403 (`LocalOnly`).
 """
 
 from __future__ import annotations
@@ -18,20 +27,31 @@ import base64
 import binascii
 import html
 import json
+import os
+import re
+import stat
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 import numpy as np
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from bench.datasets.images import ImageError, read_image, to_mnist
 from bench.training.inference import Twins
 
 MAX_BODY = 2_000_000  # bytes: a 280x280 canvas as PNG is ~10-40 kB
+MAX_RESULT = 50 << 20  # bytes: a results table or plot is far smaller
+WORKERS = 1  # drawings classified at once: the twins' modules keep per-call caches
 PAGE = Path(__file__).with_name("page.html")
 DATA_URL = "data:image/png;base64,"
+RESULT_TYPES = {".md": "text/markdown; charset=utf-8", ".png": "image/png"}
+LOCAL_HOST = re.compile(r"(127\.0\.0\.1|localhost)(:\d{1,5})?")
 
 
 class BadRequest(Exception):
@@ -41,7 +61,11 @@ class BadRequest(Exception):
 
 
 async def _body(request: Request) -> bytes:
-    """The request body, refused (413) as soon as it passes MAX_BODY."""
+    """The JSON request body, refused (415) in another type, (413) as soon as it passes
+    MAX_BODY."""
+    kind = request.headers.get("content-type", "")
+    if kind.split(";")[0].strip().lower() != "application/json":
+        raise BadRequest(415, f"expected Content-Type application/json, got {kind or 'none'!r}")
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
         raise BadRequest(413, f"expected a body of at most {MAX_BODY:,} bytes, "
@@ -61,6 +85,9 @@ def _drawing(body: bytes) -> bytes:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise BadRequest(400, f"expected a JSON body, got malformed JSON: {err}") from None
+    except RecursionError:
+        raise BadRequest(400, "expected a JSON body, got JSON nested too deeply to parse"
+                         ) from None
     if not isinstance(payload, dict) or not isinstance(payload.get("image"), str):
         got = (f"an object with keys {sorted(payload)}" if isinstance(payload, dict)
                else type(payload).__name__)
@@ -99,52 +126,128 @@ def classify(twins: Twins, png: bytes) -> dict:
     }
 
 
-def _results_page(results_dir: Path) -> str:
+def _result_target(root: Path, name: str) -> Path | None:
+    """`root/name` resolved, when it is a results table or plot: a regular .md or .png file
+    inside `root` (a link may point to another one of its kind there, never outside or to
+    another kind of file); None otherwise."""
+    if Path(name).name != name or Path(name).suffix not in RESULT_TYPES:
+        return None
+    try:
+        target = (root / name).resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, or a loop of links
+        return None
+    if not target.is_relative_to(root) or target.suffix != Path(name).suffix:
+        return None
+    return target if target.is_file() else None
+
+
+def _read_result(root: Path, name: str) -> bytes | None:
+    """The bytes of results file `name` (see `_result_target`), or None.
+
+    Opened without following a link (the resolved path has none; one swapped in since
+    is refused) and non-blocking, then checked by fstat, so a FIFO cannot stall the page.
+    """
+    target = _result_target(root, name)
+    if target is None:
+        return None
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(target, flags)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_RESULT:
+            return None
+        return f.read(MAX_RESULT)
+
+
+def _results_page(root: Path) -> str:
     parts = []
-    for md in sorted(results_dir.glob("*.md")):
-        parts.append(f"<h2>{html.escape(md.name)}</h2><pre>{html.escape(md.read_text())}</pre>")
-    for png in sorted(results_dir.glob("*.png")):
-        name = html.escape(png.name)
-        parts.append(f'<figure><img src="/results/{name}" alt="{name}">'
-                     f"<figcaption>{name}</figcaption></figure>")
-    body = "\n".join(parts) or f"<p>No results in {html.escape(str(results_dir))} yet.</p>"
+    for md in sorted(root.glob("*.md")):
+        data = _read_result(root, md.name)
+        if data is not None:
+            parts.append(f"<h2>{html.escape(md.name)}</h2>"
+                         f"<pre>{html.escape(data.decode('utf-8', 'replace'))}</pre>")
+    for png in sorted(root.glob("*.png")):
+        if _result_target(root, png.name) is not None:
+            name = html.escape(png.name)
+            parts.append(f'<figure><img src="/results/{name}" alt="{name}">'
+                         f"<figcaption>{name}</figcaption></figure>")
+    body = "\n".join(parts) or f"<p>No results in {html.escape(str(root))} yet.</p>"
     return ("<!doctype html><html><head><meta charset='utf-8'><title>twinbench results</title>"
             "<style>body{font-family:sans-serif;margin:2em}pre{background:#f6f6f6;padding:1em;"
             "overflow:auto}img{max-width:100%}</style></head><body>"
             "<p><a href='/'>draw</a> | results</p><h1>Results</h1>" + body + "</body></html>")
 
 
+def _refusal(method: str, headers: Headers) -> BadRequest | None:
+    """Why a request does not come from this machine's page, or None when it does."""
+    host = headers.get("host", "")
+    if not LOCAL_HOST.fullmatch(host.lower()):
+        return BadRequest(400, f"expected Host 127.0.0.1 or localhost (with a port), "
+                               f"got {host!r}")
+    if method in ("GET", "HEAD"):
+        return None
+    origin = headers.get("origin")
+    if origin is not None and origin.lower() != f"http://{host.lower()}":
+        return BadRequest(403, f"expected a request from this page (Origin http://{host}), "
+                               f"got Origin {origin!r}")
+    site = headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return BadRequest(403, f"expected a same-origin request, got Sec-Fetch-Site {site!r}")
+    return None
+
+
+class LocalOnly:
+    """ASGI middleware: answers a request `_refusal` refuses itself, passes the others on."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            refused = _refusal(scope["method"], Headers(scope=scope))
+            if refused is not None:
+                response = JSONResponse({"error": str(refused)}, status_code=refused.status)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(twins: Twins, results_dir: Path) -> Starlette:
     """The demo for `twins`, showing the results in `results_dir`."""
-    results_dir = Path(results_dir)
+    root = Path(results_dir).resolve()
     page = PAGE.read_text().replace("{{EXPERIMENT}}", html.escape(
         f"{twins.exp.name}: {', '.join(twins.exp.layers)}"))
+    workers = anyio.CapacityLimiter(WORKERS)
 
     async def index(request: Request) -> Response:
         return HTMLResponse(page)
 
     async def predict(request: Request) -> Response:
         try:
-            return JSONResponse(classify(twins, _drawing(await _body(request))))
+            png = _drawing(await _body(request))
+            answer = await anyio.to_thread.run_sync(classify, twins, png, limiter=workers)
+            return JSONResponse(answer)
         except BadRequest as err:
             return JSONResponse({"error": str(err)}, status_code=err.status)
 
     async def results(request: Request) -> Response:
-        return HTMLResponse(_results_page(results_dir))
+        return HTMLResponse(_results_page(root))
 
     async def result_file(request: Request) -> Response:
         name = request.path_params["name"]
-        path = results_dir / name
-        allowed = {p.name for p in results_dir.glob("*.png")} | {
-            p.name for p in results_dir.glob("*.md")}
-        if name not in allowed:  # only the listed files: no path ever leaves the directory
-            return JSONResponse({"error": f"expected one of the results files, got {name!r}"},
-                                status_code=404)
-        return FileResponse(path)
+        data = _read_result(root, name)
+        if data is None:
+            return JSONResponse({"error": f"expected one of the results tables or plots "
+                                          f"(a regular .md or .png file in the results "
+                                          f"folder), got {name!r}"}, status_code=404)
+        return Response(data, media_type=RESULT_TYPES[Path(name).suffix])
 
     return Starlette(routes=[
         Route("/", index),
         Route("/api/predict", predict, methods=["POST"]),
         Route("/results", results),
         Route("/results/{name}", result_file),
-    ])
+    ], middleware=[Middleware(LocalOnly)])
