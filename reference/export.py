@@ -23,22 +23,20 @@ import torch
 import scratch
 from reference.build import twin
 from scratch.atomic import write_atomic
+from scratch.module import eval_mode
 
 OPSET = 17  # onnxruntime 1.16+ runs it; Conv, BatchNormalization, MaxPool, Gemm are unchanged
 
 
 def onnx_bytes(model: scratch.Module, example_shape: tuple[int, ...]) -> bytes:
-    """`model` (a scratch model, exported in eval mode) as an ONNX file's bytes.
+    """`model` (a scratch model, exported in eval mode; its own mode is left as it was) as an
+    ONNX file's bytes.
 
     `example_shape` is one input's shape including a batch dimension, e.g. (1, 784)
     or (1, 1, 28, 28); the exported batch dimension is dynamic.
     """
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         torch_model = twin(model).eval()
-    finally:
-        model.train(was_training)
     dtype = next(torch_model.parameters()).dtype
     example = torch.zeros(example_shape, dtype=dtype)
     buf = io.BytesIO()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -392,3 +393,16 @@ class ModuleList(_Container):
         setattr(self, str(len(self._modules)), module)
         return self
 
+
+
+@contextmanager
+def eval_mode(model):
+    """Run the block with `model` in eval mode, then give it back the mode it had, whatever
+    the block raised. Any module with torch's `training` / `train(mode)` (scratch's or
+    torch's): a function that evaluates the caller's model leaves its mode as it found it."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

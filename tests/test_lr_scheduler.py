@@ -326,3 +326,26 @@ def test_new_schedulers_refuse_what_torch_refuses():
         sched.step()
     with pytest.raises(ValueError, match="Tried to step 4 times"):
         sched.step()
+
+
+@pytest.mark.parametrize("level", [3.0, -3.0], ids=["positive", "negative"])
+@pytest.mark.parametrize("threshold_mode,threshold", [("rel", 0.05), ("abs", 0.15)])
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_reduce_lr_on_plateau_every_mode_against_torch(mode, threshold_mode, threshold, level):
+    """Each of the four improvement rules (min/max x rel/abs) against torch, on metrics
+    that move by less than the threshold as often as by more (steps N(0, 0.1) around a
+    positive and a negative level, where best * (1 -/+ threshold) differ in direction): a
+    rule mixed up with another shows as a different best, bad-epoch count or lr."""
+    opt, topt, sched, tsched = _make_pair(lambda o, m: m.ReduceLROnPlateau(
+        o, mode=mode, threshold=threshold, threshold_mode=threshold_mode, patience=1,
+        factor=0.5))
+    metrics = level + np.cumsum(np.random.default_rng(2).normal(0.0, 0.1, 60))
+    bad = 0
+    for epoch, metric in enumerate(metrics, 1):
+        sched.step(metric)
+        tsched.step(metric)
+        assert (sched.best, sched.num_bad_epochs, _lrs(opt)) == (
+            tsched.best, tsched.num_bad_epochs, _lrs(topt)), epoch
+        bad += sched.num_bad_epochs > 0
+    assert 5 < bad < 55  # both outcomes happened
+    assert _lrs(opt) != list(LRS)  # and the lr was reduced

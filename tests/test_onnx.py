@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest_data import require_real
 
+import scratch
 from bench import cli, datasets
 from bench.compare import TOLERANCES
 from bench.compare.onnx import check_onnx, onnx_logits
@@ -84,3 +85,29 @@ def test_input_shape_of_the_export(tmp_path):
     graph = onnx.load(tmp_path / "m.onnx").graph
     dims = graph.input[0].type.tensor_type.shape.dim
     assert dims[0].dim_param == "batch" and [d.dim_value for d in dims[1:]] == [1, 28, 28]
+
+
+def _dropout_model(training: bool):
+    rng = np.random.default_rng(0)
+    model = scratch.Sequential(scratch.Linear(12, 16, rng=rng), scratch.ReLU(),
+                               scratch.Dropout(0.5, rng=rng), scratch.BatchNorm1d(16),
+                               scratch.Linear(16, 10, rng=rng))
+    return model.train(training)
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_export_and_check_run_in_eval_mode_and_give_the_mode_back(training):
+    """A model with dropout and batch norm, handed over in either mode: onnx_bytes exports
+    its eval-mode graph and check_onnx compares scratch in eval mode (dropout off, running
+    statistics), so the two agree within float32 tolerance on every image; afterwards the
+    caller's model is in the mode it was handed over in."""
+    pytest.importorskip("onnxruntime")
+    from reference.export import onnx_bytes
+
+    model = _dropout_model(training)
+    data = onnx_bytes(model, (1, 12))
+    assert model.training is training and all(m.training is training for m in model.modules())
+    x = np.random.default_rng(1).standard_normal((40, 12)).astype(np.float32)
+    check = check_onnx(data, model, x)
+    assert check.within_tolerance and check.same_predictions == 40, check
+    assert model.training is training and all(m.training is training for m in model.modules())

@@ -236,3 +236,18 @@ def test_predict_bad_inputs_each_named_exit_1(mlp_checkpoint, tmp_path, capsys):
 def test_fashion_experiments_name_their_classes():
     assert datasets.FASHION_MNIST.class_names[9] == "Ankle boot"
     assert datasets.MNIST.class_names[7] == "7"
+
+
+@pytest.mark.parametrize("size, refused", [((10, 10), False), ((50, 3), True), ((3, 50), True),
+                                           ((99, 1), False)])
+def test_the_pixel_limit_is_on_width_times_height(tmp_path, monkeypatch, size, refused):
+    """MAX_PIXELS caps the total, width x height, not each side: with the cap at 100, a
+    50 x 3 picture (every side under 100, 150 pixels) is refused, 10 x 10 is read."""
+    monkeypatch.setattr(images, "MAX_PIXELS", 100)
+    path = tmp_path / "p.png"
+    Image.new("L", size, 255).save(path)
+    if refused:
+        with pytest.raises(ImageError, match=f"{size[0]} x {size[1]} = {size[0] * size[1]}"):
+            images.read_image(path)
+    else:
+        assert images.read_image(path).shape == (size[1], size[0])

@@ -15,6 +15,7 @@ import reference
 import scratch
 from bench.compare import TOLERANCES, compare
 from bench.compare.catalogue import padding_mask
+from scratch import functional as F
 
 DTYPES = [np.float64, np.float32]
 RNNS = [("RNN", {}), ("RNN", {"nonlinearity": "relu"}), ("GRU", {}), ("LSTM", {}),
@@ -261,3 +262,92 @@ def test_embedding_given_weight(rng):
     m = scratch.Embedding(6, 3, padding_idx=1, _weight=table, rng=rng, dtype=np.float64)
     np.testing.assert_array_equal(m.weight.data, table)  # as torch: not zeroed at padding_idx
     _close(compare(m, rng.integers(0, 6, (2, 5)), rng=rng), np.float64)
+
+
+STACKS = [(name, kw, layers, bidirectional)
+          for name, kw in (("RNN", {}), ("GRU", {}), ("LSTM", {}), ("LSTM", {"proj_size": 2}))
+          for layers in (1, 2, 3) for bidirectional in (False, True)]
+
+
+def _torch_layer(m, layer: int) -> torch.nn.Module:
+    """Layer `layer` of the scratch stack as a one-layer torch module of the same kind, with
+    that layer's weights (torch's `_l{layer}` names become `_l0`)."""
+    kw = {"proj_size": m.proj_size} if m.proj_size else {}
+    if m.mode.startswith("RNN"):
+        kw["nonlinearity"] = m.nonlinearity
+    out_size = (m.proj_size or m.hidden_size) * m.num_directions
+    t = getattr(torch.nn, type(m).__name__)(
+        m.input_size if layer == 0 else out_size, m.hidden_size, 1, bias=m.bias,
+        bidirectional=m.bidirectional, **kw).double()
+    with torch.no_grad():
+        for name, p in t.named_parameters():
+            p.copy_(torch.from_numpy(getattr(m, name.replace("_l0", f"_l{layer}")).data))
+    return t
+
+
+@pytest.mark.parametrize("name,kw,layers,bidirectional", STACKS, ids=str)
+def test_stacked_dropout_between_layers_only_as_torch_stacks_them(name, kw, layers,
+                                                                  bidirectional):
+    """Training-mode dropout in a stack of 1-3 layers is torch's: a mask on every layer's
+    output but the last (none at all for one layer), none on h_n / c_n. The reference is
+    torch's own one-layer modules, stacked by hand with scratch's masks between them (drawn
+    from a copy of the module's Generator, in order); output, final states, dx and every
+    weight's gradient must agree in float64 (TOLERANCES), and the module's Generator must
+    have drawn exactly layers - 1 masks."""
+    rng = np.random.default_rng(layers)
+    p = 0.5
+    m = getattr(scratch, name)(3, 4, layers, dropout=p, bidirectional=bidirectional,
+                               rng=np.random.default_rng(0), dtype=np.float64, **kw)
+    is_lstm = name == "LSTM"
+    x = rng.standard_normal((5, 2, 3))  # (L, N, in)
+    masks = np.random.default_rng()
+    masks.bit_generator.state = m.rng.bit_generator.state
+    out = m(x)
+    g = rng.standard_normal(out[0].shape)  # (L, N, D*H_out)
+    dx = m.backward(g)[0]
+
+    tx = torch.tensor(x, requires_grad=True)
+    inp, finals, tlayers = tx, [], [_torch_layer(m, k) for k in range(layers)]
+    for k, t in enumerate(tlayers):
+        inp, state = t(inp)
+        finals.append(state)
+        if k < layers - 1:
+            inp = inp * torch.from_numpy(F.dropout_scale(masks, inp.shape, p, np.float64))
+    (inp * torch.from_numpy(g)).sum().backward()
+    tol = TOLERANCES[np.dtype(np.float64)]
+    expect = {"output": (out[0], inp)}
+    h_n = out[1][0] if is_lstm else out[1]
+    expect["h_n"] = (h_n, torch.cat([s[0] if is_lstm else s for s in finals]))
+    if is_lstm:
+        expect["c_n"] = (out[1][1], torch.cat([s[1] for s in finals]))
+    expect["dx"] = (dx, tx.grad)
+    for k, t in enumerate(tlayers):
+        for pname, tp in t.named_parameters():
+            key = pname.replace("_l0", f"_l{k}")
+            expect[key] = (getattr(m, key).grad, tp.grad)
+    for key, (ours, theirs) in expect.items():
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=tol.rtol, atol=tol.atol,
+                                   err_msg=key)
+    # the masks were drawn from the module's Generator, layers - 1 of them and no more
+    assert m.rng.random() == masks.random()
+
+
+@pytest.mark.parametrize("name,kw,layers,bidirectional",
+                         [s for s in STACKS if s[2] > 1], ids=str)
+def test_stacked_backward_without_input_grad_keeps_the_gradient_between_layers(
+        name, kw, layers, bidirectional):
+    """backward(input_grad=False), what the training loop calls, skips dL/dx of the input
+    only: the gradient still flows between the stack's own layers (through dropout), so
+    every parameter gradient is bit for bit the input_grad=True one."""
+    rng = np.random.default_rng(7)
+    m = getattr(scratch, name)(3, 4, layers, dropout=0.3, bidirectional=bidirectional,
+                               rng=rng, dtype=np.float64, **kw)
+    x = rng.standard_normal((4, 2, 3))  # (L, N, in)
+    out = m(x)[0]
+    g = rng.standard_normal(out.shape)
+    assert m.backward(g)[0].shape == x.shape
+    full = {k: p.grad.copy() for k, p in m.named_parameters()}
+    m.zero_grad()
+    assert m.backward(g, input_grad=False)[0] is None
+    for k, p in m.named_parameters():
+        np.testing.assert_array_equal(p.grad, full[k], err_msg=k)

@@ -168,3 +168,21 @@ def test_random_headers_give_a_value_error_or_the_exact_array(tmp_path, descr, s
     want = np.frombuffer(payload, dtype).reshape(shape, order="F" if fortran else "C")
     assert back["w"].dtype == dtype and back["w"].shape == tuple(shape)
     np.testing.assert_array_equal(back["w"], want)
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_max_bytes_caps_the_total_not_each_member(tmp_path, suffix):
+    """Three arrays of 800 bytes: each under a 1,000-byte cap, 2,400 in all (plus the .npz's
+    format string). The cap is on the total: one byte less refuses the file, the total
+    reads it."""
+    if suffix == ".safetensors":
+        pytest.importorskip("safetensors")
+    path = tmp_path / f"three{suffix}"
+    arrays = {k: np.full(100, i, np.float64) for i, k in enumerate("abc")}  # 800 bytes each
+    scratch.save(arrays, path)
+    total = 2_400 + (np.array(serialization.FORMAT).nbytes if suffix == ".npz" else 0)
+    for cap in (1_000, total - 1):
+        with pytest.raises(ValueError, match="more than max_bytes"):
+            scratch.load(path, max_bytes=cap)
+    back = scratch.load(path, max_bytes=total)
+    assert all(np.array_equal(back[k], v) for k, v in arrays.items())

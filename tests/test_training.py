@@ -545,3 +545,111 @@ def test_one_cycle_steps_per_batch_over_the_whole_run_in_both_twins():
         np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=impl)
     for runner in (ScratchRunner(exp), TorchRunner(exp)):
         assert len(fit(runner, data, show_progress=False, log=None).epochs) == exp.epochs
+
+
+class ScriptedRunner:
+    """A runner on a fake clock: each training step takes 1 s, each predict call 1000 s plus
+    1 s per image, and the test set's accuracy follows `test_accuracies`, one per epoch."""
+
+    impl = "scripted"
+
+    def __init__(self, exp, clock, test_accuracies, n_test):
+        self.exp, self.clock, self.accuracies, self.n_test = exp, clock, test_accuracies, n_test
+        self.epoch = 0
+
+    def begin_epoch(self, epoch):
+        self.epoch = epoch
+
+    def train_step(self, x, y):
+        self.clock.now += 1.0
+        return 1.0
+
+    def predict(self, x):
+        self.clock.now += 1000.0 + len(x)
+        logits = np.zeros((len(x), 10))  # (N, 10): class 0 everywhere
+        if len(x) == self.n_test:  # the test set: the scripted share of labels right
+            right = round(self.accuracies[self.epoch] / 100 * len(x))
+            logits[right:, 0] = -1.0
+            logits[right:, 1] = 1.0
+        return logits
+
+    def weights(self):
+        return {}
+
+    def end_epoch(self):
+        pass
+
+    def lr(self):
+        return 0.1
+
+
+def _scripted_fit(monkeypatch, accuracies, stop_at):
+    from types import SimpleNamespace
+
+    from bench.training import loop
+
+    clock = SimpleNamespace(now=0.0)
+    monkeypatch.setattr(loop, "time", SimpleNamespace(perf_counter=lambda: clock.now))
+    data = Data(np.zeros((50, 784), np.float32), np.zeros(50, np.int64),
+                np.zeros((20, 784), np.float32), np.zeros(20, np.int64))
+    exp = TOY.with_overrides(batch_size=10, epochs=len(accuracies))
+    runner = ScriptedRunner(exp, clock, accuracies, n_test=20)
+    return fit(runner, data, show_progress=False, log=None, stop_at=stop_at)
+
+
+def test_fit_times_steps_and_the_test_evaluation_alone(monkeypatch):
+    """An epoch's `seconds` are its 5 training steps (1 s each, nothing else), its
+    `eval_seconds` the test evaluation alone (1000 s + 20 images), not the train-accuracy
+    sample evaluated just before it (1000 s + 50 images)."""
+    history = _scripted_fit(monkeypatch, [50.0, 60.0], stop_at=None)
+    assert [(e.seconds, e.eval_seconds) for e in history.epochs] == [(5.0, 1020.0)] * 2
+    assert [e.test_accuracy for e in history.epochs] == [50.0, 60.0]
+
+
+def test_fit_stops_at_the_first_epoch_that_reaches_the_target(monkeypatch):
+    """stop_at is reached by an accuracy equal to it, not only one above it."""
+    history = _scripted_fit(monkeypatch, [80.0, 90.0, 95.0, 100.0], stop_at=90.0)
+    assert [e.test_accuracy for e in history.epochs] == [80.0, 90.0]
+
+
+def test_time_to_accuracy_counts_steps_and_evaluations_up_to_the_epoch_reaching_it():
+    """epochs_to_target: the first epoch at or above the target (equal counts), and the
+    seconds of every epoch's steps and test evaluation up to and including it."""
+    from bench.measure.tta import epochs_to_target
+
+    def record(epoch, acc, seconds, eval_seconds):
+        return EpochRecord(epoch, 1.0, acc, 1.0, acc, seconds, 1.0, 0.1, eval_seconds)
+
+    h = History({}, "scratch", [record(1, 97.5, 10.0, 1.0), record(2, 98.0, 20.0, 2.0),
+                                record(3, 99.0, 40.0, 4.0)])
+    assert epochs_to_target(h, 98.0) == (2, 33.0)
+    assert epochs_to_target(h, 97.5) == (1, 11.0)
+    assert epochs_to_target(h, 98.5) == (3, 77.0)
+    assert epochs_to_target(h, 99.5) == (None, 77.0)
+
+
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru"])
+def test_a_stacked_recurrent_model_trains_through_the_loop_as_its_twin(mode):
+    """Two stacked recurrent layers ("rows MODE 8 layers=2") through the training loop's
+    train_step, which asks for no input gradient (`input_grad=False`): the gradient must
+    still pass between the stack's layers. Three steps in float64 move both twins' every
+    weight alike (rel 1e-8 of each update, as the every-experiment step test)."""
+    exp = Experiment(name="stacked", dataset="mnist", layers=(f"rows {mode} 8 layers=2",
+                                                              "linear 10"),
+                     optimizer="SGD", optimizer_args={"lr": 0.5}, batch_size=16, epochs=1,
+                     dtype="float64")
+    model = build_model(exp, np.random.default_rng(0))
+    assert model[0].rnn.num_layers == 2
+    s, t = ScratchRunner(exp, model), TorchRunner(exp, model)
+    before = {k: v.copy() for k, v in s.weights().items()}
+    rng = np.random.default_rng(1)
+    for runner in (s, t):
+        runner.begin_epoch(0)
+    for _ in range(3):
+        x, y = rng.standard_normal((16, 784)), rng.integers(0, 10, 16)
+        assert s.train_step(x, y) == pytest.approx(t.train_step(x, y), rel=1e-10)
+    weights, tweights = s.weights(), t.weights()
+    for key in before:
+        step, tstep = weights[key] - before[key], tweights[key] - before[key]
+        assert np.abs(step).max() > 0, key  # the first layer learned too
+        assert max_rel_diff(step, tstep) <= 1e-8, key

@@ -15,6 +15,7 @@ import numpy as np
 import scratch
 from bench.compare.twins import TOLERANCES
 from bench.training.inference import Twins
+from scratch.module import eval_mode
 from scratch.testing import max_rel_diff
 
 BATCH = 250  # images per onnxruntime call: exercises the dynamic batch dimension
@@ -49,9 +50,10 @@ def onnx_logits(model: str | os.PathLike | bytes, x: np.ndarray) -> np.ndarray:
 
 def check_onnx(onnx: str | os.PathLike | bytes, model: scratch.Module, x: np.ndarray
                ) -> OnnxCheck:
-    """Run `model` (in eval mode) and the ONNX model (file or bytes) on `x`; compare logits."""
-    model.eval()
-    expected = model(x.astype(np.float32, copy=False)).astype(np.float64)  # (N, 10)
+    """Run `model` (in eval mode, its own mode given back) and the ONNX model (file or bytes)
+    on `x`; compare logits."""
+    with eval_mode(model):
+        expected = model(x.astype(np.float32, copy=False)).astype(np.float64)  # (N, 10)
     got = onnx_logits(onnx, x).astype(np.float64)
     if got.shape != expected.shape:
         raise ValueError(f"ONNX model: expected logits of shape {expected.shape}, "

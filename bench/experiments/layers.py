@@ -131,13 +131,14 @@ def _leaky(arg, shape, rng, dtype):
 
 
 def _rows(arg, shape, rng, dtype):
-    """"rows lstm|gru|rnn H": the flat image read as 28 rows of 28 by a recurrent layer of
-    H units; the last step's output (N, H) goes on."""
-    v = _args(arg, ("mode", "hidden_size"), {})
+    """"rows lstm|gru|rnn H [layers=1]": the flat image read as 28 rows of 28 by a stack of
+    `layers` recurrent layers of H units; the last step's output (N, H) goes on."""
+    v = _args(arg, ("mode", "hidden_size"), {"layers": "1"})
     hidden = _int(v, "hidden_size", 1)
     if _flat(shape) != INPUT_FEATURES:
         raise ValueError(f"reads a whole {INPUT_FEATURES}-pixel image, gets {shape} features")
-    return ImageRows(v["mode"], hidden, rng=rng, dtype=dtype), hidden
+    return ImageRows(v["mode"], hidden, num_layers=_int(v, "layers", 1), rng=rng,
+                     dtype=dtype), hidden
 
 
 def _vit(arg, shape, rng, dtype):

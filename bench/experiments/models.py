@@ -18,21 +18,22 @@ import scratch
 class ImageRows(scratch.Module):
     """A recurrent layer reading each image row by row: (N, 784) -> the last step's h (N, H).
 
-    The image is `rows` steps of 784 / rows pixels (28 of 28). backward puts the
-    upstream gradient on the last step only and runs backward through time.
+    The image is `rows` steps of 784 / rows pixels (28 of 28), read by a stack of
+    `num_layers` layers. backward puts the upstream gradient on the last step only and
+    runs backward through time.
     """
 
     torch_twin = "bench.experiments.torch_models:ImageRows"
 
-    def __init__(self, mode: str, hidden_size: int, rows: int = 28, *,
+    def __init__(self, mode: str, hidden_size: int, rows: int = 28, num_layers: int = 1, *,
                  rng: np.random.Generator, dtype=np.float32):
         super().__init__()
         classes = {"rnn": scratch.RNN, "lstm": scratch.LSTM, "gru": scratch.GRU}
         if mode not in classes:
             raise ValueError(f"ImageRows mode must be one of {sorted(classes)}, got {mode!r}")
         self.rows = rows
-        self.rnn = classes[mode](784 // rows, hidden_size, batch_first=True, rng=rng,
-                                 dtype=dtype)
+        self.rnn = classes[mode](784 // rows, hidden_size, num_layers, batch_first=True,
+                                 rng=rng, dtype=dtype)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         out = self.rnn(x.reshape(len(x), self.rows, -1))[0]  # (N, rows, H)

@@ -11,11 +11,11 @@ from torch import nn
 
 
 class ImageRows(nn.Module):
-    def __init__(self, mode: str, hidden_size: int, rows: int = 28):
+    def __init__(self, mode: str, hidden_size: int, rows: int = 28, num_layers: int = 1):
         super().__init__()
         self.rows = rows
         cls = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[mode]
-        self.rnn = cls(784 // rows, hidden_size, batch_first=True)
+        self.rnn = cls(784 // rows, hidden_size, num_layers, batch_first=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x.shape[0], not len(x): traced for ONNX, it stays the dynamic batch dimension

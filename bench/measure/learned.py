@@ -12,27 +12,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratch.module import eval_mode
+
 N = 2000  # test images in the map: t-SNE takes ~10-20 s for 2,000 points on 2 cores
 UNITS = 16  # first-layer units / filters kept as images
 
 
 def hidden_features(runner, x: np.ndarray) -> np.ndarray:
-    """(N, features): the input of the runner's last layer, in eval mode."""
+    """(N, features): the input of the runner's last layer, in eval mode (the model's mode
+    is given back)."""
     import torch
 
     layers = list(runner.model)[:-1]
-    if runner.impl == "scratch":
-        runner.model.eval()
-        h = x
-        for module in layers:
-            h = module(h)
-        return np.asarray(h, dtype=np.float64).reshape(len(x), -1)
-    runner.model.eval()
-    with torch.no_grad():
-        t = runner._tensor(x)
-        for module in layers:
-            t = module(t)
-    return t.cpu().numpy().astype(np.float64).reshape(len(x), -1)
+    with eval_mode(runner.model):
+        if runner.impl == "scratch":
+            h = x
+            for module in layers:
+                h = module(h)
+            return np.asarray(h, dtype=np.float64).reshape(len(x), -1)
+        with torch.no_grad():
+            t = runner._tensor(x)
+            for module in layers:
+                t = module(t)
+        return t.cpu().numpy().astype(np.float64).reshape(len(x), -1)
 
 
 def embed(features: np.ndarray, seed: int = 0, max_iter: int = 1000) -> np.ndarray | None:

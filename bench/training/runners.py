@@ -17,6 +17,7 @@ import reference
 import scratch
 from bench.experiments import Experiment, build_model
 from bench.experiments.config import PER_BATCH_SCHEDULES
+from scratch.module import eval_mode
 
 EVAL_BATCH = 2000
 
@@ -96,10 +97,10 @@ class ScratchRunner(_Runner):
         return loss
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Logits (N, 10) in eval mode."""
-        self.model.eval()
-        return np.concatenate([self.model(x[i:i + EVAL_BATCH])
-                               for i in range(0, len(x), EVAL_BATCH)])
+        """Logits (N, 10) in eval mode; the model's mode is given back."""
+        with eval_mode(self.model):
+            return np.concatenate([self.model(x[i:i + EVAL_BATCH])
+                                   for i in range(0, len(x), EVAL_BATCH)])
 
     def weights(self) -> dict[str, np.ndarray]:
         return self.model.state_dict()
@@ -154,9 +155,9 @@ class TorchRunner(_Runner):
 
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:
-        self.model.eval()
-        return np.concatenate([self.model(self._tensor(x[i:i + EVAL_BATCH])).cpu().numpy()
-                               for i in range(0, len(x), EVAL_BATCH)])
+        with eval_mode(self.model):
+            return np.concatenate([self.model(self._tensor(x[i:i + EVAL_BATCH])).cpu().numpy()
+                                   for i in range(0, len(x), EVAL_BATCH)])
 
     def weights(self) -> dict[str, np.ndarray]:
         return {k: reference.to_numpy(v) for k, v in self.model.state_dict().items()}
