@@ -298,7 +298,7 @@ DRIVER = textwrap.dedent('''
             steps["n"], steps["at"] = 0, 2 + 1  # epoch 2, step 1 (2 steps an epoch)
             codes[name, impl, "cut"] = cli.main(["train", *common, "--out", out + "/b"])
             steps["at"] = None
-            ckpt = f"{out}/b/{name}-{impl}.npz"
+            ckpt = f"{out}/b/{name}-seed0-float32-{impl}.npz"
             codes[name, impl, "resumed"] = cli.main(["train", *common, "--out", out + "/b",
                                                      "--resume", ckpt])
     print(json.dumps({" ".join(k): v for k, v in codes.items()}))
@@ -318,7 +318,7 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_weights_bit_for_bit(tmp_path
     assert "Continue with:\n  twinbench train tiny-adam --impl torch --resume" in out.stderr
     for opt in ("sgd", "adam", "adamw"):
         for impl in ("scratch", "torch"):
-            name = f"tiny-{opt}-{impl}"
+            name = f"tiny-{opt}-seed0-float32-{impl}"
             a = scratch.load(tmp_path / "a" / f"{name}.npz")
             b = scratch.load(tmp_path / "b" / f"{name}.npz")
             assert json.loads(str(b["meta"]))["epoch"] == 3

@@ -79,7 +79,7 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.lockstep:
         report = run_lockstep(exp, data, show_progress=progress)
-        path = outputs(out, exp, "both").lockstep
+        path = outputs(out, exp, "both", exp.seed).lockstep
         write_atomic(path, report.to_json())
         print(f"lockstep, {report.steps} steps: max loss diff {report.max_loss_diff:.3e}, "
               f"max relative weight diff {report.max_weight_rel_diff:.3e} "

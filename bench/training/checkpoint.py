@@ -51,26 +51,25 @@ class ResumeRefused(UserError):
 class TrainingOutputs(NamedTuple):
     """The files one training run writes into its output directory."""
 
-    checkpoint: Path  # <experiment>-<impl>.npz, rewritten after every epoch
-    history: Path  # <experiment>-<impl>.json, the epochs' records, when the run ends
-    lockstep: Path  # <experiment>-lockstep-<dtype>.json, a lockstep run's report (both twins)
+    checkpoint: Path  # <experiment>-seed<seed>-<dtype>-<impl>.npz, rewritten every epoch
+    history: Path  # <experiment>-seed<seed>-<dtype>-<impl>.json, the epochs, when the run ends
+    lockstep: Path  # <experiment>-seed<seed>-<dtype>-lockstep.json, a lockstep run's report
 
 
-def outputs(out: Path, exp: Experiment, impl: str) -> TrainingOutputs:
-    """The paths a run of `exp` with twin `impl` writes under directory `out` (a lockstep
-    run, which trains both twins, writes only `lockstep`: pass impl "both").
+def outputs(out: Path, exp: Experiment, impl: str, seed: int) -> TrainingOutputs:
+    """The paths a run of `exp` with twin `impl` and seed `seed` (the run's, `exp.seed`)
+    writes under directory `out` (a lockstep run, which trains both twins, writes only
+    `lockstep`: pass impl "both").
 
-    The names carry the experiment and the twin (and a lockstep report its dtype), not
-    the seed, dtype or epochs of a single-twin run: a later run of the same experiment and
-    twin into the same directory replaces the earlier one's files, as `--resume` continuing
-    a checkpoint does on purpose. To keep runs that differ in seed apart, give each its own
-    `out`. The seed is in the checkpoint's recorded experiment, so no file is ambiguous
-    about what it holds; and these names are the ones the README shows.
+    The names carry everything a run's options vary but the epochs: experiment, seed,
+    dtype and twin, so that runs of other seeds or dtypes into the same directory, one
+    after the other or at once, keep their own files. A later run with the same ones
+    replaces the earlier one's files, as `--resume` continuing a checkpoint does on purpose.
     """
-    out = Path(out)
-    return TrainingOutputs(checkpoint=out / f"{exp.name}-{impl}.npz",
-                           history=out / f"{exp.name}-{impl}.json",
-                           lockstep=out / f"{exp.name}-lockstep-{exp.dtype}.json")
+    stem = Path(out) / f"{exp.name}-seed{seed}-{exp.dtype}"
+    return TrainingOutputs(checkpoint=Path(f"{stem}-{impl}.npz"),
+                           history=Path(f"{stem}-{impl}.json"),
+                           lockstep=Path(f"{stem}-lockstep.json"))
 
 
 def save_checkpoint(path: Path, runner, history: History) -> None:
