@@ -223,3 +223,36 @@ def test_convert_names_a_pt_that_is_no_state_dict(tmp_path, capsys, rng):
     assert cli.main(["convert", str(tmp_path / "model.pt"), str(tmp_path / "w.npz")]) == 1
     err = capsys.readouterr().err
     assert "expected a torch state_dict file" in err and "Sequential" in err
+
+
+# --- convert never destroys a training checkpoint ------------------------------------------
+
+@pytest.mark.parametrize("link", ["same", "symlink", "hardlink"])
+def test_convert_refuses_to_write_onto_its_input(tmp_path, capsys, link):
+    _, _, ckpt = _ci_checkpoint(tmp_path)
+    before = ckpt.read_bytes()
+    out = {"same": ckpt, "symlink": tmp_path / "s.npz", "hardlink": tmp_path / "h.npz"}[link]
+    if link == "symlink":
+        out.symlink_to(ckpt)
+    elif link == "hardlink":
+        os.link(ckpt, out)
+    assert cli.main(["convert", str(ckpt), str(out), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert f"{out} is the input file {ckpt} itself" in err and "Traceback" not in err
+    assert ckpt.read_bytes() == before
+
+
+def test_convert_overwrites_a_training_checkpoint_only_with_force(tmp_path, capsys):
+    _, weights, ckpt = _ci_checkpoint(tmp_path)
+    other = tmp_path / "other.npz"
+    ckpt.rename(other)
+    _ci_checkpoint(tmp_path)  # a second checkpoint, at ckpt: the one OUT would destroy
+    before = ckpt.read_bytes()
+    assert cli.main(["convert", str(other), str(ckpt)]) == 1
+    err = capsys.readouterr().err
+    assert f"{ckpt} holds a training checkpoint" in err and "--force" in err
+    assert ckpt.read_bytes() == before
+    assert cli.main(["convert", str(other), str(ckpt), "--force"]) == 0
+    assert_same_state(read_weights_file(ckpt, "ci-mlp")[1], weights)
+    assert cli.main(["convert", str(other), str(tmp_path / "w.npz")]) == 0
+    assert cli.main(["convert", str(other), str(tmp_path / "w.npz")]) == 0  # bare: replaced

@@ -69,6 +69,9 @@ SEQ = "tests/test_sequence.py"
 RPLAIN = "tests/test_recurrent_plain.py"
 ATOMIC = "tests/test_atomic.py"
 TWINS = "tests/test_twins.py"
+FORMATS = "tests/test_formats.py"
+CLIERR = "tests/test_cli_errors.py"
+LIMITS = "tests/test_serialization_limits.py"
 
 CATALOGUE: list[Mutant] = [
     # --- the ten bugs issue 19 names -------------------------------------------------
@@ -113,6 +116,21 @@ CATALOGUE: list[Mutant] = [
     _m("bench-train-loss-unweighted", "bench/training/loop.py",
        "total_loss += loss * len(idx)", "total_loss += loss * exp.batch_size",
        [TRAIN], "train_loss weights the short last batch as a full one"),
+
+    # --- issue 29: full disks, tampered checkpoints, formats, run files, messages ------
+    _m("bench-convert-onto-its-input", "bench/training/checkpoint.py",
+       "if source is not None and path.exists() and os.path.samefile(path, source):",
+       "if source is not None and path.exists() and path == source:",
+       [FORMATS, "-k", "onto_its_input"], "convert writes onto its input through a link"),
+    _m("bench-convert-overwrites-a-checkpoint", "bench/training/checkpoint.py",
+       "if not force and is_training_checkpoint(path):",
+       "if False and is_training_checkpoint(path):",
+       [FORMATS, "-k", "only_with_force"],
+       "convert replaces a training checkpoint by bare weights without --force"),
+    _m("bench-outputs-without-seed", "bench/training/checkpoint.py",
+       'stem = Path(out) / f"{exp.name}-seed{seed}-{exp.dtype}"',
+       'stem = Path(out) / f"{exp.name}-seed0-{exp.dtype}"',
+       [TRAIN, "-k", "named_by or two_seeds"], "two seeds into one --out overwrite each other"),
 
     # --- scratch: activations, dropout, layers ---------------------------------------
     _m("scratch-leaky-grad-at-zero", "scratch/functional/activation.py",

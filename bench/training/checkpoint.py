@@ -43,6 +43,11 @@ class CheckpointError(FileFormatError):
     """A file is not a training checkpoint, or not one of the run asked for."""
 
 
+class OverwriteRefused(UserError):
+    """Writing a weights file would destroy what the user likely wants: its own input, or a
+    training checkpoint's history and optimizer state (unless forced)."""
+
+
 class ResumeRefused(UserError):
     """A checkpoint cannot continue the run asked for, as the options were given: the
     message names `twinbench train`'s options and says which to pass instead."""
@@ -251,15 +256,41 @@ def read_weights_file(path: Path, experiment: str | None = None, *, required: bo
     return own, weights
 
 
-def write_weights_file(path: Path, weights: dict[str, np.ndarray], exp: Experiment | None
-                       ) -> None:
+def write_weights_file(path: Path, weights: dict[str, np.ndarray], exp: Experiment | None,
+                       *, source: Path | None = None, force: bool = False) -> None:
     """Model weights as a state dict in the format `path`'s suffix names (.npz, .safetensors,
-    .pt), atomically; a .safetensors file also records `exp` in its metadata."""
+    .pt), atomically; a .safetensors file also records `exp` in its metadata.
+
+    Refused with `OverwriteRefused`: `path` being `source`, the file the weights came from
+    (also through a symlink or hard link), and, unless `force`, `path` holding a training
+    checkpoint, whose history and optimizer state bare weights would replace.
+    """
     from reference import formats
 
     formats.check_suffix(path)
+    path = Path(path)
+    if source is not None and path.exists() and os.path.samefile(path, source):
+        raise OverwriteRefused(f"{path} is the input file {source} itself: write the weights "
+                               "to another file")
+    if not force and is_training_checkpoint(path):
+        raise OverwriteRefused(f"{path} holds a training checkpoint (history and optimizer "
+                               "state), which bare weights would replace: write to another "
+                               "file, or pass --force to overwrite it")
     state = dict(weights)
     if exp is not None and str(path).lower().endswith(".safetensors"):
         state[EXPERIMENT_KEY] = json.dumps(exp.to_dict())
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     formats.save(state, path)
+
+
+def is_training_checkpoint(path: Path) -> bool:
+    """Whether `path` is a file holding a training checkpoint's entries (of any format)."""
+    from reference import formats
+
+    if not Path(path).is_file():
+        return False
+    try:
+        data = formats.load(path)
+    except (ValueError, OSError, ImportError):
+        return False  # not readable as weights: nothing of a run's to lose
+    return all(k in data for k in TRAINING_KEYS)
