@@ -328,3 +328,107 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_weights_bit_for_bit(tmp_path
             for i, s in a.get("optimizer_state", {}).items():
                 for k, v in s.items():
                     np.testing.assert_array_equal(b["optimizer_state"][i][k], v)
+
+
+# --- issue 29, 6. the whole checkpoint is checked before any data loads ---------------------
+
+def stepped_checkpoint(path: Path, of: str = "ci-mlp", impl: str = "scratch",
+                       weights_of: str | None = None) -> Path:
+    """A checkpoint of `of` after one training step (so the optimizer holds momentum
+    buffers), with the weights of experiment `weights_of` when given."""
+    exp = get_experiment(of)
+    runner = make_runner(impl, get_experiment(weights_of or of))
+    rng = np.random.default_rng(0)
+    if weights_of is None:
+        runner.train_step(rng.standard_normal((50, 784)).astype(np.float32),
+                          rng.integers(0, 10, 50))
+    save_checkpoint(path, runner, History(exp.to_dict(), impl))
+    return path
+
+
+def tamper(path: Path, change) -> Path:
+    """Rewrite the checkpoint at `path` with `change(ckpt, meta)` applied."""
+    ckpt = scratch.load(path)
+    meta = json.loads(str(ckpt["meta"]))
+    change(ckpt, meta)
+    ckpt["meta"] = json.dumps(meta)
+    scratch.save(ckpt, path)
+    return path
+
+
+def _set(d: dict, key, value):
+    d[key] = value
+
+
+TAMPERED = {
+    "another architecture": (lambda c, m: None, "weights do not fit experiment 'ci-mlp'"),
+    "scheduler not JSON": (lambda c, m: _set(m, "scheduler", "{not json"), "scheduler state"),
+    "scheduler field type": (
+        lambda c, m: _set(m, "scheduler", json.dumps({**json.loads(m["scheduler"]),
+                                                      "gamma": "fast"})),
+        "scheduler state: gamma: expected a number, found 'fast'"),
+    "param_groups removed": (lambda c, m: m.pop("param_groups"),
+                             "optimizer state: expected 1 param group(s), found None"),
+    "param_groups replaced": (lambda c, m: _set(m, "param_groups", [{"lr": 0.1}]),
+                              "optimizer state: param group 0: expected the fields"),
+    "momentum buffer shape": (
+        lambda c, m: _set(c["optimizer_state"]["0"], "momentum_buffer", np.zeros((3, 3),
+                                                                                 np.float32)),
+        "optimizer state: parameter 0: momentum_buffer is float32 of shape (3, 3)"),
+    "lr 1e30": (lambda c, m: _set(m["param_groups"][0], "lr", 1e30),
+                "param group 0: lr is 1e+30, outside [0, 0.1]"),
+    "lr NaN": (lambda c, m: _set(m["param_groups"][0], "lr", float("nan")),
+               "param group 0: lr: expected a finite number, found nan"),
+}
+COMMANDS = {
+    "eval": lambda p, tmp: ["eval", str(p)],
+    "resume": lambda p, tmp: ["train", "ci-mlp", "--resume", str(p), "--epochs", "3",
+                              "--out", str(tmp)],
+    "convert": lambda p, tmp: ["convert", str(p), str(tmp / "w.pt")],
+    "predict": lambda p, tmp: ["predict", str(p), str(tmp / "digit.png")],
+    "export": lambda p, tmp: ["export", str(p), str(tmp / "m.onnx")],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("damage", sorted(TAMPERED))
+def test_a_tampered_checkpoint_is_one_line_naming_the_part(tmp_path, capsys, monkeypatch,
+                                                           no_data, damage, command):
+    import bench.datasets
+
+    monkeypatch.setattr(bench.datasets, "load", lambda *a, **k: pytest.fail("data loaded"))
+    change, message = TAMPERED[damage]
+    path = stepped_checkpoint(tmp_path / "c.npz",
+                              weights_of="ci-cnn" if damage == "another architecture" else None)
+    tamper(path, change)
+    code, err = run(COMMANDS[command](path, tmp_path), capsys)
+    assert code == 1, err
+    assert str(path) in err and message in err
+    assert len(err.strip().splitlines()) == 2  # the line, and where --debug says more
+    assert not (tmp_path / "w.pt").exists() and not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("impl", ["scratch", "torch"])
+def test_an_untampered_checkpoint_passes_every_check(tmp_path, impl):
+    from bench.training import load_checkpoint, resume
+
+    path = stepped_checkpoint(tmp_path / "c.npz", impl=impl)
+    exp, weights, meta, _ = load_checkpoint(path)
+    assert exp.name == "ci-mlp" and meta["optimizer_state"]
+    runner, epoch, _ = resume(path, exp)
+    assert epoch == 0 and runner.lr() == 0.1
+
+
+def test_a_cuda_checkpoint_without_cuda_is_one_line_and_resume_suggests_no_invalid_impl(
+        tmp_path, capsys, monkeypatch, no_data):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    path = tamper(stepped_checkpoint(tmp_path / "c.npz", impl="torch"),
+                  lambda c, m: _set(m, "impl", "torch-cuda"))
+    code, err = run(["eval", str(path)], capsys)
+    assert code == 1 and f"{path}: impl is torch-cuda, but this machine's torch has no CUDA" \
+        in err
+    code, err = run(["train", "ci-mlp", "--impl", "torch", "--resume", str(path)], capsys)
+    assert code == 2 and "holds a torch-cuda run" in err and "--impl torch-cuda" not in err
+    assert "runs only scratch and torch" in err
