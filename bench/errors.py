@@ -76,7 +76,7 @@ def free_bytes(directory: str | os.PathLike | None) -> int | None:
 
 
 def _size(n: int) -> str:
-    return f"{n} bytes" if n < 10_000 else f"{n / 2**20:.1f} MiB"
+    return f"{n} bytes" if n < 2**20 else f"{n / 2**20:.1f} MiB"
 
 
 # What scratch, reference and third-party readers raise for a user's file or argument.

@@ -70,8 +70,16 @@ def temp_file(directory: str | os.PathLike, name: str, *, on_error: OnError | No
     try:
         with contextlib.suppress(OSError):  # not on every platform / file system
             os.fchmod(fd, file_mode())
-        with os.fdopen(fd, "wb") as f:
+        f = os.fdopen(fd, "wb")
+        try:
             yield f, path
+        except BaseException:
+            # Closing flushes the buffer, which a full disk refuses again: the error in
+            # flight already says why, and the one raised here would hide it.
+            with contextlib.suppress(OSError):
+                f.close()
+            raise
+        f.close()
     finally:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()

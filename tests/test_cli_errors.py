@@ -432,3 +432,48 @@ def test_a_cuda_checkpoint_without_cuda_is_one_line_and_resume_suggests_no_inval
     code, err = run(["train", "ci-mlp", "--impl", "torch", "--resume", str(path)], capsys)
     assert code == 2 and "holds a torch-cuda run" in err and "--impl torch-cuda" not in err
     assert "runs only scratch and torch" in err
+
+
+# --- issue 29, 15. messages name the user's path and say what was expected ----------------
+
+def test_predict_on_a_missing_picture_says_so(tmp_path, capsys, monkeypatch):
+    import bench.training.inference as inference
+
+    monkeypatch.setattr(inference, "training_stats", lambda exp, **kw: None)
+    path = stepped_checkpoint(tmp_path / "c.npz")
+    code, err = run(["predict", str(path), str(tmp_path / "nope.png")], capsys)
+    assert code == 1 and f"{tmp_path / 'nope.png'}: no such file; expected a PNG or JPEG" in err
+    assert "Pillow" not in err and "cannot" not in err
+
+
+@pytest.mark.parametrize("command", ["export", "predict", "convert"])
+def test_a_missing_checkpoint_is_called_missing(tmp_path, capsys, command):
+    missing = tmp_path / "nope.npz"
+    argv = {"export": ["export", str(missing), str(tmp_path / "m.onnx")],
+            "predict": ["predict", str(missing), str(tmp_path / "d.png")],
+            "convert": ["convert", str(missing), str(tmp_path / "w.pt")]}[command]
+    code, err = run(argv, capsys)
+    assert code == 1 and f"{missing}: no such file; expected a training checkpoint" in err
+    assert "is not a scratch checkpoint" not in err
+
+
+def test_export_to_an_unwritable_folder_names_the_users_path(tmp_path, capsys, monkeypatch):
+    import bench.compare.onnx as onnx
+
+    monkeypatch.setattr(onnx, "check_onnx", lambda *a, **k: None, raising=False)
+    path = stepped_checkpoint(tmp_path / "c.npz")
+    target = tmp_path / "no-such-dir" / "m.onnx"
+    code, err = run(["export", str(path), str(target), "--check", "0"], capsys)
+    assert code == 1 and str(target) in err and ".part" not in err
+
+
+def test_out_pointing_at_a_file_blames_out(tmp_path, capsys, no_data):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, err = run(["train", "ci-mlp", "--out", str(blocker)], capsys)
+    assert code == 2 and f"--out {blocker} is a file; expected a directory" in err
+    assert records.RESULTS_ENV not in err
+    locked = tmp_path / "proc"
+    code, err = run(["train", "ci-mlp", "--out", "/proc/twinbench-out"], capsys)
+    assert code == 2 and "--out /proc/twinbench-out: cannot write there" in err
+    assert records.RESULTS_ENV not in err and not locked.exists()

@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 import scratch
-from bench.errors import FileFormatError, UserError
+from bench.errors import FileFormatError, UserError, WriteError, free_bytes
 from bench.experiments import Experiment, input_shape, recorded_experiment
 from bench.experiments.registry import DESCRIPTIVE
 from bench.training.history import History
@@ -77,6 +77,28 @@ def outputs(out: Path, exp: Experiment, impl: str, seed: int) -> TrainingOutputs
     return TrainingOutputs(checkpoint=Path(f"{stem}-{impl}.npz"),
                            history=Path(f"{stem}-{impl}.json"),
                            lockstep=Path(f"{stem}-lockstep.json"))
+
+
+# Room a checkpoint's JSON entries (meta, history) take beside its arrays, at most.
+_JSON_ROOM = 2**20
+
+
+def checkpoint_bytes(exp: Experiment) -> int:
+    """The most bytes a checkpoint of `exp` (and its history) takes: the weights, and the
+    optimizer's buffers a step makes (one to three per parameter), and room for its JSON."""
+    state = _stepped_state(exp, "scratch")
+    buffers = sum(np.asarray(v).nbytes for s in state.values() for v in s.values())
+    weights = sum(v.nbytes for v in make_runner("scratch", exp).weights().values())
+    return weights + buffers + _JSON_ROOM
+
+
+def require_space(directory: Path, needed: int) -> None:
+    """Refuse, before a long run, to start one whose files `directory` has no room for."""
+    free = free_bytes(directory)
+    if free is not None and free < needed:
+        raise WriteError(f"cannot write the checkpoints to {directory}: they need about "
+                         f"{needed / 2**20:.1f} MiB, and {free / 2**20:.1f} MiB are free there. "
+                         "Free some space, or pass --out elsewhere")
 
 
 def save_checkpoint(path: Path, runner, history: History) -> None:
