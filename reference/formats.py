@@ -111,9 +111,7 @@ def _reason(err: Exception) -> str:
     for line in lines:
         if "unsupported global" in line.lower() or "Unsupported operand" in line:
             return line.removeprefix("WeightsUnpickler error: ").split(" Please use")[0]
-    advice = ("Weights only load failed", "Check the documentation")
-    said = [line for line in lines if not line.startswith(advice)]
-    return said[-1] if said else type(err).__name__
+    return lines[-1] if lines else type(err).__name__
 
 
 def _to_torch(obj: Mapping, prefix: str) -> dict:

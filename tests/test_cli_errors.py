@@ -375,6 +375,10 @@ TAMPERED = {
         lambda c, m: _set(c["optimizer_state"]["0"], "momentum_buffer", np.zeros((3, 3),
                                                                                  np.float32)),
         "optimizer state: parameter 0: momentum_buffer is float32 of shape (3, 3)"),
+    "unknown buffer": (
+        lambda c, m: _set(c["optimizer_state"]["0"], "exp_avg", np.zeros((512, 784),
+                                                                          np.float32)),
+        "optimizer state: parameter 0: expected the buffers ['momentum_buffer'], found"),
     "lr 1e30": (lambda c, m: _set(m["param_groups"][0], "lr", 1e30),
                 "param group 0: lr is 1e+30, outside [0, 0.1]"),
     "lr NaN": (lambda c, m: _set(m["param_groups"][0], "lr", float("nan")),
