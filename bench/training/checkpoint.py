@@ -30,7 +30,7 @@ import numpy as np
 
 import scratch
 from bench.errors import FileFormatError, UserError, WriteError, free_bytes
-from bench.experiments import Experiment, input_shape, recorded_experiment
+from bench.experiments import Experiment, recorded_experiment
 from bench.experiments.registry import DESCRIPTIVE
 from bench.training.history import History
 from bench.training.runners import load_scheduler_state, make_runner, scheduler_state_json
@@ -273,11 +273,11 @@ def _check_optimizer(meta: dict, fresh) -> None:
             arr, want = np.asarray(buffers[key]), np.asarray(want)
             if arr.dtype.kind not in "biuf" or not np.isfinite(arr).all():
                 raise ValueError(f"parameter {i}: {key} must hold finite numbers, found "
-                                 f"{arr.dtype} {arr!r:.60}")
+                                 f"{arr.dtype} of shape {arr.shape}")
             if want.ndim == 0:  # a step count
                 if arr.ndim != 0 or arr < 0:
-                    raise ValueError(f"parameter {i}: {key} is {arr!r:.40}, expected a count "
-                                     ">= 0")
+                    raise ValueError(f"parameter {i}: {key} is {arr.dtype} of shape "
+                                     f"{arr.shape}, expected a count >= 0")
             elif arr.shape != want.shape or arr.dtype != want.dtype:
                 raise ValueError(f"parameter {i}: {key} is {arr.dtype} of shape {arr.shape}, "
                                  f"expected {want.dtype} of shape {want.shape}, the "
@@ -287,10 +287,15 @@ def _check_optimizer(meta: dict, fresh) -> None:
 def _stepped_state(exp: Experiment, impl: str) -> dict[str, dict]:
     """The per-parameter optimizer state a run of `exp` holds after a step, by parameter
     index: what each saved parameter's state must look like (its buffers, their shapes
-    and dtypes). Found by one step of a fresh runner on a batch of two zero inputs."""
+    and dtypes). Found by one optimizer step of a fresh runner on zero gradients (no
+    training step: the model never runs)."""
+    import torch
+
     runner = make_runner(impl, exp)
-    x = np.zeros((2, *input_shape(exp)), np.dtype(exp.dtype))  # (2, *input)
-    runner.train_step(x, np.zeros(2, np.int64))
+    for group in runner.optimizer.param_groups:
+        for p in group["params"]:
+            p.grad = torch.zeros_like(p) if torch.is_tensor(p) else np.zeros_like(p.data)
+    runner.optimizer.step()
     return {str(i): s for i, s in runner.optimizer_state()["state"].items()}
 
 
