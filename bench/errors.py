@@ -17,9 +17,19 @@ scratch and reference (which may not import bench) and the readers of pictures,
 weights and ONNX files raise ValueError, FileNotFoundError and their kin. The
 commands that hand a user's file to them turn these into `UserError` with
 `user_error`.
+
+A write the machine refuses (a full disk or quota, a read-only file system, no
+permission) is the user's to fix too: `write_error` is the one place that turns such an
+OSError, from any writer (they all go through `scratch.atomic`, which names the target
+file), into a `WriteError` saying which file, why, and how much space it needed; `main`
+of the command line applies it to every command.
 """
 
 from __future__ import annotations
+
+import errno
+import os
+import shutil
 
 
 class UserError(Exception):
@@ -29,6 +39,44 @@ class UserError(Exception):
 class FileFormatError(UserError, ValueError):
     """A file twinbench reads (checkpoint, record, manifest, README) is not what it should
     be; the message names the file."""
+
+
+class WriteError(UserError, OSError):
+    """A file could not be written: its directory is full, read-only or not ours."""
+
+
+# The errnos of a refused write that the user fixes: space, quota, read-only, permission.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def write_error(err: OSError) -> WriteError | None:
+    """`err` as one line naming the file, the reason and, for a full disk, the space the
+    write needed and the space left; None when `err` is not a refused write (a bug)."""
+    if err.errno not in WRITE_ERRNOS:
+        return None
+    where = err.filename or "a file"
+    # Permission is refused to readers too: only space and read-only are surely a write.
+    verb = "cannot use" if err.errno in (errno.EACCES, errno.EPERM) else "cannot write"
+    text = f"{verb} {where}: {err.strerror or err}"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        needed = getattr(err, "bytes_needed", None)
+        text += f"; it needed {_size(needed)}" if needed is not None else ""
+        free = free_bytes(os.path.dirname(os.fspath(where)) if err.filename else None)
+        text += f", and {_size(free)} are free there" if free is not None else ""
+        text += ". Free some space, or write elsewhere"
+    return WriteError(text)
+
+
+def free_bytes(directory: str | os.PathLike | None) -> int | None:
+    """Bytes free to the user in `directory`'s file system, or None if it cannot be told."""
+    try:
+        return shutil.disk_usage(directory).free if directory else None
+    except OSError:
+        return None
+
+
+def _size(n: int) -> str:
+    return f"{n} bytes" if n < 2**20 else f"{n / 2**20:.1f} MiB"
 
 
 # What scratch, reference and third-party readers raise for a user's file or argument.

@@ -13,6 +13,11 @@ ones, matched by the one pattern, `STALE_PATTERN`.
 Files get the mode a plain `open` would give under the user's umask
 (`file_mode`), not mkstemp's 0600. scratch.save, reference's writers and every
 writer in bench use this module.
+
+A write that fails (a full disk, a read-only or refusing directory) raises an OSError
+naming the target, never the temporary, with `bytes_needed` set to the size of the data
+where it is known (None for a streaming writer); `on_error` receives that same error and
+may turn it into the caller's.
 """
 
 from __future__ import annotations
@@ -59,15 +64,22 @@ def temp_file(directory: str | os.PathLike, name: str, *, on_error: OnError | No
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=PART_SUFFIX)
     except OSError as err:
-        if on_error is None:
-            raise
-        raise on_error(err) from err
+        named = at_target(err, Path(directory) / name, None)
+        raise (named if on_error is None else on_error(named)) from err
     path = Path(tmp)
     try:
         with contextlib.suppress(OSError):  # not on every platform / file system
             os.fchmod(fd, file_mode())
-        with os.fdopen(fd, "wb") as f:
+        f = os.fdopen(fd, "wb")
+        try:
             yield f, path
+        except BaseException:
+            # Closing flushes the buffer, which a full disk refuses again: the error in
+            # flight already says why, and the one raised here would hide it.
+            with contextlib.suppress(OSError):
+                f.close()
+            raise
+        f.close()
     finally:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -84,6 +96,8 @@ def write_atomic(path: str | os.PathLike, data: Data, *, overwrite: bool = True,
     given, as a temporary file the directory refuses does.
     """
     path = Path(os.path.abspath(path))
+    size = None if callable(data) else len(data.encode("utf-8") if isinstance(data, str)
+                                            else data)
     with temp_file(path.parent, path.name, on_error=on_error) as (f, tmp):
         try:
             if callable(data):
@@ -97,10 +111,20 @@ def write_atomic(path: str | os.PathLike, data: Data, *, overwrite: bool = True,
             else:
                 os.link(tmp, path)
         except OSError as err:  # a full disk, a directory in the way: say what to fix
-            if on_error is None or isinstance(err, FileExistsError):
+            if isinstance(err, FileExistsError) and not overwrite:
                 raise
-            raise on_error(err) from err
+            named = at_target(err, path, size)
+            raise (named if on_error is None else on_error(named)) from err
     _fsync_dir(path.parent)
+
+
+def at_target(err: OSError, path: Path, size: int | None) -> OSError:
+    """`err` as it reads to the user: naming `path`, the file they asked for, instead of
+    the temporary (or of no file, as a full disk's write does), and carrying `bytes_needed`,
+    the size of the data, where known."""
+    named = OSError(err.errno, err.strerror or str(err), os.fspath(path))  # its subclass
+    named.bytes_needed = size
+    return named
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -23,6 +23,7 @@ umask allows, as `open` would give.
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 import zlib
@@ -253,17 +254,40 @@ def _nest(flat: dict[str, np.ndarray], path: str) -> dict:
     return out
 
 
+# The safetensors dtypes NumPy holds; bfloat16 and the float8 kinds it has no type for.
+_SAFETENSORS_NUMPY = ("F64", "F32", "F16", "I64", "I32", "I16", "I8", "U64", "U32", "U16",
+                      "U8", "BOOL")
+_MAX_HEADER = 100 * 2**20  # the safetensors package's own limit on the header
+
+
+def _check_safetensors_dtypes(header: bytes, path: str) -> None:
+    """Refuse, naming it, a tensor of a dtype NumPy cannot hold (the package would raise a
+    TypeError of its own for it); a header that is not JSON is left to the package."""
+    try:
+        entries = json.loads(header)
+    except ValueError:
+        return
+    for name, entry in entries.items() if isinstance(entries, dict) else ():
+        dtype = entry.get("dtype") if isinstance(entry, dict) else None
+        if name != "__metadata__" and dtype is not None and dtype not in _SAFETENSORS_NUMPY:
+            raise ValueError(f"{path}: tensor {name!r} has dtype {dtype}, which NumPy cannot "
+                             f"hold; expected one of {', '.join(_SAFETENSORS_NUMPY)} (convert "
+                             "it to float32 first, e.g. tensor.float() in torch)")
+
+
 def _load_safetensors(path: str, max_bytes: int) -> dict[str, np.ndarray]:
     st = _safetensors()
     try:
         with open(path, "rb") as f:
             header_len = int.from_bytes(f.read(8), "little")  # the format's first 8 bytes
+            header = f.read(min(header_len, _MAX_HEADER))
         data_bytes = os.path.getsize(path) - 8 - header_len
     except OSError as err:
         raise ValueError(f"{path} is not a readable .safetensors file: {err}") from err
     if data_bytes > max_bytes:
         raise ValueError(f"{path}: its tensors hold {data_bytes} bytes, more than max_bytes "
                          f"({max_bytes}); pass scratch.load(path, max_bytes=...) to read it")
+    _check_safetensors_dtypes(header, path)
     try:
         with st.safe_open(path, framework="numpy") as f:
             metadata = f.metadata() or {}

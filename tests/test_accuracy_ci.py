@@ -68,8 +68,8 @@ def test_train_and_eval_commands(mnist_subset, tmp_path, capsys):
                      "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "test_accuracy" in out and "scratch epoch 1:" in out  # the per-epoch table and log
-    ckpt = tmp_path / "ci-mlp-scratch.npz"
-    assert ckpt.exists() and (tmp_path / "ci-mlp-scratch.json").exists()
+    ckpt = tmp_path / "ci-mlp-seed0-float32-scratch.npz"
+    assert ckpt.exists() and (tmp_path / "ci-mlp-seed0-float32-scratch.json").exists()
     assert cli.main(["eval", str(ckpt)]) == 0
     out = capsys.readouterr().out
     assert "test accuracy" in out and "confusion matrix" in out

@@ -59,7 +59,7 @@ def test_train_and_eval_commands_on_images(mnist_images, tmp_path, capsys):
         assert cli.main(["train", "ci-cnn", "--epochs", "1", "--no-progress",
                          "--out", str(tmp_path)]) == 0
         assert "scratch epoch 1:" in capsys.readouterr().out
-        assert cli.main(["eval", str(tmp_path / "ci-cnn-scratch.npz")]) == 0
+        assert cli.main(["eval", str(tmp_path / "ci-cnn-seed0-float32-scratch.npz")]) == 0
     out = capsys.readouterr().out
     acc = float(out.split("test accuracy ")[1].split("%")[0])
     assert acc >= 90.0  # one epoch on 10,000 images

@@ -298,7 +298,7 @@ DRIVER = textwrap.dedent('''
             steps["n"], steps["at"] = 0, 2 + 1  # epoch 2, step 1 (2 steps an epoch)
             codes[name, impl, "cut"] = cli.main(["train", *common, "--out", out + "/b"])
             steps["at"] = None
-            ckpt = f"{out}/b/{name}-{impl}.npz"
+            ckpt = f"{out}/b/{name}-seed0-float32-{impl}.npz"
             codes[name, impl, "resumed"] = cli.main(["train", *common, "--out", out + "/b",
                                                      "--resume", ckpt])
     print(json.dumps({" ".join(k): v for k, v in codes.items()}))
@@ -318,7 +318,7 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_weights_bit_for_bit(tmp_path
     assert "Continue with:\n  twinbench train tiny-adam --impl torch --resume" in out.stderr
     for opt in ("sgd", "adam", "adamw"):
         for impl in ("scratch", "torch"):
-            name = f"tiny-{opt}-{impl}"
+            name = f"tiny-{opt}-seed0-float32-{impl}"
             a = scratch.load(tmp_path / "a" / f"{name}.npz")
             b = scratch.load(tmp_path / "b" / f"{name}.npz")
             assert json.loads(str(b["meta"]))["epoch"] == 3
@@ -328,3 +328,156 @@ def test_ctrl_c_then_resume_gives_the_uninterrupted_weights_bit_for_bit(tmp_path
             for i, s in a.get("optimizer_state", {}).items():
                 for k, v in s.items():
                     np.testing.assert_array_equal(b["optimizer_state"][i][k], v)
+
+
+# --- issue 29, 6. the whole checkpoint is checked before any data loads ---------------------
+
+def stepped_checkpoint(path: Path, of: str = "ci-mlp", impl: str = "scratch",
+                       weights_of: str | None = None) -> Path:
+    """A checkpoint of `of` after one training step (so the optimizer holds momentum
+    buffers), with the weights of experiment `weights_of` when given."""
+    exp = get_experiment(of)
+    runner = make_runner(impl, get_experiment(weights_of or of))
+    rng = np.random.default_rng(0)
+    if weights_of is None:
+        runner.train_step(rng.standard_normal((50, 784)).astype(np.float32),
+                          rng.integers(0, 10, 50))
+    save_checkpoint(path, runner, History(exp.to_dict(), impl))
+    return path
+
+
+def tamper(path: Path, change) -> Path:
+    """Rewrite the checkpoint at `path` with `change(ckpt, meta)` applied."""
+    ckpt = scratch.load(path)
+    meta = json.loads(str(ckpt["meta"]))
+    change(ckpt, meta)
+    ckpt["meta"] = json.dumps(meta)
+    scratch.save(ckpt, path)
+    return path
+
+
+def _set(d: dict, key, value):
+    d[key] = value
+
+
+TAMPERED = {
+    "another architecture": (lambda c, m: None, "weights do not fit experiment 'ci-mlp'"),
+    "scheduler not JSON": (lambda c, m: _set(m, "scheduler", "{not json"), "scheduler state"),
+    "scheduler field type": (
+        lambda c, m: _set(m, "scheduler", json.dumps({**json.loads(m["scheduler"]),
+                                                      "gamma": "fast"})),
+        "scheduler state: gamma: expected a number, found 'fast'"),
+    "param_groups removed": (lambda c, m: m.pop("param_groups"),
+                             "optimizer state: expected 1 param group(s), found None"),
+    "param_groups replaced": (lambda c, m: _set(m, "param_groups", [{"lr": 0.1}]),
+                              "optimizer state: param group 0: expected the fields"),
+    "momentum buffer shape": (
+        lambda c, m: _set(c["optimizer_state"]["0"], "momentum_buffer", np.zeros((3, 3),
+                                                                                 np.float32)),
+        "optimizer state: parameter 0: momentum_buffer is float32 of shape (3, 3)"),
+    "unknown buffer": (
+        lambda c, m: _set(c["optimizer_state"]["0"], "exp_avg", np.zeros((512, 784),
+                                                                          np.float32)),
+        "optimizer state: parameter 0: expected the buffers ['momentum_buffer'], found"),
+    "lr 1e30": (lambda c, m: _set(m["param_groups"][0], "lr", 1e30),
+                "param group 0: lr is 1e+30, outside [0, 0.1]"),
+    "lr NaN": (lambda c, m: _set(m["param_groups"][0], "lr", float("nan")),
+               "param group 0: lr: expected a finite number, found nan"),
+}
+COMMANDS = {
+    "eval": lambda p, tmp: ["eval", str(p)],
+    "resume": lambda p, tmp: ["train", "ci-mlp", "--resume", str(p), "--epochs", "3",
+                              "--out", str(tmp)],
+    "convert": lambda p, tmp: ["convert", str(p), str(tmp / "w.pt")],
+    "predict": lambda p, tmp: ["predict", str(p), str(tmp / "digit.png")],
+    "export": lambda p, tmp: ["export", str(p), str(tmp / "m.onnx")],
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("damage", sorted(TAMPERED))
+def test_a_tampered_checkpoint_is_one_line_naming_the_part(tmp_path, capsys, monkeypatch,
+                                                           no_data, damage, command):
+    import bench.datasets
+
+    monkeypatch.setattr(bench.datasets, "load", lambda *a, **k: pytest.fail("data loaded"))
+    change, message = TAMPERED[damage]
+    path = stepped_checkpoint(tmp_path / "c.npz",
+                              weights_of="ci-cnn" if damage == "another architecture" else None)
+    tamper(path, change)
+    code, err = run(COMMANDS[command](path, tmp_path), capsys)
+    assert code == 1, err
+    assert str(path) in err and message in err
+    assert len(err.strip().splitlines()) == 2  # the line, and where --debug says more
+    assert not (tmp_path / "w.pt").exists() and not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("impl", ["scratch", "torch"])
+def test_an_untampered_checkpoint_passes_every_check(tmp_path, impl):
+    from bench.training import load_checkpoint, resume
+
+    path = stepped_checkpoint(tmp_path / "c.npz", impl=impl)
+    exp, weights, meta, _ = load_checkpoint(path)
+    assert exp.name == "ci-mlp" and meta["optimizer_state"]
+    runner, epoch, _ = resume(path, exp)
+    assert epoch == 0 and runner.lr() == 0.1
+
+
+def test_a_cuda_checkpoint_without_cuda_is_one_line_and_resume_suggests_no_invalid_impl(
+        tmp_path, capsys, monkeypatch, no_data):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    path = tamper(stepped_checkpoint(tmp_path / "c.npz", impl="torch"),
+                  lambda c, m: _set(m, "impl", "torch-cuda"))
+    code, err = run(["eval", str(path)], capsys)
+    assert code == 1 and f"{path}: impl is torch-cuda, but this machine's torch has no CUDA" \
+        in err
+    code, err = run(["train", "ci-mlp", "--impl", "torch", "--resume", str(path)], capsys)
+    assert code == 2 and "holds a torch-cuda run" in err and "--impl torch-cuda" not in err
+    assert "runs only scratch and torch" in err
+
+
+# --- issue 29, 15. messages name the user's path and say what was expected ----------------
+
+def test_predict_on_a_missing_picture_says_so(tmp_path, capsys, monkeypatch):
+    import bench.training.inference as inference
+
+    monkeypatch.setattr(inference, "training_stats", lambda exp, **kw: None)
+    path = stepped_checkpoint(tmp_path / "c.npz")
+    code, err = run(["predict", str(path), str(tmp_path / "nope.png")], capsys)
+    assert code == 1 and f"{tmp_path / 'nope.png'}: no such file; expected a PNG or JPEG" in err
+    assert "Pillow" not in err and "cannot" not in err
+
+
+@pytest.mark.parametrize("command", ["export", "predict", "convert"])
+def test_a_missing_checkpoint_is_called_missing(tmp_path, capsys, command):
+    missing = tmp_path / "nope.npz"
+    argv = {"export": ["export", str(missing), str(tmp_path / "m.onnx")],
+            "predict": ["predict", str(missing), str(tmp_path / "d.png")],
+            "convert": ["convert", str(missing), str(tmp_path / "w.pt")]}[command]
+    code, err = run(argv, capsys)
+    assert code == 1 and f"{missing}: no such file; expected a training checkpoint" in err
+    assert "is not a scratch checkpoint" not in err
+
+
+def test_export_to_an_unwritable_folder_names_the_users_path(tmp_path, capsys, monkeypatch):
+    import bench.compare.onnx as onnx
+
+    monkeypatch.setattr(onnx, "check_onnx", lambda *a, **k: None, raising=False)
+    path = stepped_checkpoint(tmp_path / "c.npz")
+    target = tmp_path / "no-such-dir" / "m.onnx"
+    code, err = run(["export", str(path), str(target), "--check", "0"], capsys)
+    assert code == 1 and str(target) in err and ".part" not in err
+
+
+def test_out_pointing_at_a_file_blames_out(tmp_path, capsys, no_data):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    code, err = run(["train", "ci-mlp", "--out", str(blocker)], capsys)
+    assert code == 2 and f"--out {blocker} is a file; expected a directory" in err
+    assert records.RESULTS_ENV not in err
+    locked = tmp_path / "proc"
+    code, err = run(["train", "ci-mlp", "--out", "/proc/twinbench-out"], capsys)
+    assert code == 2 and "--out /proc/twinbench-out: cannot write there" in err
+    assert records.RESULTS_ENV not in err and not locked.exists()

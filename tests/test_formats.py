@@ -223,3 +223,98 @@ def test_convert_names_a_pt_that_is_no_state_dict(tmp_path, capsys, rng):
     assert cli.main(["convert", str(tmp_path / "model.pt"), str(tmp_path / "w.npz")]) == 1
     err = capsys.readouterr().err
     assert "expected a torch state_dict file" in err and "Sequential" in err
+
+
+# --- convert never destroys a training checkpoint ------------------------------------------
+
+@pytest.mark.parametrize("link", ["same", "symlink", "hardlink"])
+def test_convert_refuses_to_write_onto_its_input(tmp_path, capsys, link):
+    _, _, ckpt = _ci_checkpoint(tmp_path)
+    before = ckpt.read_bytes()
+    out = {"same": ckpt, "symlink": tmp_path / "s.npz", "hardlink": tmp_path / "h.npz"}[link]
+    if link == "symlink":
+        out.symlink_to(ckpt)
+    elif link == "hardlink":
+        os.link(ckpt, out)
+    assert cli.main(["convert", str(ckpt), str(out), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert f"{out} is the input file {ckpt} itself" in err and "Traceback" not in err
+    assert ckpt.read_bytes() == before
+
+
+def test_convert_overwrites_a_training_checkpoint_only_with_force(tmp_path, capsys):
+    _, weights, ckpt = _ci_checkpoint(tmp_path)
+    other = tmp_path / "other.npz"
+    ckpt.rename(other)
+    _ci_checkpoint(tmp_path)  # a second checkpoint, at ckpt: the one OUT would destroy
+    before = ckpt.read_bytes()
+    assert cli.main(["convert", str(other), str(ckpt)]) == 1
+    err = capsys.readouterr().err
+    assert f"{ckpt} holds a training checkpoint" in err and "--force" in err
+    assert ckpt.read_bytes() == before
+    assert cli.main(["convert", str(other), str(ckpt), "--force"]) == 0
+    assert_same_state(read_weights_file(ckpt, "ci-mlp")[1], weights)
+    assert cli.main(["convert", str(other), str(tmp_path / "w.npz")]) == 0
+    assert cli.main(["convert", str(other), str(tmp_path / "w.npz")]) == 0  # bare: replaced
+
+
+# --- issue 29, 11: dtypes NumPy lacks, tensors without data, small files of huge tensors ---
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float8_e4m3fn, torch.float8_e5m2])
+@pytest.mark.parametrize("command", ["convert", "predict", "export", "eval"])
+def test_a_safetensors_of_a_dtype_numpy_lacks_is_one_line(tmp_path, capsys, dtype, command):
+    path = tmp_path / "w.safetensors"
+    safetensors.torch.save_file({"0.weight": torch.zeros(3, dtype=dtype),
+                                 "0.bias": torch.zeros(3)}, path)
+    argv = {"convert": ["convert", str(path), str(tmp_path / "o.npz")],
+            "predict": ["predict", str(path), str(tmp_path / "d.png"), "--experiment", "ci-mlp"],
+            "export": ["export", str(path), str(tmp_path / "o.onnx"), "--experiment", "ci-mlp"],
+            "eval": ["eval", str(path)]}[command]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and str(path) in err
+    name = {torch.bfloat16: "BF16", torch.float8_e4m3fn: "F8_E4M3",
+            torch.float8_e5m2: "F8_E5M2"}[dtype]
+    assert f"tensor '0.weight' has dtype {name}, which NumPy cannot hold" in err
+
+
+def test_a_pt_holding_a_meta_tensor_is_one_line(tmp_path, capsys):
+    path = tmp_path / "m.pt"
+    torch.save({"w": torch.zeros(3, device="meta")}, path)
+    assert cli.main(["convert", str(path), str(tmp_path / "o.npz")]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: expected tensors with data, but tensor 'w' is on the meta device" in err
+
+
+def test_a_small_pt_of_a_huge_tensor_is_refused_by_scratchs_size_limit(tmp_path):
+    """An expanded view of a one-element storage: 1.5 kB on disk, 4 MB once copied out."""
+    path = tmp_path / "zeros.pt"
+    torch.save({"w": torch.zeros(1).expand(10**6)}, path)
+    assert path.stat().st_size < 4000
+    with pytest.raises(ValueError, match=r"its tensors hold 4000000 bytes, more than max_bytes"):
+        formats.load(path, max_bytes=10**6)
+    assert formats.load(path)["w"].shape == (10**6,)  # under the default limit: it loads
+    torch.save({"w": torch.zeros(2 * 10**5)}, path)  # 800 kB of storage
+    with pytest.raises(ValueError, match=r"its storages hold 800000 bytes"):
+        formats.load(path, max_bytes=10**5)
+
+
+def test_the_default_limit_is_scratchs(tmp_path, monkeypatch):
+    from scratch import serialization
+
+    assert formats.load.__kwdefaults__["max_bytes"] == serialization.DEFAULT_MAX_BYTES
+
+
+def test_a_malicious_pt_refusal_says_what_was_expected_and_found(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"w": Evil()}, path)
+    with pytest.raises(ValueError) as caught:
+        formats.load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: expected a torch state_dict file")
+    assert "GLOBAL posix.system" in message or "GLOBAL nt.system" in message
+    assert "Check the documentation" not in message

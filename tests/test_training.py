@@ -134,17 +134,28 @@ def test_an_interrupted_run_resumes_bit_for_bit(impl, optimizer, schedule, tmp_p
         assert runner.weights()[key].dtype == w.dtype
 
 
-def test_a_runs_files_are_named_by_experiment_and_twin(tmp_path):
-    """The names `outputs` promises: <experiment>-<impl>.npz and .json, a lockstep report by
-    its dtype; not the seed, so a run with another seed replaces the files (by design)."""
+def test_a_runs_files_are_named_by_everything_its_options_vary(tmp_path):
+    """The names `outputs` promises: <experiment>-seed<seed>-<dtype>-<impl>.npz and .json, a
+    lockstep report in place of the twin; runs of another seed or dtype into the same
+    directory keep their own files."""
     exp = get_experiment("ci-mlp")
-    assert outputs(tmp_path, exp, "torch") == (tmp_path / "ci-mlp-torch.npz",
-                                               tmp_path / "ci-mlp-torch.json",
-                                               tmp_path / "ci-mlp-lockstep-float32.json")
-    assert outputs(tmp_path, exp.with_overrides(seed=3), "torch") == \
-        outputs(tmp_path, exp, "torch")
-    assert outputs(tmp_path, exp.with_overrides(dtype="float64"), "both").lockstep == \
-        tmp_path / "ci-mlp-lockstep-float64.json"
+    assert outputs(tmp_path, exp, "torch", 0) == (tmp_path / "ci-mlp-seed0-float32-torch.npz",
+                                                  tmp_path / "ci-mlp-seed0-float32-torch.json",
+                                                  tmp_path / "ci-mlp-seed0-float32-lockstep.json")
+    assert outputs(tmp_path, exp.with_overrides(seed=3), "torch", 3).checkpoint == \
+        tmp_path / "ci-mlp-seed3-float32-torch.npz"
+    assert outputs(tmp_path, exp.with_overrides(dtype="float64"), "both", 0).lockstep == \
+        tmp_path / "ci-mlp-seed0-float64-lockstep.json"
+
+
+def test_two_seeds_trained_into_one_directory_keep_both_checkpoints(tmp_path):
+    data = toy_data(n_train=100, n_test=50)
+    _, a = train_twin(TOY.with_overrides(epochs=1), "scratch", data, tmp_path,
+                      show_progress=False)
+    _, b = train_twin(TOY.with_overrides(epochs=1, seed=1), "scratch", data, tmp_path,
+                      show_progress=False)
+    assert a.checkpoint != b.checkpoint
+    assert [read_checkpoint(p.checkpoint)[2].experiment["seed"] for p in (a, b)] == [0, 1]
 
 
 def _stop_scratch_at(monkeypatch, call: int | None) -> None:
@@ -167,14 +178,14 @@ def test_train_twin_writes_its_outputs_and_ctrl_c_names_the_last_complete_epoch(
     exp = TOY.with_overrides(epochs=2)
     data = toy_data(n_train=100, n_test=50)  # 2 steps an epoch
     history, paths = train_twin(exp, "scratch", data, tmp_path / "a", show_progress=False)
-    assert paths == outputs(tmp_path / "a", exp, "scratch")
+    assert paths == outputs(tmp_path / "a", exp, "scratch", exp.seed)
     assert read_checkpoint(paths.checkpoint)[1]["epoch"] == 2
     assert json.loads(paths.history.read_text()) == json.loads(history.to_json())
     # Interrupted in epoch 2: the checkpoint this run wrote holds epoch 1.
     _stop_scratch_at(monkeypatch, 2 + 1)
     with pytest.raises(TrainingInterrupted) as stop:
         train_twin(exp, "scratch", data, tmp_path / "b", show_progress=False)
-    b = outputs(tmp_path / "b", exp, "scratch").checkpoint
+    b = outputs(tmp_path / "b", exp, "scratch", exp.seed).checkpoint
     assert (stop.value.impl, stop.value.checkpoint, stop.value.epoch) == ("scratch", b, 1)
     # Interrupted in epoch 1 beside an earlier run's checkpoint: that file is not this run's.
     _stop_scratch_at(monkeypatch, 1)

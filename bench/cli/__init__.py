@@ -11,6 +11,8 @@ parser and the checked numeric types every command shares.
 that cannot be had, a file that is not what it should be, a diverged run) as
 one message naming the file and what was wrong, with exit status 1, and Ctrl-C
 with status 130; any other exception is a bug and keeps its traceback.
+A write the machine refuses (a full disk, a read-only file system) is one such line
+too (`bench.errors.write_error`), whichever command wrote.
 `--debug` or TWINBENCH_DEBUG=1 shows the traceback of a user error too.
 """
 
@@ -69,13 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.errors import UserError
+    from bench.errors import UserError, write_error
     from bench.results.records import ResultsDirError
 
     args = build_parser().parse_args(argv)
     debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
-        return int(args.func(args) or 0)
+        try:
+            return int(args.func(args) or 0)
+        except OSError as err:  # a full disk or read-only file system: the user's to fix
+            refused = None if isinstance(err, UserError) else write_error(err)
+            if refused is None:
+                raise
+            raise refused from err
     except ResultsDirError as err:
         if debug:
             raise

@@ -6,7 +6,8 @@ gets the model's state dict in the format its suffix names, the one torch's
 `safetensors.torch.load_file` for .safetensors). When the experiment is known
 (from IN, or --experiment) the weights are checked against its model first,
 and a .safetensors OUT records it, so `predict`, `export` and `demo` need no
---experiment for it.
+--experiment for it. OUT may not be IN, and a training checkpoint is overwritten by
+bare weights only with --force.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def _convert(args: argparse.Namespace) -> int:
         exp, weights = read_weights_file(Path(args.input), args.experiment, required=False)
         if exp is not None:
             check_fits(exp, weights, args.input)
-        write_weights_file(Path(args.output), weights, exp)
+        write_weights_file(Path(args.output), weights, exp, source=Path(args.input),
+                           force=args.force)
     except INPUT_ERRORS as err:
         raise user_error(err) from err
     what = f"experiment {exp.name}" if exp is not None else "experiment not recorded"
@@ -39,4 +41,7 @@ def add_command(sub) -> None:
     c.add_argument("output", metavar="OUT", help="file to write: .npz, .safetensors or .pt")
     c.add_argument("--experiment", help="the experiment the weights are for, when IN does "
                    "not say (a .pt or .npz state dict)")
+    c.add_argument("--force", action="store_true",
+                   help="overwrite OUT even if it holds a training checkpoint (its history "
+                        "and optimizer state are lost)")
     c.set_defaults(func=_convert, parser=c)

@@ -1,8 +1,10 @@
 """`twinbench eval`: test accuracy, loss and confusion matrix of a training checkpoint.
 
 The model is the registry's experiment the checkpoint names (with its epochs, seed
-and dtype), checked against the checkpoint's record before anything is built; a
-file that is not such a checkpoint is refused with a message naming it.
+and dtype), checked against the checkpoint's record, and the checkpoint's weights,
+optimizer and scheduler state against it, before anything is built or any data
+loads; a file that is not such a checkpoint is refused with a message naming it
+and the part that is wrong.
 """
 
 from __future__ import annotations
@@ -18,20 +20,13 @@ def _eval(args: argparse.Namespace) -> int:
 
     from bench.datasets import class_names
     from bench.measure.accuracy import confusion_matrix
-    from bench.training import (
-        checkpoint_experiment,
-        evaluate,
-        load_data,
-        make_runner,
-        read_checkpoint,
-    )
+    from bench.training import evaluate, load_checkpoint, load_data, make_runner
 
     path = Path(args.checkpoint)
     if not path.is_file():
         fail(args, f"no such checkpoint file: {path}")
-    weights, meta, history = read_checkpoint(path)
-    # Built from the registry's recipe, once the checkpoint's record is checked against it.
-    exp = checkpoint_experiment(path, history)
+    # Built from the registry's recipe, once the whole checkpoint is checked against it.
+    exp, weights, meta, _ = load_checkpoint(path)
     runner = make_runner(meta["impl"], exp)
     runner.load_weights(weights)
     data = load_data(exp, data_dir=args.data_dir)

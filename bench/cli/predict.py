@@ -10,6 +10,7 @@ classified, and the exit status is 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def _predict(args: argparse.Namespace) -> int:
     status = 0
     for path in args.images:
         try:
+            if not os.path.lexists(path):  # else Pillow's reader would call it unreadable
+                raise FileNotFoundError(f"{path}: no such file; expected a PNG or JPEG picture")
             image = load_image(path, box=twins.box)  # uint8 (28, 28)
         except INPUT_ERRORS as err:  # this picture only: the others are still classified
             print(f"twinbench predict: {err}", file=sys.stderr)

@@ -63,14 +63,40 @@ def _say_how_to_resume(exp, stop) -> None:
               f"{exp.name} --impl {stop.impl} --resume {stop.checkpoint}", file=sys.stderr)
 
 
+def _out_dir(args: argparse.Namespace, ensure_writable, runs_root) -> Path:
+    """--out, or train/ under the runs directory, proven writable; a refusal of --out
+    names --out, not the runs directory's variable."""
+    from bench.results.records import ResultsDirError
+
+    if args.out is None:
+        return ensure_writable(runs_root() / "train")
+    if args.out.exists() and not args.out.is_dir():
+        raise ResultsDirError(f"--out {args.out} is a file; expected a directory for the "
+                              "checkpoints and histories")
+    try:
+        return ensure_writable(args.out)
+    except ResultsDirError as err:
+        why = getattr(err.__cause__, "strerror", None) or err.__cause__ or err
+        raise ResultsDirError(f"--out {args.out}: cannot write there: {why}") from err
+
+
 def _train(args: argparse.Namespace) -> int:
     from bench.compare.lockstep import run_lockstep
     from bench.results.records import ensure_writable, runs_root
-    from bench.training import TrainingInterrupted, load_data, outputs, train_twin
+    from bench.training import (
+        TrainingInterrupted,
+        checkpoint_bytes,
+        load_data,
+        outputs,
+        require_space,
+        train_twin,
+    )
     from scratch.atomic import write_atomic
 
     exp = _experiment(args)
-    out = ensure_writable(args.out or runs_root() / "train")
+    out = _out_dir(args, ensure_writable, runs_root)
+    impls = ["scratch", "torch"] if args.impl == "both" else [args.impl]
+    require_space(out, checkpoint_bytes(exp) * (1 if args.lockstep else len(impls)))
     data = load_data(exp, data_dir=args.data_dir)
     print(f"{exp.name}: {exp.description}\n{len(data.y_train)} training and "
           f"{len(data.y_test)} test images of {exp.dataset}, {exp.dtype}, seed {exp.seed}, "
@@ -79,7 +105,7 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.lockstep:
         report = run_lockstep(exp, data, show_progress=progress)
-        path = outputs(out, exp, "both").lockstep
+        path = outputs(out, exp, "both", exp.seed).lockstep
         write_atomic(path, report.to_json())
         print(f"lockstep, {report.steps} steps: max loss diff {report.max_loss_diff:.3e}, "
               f"max relative weight diff {report.max_weight_rel_diff:.3e} "
@@ -88,7 +114,7 @@ def _train(args: argparse.Namespace) -> int:
               f"\nreport: {path}")
         return 0
 
-    for impl in ["scratch", "torch"] if args.impl == "both" else [args.impl]:
+    for impl in impls:
         try:
             history, paths = train_twin(exp, impl, data, out, resume_from=args.resume,
                                         show_progress=progress)

@@ -19,6 +19,7 @@ A run set is a directory holding `records/`:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -137,9 +138,15 @@ def append_record(kind: str, payload: dict, results_dir: Path,
               **payload}
     name = f"{now:%Y%m%dT%H%M%S%fZ}-{fp['machine_id']}-{uuid.uuid4().hex[:6]}.json"
     path = directory / name
-    if native is not None:
-        write_atomic(companion(path), native, overwrite=False)
-    write_atomic(path, json.dumps(record, indent=1), overwrite=False)
+    try:
+        if native is not None:
+            write_atomic(companion(path), native, overwrite=False)
+        write_atomic(path, json.dumps(record, indent=1), overwrite=False)
+    except OSError:  # a full disk: no companion without its record, no empty directory
+        companion(path).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            directory.rmdir()  # only if empty: other records stay
+        raise
     return path
 
 

@@ -69,10 +69,10 @@ def train_twin(exp: Experiment, impl: str, data: Data, out: Path, *,
     """Train twin `impl` on `exp` (from checkpoint `resume_from`, if given, whose experiment
     `exp` must be: `checkpoint.resume_experiment`), checkpointing every epoch under `out`.
 
-    Returns the history and the files written (`outputs(out, exp, impl)`). Ctrl-C raises
+    Returns the history and the files written (`outputs(out, exp, impl, exp.seed)`). Ctrl-C raises
     `TrainingInterrupted`; a diverged run, `TrainingDiverged` (both say what is on disk).
     """
-    paths = outputs(out, exp, impl)
+    paths = outputs(out, exp, impl, exp.seed)
     resume_from = None if resume_from is None else Path(resume_from)
     if resume_from is not None:
         runner, start, history = resume(resume_from, exp)
