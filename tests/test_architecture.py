@@ -64,8 +64,12 @@ def project_index() -> dict[str, list[object]]:
     index: dict[str, list[object]] = {}
     for package in PACKAGES:
         pkg = importlib.import_module(package)
+        # Not imported: __main__ runs the CLI, and the speed suite's test_* modules read
+        # their parameters from the environment when first imported (the suite imports them
+        # itself, in a pytest run of its own, which must not find them already imported).
         names = [package] + [m.name for m in pkgutil.walk_packages(pkg.__path__, f"{package}.")
-                             if not m.name.endswith("__main__")]  # that one runs the CLI
+                             if not m.name.endswith("__main__")
+                             and not m.name.rsplit(".", 1)[-1].startswith("test_")]
         for name in names:
             module = importlib.import_module(name)
             index.setdefault(name.rsplit(".", 1)[-1], []).append(module)
