@@ -39,6 +39,10 @@ def _pytest_benchmark(test_file: str, env: dict[str, str],
                             f"--rootdir={SPEED_DIR}", f"--benchmark-json={raw}",
                             "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name",
                             *extra_args])
+        if code == pytest.ExitCode.INTERRUPTED:
+            # pytest.main turns Ctrl-C into an exit code: raise it again, so that the
+            # command stops as after any Ctrl-C (the records so far kept, exit 130).
+            raise KeyboardInterrupt
         if code != 0:
             raise RuntimeError(f"{test_file} failed (pytest exit code {code})")
         native = Path(raw).read_bytes()
