@@ -311,3 +311,31 @@ def test_python_dash_m_bench_without_the_dependencies_says_how_to_run():
                          text=True, cwd=ROOT)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "'numpy'" in out.stderr and "tox -e bench -- --help" in out.stderr
+
+
+def test_ctrl_c_in_the_speed_suite_exits_130_keeping_the_records_so_far(tmp_path, monkeypatch,
+                                                                        capsys):
+    """pytest.main turns Ctrl-C into exit code 2: the bench must still stop as after any
+    Ctrl-C. A stand-in speed module raises KeyboardInterrupt under the real pytest.main."""
+    import bench.measure.main
+    from bench.measure.speed import run
+
+    speed_dir = tmp_path / "speed"
+    speed_dir.mkdir()
+    (speed_dir / "test_speed.py").write_text("def test_case():\n    raise KeyboardInterrupt\n")
+    monkeypatch.setattr(run, "SPEED_DIR", speed_dir)
+
+    def steps(run_dir, **kwargs):
+        return [("matmul ceiling", lambda: records.append_record("ceiling", {"matmul": []},
+                                                                 run_dir)),
+                ("speed suite", lambda: run.run_speed_suite("smoke", run_dir, 0.01))]
+
+    monkeypatch.setattr(bench.measure.main, "main_job_steps", steps)
+    monkeypatch.setenv(records.RESULTS_ENV, str(tmp_path / "mine"))
+    assert cli.main(["bench", "--grid", "smoke"]) == 130
+    out = capsys.readouterr().out
+    bench_run = next((tmp_path / "mine").glob("bench-*"))
+    assert f"interrupted: the records so far are in {bench_run}" in out
+    assert [p.parent.name for p in (bench_run / "records").rglob("*")
+            if p.is_file()] == ["ceiling"]  # the ceiling's record, nothing half-written
+    assert not list(bench_run.rglob(".*"))

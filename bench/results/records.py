@@ -46,6 +46,7 @@ from bench.results.schema import (
     MapOf,
     Maybe,
     Optional,
+    Some,
     problems,
     summary,
 )
@@ -193,15 +194,16 @@ RECORD_FIELDS = {
                                          "points": Optional([[NUMBER]]),
                                          "labels": Optional([int])}, TWIN)))},
     "tta": {"experiment": {"name": NAME}, "target": NUMBER,
-            "runs": [{"impl": TWIN, "seconds": Maybe(NUMBER), "epochs": Maybe(NUMBER)}],
+            "runs": Some({"impl": TWIN, "seconds": Maybe(NUMBER), "epochs": Maybe(NUMBER)}),
             "budget_s": Optional(Maybe(NUMBER))},
     "lockstep": {"experiment": {"name": NAME, "epochs": int}, "dtype": str, "steps": int,
                  "max_loss_diff": NUMBER, "max_weight_rel_diff": NUMBER,
                  "test_accuracy": _TWINS, "worst_tensor": Optional(str),
                  "weight_norm_rel_diff": Optional(NUMBER), "loss_diffs": Optional([NUMBER])},
-    "speed": {"benchmarks": [{"arch": str, "phase": str, "dtype": str, "threads": int,
-                              "batch": int, "impl": TWIN, "median": POSITIVE, "iqr": NUMBER,
-                              "flops": Maybe(MEASURE), "unit": Optional(str)}]},
+    "speed": {"benchmarks": Some({"arch": str, "phase": str, "dtype": str, "threads": int,
+                                  "batch": int, "impl": TWIN, "median": POSITIVE,
+                                  "iqr": NUMBER, "flops": Maybe(MEASURE),
+                                  "unit": Optional(str)})},
     "ceiling": {"matmul": [{"library": str, "dtype": str, "threads": int, "n": int,
                             "gflops": NUMBER, "median_s": Optional(NUMBER)}]},
     "peers-parity": {"rows": [{"peer": str, "version": str, "kind": str, "layer": str,
@@ -232,12 +234,13 @@ def read_bytes(path: Path, limit: int = MAX_RECORD_BYTES, what: str = "record") 
         why = ("a symbolic link" if path.is_symlink() else err.strerror or str(err))
         raise RecordError(f"{path}: not a valid {what}: expected a regular file, found "
                           f"{why}") from err
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        found = "a directory" if stat.S_ISDIR(mode) else "a special file"
+        raise RecordError(f"{path}: not a valid {what}: expected a regular file, found "
+                          f"{found}")
     with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            found = "a directory" if stat.S_ISDIR(info.st_mode) else "a special file"
-            raise RecordError(f"{path}: not a valid {what}: expected a regular file, found "
-                              f"{found}")
         data = f.read(limit + 1)
     if len(data) > limit:
         raise RecordError(f"{path}: not a valid {what}: expected at most {limit} bytes, found "
@@ -286,7 +289,7 @@ def parse_record(path: Path, data: bytes) -> dict:
         raise RecordError(f"{path}: not a valid record: expected a JSON object, got "
                           f"{type(rec).__name__}")
     kind = rec.get("kind")
-    if kind not in RECORD_FIELDS:
+    if not isinstance(kind, str) or kind not in RECORD_FIELDS:
         raise RecordError(f"{path}: not a valid record: kind: expected one of "
                           f"{', '.join(KINDS)}, got {kind!r:.40}")
     if found := problems(rec, {**_COMMON, **RECORD_FIELDS[kind]}):

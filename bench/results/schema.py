@@ -14,7 +14,8 @@ A schema is plain data:
 - `TIME`: an ISO 8601 time;
 - a dict `{key: schema}`: an object holding those keys (others are allowed and
   not read); `Optional(schema)` marks a key that may be missing;
-- a list `[schema]`: a list whose items all match;
+- a list `[schema]`: a list whose items all match; `Some(schema)`: such a list
+  of at least one item;
 - `MapOf(schema, key)`: an object whose values all match, its keys `key` (any
   string by default);
 - `Maybe(schema)`: also null.
@@ -45,6 +46,12 @@ SHOWN = 3
 
 class Optional(NamedTuple):
     """A key that may be missing from its object."""
+
+    of: object
+
+
+class Some(NamedTuple):
+    """A list of at least one item, each matching `of`."""
 
     of: object
 
@@ -91,6 +98,11 @@ def _got(value) -> str:
     return f"got {value!r:.40}"
 
 
+def _key(key: str) -> str:
+    """A key as a path names it: plain when it is a name, else quoted (on one line)."""
+    return key if NAME_PATTERN.fullmatch(key) else f"{key!r:.40}"
+
+
 def problems(value, schema, where: str = "") -> list[str]:
     """What in `value` does not match `schema`: "path: expected ..., got ...", in order."""
     if isinstance(schema, Maybe):
@@ -101,9 +113,10 @@ def problems(value, schema, where: str = "") -> list[str]:
     if isinstance(schema, type):
         exact = type(value) is schema
         return [] if exact else [f"{at}expected {_TYPE_NAMES[schema]}, {_got(value)}"]
-    if isinstance(schema, list):
-        if type(value) is not list:
-            return [f"{at}expected a list, {_got(value)}"]
+    if isinstance(schema, (list, Some)):
+        if type(value) is not list or (isinstance(schema, Some) and not value):
+            return [f"{at}expected a list{' of at least one item' * isinstance(schema, Some)}, "
+                    f"{_got(value)}"]
         return [p for i, item in enumerate(value) for p in problems(item, schema[0],
                                                                      f"{where}[{i}]")]
     if type(value) is not dict:
@@ -111,8 +124,8 @@ def problems(value, schema, where: str = "") -> list[str]:
     prefix = f"{where}." if where else ""
     if isinstance(schema, MapOf):
         return [p for k, v in value.items()
-                for p in [*problems(k, schema.key, f"{prefix}{k!r:.40} (a key)"),
-                          *problems(v, schema.of, f"{prefix}{k:.40}")]]
+                for p in [*problems(k, schema.key, f"{prefix}{_key(k)} (a key)"),
+                          *problems(v, schema.of, f"{prefix}{_key(k)}")]]
     out = []
     for key, want in schema.items():
         if key not in value:
