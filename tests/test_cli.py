@@ -339,3 +339,20 @@ def test_ctrl_c_in_the_speed_suite_exits_130_keeping_the_records_so_far(tmp_path
     assert [p.parent.name for p in (bench_run / "records").rglob("*")
             if p.is_file()] == ["ceiling"]  # the ceiling's record, nothing half-written
     assert not list(bench_run.rglob(".*"))
+    sys.modules.pop("test_speed", None)  # the stand-in: the real module imports afresh
+
+
+def test_a_speed_suite_that_fails_to_collect_is_not_taken_for_ctrl_c(tmp_path, monkeypatch):
+    """pytest.main's exit code 2 also means "errors during collection": that is a bug in
+    the suite, not Ctrl-C, and keeps its traceback."""
+    from bench.measure.speed import run
+
+    (tmp_path / "test_speed.py").write_text("import no_such_module_anywhere\n")
+    monkeypatch.setattr(run, "SPEED_DIR", tmp_path)
+    with pytest.raises(RuntimeError, match="pytest exit code 2"):
+        try:
+            # -rN: no summary line of the inner run among the outer run's FAILED lines
+            run.run_speed_suite("smoke", tmp_path / "run", 0.01, extra_args=("-rN",))
+        except KeyboardInterrupt:
+            pytest.fail("a collection error was taken for Ctrl-C")
+    sys.modules.pop("test_speed", None)
