@@ -311,3 +311,48 @@ def test_python_dash_m_bench_without_the_dependencies_says_how_to_run():
                          text=True, cwd=ROOT)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "'numpy'" in out.stderr and "tox -e bench -- --help" in out.stderr
+
+
+def test_ctrl_c_in_the_speed_suite_exits_130_keeping_the_records_so_far(tmp_path, monkeypatch,
+                                                                        capsys):
+    """pytest.main turns Ctrl-C into exit code 2: the bench must still stop as after any
+    Ctrl-C. A stand-in speed module raises KeyboardInterrupt under the real pytest.main."""
+    import bench.measure.main
+    from bench.measure.speed import run
+
+    speed_dir = tmp_path / "speed"
+    speed_dir.mkdir()
+    (speed_dir / "test_speed.py").write_text("def test_case():\n    raise KeyboardInterrupt\n")
+    monkeypatch.setattr(run, "SPEED_DIR", speed_dir)
+
+    def steps(run_dir, **kwargs):
+        return [("matmul ceiling", lambda: records.append_record("ceiling", {"matmul": []},
+                                                                 run_dir)),
+                ("speed suite", lambda: run.run_speed_suite("smoke", run_dir, 0.01))]
+
+    monkeypatch.setattr(bench.measure.main, "main_job_steps", steps)
+    monkeypatch.setenv(records.RESULTS_ENV, str(tmp_path / "mine"))
+    assert cli.main(["bench", "--grid", "smoke"]) == 130
+    out = capsys.readouterr().out
+    bench_run = next((tmp_path / "mine").glob("bench-*"))
+    assert f"interrupted: the records so far are in {bench_run}" in out
+    assert [p.parent.name for p in (bench_run / "records").rglob("*")
+            if p.is_file()] == ["ceiling"]  # the ceiling's record, nothing half-written
+    assert not list(bench_run.rglob(".*"))
+    sys.modules.pop("test_speed", None)  # the stand-in: the real module imports afresh
+
+
+def test_a_speed_suite_that_fails_to_collect_is_not_taken_for_ctrl_c(tmp_path, monkeypatch):
+    """pytest.main's exit code 2 also means "errors during collection": that is a bug in
+    the suite, not Ctrl-C, and keeps its traceback."""
+    from bench.measure.speed import run
+
+    (tmp_path / "test_speed.py").write_text("import no_such_module_anywhere\n")
+    monkeypatch.setattr(run, "SPEED_DIR", tmp_path)
+    with pytest.raises(RuntimeError, match="pytest exit code 2"):
+        try:
+            # -rN: no summary line of the inner run among the outer run's FAILED lines
+            run.run_speed_suite("smoke", tmp_path / "run", 0.01, extra_args=("-rN",))
+        except KeyboardInterrupt:
+            pytest.fail("a collection error was taken for Ctrl-C")
+    sys.modules.pop("test_speed", None)

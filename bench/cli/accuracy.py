@@ -18,6 +18,7 @@ from bench.cli.args import (
     non_negative_int,
     positive_int,
     publish_checkout,
+    publish_options,
     say_finished,
 )
 
@@ -52,8 +53,8 @@ def _run(args: argparse.Namespace) -> int:
         path = append_record("accuracy", rec, run)
         print(f"{exp.name}: test accuracy {rec['final_test_accuracy']}, seconds per epoch "
               f"{rec['seconds_per_epoch']} -> {path}")
-    say_finished(finish_run(run, publish=args.publish, name=args.name, class_names=class_names,
-                            checkout=checkout))
+    say_finished(finish_run(run, publish=args.publish, **publish_options(args),
+                            class_names=class_names, checkout=checkout))
     return 0
 
 

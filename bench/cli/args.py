@@ -6,8 +6,8 @@ and makes a subcommand report an unknown option itself, with its own usage,
 instead of leaving it to the top-level parser. The numeric types reject a
 value out of range while the arguments are parsed, before any data loads.
 A command that records a run (bench, accuracy, peers) takes `add_run_options`,
-checks them with `publish_checkout` before any work, and tells what
-`results.report.finish_run` did with `say_finished`.
+checks them with `publish_checkout` before any work, hands `publish_options` to
+`results.report.finish_run`, and tells what it did with `say_finished`.
 """
 
 from __future__ import annotations
@@ -66,6 +66,9 @@ def fail(args: argparse.Namespace, message: str) -> None:
 
 NAME_HELP = ("with --publish: the published run set's name (default: keep its name, else "
              "'reference')")
+ALLOW_SHRINK_HELP = ("with --publish: publish even when a published table would lose rows "
+                     "(a smaller run, such as a smoke speed grid, replacing a larger one); "
+                     "without it such a run is refused and nothing changes")
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -76,6 +79,16 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="maintainers: afterwards make this run part of the published "
                         "reference (results/ and the README)")
     p.add_argument("--name", metavar="NAME", help=NAME_HELP)
+    p.add_argument("--allow-shrink", action="store_true", help=ALLOW_SHRINK_HELP)
+
+
+def publish_options(args: argparse.Namespace) -> dict:
+    """`finish_run`'s publishing keywords from the command's arguments: the set's --name,
+    --allow-shrink, and the registry's experiment names (a record of any other is refused)."""
+    from bench.experiments import EXPERIMENTS
+
+    return {"name": args.name, "allow_shrink": args.allow_shrink,
+            "experiments": frozenset(EXPERIMENTS)}
 
 
 def publish_checkout(args: argparse.Namespace) -> Path | None:

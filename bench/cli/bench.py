@@ -15,7 +15,14 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli.args import add_run_options, fail, positive_int, publish_checkout, say_finished
+from bench.cli.args import (
+    add_run_options,
+    fail,
+    positive_int,
+    publish_checkout,
+    publish_options,
+    say_finished,
+)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -49,8 +56,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"\ninterrupted: the records so far are in {run}; `twinbench report {run}` "
               "builds their tables. Nothing outside the run directory changed.")
         return 130
-    say_finished(finish_run(run, publish=args.publish, name=args.name, class_names=class_names,
-                            checkout=checkout, render=not args.no_report))
+    say_finished(finish_run(run, publish=args.publish, **publish_options(args),
+                            class_names=class_names, checkout=checkout,
+                            render=not args.no_report))
     return 0
 
 

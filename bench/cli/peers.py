@@ -20,6 +20,7 @@ from bench.cli.args import (
     non_negative_int,
     positive_int,
     publish_checkout,
+    publish_options,
     say_finished,
 )
 
@@ -32,7 +33,7 @@ def _record(args: argparse.Namespace, kind: str, payload: dict,
     from bench.results.report import finish_run
 
     print(f"record: {append_record(kind, payload, args.run, native=native)}")
-    say_finished(finish_run(args.run, publish=args.publish, name=args.name,
+    say_finished(finish_run(args.run, publish=args.publish, **publish_options(args),
                             checkout=args.checkout), summary=False)
 
 

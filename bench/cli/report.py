@@ -7,7 +7,10 @@
 
 The published reference is the checkout's results/: the records its manifest
 (results/published.json) lists, shown in results/*.md and the README. Only
---publish adds to it.
+--publish adds to it, all or nothing: every record of the run is checked first
+(a regular file, a valid record, an experiment of the registry), and a run
+that would leave a published table with fewer rows is refused unless
+--allow-shrink.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bench.cli.args import NAME_HELP, fail, say_finished
+from bench.cli.args import ALLOW_SHRINK_HELP, NAME_HELP, fail, publish_options, say_finished
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -36,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
         fail(args, "the published results live in a twinbench checkout: run from one, or "
                    "pass a RUN_DIR")
     if args.publish is not None:
-        say_finished(finish_run(args.publish, publish=True, name=args.name,
+        say_finished(finish_run(args.publish, publish=True, **publish_options(args),
                                 class_names=class_names, checkout=checkout, render=False))
         return 0
     if args.check:
@@ -64,4 +67,5 @@ def add_command(sub) -> None:
                    help="maintainers: add RUN_DIR's records to the published reference and "
                         "rebuild results/ and the README from it")
     p.add_argument("--name", metavar="NAME", help=NAME_HELP)
+    p.add_argument("--allow-shrink", action="store_true", help=ALLOW_SHRINK_HELP)
     p.set_defaults(func=_run, parser=p)

@@ -24,6 +24,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from bench.results.schema import NUMBER, MapOf, Maybe, Optional
+
 # Environment variables that change how many threads numpy's BLAS and torch use, or which
 # kernel OpenBLAS picks.
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -34,6 +36,24 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 ID_FIELDS = ("cpu", "cores", "memory_gib", "os", "python", "numpy", "numpy_build", "torch",
              "torch_build", "cuda", "torch_threads", "thread_env", "governor")
 _BLAS_ID_FIELDS = ("internal_api", "version", "architecture", "threading_layer", "num_threads")
+
+# What a record's fingerprint must hold to be read (`schema`): what the captions, the
+# machine id and the summary read. Fields older records lack are optional.
+_TEXT = Optional(Maybe(str))
+FINGERPRINT = {
+    "cpu": str, "cores": int, "memory_gib": Maybe(NUMBER), "os": str, "python": str,
+    "numpy": str, "torch": str,
+    "numpy_blas": [{"internal_api": str, "version": _TEXT, "architecture": _TEXT,
+                    "threading_layer": _TEXT, "num_threads": Optional(Maybe(int))}],
+    "numpy_build": Optional(Maybe(MapOf(str))),
+    "torch_build": Optional(Maybe({"git_version": str, "blas": Maybe(str),
+                                   "cpu_capability": Maybe(str),
+                                   "parallel_backend": Maybe(str)})),
+    "torch_threads": Optional(int), "cuda": _TEXT, "thread_env": Optional(MapOf(str)),
+    "openblas_coretype": _TEXT, "governor": Optional(str),
+    "load": Optional({"average": Maybe([NUMBER]), "other_cpu_share": Maybe(NUMBER)}),
+    "git_commit": _TEXT,
+}
 
 # Above these a measurement is called loaded: other processes used more than this share of
 # all CPUs while it ran, or the 1-minute load average exceeded this many runnable tasks per

@@ -23,14 +23,34 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
+import stat
 import tempfile
 import uuid
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from bench.errors import FileFormatError, UserError
-from bench.results.machine import machine_fingerprint, machine_id
-from scratch.atomic import write_atomic
+from bench.results.machine import FINGERPRINT, machine_fingerprint, machine_id
+from bench.results.schema import (
+    DIGITS,
+    MEASURE,
+    NAME,
+    NUMBER,
+    POSITIVE,
+    TIME,
+    TWIN,
+    MapOf,
+    Maybe,
+    Optional,
+    Some,
+    problems,
+    summary,
+)
+from scratch.atomic import temp_file, write_atomic
 
 RESULTS_ENV = "TWINBENCH_RESULTS"
 MANIFEST = "published.json"
@@ -154,61 +174,132 @@ class RecordError(FileFormatError):
     """A record file is not a record twinbench wrote: the message names the file."""
 
 
-_NUMBER = "number"
-_NUMBERS = "numbers"  # a dict of numbers, e.g. {"scratch": 97.8, "torch": 97.8}
-# The fields each kind's tables read, with their types: checked when a record is read,
-# so that a damaged record is named instead of failing deep inside a table.
+# A record is a regular file of at most this size (a full speed grid's companion is about
+# 15 MB), nested at most this deep: a FIFO, a device or a bomb is refused before it is read.
+MAX_RECORD_BYTES = 64 * 2**20
+MAX_DEPTH = 32
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+_TWINS = {"scratch": NUMBER, "torch": NUMBER}  # one figure per twin
+# The fields each kind's tables, plots and summary read, with their types (`schema`):
+# checked when a record is read, so that a damaged record is named instead of failing
+# deep inside a table. Every record also holds "kind", "time" and "machine" (`_COMMON`).
 RECORD_FIELDS = {
-    "accuracy": {"experiment": dict, "final_test_accuracy": _NUMBERS,
-                 "seconds_per_epoch": _NUMBERS},
-    "tta": {"experiment": dict, "target": _NUMBER, "runs": list},
-    "lockstep": {"experiment": dict, "dtype": str, "steps": int, "max_loss_diff": _NUMBER,
-                 "max_weight_rel_diff": _NUMBER, "test_accuracy": _NUMBERS},
-    "speed": {"benchmarks": list},
-    "ceiling": {"matmul": list},
-    "peers-parity": {"rows": list, "versions": dict, "peers": list},
-    "peers-speed": {"rows": list, "threads": int},
+    "accuracy": {
+        "experiment": {"name": NAME, "dataset": str, "epochs": int, "description": str,
+                       "target_accuracy": Optional(Maybe(NUMBER)),
+                       "claim": Optional(Maybe(str)),
+                       "claimed_accuracy": Optional(Maybe(NUMBER))},
+        "final_test_accuracy": _TWINS,
+        "seconds_per_epoch": {"scratch": POSITIVE, "torch": POSITIVE},
+        "histories": Optional(MapOf([{"epoch": int, "train_loss": NUMBER,
+                                      "test_accuracy": NUMBER,
+                                      "samples_per_second": NUMBER}], TWIN)),
+        "confusion": Optional(Maybe(MapOf([[int]], TWIN))),
+        "learned": Optional(Maybe(MapOf({"first_layer": str, "weights": [[NUMBER]],
+                                         "points": Optional([[NUMBER]]),
+                                         "labels": Optional([int])}, TWIN)))},
+    "tta": {"experiment": {"name": NAME}, "target": NUMBER,
+            "runs": Some({"impl": TWIN, "seconds": Maybe(NUMBER), "epochs": Maybe(NUMBER)}),
+            "budget_s": Optional(Maybe(NUMBER))},
+    "lockstep": {"experiment": {"name": NAME, "epochs": int}, "dtype": str, "steps": int,
+                 "max_loss_diff": NUMBER, "max_weight_rel_diff": NUMBER,
+                 "test_accuracy": _TWINS, "worst_tensor": Optional(str),
+                 "weight_norm_rel_diff": Optional(NUMBER), "loss_diffs": Optional([NUMBER])},
+    "speed": {"benchmarks": Some({"arch": str, "phase": str, "dtype": str, "threads": int,
+                                  "batch": int, "impl": TWIN, "median": POSITIVE,
+                                  "iqr": NUMBER, "flops": Maybe(MEASURE),
+                                  "unit": Optional(str)})},
+    "ceiling": {"matmul": [{"library": str, "dtype": str, "threads": int, "n": int,
+                            "gflops": NUMBER, "median_s": Optional(NUMBER)}]},
+    "peers-parity": {"rows": [{"peer": str, "version": str, "kind": str, "layer": str,
+                               "config": str, "rel64": Maybe(MEASURE),
+                               "rel32": Maybe(MEASURE), "fd": Maybe(MEASURE),
+                               "verdict": str, "detail": Maybe(str), "note": Maybe(str),
+                               "shim": Maybe(str)}],
+                     "versions": MapOf(str), "peers": [str]},
+    "peers-speed": {"rows": [{"impl": str, "version": str, "model": Optional(str),
+                              "step_seconds": MapOf(POSITIVE, DIGITS),
+                              "step_iqr": Optional(MapOf(NUMBER, DIGITS)),
+                              "accuracy": Optional(NUMBER), "epochs": Optional(int),
+                              "train_seconds": Optional(NUMBER), "note": Optional(Maybe(str))}],
+                    "threads": int},
 }
 KINDS = tuple(RECORD_FIELDS)
+_COMMON = {"kind": str, "time": TIME, "machine": FINGERPRINT}
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+def read_bytes(path: Path, limit: int = MAX_RECORD_BYTES, what: str = "record") -> bytes:
+    """The bytes of `path`, a regular file (not a symbolic link, a FIFO, a device or a
+    directory) of at most `limit` bytes; anything else raises RecordError naming it."""
+    path = Path(path)
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; O_NOFOLLOW: a link is refused
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as err:
+        why = ("a symbolic link" if path.is_symlink() else err.strerror or str(err))
+        raise RecordError(f"{path}: not a valid {what}: expected a regular file, found "
+                          f"{why}") from err
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        found = "a directory" if stat.S_ISDIR(mode) else "a special file"
+        raise RecordError(f"{path}: not a valid {what}: expected a regular file, found "
+                          f"{found}")
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise RecordError(f"{path}: not a valid {what}: expected at most {limit} bytes, found "
+                          f"more")
+    return data
 
 
-def _field_problem(value, want) -> str | None:
-    if want == _NUMBER:
-        return None if _is_number(value) else f"expected a number, got {value!r:.40}"
-    if want == _NUMBERS:
-        if not isinstance(value, dict) or not all(_is_number(v) for v in value.values()):
-            return f"expected numbers by name, got {value!r:.60}"
-        return None
-    if type(value) is not want:
-        return f"expected {want.__name__}, got {value!r:.40}"
-    return None
+def _depth(text: str) -> int:
+    """How deep the JSON in `text` nests (its brackets outside strings)."""
+    brackets = np.frombuffer(re.sub(r"[^\[\]{}]", "", _STRING.sub("", text)).encode(),
+                             np.uint8)
+    opens = (brackets == ord("[")) | (brackets == ord("{"))
+    return int(np.cumsum(np.where(opens, 1, -1)).max(initial=0))
+
+
+def read_json(path: Path, what: str = "record"):
+    """The JSON value in `path` (`parse_json` of `read_bytes`)."""
+    return parse_json(path, read_bytes(path, what=what), what)
+
+
+def parse_json(path: Path, data: bytes, what: str = "record"):
+    """The JSON value in `data`, read from `path`, nested at most MAX_DEPTH deep."""
+    try:
+        text = data.decode("utf-8")
+        if (depth := _depth(text)) > MAX_DEPTH:
+            raise RecordError(f"{path}: not a valid {what}: expected JSON nested at most "
+                              f"{MAX_DEPTH} deep, found {depth}")
+        return json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RecordError(f"{path}: not a valid {what} ({err})") from err
 
 
 def read_record(path: Path) -> dict:
-    """One record; its machine id recomputed by the current rule (`machine_id`), so that
-    records written before the rule changed compare with newer ones on equal terms.
+    """One record (`parse_record` of `read_bytes`)."""
+    return parse_record(Path(path), read_bytes(path))
 
-    Raises RecordError naming the file and what is wrong with it."""
-    path = Path(path)
-    try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RecordError(f"{path}: not a valid record ({err})") from err
+
+def parse_record(path: Path, data: bytes) -> dict:
+    """The record `path` holds, given its bytes `data`, checked field by field
+    (`RECORD_FIELDS`); its machine id recomputed by the current rule (`machine_id`), so
+    that records written before the rule changed compare with newer ones on equal terms.
+
+    Raises RecordError naming the file and what is wrong with it, in one line."""
+    rec = parse_json(path, data)
     if not isinstance(rec, dict):
         raise RecordError(f"{path}: not a valid record: expected a JSON object, got "
                           f"{type(rec).__name__}")
-    problems = [f"{key}: {why}" for key, want in
-                {"kind": str, "time": str, "machine": dict,
-                 **RECORD_FIELDS.get(rec.get("kind"), {})}.items()
-                if (why := "missing" if key not in rec else _field_problem(rec[key], want))]
-    if problems:
-        kind = rec.get("kind") if isinstance(rec.get("kind"), str) else ""
-        raise RecordError(f"{path}: not a valid {kind} record: ".replace("  ", " ")
-                          + "; ".join(problems))
+    kind = rec.get("kind")
+    if not isinstance(kind, str) or kind not in RECORD_FIELDS:
+        raise RecordError(f"{path}: not a valid record: kind: expected one of "
+                          f"{', '.join(KINDS)}, got {kind!r:.40}")
+    if found := problems(rec, {**_COMMON, **RECORD_FIELDS[kind]}):
+        raise RecordError(f"{path}: not a valid {kind} record: {summary(found)}")
     rec["machine"]["machine_id"] = machine_id(rec["machine"])
     rec["file"] = f"{path.parent.name}/{path.name}"
     return rec
@@ -228,14 +319,25 @@ class RunSet:
     name: str
     files: frozenset[str] | None = None  # "kind/file.json" of the records in the set; None: all
     published: bool = False
+    # Records of the set read from elsewhere, not yet copied into `directory` (a run being
+    # published): "kind/file.json" -> the record, already checked.
+    pending: Mapping[str, dict] = field(default_factory=dict, compare=False, hash=False)
 
     def load(self, kind: str) -> list[dict]:
-        recs = load_records(kind, self.directory)
-        return recs if self.files is None else [r for r in recs if r["file"] in self.files]
+        """The set's records of `kind`, oldest first (their names start with the time)."""
+        if self.files is None:
+            return load_records(kind, self.directory)
+        listed = sorted(f for f in self.files if f.partition("/")[0] == kind)
+        return [self.pending.get(rel) or read_record(self.directory / "records" / rel)
+                for rel in listed]
 
     def caption(self) -> str:
         where = "the published reference" if self.published else "a local run"
         return f"Run set: {self.name} ({where})"
+
+
+# What the manifest lists: "kind/file.json", a record directly under records/<kind>/.
+_LISTED = re.compile(rf"(?:{'|'.join(map(re.escape, KINDS))})/[A-Za-z0-9][A-Za-z0-9._-]*\.json")
 
 
 def open_run_set(directory: Path) -> RunSet:
@@ -243,14 +345,16 @@ def open_run_set(directory: Path) -> RunSet:
     records, named after the directory."""
     directory = Path(directory).resolve()
     manifest = directory / MANIFEST
-    if manifest.exists():
-        try:
-            data = json.loads(manifest.read_text())
-            return RunSet(directory, data["name"], frozenset(data["records"]), published=True)
-        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as err:
-            raise RecordError(f"{manifest}: not a valid manifest ({err!r}); "
-                              f"`twinbench report --publish` writes it") from err
-    return RunSet(directory, directory.name)
+    if not os.path.lexists(manifest):
+        return RunSet(directory, directory.name)
+    data = read_json(manifest, "manifest")
+    found = problems(data, {"name": str, "records": [str]})
+    found += [f"records: expected kind/file.json, got {rel!r:.60}" for rel in
+              (data.get("records") if not found else []) if not _LISTED.fullmatch(rel)]
+    if found:
+        raise RecordError(f"{manifest}: not a valid manifest: {summary(found)}; "
+                          f"`twinbench report --publish` writes it")
+    return RunSet(directory, data["name"], frozenset(data["records"]), published=True)
 
 
 def all_record_files(directory: Path) -> list[str]:
@@ -258,39 +362,117 @@ def all_record_files(directory: Path) -> list[str]:
     return [f"{kind}/{p.name}" for kind in KINDS for p in record_files(directory, kind)]
 
 
-def publish(source: Path, checkout: Path, name: str | None = None) -> RunSet:
-    """Add the records of run set `source` to the checkout's published reference.
+class PublishRefused(UserError):
+    """Publishing would lose or corrupt part of the published reference; nothing changed."""
 
-    Copies the records into results/records (never overwriting) and returns the new set;
-    the caller renders it and then writes its manifest with `write_manifest`, last, so that
-    an interrupted publish leaves the old manifest in charge. With `source` the published
-    directory itself, every record already there is adopted.
+
+def _check_experiment(path: Path, rec: dict, experiments: Collection[str] | None) -> None:
+    name = rec.get("experiment", {}).get("name")
+    if experiments is not None and name is not None and name not in experiments:
+        raise PublishRefused(f"{path}: experiment {name!r} is not in the registry "
+                             f"(`twinbench experiments` lists them): refusing to publish it")
+
+
+def prepare_publish(source: Path, checkout: Path, name: str | None = None,
+                    experiments: Collection[str] | None = None
+                    ) -> tuple[RunSet, RunSet, dict[Path, bytes]]:
+    """Check every record of run set `source` before anything is copied: each a regular
+    file holding a valid record (`read_record`), its companion a regular file, and, given
+    `experiments` (the registry's names), each experiment one of them. Reads only.
+
+    Returns the checkout's published set as it is, as it would be with the run's records
+    added (named `name`, default: keep its name), and the files to write into
+    results/records for that (`write_all`, with the tables and the manifest). With `source`
+    the published directory itself, every record already there is adopted. Raises
+    RecordError or PublishRefused naming the file.
     """
-    target = ensure_writable(published_dir(checkout))
+    target = ensure_writable(published_dir(checkout)).resolve()
     source = Path(source).resolve()
     if not (source / "records").is_dir():
         raise UserError(f"{source} holds no records/ directory: expected a run directory "
-                         f"such as {runs_root()}/bench-...")
+                        f"such as {runs_root()}/bench-...")
     old = open_run_set(target)
     files = set(old.files) if old.files is not None else set(all_record_files(target))
+    copies: dict[Path, bytes] = {}
+    pending: dict[str, dict] = {}
     for rel in all_record_files(source):
-        dest = target / "records" / rel
-        if source != target.resolve() and not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            src = source / "records" / rel
-            if companion(src).exists():
-                write_atomic(companion(dest), companion(src).read_bytes(), overwrite=False)
-            write_atomic(dest, src.read_bytes(), overwrite=False)
+        src, dest = source / "records" / rel, target / "records" / rel
+        data = read_bytes(src)
+        rec = parse_record(src, data)
+        _check_experiment(src, rec, experiments)
         files.add(rel)
+        if source == target:
+            continue
+        if os.path.lexists(dest):
+            if not dest.is_file() or dest.is_symlink() or read_bytes(dest) != data:
+                raise PublishRefused(f"{dest} exists and differs from {src}: refusing to "
+                                     f"publish over it")
+            continue
+        if os.path.lexists(companion(src)):
+            copies[companion(dest)] = read_bytes(companion(src), what="companion file")
+        copies[dest] = data
+        pending[rel] = rec
     chosen = name or (old.name if old.published else "reference")
-    return RunSet(target.resolve(), chosen, frozenset(files), published=True)
+    return old, RunSet(target, chosen, frozenset(files), published=True, pending=pending), copies
 
 
-def write_manifest(run_set: RunSet) -> Path:
-    path = run_set.directory / MANIFEST
-    write_atomic(path, json.dumps({
+def manifest_text(run_set: RunSet) -> str:
+    """The manifest of a published set: its name, when, and its records."""
+    return json.dumps({
         "name": run_set.name,
         "published": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "records": sorted(run_set.files or ()),
-    }, indent=1) + "\n")
-    return path
+    }, indent=1) + "\n"
+
+
+def write_all(files: Mapping[Path, str | bytes], *, new: Collection[Path] = ()) -> None:
+    """Write every file of `files` or none of them (`scratch.atomic`'s temporaries).
+
+    First each file's data goes to a temporary beside it, fsynced: a full disk or a
+    refused directory stops there, having changed nothing. Then each temporary is renamed
+    into place, the old file kept as a hard link until all are: any exception,
+    KeyboardInterrupt included, puts every old file back and removes the new ones and the
+    directories made for them. Files in `new` must not exist (records are never
+    overwritten): one that does raises FileExistsError, and nothing changes.
+    """
+    made: list[Path] = []
+    try:
+        with contextlib.ExitStack() as stack:
+            for directory in sorted({Path(p).parent for p in files}):
+                for d in (*reversed(directory.parents), directory):
+                    if not d.exists():
+                        d.mkdir()
+                        made.append(d)
+            staged = []
+            for path, data in files.items():
+                f, tmp = stack.enter_context(temp_file(Path(path).parent, Path(path).name))
+                with f:  # closed here: a large publish must not hold a descriptor per file
+                    f.write(data.encode("utf-8") if isinstance(data, str) else data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                staged.append((Path(path), tmp))
+            done: list[tuple[Path, Path | None]] = []  # (file, its old contents' link)
+            try:
+                for path, tmp in staged:
+                    backup = None
+                    if path in new:
+                        os.link(tmp, path)
+                    else:
+                        if os.path.lexists(path):
+                            backup = stack.enter_context(temp_file(path.parent, path.name))[1]
+                            os.unlink(backup)
+                            os.link(path, backup)
+                        os.replace(tmp, path)
+                    done.append((path, backup))
+            except BaseException:
+                for path, backup in reversed(done):
+                    if backup is None:
+                        path.unlink(missing_ok=True)
+                    else:
+                        os.replace(backup, path)
+                raise
+    except BaseException:
+        for d in reversed(made):
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise

@@ -27,17 +27,20 @@ from pathlib import Path
 from bench.errors import FileFormatError, UserError
 from bench.results import plots
 from bench.results.records import (
+    MANIFEST,
+    PublishRefused,
     RunSet,
     ensure_writable,
     find_checkout,
+    manifest_text,
     open_run_set,
+    prepare_publish,
     published_dir,
-    write_manifest,
+    write_all,
 )
-from bench.results.records import publish as publish_records
 from bench.results.registry import README_TABLES, TABLE, TABLE_KINDS, TABLES, select
 from bench.results.summary import write_summary
-from scratch.atomic import write_atomic
+from bench.results.tables import table_rows
 
 # The README's marked sections: its tables, and the generated list of accuracy figures.
 README_SECTIONS = (*README_TABLES, "figures")
@@ -94,10 +97,17 @@ def render_results(tables: dict[str, str], source: str) -> dict[str, str]:
             for name, text in tables.items()}
 
 
+_MARKER = re.compile(r"<!-- /?twinbench:")
+
+
 def render_readme(readme: str, sections: dict[str, str]) -> str:
-    """`readme` with each marked section replaced by its text."""
+    """`readme` with each marked section replaced by its text. A text holding a marker
+    (which the tables' escaping rules out) would move the sections: it is refused."""
     for name in README_SECTIONS:
         text = sections[name]
+        if _MARKER.search(text):
+            raise FileFormatError(f"the {name} section holds a README marker: refusing to "
+                                  "write it into the README")
         pattern = re.compile(rf"(<!-- twinbench:{name} -->\n).*?(<!-- /twinbench:{name} -->)",
                              re.S)
         if not pattern.search(readme):
@@ -113,6 +123,7 @@ class ReportPlan:
 
     run_set: RunSet
     directory: Path  # where the tables and plots go
+    tables: dict[str, str]  # table name -> markdown
     texts: dict[Path, str]  # each markdown file (and the README) as it should read
     plot_records: tuple[list[dict], list[dict], list[dict]]  # plots.build_plots' records
     # The texts that differ from their file, then the plots missing from `directory`. Plots
@@ -141,7 +152,7 @@ def plan_report(results_dir: Path, readme: Path | None = None, *,
         texts[readme] = render_readme(readme.read_text(), sections)
     stale = [str(p) for p, text in texts.items() if not p.exists() or p.read_text() != text]
     stale += [str(results_dir / n) for n in plot_names if not (results_dir / n).exists()]
-    return ReportPlan(run_set, results_dir, texts, plot_records, stale)
+    return ReportPlan(run_set, results_dir, tables, texts, plot_records, stale)
 
 
 def check_report(results_dir: Path, readme: Path | None = None, *,
@@ -150,19 +161,21 @@ def check_report(results_dir: Path, readme: Path | None = None, *,
     return plan_report(results_dir, readme, run_set=run_set).stale
 
 
+def _files(plan: ReportPlan, class_names) -> dict[Path, str | bytes]:
+    """The stale texts of `plan` and every plot, redrawn: path -> contents."""
+    pngs = plots.build_plots(*plan.plot_records, plan.run_set.name, class_names)
+    return {**{path: text for path, text in plan.texts.items() if str(path) in plan.stale},
+            **{plan.directory / name: png for name, png in pngs.items()}}
+
+
 def write_report(results_dir: Path, readme: Path | None = None, *,
                  run_set: RunSet | None = None, class_names=None) -> list[str]:
     """Write `results_dir`'s tables, plots and, when given, the README's marked sections
-    (`plan_report`); returns the files that were stale. Plots are always redrawn.
-    `class_names(dataset)` labels the confusion matrices."""
+    (`plan_report`), all or none (`records.write_all`); returns the files that were stale.
+    Plots are always redrawn. `class_names(dataset)` labels the confusion matrices."""
     plan = plan_report(results_dir, readme, run_set=run_set)
     ensure_writable(plan.directory)
-    for path, text in plan.texts.items():
-        if str(path) in plan.stale:
-            write_atomic(path, text)
-    for name, png in plots.build_plots(*plan.plot_records, plan.run_set.name,
-                                       class_names).items():
-        write_atomic(plan.directory / name, png)
+    write_all(_files(plan, class_names))
     return plan.stale
 
 
@@ -171,15 +184,34 @@ def check_published(checkout: Path) -> list[str]:
     return check_report(published_dir(checkout), checkout / "README.md")
 
 
-def publish_run(source: Path, checkout: Path, name: str | None = None, class_names=None
-                ) -> tuple[RunSet, list[str]]:
+def shrunk_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """"NAME.md from A rows to B" for each table with fewer rows `after` than `before`."""
+    return [f"{name}.md from {a} rows to {b}" for name, text in after.items()
+            if (b := table_rows(text)) < (a := table_rows(before.get(name, "")))]
+
+
+def publish_run(source: Path, checkout: Path, name: str | None = None, class_names=None, *,
+                allow_shrink: bool = False, experiments=None) -> tuple[RunSet, list[str]]:
     """Publish run set `source`: its records join the reference, whose README, results/*.md
-    and plots are rebuilt; the manifest is written last. Returns the set and changed files."""
-    run_set = publish_records(source, checkout, name)
-    changed = write_report(published_dir(checkout), checkout / "README.md", run_set=run_set,
-                           class_names=class_names)
-    write_manifest(run_set)
-    return run_set, changed
+    and plots are rebuilt, the manifest last. Returns the set and the changed files.
+
+    All or nothing: every record is checked first (`records.prepare_publish`, experiment
+    names against `experiments` when given), then the new tables are compared with the
+    published ones, and a table that would lose rows (a smoke speed grid replacing the full
+    one) refuses the run unless `allow_shrink`; the files are then written together
+    (`records.write_all`), so that a failure leaves results/ and the README as they were.
+    """
+    old, run_set, copies = prepare_publish(source, checkout, name, experiments)
+    target = published_dir(checkout)
+    plan = plan_report(target, checkout / "README.md", run_set=run_set)
+    shrunk = shrunk_tables(build_tables(old), plan.tables)
+    if shrunk and not allow_shrink:
+        raise PublishRefused(f"publishing {source} would shrink {'; '.join(shrunk)}: a "
+                             "smaller run would replace a larger one; pass --allow-shrink "
+                             "to publish it anyway")
+    write_all({**copies, **_files(plan, class_names),
+               run_set.directory / MANIFEST: manifest_text(run_set)}, new=set(copies))
+    return run_set, plan.stale
 
 
 @dataclass(frozen=True)
@@ -194,13 +226,16 @@ class FinishedRun:
 
 
 def finish_run(run: Path, *, publish: bool, name: str | None = None, class_names=None,
-               checkout: Path | None = None, render: bool = True) -> FinishedRun:
+               checkout: Path | None = None, render: bool = True,
+               allow_shrink: bool = False, experiments=None) -> FinishedRun:
     """What every command that records a run does last.
 
     With `render`, the run directory's tables, plots and summary.md (the run set beside the
     published reference of the checkout this runs in, if any). With `publish`, the run's
     records join the published reference of `checkout` (default: the checkout this runs
-    in), named `name` (default: keep the reference's name): `publish_run`.
+    in), named `name` (default: keep the reference's name): `publish_run`, which checks
+    experiment names against `experiments` and refuses to shrink a table unless
+    `allow_shrink`.
     `class_names(dataset)` labels the confusion matrices.
     """
     run = Path(run)
@@ -217,6 +252,7 @@ def finish_run(run: Path, *, publish: bool, name: str | None = None, class_names
         if checkout is None:
             raise UserError(f"cannot publish {run}: the published reference is a twinbench "
                             "checkout's results/ and README; run from a checkout")
-        run_set, changed = publish_run(run, checkout, name, class_names)
+        run_set, changed = publish_run(run, checkout, name, class_names,
+                                       allow_shrink=allow_shrink, experiments=experiments)
         done = replace(done, published=run_set, changed=tuple(changed))
     return done

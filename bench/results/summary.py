@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tabulate import tabulate
 
 from bench.results.machine import ID_FIELDS, load_warning, machine_label
 from bench.results.records import RunSet
 from bench.results.registry import TABLE_KINDS
-from bench.results.tables import latest, one_machine
+from bench.results.tables import escape, latest, markdown_table, one_machine
 from scratch.atomic import write_atomic
 
 
@@ -53,10 +52,6 @@ def fingerprint_differences(mine: dict, reference: dict) -> list[str]:
     return out
 
 
-def _md(rows: list[dict]) -> str:
-    return tabulate(rows, headers="keys", tablefmt="github", disable_numparse=True)
-
-
 def _speed(mine: list[dict], ref: list[dict]) -> list[str]:
     if not mine or not ref:
         return []
@@ -65,7 +60,8 @@ def _speed(mine: list[dict], ref: list[dict]) -> list[str]:
     def frame(rec):
         df = pd.DataFrame(rec["benchmarks"])
         df = df[(df["phase"] == "step") & (df["dtype"] == "float32")]
-        return df.pivot_table(index=keys, columns="impl", values="median", aggfunc="first")
+        wide = df.pivot_table(index=keys, columns="impl", values="median", aggfunc="first")
+        return wide.reindex(columns=["scratch", "torch"]).dropna()  # cases both twins ran
 
     a, b = frame(mine[-1]), frame(ref[-1])
     common = a.index.intersection(b.index)
@@ -86,7 +82,7 @@ def _speed(mine: list[dict], ref: list[dict]) -> list[str]:
     return [f"Speed, float32 training step, {len(common)} case{'s' * (len(common) != 1)} in "
             f"common: this run took "
             f"{slower['scratch']:.2f}x the reference's time for scratch and "
-            f"{slower['torch']:.2f}x for torch (median over the cases).", _md(rows)]
+            f"{slower['torch']:.2f}x for torch (median over the cases).", markdown_table(rows)]
 
 
 def _ceiling(mine: list[dict], ref: list[dict]) -> list[str]:
@@ -98,7 +94,7 @@ def _ceiling(mine: list[dict], ref: list[dict]) -> list[str]:
              + (f"{theirs[k]:.1f}" if (k := (r["library"], r["dtype"], r["threads"])) in theirs
                 else "-")}
             for r in mine[-1]["matmul"]]
-    return ["Matmul ceiling:", _md(rows)]
+    return ["Matmul ceiling:", markdown_table(rows)]
 
 
 def _tta(mine: list[dict], ref: list[dict]) -> list[str]:
@@ -113,7 +109,7 @@ def _tta(mine: list[dict], ref: list[dict]) -> list[str]:
             rows.append({"experiment": rec["experiment"]["name"], "target %": rec["target"],
                          "twin": impl, "median s here": med(rec),
                          "reference": med(other) if other else "-"})
-    return ["Time to accuracy:", _md(rows)] if rows else []
+    return ["Time to accuracy:", markdown_table(rows)] if rows else []
 
 
 def _accuracy(mine: list[dict], ref: list[dict]) -> list[str]:
@@ -129,7 +125,7 @@ def _accuracy(mine: list[dict], ref: list[dict]) -> list[str]:
                 "s/epoch here": f"{rec['seconds_per_epoch'][impl]:.1f}",
                 "reference s/epoch": f"{other['seconds_per_epoch'][impl]:.1f}" if other else "-",
             })
-    return ["Accuracy:", _md(rows)] if rows else []
+    return ["Accuracy:", markdown_table(rows)] if rows else []
 
 
 # Kind -> (the run's records, the reference's) -> markdown blocks, in the summary's order.
@@ -140,7 +136,7 @@ def summarize(run: RunSet, reference: RunSet | None) -> str:
     """Markdown: the run's machine and load, and its figures beside the reference's."""
     mine = {k: one_machine(run.load(k))[0] for k in TABLE_KINDS}
     held = [r for recs in mine.values() for r in recs]
-    lines = [f"# Run {run.name}", "", f"Records, tables and plots: {run.directory}", ""]
+    lines = [f"# Run {escape(run.name)}", "", f"Records, tables and plots: {run.directory}", ""]
     if not held:
         return "\n".join([*lines, "No records: the run measured nothing."]) + "\n"
     fp = held[-1]["machine"]

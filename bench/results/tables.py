@@ -5,11 +5,13 @@ the rows as a pandas DataFrame and the notes a reader needs (an unsteady
 measurement, a figure the record predates, what a column means). `section`
 renders one as markdown under its caption: the run set, the machine's full
 fingerprint, the records' dates and commits and, when the machine was busy
-while they were measured, a warning.
+while they were measured, a warning. What comes from a record is escaped
+(`escape`): a cell or a caption line cannot break the table or the README.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -59,9 +61,31 @@ def one_machine(records: list[dict]) -> tuple[list[dict], int]:
     return kept, len(records) - len(kept)
 
 
-def _markdown(df: pd.DataFrame) -> str:
+_LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")
+
+
+def escape(text) -> str:
+    """`text` on one line of markdown as plain text: line breaks become spaces, a pipe
+    cannot end a table cell, and no HTML (a comment marker such as the README's
+    `<!-- /twinbench:NAME -->` included) can start: `<` is an entity. (`>` alone starts
+    nothing in the middle of a line, and stays readable: "NumPy >= 1.24".)"""
+    text = _LINE_BREAKS.sub(" ", str(text)).replace("|", "\\|")
+    return text.replace("<", "&lt;")
+
+
+def markdown_table(rows) -> str:
+    """A GitHub markdown table of `rows` (a DataFrame or a list of dicts), every text cell
+    escaped (`escape`); the headers are the code's own."""
+    df = pd.DataFrame(rows).map(lambda v: escape(v) if isinstance(v, str) else v)
     return tabulate(df, headers="keys", tablefmt="github", showindex=False,
                     disable_numparse=True, missingval="-")
+
+
+def table_rows(markdown: str) -> int:
+    """How many rows the markdown tables in `markdown` hold (header lines not counted)."""
+    lines = [ln for ln in markdown.splitlines() if ln.startswith("|")]
+    rules = sum(1 for ln in lines if set(ln) <= set("|-: "))
+    return len(lines) - 2 * rules
 
 
 def caption(run_set: str, records: list[dict], left_out: int = 0) -> str:
@@ -70,16 +94,16 @@ def caption(run_set: str, records: list[dict], left_out: int = 0) -> str:
     times = sorted(r["time"][:16].replace("T", " ") for r in records)
     span = times[0] if times[0] == times[-1] else f"{times[0]} to {times[-1]}"
     commits = sorted({r["machine"].get("git_commit") or "unknown" for r in records})
-    lines = [f"{run_set}: {len(records)} record{'s' * (len(records) != 1)}, {span} UTC, "
-             f"commit {', '.join(commits)}",
-             f"Machine: {machine_label(fp)}",
-             f"Fingerprint: {fingerprint_text(fp)}"]
+    lines = [f"{escape(run_set)}: {len(records)} record{'s' * (len(records) != 1)}, {span} UTC, "
+             f"commit {escape(', '.join(commits))}",
+             f"Machine: {escape(machine_label(fp))}",
+             f"Fingerprint: {escape(fingerprint_text(fp))}"]
     loads = [load_warning(r["machine"]) for r in records]
     if not any("load" in r["machine"] for r in records):
         lines.append("Load: not recorded")
     for rec, warning in zip(records, loads):
         if warning:
-            lines.append(f"**Busy machine** while {rec['file']} was measured: {warning}; "
+            lines.append(f"**Busy machine** while {escape(rec['file'])} was measured: {warning}; "
                          "its timings are likely inflated.")
     if left_out:
         lines.append(f"{left_out} older record{'s' * (left_out != 1)} from other machines "
@@ -93,8 +117,8 @@ def section(run_set: str, records: list[dict], build: Callable[[list[dict]], Tab
     if not records:
         return "_No records yet: run the command above._"
     table = build(records)
-    notes = "".join(f"\n\n{n}" for n in table.notes)
-    rows = _markdown(table.frame) if len(table.frame) else "_No rows in this run._"
+    notes = "".join(f"\n\n{escape(n)}" for n in table.notes)
+    rows = markdown_table(table.frame) if len(table.frame) else "_No rows in this run._"
     return f"{caption(run_set, records, left_out)}\n\n{rows}{notes}"
 
 

@@ -24,6 +24,18 @@ SPEED_DIR = Path(__file__).resolve().parent
 STATS = ("median", "iqr", "mean", "stddev", "min", "max", "rounds")
 
 
+class _CtrlC:
+    """A pytest plugin that notes whether the run ended in Ctrl-C (pytest calls the same
+    hook for its own `Session.Interrupted`, which stops a run after collection errors)."""
+
+    pressed = False
+
+    def pytest_keyboard_interrupt(self, excinfo) -> None:
+        import pytest
+
+        self.pressed = not excinfo.errisinstance(pytest.Session.Interrupted)
+
+
 def _pytest_benchmark(test_file: str, env: dict[str, str],
                       extra_args: tuple[str, ...] = ()) -> tuple[dict, bytes]:
     """Run one benchmark module of this directory under pytest-benchmark with `env` set;
@@ -34,11 +46,16 @@ def _pytest_benchmark(test_file: str, env: dict[str, str],
     os.close(fd)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    ctrl_c = _CtrlC()
     try:
         code = pytest.main([str(SPEED_DIR / test_file), "-q", "-p", "no:cacheprovider",
                             f"--rootdir={SPEED_DIR}", f"--benchmark-json={raw}",
                             "--benchmark-columns=median,iqr,rounds", "--benchmark-sort=name",
-                            *extra_args])
+                            *extra_args], plugins=[ctrl_c])
+        if ctrl_c.pressed:
+            # pytest.main turns Ctrl-C into exit code 2 (as it does a collection error):
+            # raise it again, so that the command stops as after any Ctrl-C (exit 130).
+            raise KeyboardInterrupt
         if code != 0:
             raise RuntimeError(f"{test_file} failed (pytest exit code {code})")
         native = Path(raw).read_bytes()
