@@ -50,7 +50,7 @@ from bench.results.schema import (
     problems,
     summary,
 )
-from scratch.atomic import temp_file, write_atomic
+from scratch.atomic import at_target, temp_file, write_atomic
 
 RESULTS_ENV = "TWINBENCH_RESULTS"
 MANIFEST = "published.json"
@@ -445,11 +445,15 @@ def write_all(files: Mapping[Path, str | bytes], *, new: Collection[Path] = ()) 
                         made.append(d)
             staged = []
             for path, data in files.items():
-                f, tmp = stack.enter_context(temp_file(Path(path).parent, Path(path).name))
-                with f:  # closed here: a large publish must not hold a descriptor per file
-                    f.write(data.encode("utf-8") if isinstance(data, str) else data)
-                    f.flush()
-                    os.fsync(f.fileno())
+                payload = data.encode("utf-8") if isinstance(data, str) else data
+                try:
+                    f, tmp = stack.enter_context(temp_file(Path(path).parent, Path(path).name))
+                    with f:  # closed here: a large publish must not hold a descriptor per file
+                        f.write(payload)
+                        f.flush()
+                        os.fsync(f.fileno())
+                except OSError as err:  # a full disk names the file, not a temporary or none
+                    raise at_target(err, Path(path), len(payload)) from err
                 staged.append((Path(path), tmp))
             done: list[tuple[Path, Path | None]] = []  # (file, its old contents' link)
             try:
