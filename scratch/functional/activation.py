@@ -16,16 +16,29 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scratch.parallel import map_rows
+
 
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """y = max(0, x), and the mask x > 0 that `relu_backward` takes."""
-    mask = x > 0
-    return x * mask, mask
+    """y = max(0, x) as x * (x > 0) (NaN stays NaN), and the mask x > 0 that
+    `relu_backward` takes; rows on scratch's threads (`parallel.map_rows`)."""
+    mask = np.empty(x.shape, bool)
+    y = np.empty(x.shape, x.dtype)
+    map_rows(_relu_rows, x, mask, y)
+    return y, mask
+
+
+def _relu_rows(x: np.ndarray, mask: np.ndarray, y: np.ndarray) -> None:
+    np.greater(x, 0, out=mask)
+    np.multiply(x, mask, out=y)
 
 
 def relu_backward(grad_out: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """dx = g where x > 0, else 0 (0 at x = 0 exactly, as torch)."""
-    return grad_out * mask
+    """dx = g where x > 0, else 0 (0 at x = 0 exactly, as torch): g * mask, by rows on
+    scratch's threads."""
+    dx = np.empty(grad_out.shape, grad_out.dtype)
+    map_rows(np.multiply, grad_out, mask, dx)  # np.multiply(g, mask, dx): dx is out
+    return dx
 
 
 def leaky_relu_forward(x: np.ndarray, negative_slope: float
