@@ -250,3 +250,25 @@ def test_the_parity_suite_passes_at_2_threads():
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert " passed" in out.stdout and " failed" not in out.stdout
+
+
+@pytest.mark.parametrize("batch_stats", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_batch_norm_at_any_thread_count(dtype, batch_stats, rng, slices):
+    """The sums over the batch run whole on the calling thread, the passes by rows."""
+    x = rng.standard_normal((5, 3, 7)).astype(dtype)
+    w, b = rng.standard_normal(3).astype(dtype), rng.standard_normal(3).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    running = None if batch_stats else (w * 0.1, np.abs(b) + 0.5)
+
+    def run():
+        y, cache = F.batch_norm_forward(x, w, b, 1e-5, running)
+        return y, *F.batch_norm_backward(g, cache, w, batch_stats=batch_stats)
+
+    want = at(1, run)
+    for threads in (2, 3):
+        got = at(threads, run)
+        assert max(slices) == threads
+        for name, a, b_ in zip(("output", "input", "weight", "bias"), got, want):
+            assert a.dtype == dtype
+            np.testing.assert_array_equal(a, b_, err_msg=name)
