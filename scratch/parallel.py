@@ -21,7 +21,8 @@ The contract, torch's `set_num_threads` / `get_num_threads`:
   256 KiB).
 - One split at a time: a kernel called from inside a worker, or from a second user
   thread while a split runs, runs its slices one after another on the calling thread,
-  with the same slices and so the same result.
+  with the same slices and so the same result. (BLAS's limit is process-wide: a user
+  thread's own matmul during a split runs on one thread too.)
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ _threads = CORES
 _pool: ThreadPoolExecutor | None = None
 _region = threading.Lock()  # held while a split runs: one split at a time
 _blas: tuple[int, object] | None = None  # (len(sys.modules) when built, the controller)
+
+
+def _after_fork() -> None:
+    """A forked child has none of the parent's pool threads, and may have copied the lock
+    held: it starts a pool of its own."""
+    global _pool, _region
+    _pool, _region = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def set_num_threads(n: int) -> None:

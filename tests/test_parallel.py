@@ -272,3 +272,16 @@ def test_batch_norm_at_any_thread_count(dtype, batch_stats, rng, slices):
         for name, a, b_ in zip(("output", "input", "weight", "bias"), got, want):
             assert a.dtype == dtype
             np.testing.assert_array_equal(a, b_, err_msg=name)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_splits_with_a_pool_of_its_own():
+    """The parent's pool threads do not survive fork: the child must not wait on them."""
+    code = ("import os, sys, scratch; from scratch import parallel; "
+            "parallel.map_batches(lambda s: s.start, 2, 1 << 30); pid = os.fork(); "
+            "r = parallel.map_batches(lambda s: s.start, 2, 1 << 30) if pid == 0 else None; "
+            "os._exit(0 if r == [0, 1] else 3) if pid == 0 else "
+            "sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=30)
+    assert out.returncode == 0, out.stderr[-2000:]
