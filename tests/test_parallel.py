@@ -213,6 +213,40 @@ def test_relu_at_any_thread_count(dtype, rng, slices):
         np.testing.assert_array_equal(dx, dx1)
 
 
+ACTIVATIONS = {  # name -> (forward, backward from the forward's returns)
+    "sigmoid": (F.sigmoid, lambda g, x, y: F.sigmoid_backward(g, y)),
+    "tanh": (F.tanh, lambda g, x, y: F.tanh_backward(g, y)),
+    "gelu": (lambda x: F.gelu_forward(x, "none"),
+             lambda g, x, out: F.gelu_backward(g, out[1], "none")),
+    "gelu-tanh": (lambda x: F.gelu_forward(x, "tanh"),
+                  lambda g, x, out: F.gelu_backward(g, out[1], "tanh")),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activations_at_any_thread_count(name, dtype, rng, slices):
+    forward, backward = ACTIVATIONS[name]
+    x = (rng.standard_normal((6, 5, 4)) * 4).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+
+    def run():
+        out = forward(x)
+        y = out[0] if isinstance(out, tuple) else out
+        return y, backward(g, x, out)
+
+    y1, dx1 = at(1, run)
+    for threads in (2, 3):
+        y, dx = at(threads, run)
+        assert max(slices) == threads
+        assert y.dtype == dx.dtype == dtype
+        np.testing.assert_array_equal(y, y1)
+        np.testing.assert_array_equal(dx, dx1)
+    slices.clear()
+    at(1, run)
+    assert slices == [1] * len(slices)  # one thread: never split
+
+
 def test_a_cnn_step_at_2_threads_is_the_1_thread_step(rng):
     """Conv, ReLU, max pooling, the loss and SGD, as the speed suite's cnn-16-32: the
     same loss and weights bit for bit."""
