@@ -2,7 +2,8 @@
 
 Imports numpy, the standard library and threadpoolctl. Layers hold their arguments,
 parameters and caches; the math they call lives in `scratch.functional`, whose large
-kernels split their batch over `set_num_threads(n)` threads (`scratch.parallel`).
+kernels (the convolution, max pooling's backward) split their batch over
+`set_num_threads(n)` threads (`scratch.parallel`).
 """
 
 from scratch import functional, init, optim, utils

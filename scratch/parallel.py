@@ -11,14 +11,19 @@ The contract, torch's `set_num_threads` / `get_num_threads`:
 - `set_num_threads(n)` sets how many threads a kernel may split its work over; the
   default is one per core, `os.cpu_count()`, as torch's.
 - `map_batches(fn, n, nbytes)` calls fn on contiguous slices of the batch 0..n, one per
-  thread, and returns their results in batch order. A kernel that writes each sample's
-  result from that sample alone is bit for bit the same at any thread count; a kernel
-  that sums over the batch sums each slice, then adds the slices' sums in batch order,
-  which differs from one thread's order only by rounding.
+  thread, and returns their results in batch order. A kernel that calls it gives the
+  same result bit for bit at any thread count: each slice writes its own samples' rows,
+  and a sum over the batch is taken on the calling thread, in batch order, over pieces
+  that do not depend on the thread count (conv2d's chunks).
+- Where it pays (interleaved A/B on 2 cores, see the commit history): conv2d forward and
+  backward, max pooling's backward. Elementwise kernels (ReLU, Tanh, Sigmoid, GELU,
+  BatchNorm's passes, max pooling's forward) measured slower split than whole: a pass
+  bound by memory bandwidth gains nothing from a second core that shares it.
 - Small work is not split: a slice must carry at least MIN_THREAD_BYTES of the kernel's
-  traffic (`nbytes`, what it reads and writes), else handing it to a thread costs more
-  than it saves (about 20-50 us per split on 2 cores, the time a NumPy pass takes over
-  256 KiB).
+  traffic (`nbytes`, what it reads and writes). An empty split costs about 35 us on 2
+  cores (the hand-off, and 6 us of it setting BLAS's limit), and a NumPy pass moves
+  about 10-20 GB/s, so a slice of 1 MiB is 50-100 us of work: below that the hand-off
+  eats what the second core saves.
 - One split at a time: a kernel called from inside a worker, or from a second user
   thread while a split runs, runs its slices one after another on the calling thread,
   with the same slices and so the same result. (BLAS's limit is process-wide: a user
@@ -37,8 +42,8 @@ from typing import TypeVar
 T = TypeVar("T")
 
 # The least traffic (bytes read and written) worth a thread of its own: below it, a
-# thread's hand-off costs more than the pass it takes over (see the docstring).
-MIN_THREAD_BYTES = 256 << 10
+# thread's hand-off costs about what the pass it takes over saves (see the docstring).
+MIN_THREAD_BYTES = 1 << 20
 CORES = os.cpu_count() or 1
 
 _threads = CORES
@@ -135,14 +140,3 @@ def map_batches(fn: Callable[[slice], T], n: int, nbytes: int) -> list[T]:
     finally:
         _region.release()
 
-
-def map_rows(fn: Callable[..., object], *arrays) -> None:
-    """fn(*(a[s] for a in arrays)) over slices s of the leading axis, through `map_batches`:
-    an elementwise kernel that reads some of the arrays and writes into the others (all
-    of one leading length), so each row's result is the same bit for bit at any thread
-    count. A 0-d array is one call."""
-    if arrays[0].ndim == 0:
-        fn(*arrays)
-        return
-    map_batches(lambda s: fn(*(a[s] for a in arrays)), arrays[0].shape[0],
-                sum(a.nbytes for a in arrays))

@@ -16,29 +16,16 @@ from typing import NamedTuple
 
 import numpy as np
 
-from scratch.parallel import map_rows, split_count
-
 
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """y = max(0, x) as x * (x > 0) (NaN stays NaN), and the mask x > 0 that
-    `relu_backward` takes; rows on scratch's threads (`parallel.map_rows`)."""
-    mask = np.empty(x.shape, bool)
-    y = np.empty(x.shape, x.dtype)
-    map_rows(_relu_rows, x, mask, y)
-    return y, mask
-
-
-def _relu_rows(x: np.ndarray, mask: np.ndarray, y: np.ndarray) -> None:
-    np.greater(x, 0, out=mask)
-    np.multiply(x, mask, out=y)
+    """y = max(0, x), and the mask x > 0 that `relu_backward` takes."""
+    mask = x > 0
+    return x * mask, mask
 
 
 def relu_backward(grad_out: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """dx = g where x > 0, else 0 (0 at x = 0 exactly, as torch): g * mask, by rows on
-    scratch's threads."""
-    dx = np.empty(grad_out.shape, grad_out.dtype)
-    map_rows(np.multiply, grad_out, mask, dx)  # np.multiply(g, mask, dx): dx is out
-    return dx
+    """dx = g where x > 0, else 0 (0 at x = 0 exactly, as torch)."""
+    return grad_out * mask
 
 
 def leaky_relu_forward(x: np.ndarray, negative_slope: float
@@ -54,47 +41,25 @@ def leaky_relu_backward(grad_out: np.ndarray, mask: np.ndarray,
     return np.where(mask, grad_out, grad_out * grad_out.dtype.type(negative_slope))
 
 
-def _by_rows(kernel, *inputs: np.ndarray) -> np.ndarray:
-    """kernel(*inputs), an elementwise kernel of arrays of one shape, computed by rows on
-    scratch's threads (`parallel.map_rows`) into one output of the first input's shape;
-    each row's result is its own, so the same bit for bit at any thread count."""
-    first = inputs[0]
-    if (any(a.shape != first.shape for a in inputs)
-            or split_count(first.shape[0] if first.ndim else 1,
-                           sum(a.nbytes for a in inputs) + first.nbytes) == 1):
-        return kernel(*inputs)  # one piece: no copy into an output
-    out = np.empty(first.shape, kernel(*(a.flat[:0] for a in inputs)).dtype)
-
-    def rows(*arrays: np.ndarray) -> None:
-        arrays[-1][...] = kernel(*arrays[:-1])
-
-    map_rows(rows, *inputs, out)
-    return out
-
-
 def tanh(x: np.ndarray) -> np.ndarray:
     """tanh(x), elementwise."""
-    return _by_rows(np.tanh, np.asarray(x))
+    return np.tanh(x)
 
 
 def tanh_backward(grad_out: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dx = g (1 - y^2), y the output."""
-    return _by_rows(lambda g, y: g * (1 - y * y), grad_out, y)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return grad_out * (1 - y * y)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """1 / (1 + exp(-x)) without overflow: exp only ever sees -|x|."""
-    return _by_rows(_sigmoid, np.asarray(x))
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def sigmoid_backward(grad_out: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dx = g y (1 - y), y the output."""
-    return _by_rows(lambda g, y: g * y * (1 - y), grad_out, y)
+    return grad_out * y * (1 - y)
 
 
 # erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1)): 34 terms reach 1e-19 at |x| = 2.
@@ -200,21 +165,17 @@ def gelu_forward(x: np.ndarray, approximate: str) -> tuple[np.ndarray, GeluCache
     """
     if approximate == "tanh":
         k = math.sqrt(2 / math.pi)
-        t = _by_rows(lambda x: np.tanh(k * (x + 0.044715 * x**3)), x)
-        return _by_rows(lambda x, t: (0.5 * x * (1 + t)).astype(x.dtype), x, t), GeluCache(x, t)
-    cdf = _by_rows(lambda x: (0.5 * (1 + erf(x / math.sqrt(2)))).astype(x.dtype), x)
-    return _by_rows(np.multiply, x, cdf), GeluCache(x, cdf)
+        t = np.tanh(k * (x + 0.044715 * x**3))
+        return (0.5 * x * (1 + t)).astype(x.dtype), GeluCache(x, t)
+    cdf = (0.5 * (1 + erf(x / math.sqrt(2)))).astype(x.dtype)
+    return x * cdf, GeluCache(x, cdf)
 
 
 def gelu_backward(grad_out: np.ndarray, cache: GeluCache, approximate: str) -> np.ndarray:
     """dx = g (Phi(x) + x phi(x)), phi the normal density; with approximate="tanh" the
     derivative of the tanh form, (1 + t) / 2 + x (1 - t^2) sqrt(2/pi) (1 + 3 0.044715 x^2) / 2.
     """
-    return _by_rows(lambda g, x, a: _gelu_grad(g, x, a, approximate), grad_out, *cache)
-
-
-def _gelu_grad(grad_out: np.ndarray, x: np.ndarray, a: np.ndarray, approximate: str
-               ) -> np.ndarray:
+    x, a = cache
     if approximate == "tanh":
         k = math.sqrt(2 / math.pi)
         inner_grad = k * (1 + 3 * 0.044715 * x * x)

@@ -5,9 +5,7 @@ einsum contraction rather than a `.sum(axis=(0, 2))` over two strided axes.
 Forward centres the input once and keeps the centred array for backward;
 backward uses the closed form
     dx = (weight / sigma) * (g - mean(g) - xhat * mean(g * xhat)),
-whose two per-channel sums are also dL/dbias and dL/dweight. The sums run whole on the
-calling thread (their order is then the same at any thread count); the elementwise
-passes run by rows on scratch's threads (`parallel.map_rows`).
+whose two per-channel sums are also dL/dbias and dL/dweight.
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-
-from scratch.parallel import map_rows
 
 
 def channel_sum(a: np.ndarray) -> np.ndarray:
@@ -55,20 +51,14 @@ def batch_norm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarra
     """
     n = x.shape[0] * x.shape[2]  # values per channel
     mean = channel_sum(x) / n if running is None else running[0]  # (C,)
-    xc = np.empty(x.shape, np.result_type(x, mean))  # (N, C, L)
-    map_rows(lambda xs, out: np.subtract(xs, mean[:, None], out=out), x, xc)
+    xc = x - mean[:, None]  # (N, C, L)
     var = np.einsum("ncl,ncl->c", xc, xc) / n if running is None else running[1]  # (C,)
     inv_std = 1 / np.sqrt(var + x.dtype.type(eps))  # (C,)
     # y = xhat * weight + bias as one scale and one shift: two passes over the data
     scale = inv_std * weight if weight is not None else inv_std  # (C,)
-    y = np.empty(x.shape, np.result_type(xc, scale))  # (N, C, L), the bias added in place
-
-    def affine(xcs: np.ndarray, ys: np.ndarray) -> None:  # rows of y = xc * scale + bias
-        np.multiply(xcs, scale[:, None], out=ys)
-        if bias is not None:
-            ys += bias[:, None]
-
-    map_rows(affine, xc, y)
+    y = xc * scale[:, None]  # (N, C, L)
+    if bias is not None:
+        y += bias[:, None]
     return y, BatchNormCache(xc, inv_std, mean, var)
 
 
@@ -92,16 +82,8 @@ def batch_norm_backward(grad_out: np.ndarray, cache: BatchNormCache,
     if not input_grad:
         return BatchNormGrads(None, sum_g_xhat, sum_g)
     a = inv_std * weight if weight is not None else inv_std  # (C,) dy/dxhat / sigma
-    dx = np.empty(grad_out.shape, np.result_type(grad_out, a))  # (N, C, L)
-    # dx = a * (g - mean(g) - xhat * mean(g * xhat)), as three passes
-    along_xc = (a * inv_std * sum_g_xhat / n)[:, None]  # (C, 1)
-    shift = (a * sum_g / n)[:, None]  # (C, 1)
-
-    def rows(gs: np.ndarray, xcs: np.ndarray, dxs: np.ndarray) -> None:
-        np.multiply(gs, a[:, None], out=dxs)
-        if batch_stats:
-            dxs -= xcs * along_xc
-            dxs -= shift
-
-    map_rows(rows, grad_out, xc, dx)
+    dx = grad_out * a[:, None]  # (N, C, L)
+    if batch_stats:  # dx = a * (g - mean(g) - xhat * mean(g * xhat)), as two more passes
+        dx -= xc * (a * inv_std * sum_g_xhat / n)[:, None]
+        dx -= (a * sum_g / n)[:, None]
     return BatchNormGrads(dx, sum_g_xhat, sum_g)

@@ -49,24 +49,14 @@ def max_pool2d_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int
     (kh*kw, N, C, OH, OW) that `max_pool2d_backward` needs.
 
     A NaN in a window makes its output NaN, as in torch. Which element won is worked
-    out in backward, so inference pays only for the max. Samples run on scratch's
-    threads (`parallel.map_batches`); a max is exact, so any thread count gives the same.
+    out in backward, so inference pays only for the max. (Not split over threads: two
+    threads measured slower than one, see `max_pool2d_backward`.)
     """
     if dilation != ONE or ceil_mode:
         padding = pool_sides(x.shape, kernel, stride, padding, dilation, ceil_mode)
-    n, c, hp, wp = _padded_shape(x.shape, padding)
-    oh, ow = (conv_output_size(size, k, s, 0, d)
-              for size, k, s, d in zip((hp, wp), kernel, stride, dilation))
-    slabs = np.empty((kernel[0] * kernel[1], n, c, oh, ow), x.dtype)  # (kh*kw, N, C, OH, OW)
-    y = np.empty((n, c, oh, ow), x.dtype)  # (N, C, OH, OW)
-
-    def run(s: slice) -> None:
-        xp = pad(x[s], padding, -np.inf)  # (n, C, Hp, Wp)
-        mine = offsets_first(windows(xp, kernel, stride, dilation), slabs[:, s])
-        np.max(mine, axis=0, out=y[s])
-
-    map_batches(run, n, x.nbytes + slabs.nbytes + y.nbytes)
-    return y, slabs
+    xp = pad(x, padding, -np.inf)  # (N, C, Hp, Wp)
+    slabs = offsets_first(windows(xp, kernel, stride, dilation))  # (kh*kw, N, C, OH, OW)
+    return slabs.max(axis=0), slabs
 
 
 def first_max(slabs: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -42,19 +42,14 @@ def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
     return win
 
 
-def offsets_first(win: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+def offsets_first(win: np.ndarray) -> np.ndarray:
     """Copy windows (A, B, OH, OW, kh, kw) to (kh*kw, A, B, OH, OW), each offset one slab.
 
     One gather, after which every per-offset operation (max, compare, add) runs over a
-    contiguous slab instead of striding through the image kh*kw times. With `out`, a
-    (kh*kw, A, B, OH, OW) array or view, the slabs are written there and it is returned.
+    contiguous slab instead of striding through the image kh*kw times.
     """
     a, b, oh, ow, kh, kw = win.shape
-    by_offset = win.transpose(4, 5, 0, 1, 2, 3)  # (kh, kw, A, B, OH, OW), a view
-    if out is None:
-        return np.ascontiguousarray(by_offset).reshape(kh * kw, a, b, oh, ow)
-    out.reshape(kh, kw, a, b, oh, ow)[...] = by_offset
-    return out
+    return np.ascontiguousarray(win.transpose(4, 5, 0, 1, 2, 3)).reshape(kh * kw, a, b, oh, ow)
 
 
 def offset_views(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
