@@ -1,9 +1,7 @@
 """scratch: a neural network in NumPy with PyTorch's API, backprop written out by hand.
 
-Imports numpy, the standard library and threadpoolctl. Layers hold their arguments,
-parameters and caches; the math they call lives in `scratch.functional`, whose large
-kernels (the convolution, max pooling's backward) split their batch over
-`set_num_threads(n)` threads (`scratch.parallel`).
+Imports numpy (and the standard library) only. Layers hold their arguments,
+parameters and caches; the math they call lives in `scratch.functional`.
 """
 
 from scratch import functional, init, optim, utils
@@ -40,7 +38,6 @@ from scratch.loss import (
 )
 from scratch.module import Module, ModuleList, Parameter, Sequential, check_state_keys
 from scratch.normalization import LayerNorm
-from scratch.parallel import get_num_threads, set_num_threads
 from scratch.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from scratch.rnn import GRU, LSTM, RNN, RNNBase
 from scratch.serialization import load, save
@@ -56,6 +53,6 @@ __all__ = [
     "MaxPool2d", "MaxUnpool2d", "Module", "ModuleList", "MultiheadAttention", "NLLLoss",
     "Parameter", "RNN", "RNNBase", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss",
     "Softmax", "Softplus", "Tanh", "TransformerEncoder", "TransformerEncoderLayer",
-    "Unflatten", "check_state_keys", "functional", "get_num_threads", "gradcheck", "init",
-    "load", "max_rel_diff", "optim", "save", "set_num_threads", "utils",
+    "Unflatten", "check_state_keys", "functional", "gradcheck", "init", "load",
+    "max_rel_diff", "optim", "save", "utils",
 ]

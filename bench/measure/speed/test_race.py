@@ -1,7 +1,7 @@
 """The race's training steps under pytest-benchmark: one benchmark per model,
 implementation and batch size (bench.peers.race: the same MLP, and the same CNN where
 a peer has convolutions, through each NumPy peer's API, scratch and torch), all in one
-run with BLAS, torch and scratch pinned to the same thread count.
+run with BLAS and torch pinned to the same thread count.
 
 `run.run_race_steps` sets the cases through the environment and keeps the tool's JSON
 beside the record, as for the speed grid. The slow racers (`SLOW`) run 2 rounds after
@@ -15,7 +15,6 @@ import os
 import numpy as np
 import pytest
 
-import scratch
 from bench.peers.race import RACES, SIZES, SLOW, initial_weights, input_shape
 
 
@@ -40,9 +39,8 @@ def test_race_step(benchmark, model, impl, batch):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(input_shape(model, batch)).astype(np.float32)
     y = rng.integers(0, SIZES[-1], batch)  # (N,)
-    before = torch.get_num_threads(), scratch.get_num_threads()
+    before = torch.get_num_threads()
     torch.set_num_threads(threads)
-    scratch.set_num_threads(threads)
     try:
         with threadpool_limits(limits=threads, user_api="blas"):
             trainer = RACES[model][impl](initial_weights(seed, model))
@@ -50,5 +48,4 @@ def test_race_step(benchmark, model, impl, batch):
             benchmark.pedantic(trainer.step, args=(x, y), rounds=2 if slow else rounds,
                                warmup_rounds=1 if slow else 3)
     finally:
-        torch.set_num_threads(before[0])
-        scratch.set_num_threads(before[1])
+        torch.set_num_threads(before)

@@ -1,9 +1,8 @@
 """Forward, backward and training step of each twin over the grid (see grid.py).
 
-Each benchmark pins torch (`torch.set_num_threads`), scratch (`scratch.set_num_threads`)
-and numpy's BLAS (threadpoolctl) to the case's thread count, so that "threads" means the
-same for both twins; calibrates its number of rounds to a time budget, and attaches the
-case's parameters and analytic FLOPs as extra_info for the report.
+Each benchmark pins numpy's BLAS (threadpoolctl) and torch to the same
+thread count, calibrates its number of rounds to a time budget, and attaches
+the case's parameters and analytic FLOPs as extra_info for the report.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import time
 
 import pytest
 
-import scratch
 from bench.measure.speed.grid import cases
 from bench.measure.speed.workloads import OPS, make_workload, train_flops
 
@@ -31,9 +29,8 @@ def test_speed(benchmark, case):
                                 threads=case.threads, phase=case.phase, impl=case.impl,
                                 unit="operation" if case.arch in OPS else "network",
                                 flops=train_flops(case.arch, case.batch) * _share(case))
-    before = torch.get_num_threads(), scratch.get_num_threads()
+    before = torch.get_num_threads()
     torch.set_num_threads(case.threads)
-    scratch.set_num_threads(case.threads)
     try:
         with threadpool_limits(limits=case.threads, user_api="blas"):
             w = make_workload(case.arch, case.impl, case.batch, case.dtype)
@@ -47,8 +44,7 @@ def test_speed(benchmark, case):
             rounds = max(5, min(1000, math.ceil(BUDGET_S / max(once, 1e-6))))
             benchmark.pedantic(target, setup=setup, rounds=rounds, warmup_rounds=1)
     finally:
-        torch.set_num_threads(before[0])
-        scratch.set_num_threads(before[1])
+        torch.set_num_threads(before)
 
 
 def _share(case) -> float:
