@@ -9,6 +9,11 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+import scratch.functional as F
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -32,3 +37,18 @@ def test_every_mutated_file_has_its_tests_mapped():
     assert "scratch/optim/lr_scheduler.py" in names
     assert not any(n.endswith("__init__.py") for n in names)
     assert len(names) == len(config["tests"])
+
+
+# --- survivors of the run that were real ---------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_scale_keeps_everything_at_p0_and_nothing_at_p1(dtype):
+    """cosmic-ray NumberReplacer on `if p == 1.0` (-> `p == 0.0`) survived: the public
+    kernel at p = 0 must scale every element by exactly 1, at p = 1 by exactly 0 (the
+    modules skip it at p = 0, so only a direct call shows it)."""
+    rng = np.random.default_rng(0)
+    ones = F.dropout_scale(rng, (4, 257), 0.0, dtype)
+    assert ones.dtype == dtype and np.array_equal(ones, np.ones((4, 257), dtype))
+    zeros = F.dropout_scale(rng, (4, 257), 1.0, dtype)
+    assert zeros.dtype == dtype and np.array_equal(zeros, np.zeros((4, 257), dtype))

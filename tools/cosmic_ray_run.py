@@ -23,6 +23,7 @@ pyproject.toml.
     python tools/cosmic_ray_run.py            # sample (once), run what is pending, report
     python tools/cosmic_ray_run.py --fresh    # draw new sessions, dropping old results
     python tools/cosmic_ray_run.py --report   # only the report of the sessions on disk
+    python tools/cosmic_ray_run.py --survivors  # the survivors again, after adding tests
     tox -e cosmic-ray                         # the same, opt-in (not in the default envlist)
 
 It plants mutants in this checkout's files: run it from a copy when you work meanwhile.
@@ -119,13 +120,16 @@ def outcome(result: WorkResult) -> str | None:
     return "incompetent"
 
 
-def run_module(config: dict, module: str, fresh: bool) -> None:
+def run_module(config: dict, module: str, fresh: bool, survivors: bool = False) -> None:
+    """Run the pending mutants of `module`'s session (drawn first if new or `fresh`); with
+    `survivors`, run its survivors again instead (after tests were added or mapped)."""
     path = ROOT / module
     command = test_command(config, module)
     with use_db(str(session_path(config, module))) as db:
         if fresh or db.num_work_items == 0:
             draw(db, config, module)
-        pending = db.pending_work_items
+        pending = ([item for item, result in db.completed_work_items
+                    if outcome(result) == "survived"] if survivors else db.pending_work_items)
         if not pending:
             return
         clear_pycache()
@@ -181,6 +185,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fresh", action="store_true", help="draw new samples, dropping results")
     ap.add_argument("--report", action="store_true", help="only report the sessions on disk")
     ap.add_argument("--only", nargs="+", metavar="FILE", help="these source files only")
+    ap.add_argument("--survivors", action="store_true",
+                    help="run the sessions' survivors again, e.g. after adding tests")
     ap.add_argument("--sample", type=int, metavar="N",
                     help="mutants drawn per file in a new session (default: the config's)")
     args = ap.parse_args(argv)
@@ -201,7 +207,7 @@ def main(argv=None) -> int:
     (ROOT / config["session-dir"]).mkdir(parents=True, exist_ok=True)
     if not args.report:
         for module in names:
-            run_module(config, module, args.fresh)
+            run_module(config, module, args.fresh, args.survivors)
     summary = report(config, names)
     return 1 if any(c["survived"] for c in summary.values()) else 0
 

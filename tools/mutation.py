@@ -69,6 +69,7 @@ SEQ = "tests/test_sequence.py"
 RPLAIN = "tests/test_recurrent_plain.py"
 ATOMIC = "tests/test_atomic.py"
 TWINS = "tests/test_twins.py"
+MECH = "tests/test_mutants_mechanical.py"
 
 CATALOGUE: list[Mutant] = [
     # --- the ten bugs issue 19 names -------------------------------------------------
@@ -323,6 +324,10 @@ CATALOGUE: list[Mutant] = [
        "    if publish:\n        checkout = checkout or find_checkout()",
        "    if True:\n        checkout = checkout or find_checkout()",
        [REPORT, "-k", "finish_run"], "a run is published without --publish"),
+    # --- survivors of the mechanical run (tools/cosmic_ray_run.py) that were real -------------
+    _m("scratch-dropout-scale-drops-all-at-p0", "scratch/functional/dropout.py",
+       "if p == 1.0:\n        keep[...] = False", "if p == 0.0:\n        keep[...] = False",
+       [MECH, "-k", "dropout_scale"], "F.dropout_scale at p = 0 drops every element"),
 ]
 
 
