@@ -52,3 +52,20 @@ def test_dropout_scale_keeps_everything_at_p0_and_nothing_at_p1(dtype):
     assert ones.dtype == dtype and np.array_equal(ones, np.ones((4, 257), dtype))
     zeros = F.dropout_scale(rng, (4, 257), 1.0, dtype)
     assert zeros.dtype == dtype and np.array_equal(zeros, np.zeros((4, 257), dtype))
+
+
+def test_embedding_max_norm_leaves_a_row_exactly_at_the_norm_alone():
+    """cosmic-ray `norms > max_norm` -> `>=` survived: torch renormalises only rows whose
+    norm exceeds max_norm, so a row at exactly max_norm keeps its bits (>= would scale it
+    by max_norm / (max_norm + 1e-7), 2e-8 off in float64), as in torch's twin."""
+    import torch
+
+    weight = np.array([[3.0, 4.0], [6.0, 8.0], [0.5, 0.0]])  # norms 5, 10, 0.5
+    idx = np.array([[0, 1], [2, 0]])
+    want = torch.from_numpy(weight.copy())
+    torch.nn.functional.embedding(torch.from_numpy(idx), want, max_norm=5.0)
+    got = weight.copy()
+    F.embedding_renorm_(got, idx, 5.0, 2.0)
+    assert np.array_equal(got[0], weight[0]) and np.array_equal(want[0].numpy(), weight[0])
+    assert np.array_equal(got[2], weight[2])
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-15, atol=0)  # float64

@@ -328,6 +328,9 @@ CATALOGUE: list[Mutant] = [
     _m("scratch-dropout-scale-drops-all-at-p0", "scratch/functional/dropout.py",
        "if p == 1.0:\n        keep[...] = False", "if p == 0.0:\n        keep[...] = False",
        [MECH, "-k", "dropout_scale"], "F.dropout_scale at p = 0 drops every element"),
+    _m("scratch-embedding-renorm-at-the-norm", "scratch/functional/sparse.py",
+       "over = norms > max_norm", "over = norms >= max_norm",
+       [MECH, "-k", "max_norm"], "Embedding's max_norm rescales a row exactly at the norm"),
 ]
 
 
