@@ -331,6 +331,16 @@ CATALOGUE: list[Mutant] = [
     _m("scratch-embedding-renorm-at-the-norm", "scratch/functional/sparse.py",
        "over = norms > max_norm", "over = norms >= max_norm",
        [MECH, "-k", "max_norm"], "Embedding's max_norm rescales a row exactly at the norm"),
+    _m("scratch-optimizer-repr-raises", "scratch/optim/optimizer.py",
+       'return "\\n".join(lines) + "\\n)"', 'return "\\n".join(lines) * "\\n)"',
+       [MECH, "-k", "repr"], "repr(optimizer) raises TypeError"),
+    _m("scratch-optimizer-repr-groups-run-together", "scratch/optim/optimizer.py",
+       'lines += [""] * (i > 0) + [f"Parameter Group {i}"]',
+       'lines += [f"Parameter Group {i}"]',
+       [MECH, "-k", "repr"], "repr(optimizer) lacks torch's blank line between groups"),
+    _m("scratch-optimizer-state-shape-lexicographic", "scratch/optim/optimizer.py",
+       "if arr.shape != p.shape:", "if arr.shape < p.shape:",
+       [MECH, "-k", "another_shape"], "a saved state larger than its parameter loads"),
 ]
 
 
