@@ -73,6 +73,7 @@ FORMATS = "tests/test_formats.py"
 CLIERR = "tests/test_cli_errors.py"
 LIMITS = "tests/test_serialization_limits.py"
 HOSTILE = "tests/test_records_hostile.py"
+MECH = "tests/test_mutants_mechanical.py"
 
 CATALOGUE: list[Mutant] = [
     # --- issue 29: records read from disk, publishing, README injection, Ctrl-C -------
@@ -658,6 +659,23 @@ CATALOGUE: list[Mutant] = [
        "opener = urllib.request.build_opener()",
        ["tests/test_datasets_faults.py", "-k", "trickling"],
        "a mirror trickling its status line and headers holds a download past its deadline"),
+    # --- survivors of the mechanical run (tools/cosmic_ray_run.py) that were real -------------
+    _m("scratch-dropout-scale-drops-all-at-p0", "scratch/functional/dropout.py",
+       "if p == 1.0:\n        keep[...] = False", "if p == 0.0:\n        keep[...] = False",
+       [MECH, "-k", "dropout_scale"], "F.dropout_scale at p = 0 drops every element"),
+    _m("scratch-embedding-renorm-at-the-norm", "scratch/functional/sparse.py",
+       "over = norms > max_norm", "over = norms >= max_norm",
+       [MECH, "-k", "max_norm"], "Embedding's max_norm rescales a row exactly at the norm"),
+    _m("scratch-optimizer-repr-raises", "scratch/optim/optimizer.py",
+       'return "\\n".join(lines) + "\\n)"', 'return "\\n".join(lines) * "\\n)"',
+       [MECH, "-k", "repr"], "repr(optimizer) raises TypeError"),
+    _m("scratch-optimizer-repr-groups-run-together", "scratch/optim/optimizer.py",
+       'lines += [""] * (i > 0) + [f"Parameter Group {i}"]',
+       'lines += [f"Parameter Group {i}"]',
+       [MECH, "-k", "repr"], "repr(optimizer) lacks torch's blank line between groups"),
+    _m("scratch-optimizer-state-shape-lexicographic", "scratch/optim/optimizer.py",
+       "if arr.shape != p.shape:", "if arr.shape < p.shape:",
+       [MECH, "-k", "another_shape"], "a saved state larger than its parameter loads"),
 ]
 
 

@@ -217,9 +217,10 @@ class Optimizer:
         return np.array(arr, dtype=p.dtype)
 
     def __repr__(self) -> str:
+        """torch's text: the class, then each group's sorted options, a blank line between."""
         lines = [type(self).__name__ + " ("]
         for i, g in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
+            lines += [""] * (i > 0) + [f"Parameter Group {i}"]
             lines += [f"    {k}: {v}" for k, v in sorted(g.items())
                       if k not in ("params", "param_names")]
         return "\n".join(lines) + "\n)"
