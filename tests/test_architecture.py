@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_imports import LAYERS
+from test_imports import LAYERS
 
 ROOT = Path(__file__).resolve().parents[1]
 MAP = ROOT / "ARCHITECTURE.md"

@@ -49,6 +49,7 @@ def test_every_argument_has_help_and_no_parser_takes_abbreviations():
     assert len(parsers) > 8
     for name, parser in parsers:
         assert parser.allow_abbrev is False, name
+        assert name == "twinbench" or parser.description, f"`{name} --help` has no description"
         for action in parser._actions:
             if isinstance(action, argparse._HelpAction):
                 continue

@@ -36,7 +36,8 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def add_command(sub) -> None:
-    c = sub.add_parser("convert", help="convert model weights between .npz, .safetensors, .pt")
+    c = sub.add_parser("convert", help="convert model weights between .npz, .safetensors, .pt",
+                       description=__doc__)
     c.add_argument("input", metavar="IN", help="training checkpoint or weights file")
     c.add_argument("output", metavar="OUT", help="file to write: .npz, .safetensors or .pt")
     c.add_argument("--experiment", help="the experiment the weights are for, when IN does "

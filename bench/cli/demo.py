@@ -69,7 +69,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def add_command(sub) -> None:
-    d = sub.add_parser("demo", help="serve the draw-a-digit page on 127.0.0.1")
+    d = sub.add_parser("demo", help="serve the draw-a-digit page on 127.0.0.1",
+                       description=__doc__)
     d.add_argument("checkpoint", nargs="?", help="training checkpoint or weights file "
                    "(default: the newest in --runs)")
     d.add_argument("--port", type=port, default=8000,

@@ -36,7 +36,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def add_command(sub) -> None:
-    e = sub.add_parser("export", help="export a checkpoint's model to ONNX (checked)")
+    e = sub.add_parser("export", help="export a checkpoint's model to ONNX (checked)",
+                       description=__doc__)
     e.add_argument("checkpoint", help="training checkpoint or weights file")
     e.add_argument("output", help="the .onnx file to write")
     e.add_argument("--experiment", help="the experiment, when the weights file does not say")

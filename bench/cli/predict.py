@@ -48,7 +48,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def add_command(sub) -> None:
-    p = sub.add_parser("predict", help="classify PNG/JPEG pictures with both twins")
+    p = sub.add_parser("predict", help="classify PNG/JPEG pictures with both twins",
+                       description=__doc__)
     p.add_argument("checkpoint", help="training checkpoint or weights file")
     p.add_argument("images", nargs="+", metavar="IMAGE",
                    help="PNG or JPEG pictures, any size, colour or polarity")
