@@ -15,7 +15,6 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-
 from test_imports import LAYERS
 
 ROOT = Path(__file__).resolve().parents[1]
