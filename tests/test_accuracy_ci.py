@@ -4,6 +4,8 @@ Needs the real data set (tox fetches it first); without it these tests skip,
 and under CI=true they fail.
 """
 
+import re
+
 import numpy as np
 import pytest
 from conftest_data import require_real
@@ -78,3 +80,13 @@ def test_train_and_eval_commands(mnist_subset, tmp_path, capsys):
             and "---" not in line]
     counts = [sum(int(v) for v in row.strip("|").split("|")[1:]) for row in rows]
     assert counts == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    trained = re.findall(r"test accuracy ([\d.]+)%", out)
+    # Every weights file predict takes, eval takes: both twins hold the checkpoint's weights.
+    for suffix in (".pt", ".safetensors", ".npz"):
+        weights = tmp_path / f"weights{suffix}"
+        assert cli.main(["convert", str(ckpt), str(weights)]) == 0
+        capsys.readouterr()
+        assert cli.main(["eval", str(weights), "--experiment", "ci-mlp"]) == 0
+        out = capsys.readouterr().out
+        assert "scratch ci-mlp (weights file)" in out and "torch ci-mlp (weights file)" in out
+        assert re.findall(r"test accuracy ([\d.]+)%", out) == trained * 2
