@@ -455,28 +455,34 @@ CASES += [
 ]
 
 
-def _trained_instance_norm(norm, rng):
-    """An InstanceNorm with affine parameters and running statistics not at their start."""
-    norm.running_mean[...] = rng.standard_normal(norm.num_features)
-    norm.running_var[...] = rng.uniform(0.5, 2.0, norm.num_features)
-    norm.weight.data[...] = rng.uniform(0.5, 1.5, norm.num_features)
-    norm.bias.data[...] = rng.standard_normal(norm.num_features)
+def _trained_norm(norm, rng):
+    """A GroupNorm or InstanceNorm whose affine parameters and running statistics (those it
+    has) are not at their start, so that a gradient forgetting the weight shows."""
+    for name, draw in (("running_mean", rng.standard_normal),
+                       ("running_var", lambda c: rng.uniform(0.5, 2.0, c))):
+        if getattr(norm, name, None) is not None:
+            getattr(norm, name)[...] = draw(len(getattr(norm, name)))
+    for p, draw in ((norm.weight, lambda c: rng.uniform(0.5, 1.5, c)),
+                    (norm.bias, rng.standard_normal)):
+        if p is not None:
+            p.data[...] = draw(len(p.data))
     return norm
 
 
 # issue 31, item 1: group and instance norm, adaptive max and 1-D pools
 CASES += [
-    Case("GroupNorm(3, 6)", lambda r, dt: scratch.GroupNorm(3, 6, dtype=dt), (6, 4, 5)),
+    Case("GroupNorm(3, 6)", lambda r, dt: _trained_norm(scratch.GroupNorm(3, 6, dtype=dt), r),
+         (6, 4, 5)),
     Case("GroupNorm(2, 4, eps=1e-3, affine=False) (N, C, L)",
          lambda r, dt: scratch.GroupNorm(2, 4, 1e-3, False, dtype=dt), (4, 7)),
     Case("GroupNorm(1, 3, bias=False) (N, C)",
-         lambda r, dt: scratch.GroupNorm(1, 3, bias=False, dtype=dt), (3,)),
+         lambda r, dt: _trained_norm(scratch.GroupNorm(1, 3, bias=False, dtype=dt), r), (3,)),
     Case("InstanceNorm1d(4)", lambda r, dt: scratch.InstanceNorm1d(4, dtype=dt), (4, 9)),
     Case("InstanceNorm1d(3, affine, track_running_stats)",
-         lambda r, dt: _trained_instance_norm(
+         lambda r, dt: _trained_norm(
              scratch.InstanceNorm1d(3, 1e-3, 0.2, True, True, dtype=dt), r), (3, 6)),
     Case("InstanceNorm2d(3, affine, track_running_stats) eval",
-         lambda r, dt: _trained_instance_norm(
+         lambda r, dt: _trained_norm(
              scratch.InstanceNorm2d(3, affine=True, track_running_stats=True, dtype=dt),
              r).eval(), (3, 4, 5)),
     Case("InstanceNorm2d(2, affine, momentum=None, track_running_stats)",

@@ -260,15 +260,13 @@ def max_unpool2d_backward(grad_out: np.ndarray, indices: np.ndarray) -> np.ndarr
     return np.take_along_axis(flat, indices.reshape(n, c, -1), axis=2).reshape(indices.shape)
 
 
-def adaptive_taps(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
-    """The input indices of each adaptive window along one axis, padded to the longest:
-    (out, K) indices (past a window's end: its last index again) and (out, K) bool, True
-    on the window's own indices."""
+def adaptive_taps(size: int, out: int) -> np.ndarray:
+    """The input indices of each adaptive window along one axis (`adaptive_ranges`), (out, K)
+    for the longest window's K: a shorter window repeats its last index, which changes
+    neither its max nor which element wins it."""
     start, end = adaptive_ranges(size, out)
     k = int((end - start).max(initial=1))
-    taps = start[:, None] + np.arange(k)  # (out, K)
-    inside = taps < end[:, None]
-    return np.minimum(taps, end[:, None] - 1), inside
+    return np.minimum(start[:, None] + np.arange(k), end[:, None] - 1)  # (out, K)
 
 
 def adaptive_max_pool2d_forward(x: np.ndarray, out_hw: tuple[int, int]
@@ -277,20 +275,17 @@ def adaptive_max_pool2d_forward(x: np.ndarray, out_hw: tuple[int, int]
     (`adaptive_ranges`), and where it lies: the flat index h * W + w into its input plane,
     int64 (N, C, OH, OW), as torch's return_indices; backward needs only those.
 
-    The windows are gathered into slabs (Kh*Kw, N, C, OH, OW), the taps past a shorter
-    window's end set to -inf, and `first_max` picks torch's winner (ties: the first in
-    row-major order; NaN: the last NaN). A window of -inf only goes to its first element,
-    as torch's CPU kernel starts there.
+    The windows are gathered (`adaptive_taps`) into slabs (Kh*Kw, N, C, OH, OW) and
+    `first_max` picks torch's winner: ties to the first in row-major order, NaN to the
+    last NaN, and a window of -inf to its first element, where torch's CPU scan starts.
+    A repeated tap comes after its original, so it never wins in the original's place.
     """
-    (rows, row_in), (cols, col_in) = (adaptive_taps(x.shape[2 + a], out_hw[a]) for a in (0, 1))
-    win = x[:, :, rows][..., cols]  # (N, C, OH, Kh, OW, Kw)
-    inside = row_in[:, :, None, None] & col_in[None, None]  # (OH, Kh, OW, Kw)
-    win = np.where(inside, win, x.dtype.type(-np.inf))
+    rows, cols = (adaptive_taps(x.shape[2 + a], out_hw[a]) for a in (0, 1))
     kh, kw = rows.shape[1], cols.shape[1]
+    win = x[:, :, rows][..., cols]  # (N, C, OH, Kh, OW, Kw)
     slabs = win.transpose(3, 5, 0, 1, 2, 4).reshape(kh * kw, *x.shape[:2], *out_hw)
     y = slabs.max(axis=0)  # (N, C, OH, OW)
-    k = first_max(slabs, y).argmax(axis=0)  # (N, C, OH, OW) offset of the winner
-    k[np.isneginf(y)] = 0
+    k = first_max(slabs, y).argmax(axis=0)  # (N, C, OH, OW) the winner's offset
     oh, ow = np.arange(out_hw[0])[:, None], np.arange(out_hw[1])[None, :]
     indices = rows[oh, k // kw] * x.shape[3] + cols[ow, k % kw]  # (N, C, OH, OW)
     return y, indices.astype(np.int64)
