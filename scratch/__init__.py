@@ -24,6 +24,7 @@ from scratch.conv import Conv1d, Conv2d
 from scratch.dropout import Dropout, Dropout2d
 from scratch.flatten import Flatten, Unflatten
 from scratch.gradcheck import GradcheckResult, gradcheck
+from scratch.instancenorm import InstanceNorm1d, InstanceNorm2d
 from scratch.linear import Linear
 from scratch.loss import (
     BCELoss,
@@ -37,8 +38,16 @@ from scratch.loss import (
     SmoothL1Loss,
 )
 from scratch.module import Module, ModuleList, Parameter, Sequential, check_state_keys
-from scratch.normalization import LayerNorm
-from scratch.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
+from scratch.normalization import GroupNorm, LayerNorm
+from scratch.pooling import (
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxUnpool2d,
+)
 from scratch.rnn import GRU, LSTM, RNN, RNNBase
 from scratch.serialization import load, save
 from scratch.sparse import Embedding
@@ -55,4 +64,9 @@ __all__ = [
     "Softmax", "Softplus", "Tanh", "TransformerEncoder", "TransformerEncoderLayer",
     "Unflatten", "check_state_keys", "functional", "gradcheck", "init", "load",
     "max_rel_diff", "optim", "save", "utils",
+]
+# issue 31, item 1: group and instance norm, adaptive max and 1-D pools
+__all__ += [
+    "AdaptiveMaxPool2d", "AvgPool1d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
+    "MaxPool1d",
 ]

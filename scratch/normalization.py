@@ -1,10 +1,13 @@
-"""LayerNorm: normalise each sample over its trailing dims, as `torch.nn.LayerNorm`.
+"""LayerNorm and GroupNorm: normalise each sample over its trailing dims, or over groups of
+its channels, as `torch.nn.LayerNorm` and `torch.nn.GroupNorm`.
 
-The math is scratch.functional.layer_norm_forward / _backward; this file holds the
-arguments and parameters.
+The math is scratch.functional.layer_norm_forward / _backward and group_norm_forward /
+_backward; this file holds the arguments and parameters.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -87,3 +90,88 @@ class LayerNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
+
+
+class GroupNorm(Module):
+    """Normalise each sample over groups of its channels, as `torch.nn.GroupNorm`.
+
+    The C channels of a sample are split into num_groups consecutive groups; with mean
+    and (biased) var taken over a group's C / num_groups * (H * W ...) values, and
+    upstream gradient g = dL/dy,
+
+        xhat = (x - mean) / sqrt(var + eps),   y[:, c] = xhat[:, c] * weight[c] + bias[c]
+        dweight[c] = sum(g[:, c] * xhat[:, c]),   dbias[c] = sum(g[:, c])
+        dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sqrt(var + eps),
+             dxhat = g * weight, the means over each group
+
+    the same in training and eval (no running statistics). num_groups = 1 is LayerNorm
+    over (C, *) with a per-channel affine; num_groups = C normalises each channel alone.
+    Kernels: scratch.functional.group_norm_forward / _backward.
+
+    Args (torch's, in its order):
+        num_groups: G, which must divide num_channels.
+        num_channels: C.
+        eps: added to the variance (default 1e-5).
+        affine: learn a per-channel weight (ones) and bias (zeros).
+        bias: keyword only; with affine, False learns the weight only (torch 2.13's argument).
+        dtype: float32 (default) or float64 (keyword only).
+
+    Shape: (N, C, *) -> the same shape.
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, *, bias: bool = True, dtype=np.float32):
+        super().__init__()
+        dt = check_float_dtype(dtype)
+        for name, v in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"GroupNorm: {name} must be a positive int, got {v!r}")
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps = float(eps)
+        self.affine = bool(affine)
+        if self.affine:
+            self.weight = Parameter(np.ones(self.num_channels, dt))
+            self.bias = Parameter(np.zeros(self.num_channels, dt)) if bias else None
+        else:
+            self.weight = self.bias = None
+        self._cache = None
+
+    def reset_parameters(self, *, rng: np.random.Generator | None = None) -> None:
+        if self.affine:
+            self.weight.data.fill(1)
+        if self.bias is not None:
+            self.bias.data.fill(0)
+
+    def _name(self) -> str:
+        return f"GroupNorm({self.num_groups}, {self.num_channels})"
+
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        check_input(input, self._name(), dtype=self.weight.dtype if self.affine else None,
+                    min_ndim=2, size=(1, self.num_channels) if getattr(input, "ndim", 0) >= 2
+                    else None, shape_doc=f"(N, {self.num_channels}, *)")
+        x3 = input.reshape(*input.shape[:2], math.prod(input.shape[2:]))  # (N, C, L)
+        y, cache = F.group_norm_forward(x3, self.num_groups,
+                                        self.weight.data if self.affine else None,
+                                        None if self.bias is None else self.bias.data, self.eps)
+        self._cache = (cache, input.shape)
+        return y.reshape(input.shape)
+
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        cache, shape = require_forward(self._cache, self._name())
+        check_grad(grad_out, shape, self._name())
+        grads = F.group_norm_backward(
+            grad_out.reshape(*shape[:2], math.prod(shape[2:])), cache,
+            self.weight.data if self.affine else None, bias_grad=self.bias is not None,
+            input_grad=input_grad)
+        if self.affine:
+            self.weight.accumulate_grad(grads.weight)
+        if self.bias is not None:
+            self.bias.accumulate_grad(grads.bias)
+        return None if grads.input is None else grads.input.reshape(shape)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")

@@ -1,9 +1,10 @@
-"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d and MaxUnpool2d: arguments as torch stores them,
-validation, unbatched inputs, cache.
+"""MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, MaxUnpool2d, AdaptiveMaxPool2d, MaxPool1d and
+AvgPool1d: arguments as torch stores them, validation, unbatched inputs, cache.
 
 The window kernels live in scratch.functional (max_pool2d_forward / _backward /
 _indices, avg_pool2d_forward / _backward, adaptive_avg_pool2d_forward / _backward,
-max_unpool2d_forward / _backward).
+max_unpool2d_forward / _backward, adaptive_max_pool2d_forward / _backward); the 1-D
+pools run the 2-D kernels on (N, C, 1, L) with a (1, k) window, as Conv1d does.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class _PoolCache(NamedTuple):
     unbatched: bool
     slabs: np.ndarray | None = None  # max pooling: max_pool2d_forward's (kh*kw, N, C, OH, OW)
     y: np.ndarray | None = None  # max pooling: the output, which backward's tie rule reads
+    indices: np.ndarray | None = None  # adaptive max pooling: each window's winner (N, C, OH, OW)
 
 
 class _UnpoolCache(NamedTuple):
@@ -212,7 +214,53 @@ class AvgPool2d(_Pool2d):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AdaptiveAvgPool2d(Module):
+class _AdaptivePool2d(Module):
+    """Shared plumbing of the adaptive pools: output_size as torch takes it, validation,
+    unbatched inputs."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        name = type(self).__name__
+        if output_size is None:  # torch's annotation allows it, its forward then fails
+            raise TypeError(f"{name}: output_size must be an int or a pair (an entry may be "
+                            f"None), got None")
+        both = ((output_size, output_size) if isinstance(output_size, (int, np.integer))
+                else tuple(output_size))
+        if len(both) != 2 or not all(v is None or (isinstance(v, (int, np.integer)) and v >= 0)
+                                     for v in both):
+            raise TypeError(f"{name}: output_size must be an int or a pair of "
+                            f"non-negative ints or None, got {output_size!r}")
+        self.output_size = output_size
+        self._out = both
+        self._cache = None
+
+    def _name(self) -> str:
+        return f"{type(self).__name__}({self.output_size})"
+
+    def _input(self, x: np.ndarray) -> tuple[np.ndarray, bool, tuple[int, int]]:
+        """x checked, as (N, C, H, W), whether it came unbatched, and (OH, OW)."""
+        check_input(x, self._name(), ndim=(3, 4), shape_doc="(N, C, H, W) or (C, H, W)")
+        if 0 in x.shape[-3:]:
+            raise ValueError(f"{self._name()} expects non-empty channel and spatial dims (only "
+                             f"the batch may be 0), got shape {x.shape}")
+        unbatched = x.ndim == 3
+        x4 = x[None] if unbatched else x  # (N, C, H, W)
+        out_hw = tuple(x4.shape[2 + a] if o is None else int(o) for a, o in enumerate(self._out))
+        return x4, unbatched, out_hw
+
+    def _grad(self, grad_out: np.ndarray) -> tuple[np.ndarray, _PoolCache]:
+        """grad_out checked against the cached forward, as (N, C, OH, OW), and the cache."""
+        cache = require_forward(self._cache, type(self).__name__)
+        out_shape = cache.out_shape
+        check_grad(grad_out, out_shape[1:] if cache.unbatched else out_shape,
+                   type(self).__name__)
+        return grad_out.reshape(out_shape), cache
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool2d(_AdaptivePool2d):
     """Average over windows chosen to give a fixed output size, as `torch.nn.AdaptiveAvgPool2d`.
 
     Window i along an axis of input size S and output size O covers
@@ -232,47 +280,18 @@ class AdaptiveAvgPool2d(Module):
     Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW).
     """
 
-    def __init__(self, output_size):
-        super().__init__()
-        if output_size is None:  # torch's annotation allows it, its forward then fails
-            raise TypeError("AdaptiveAvgPool2d: output_size must be an int or a pair (an entry "
-                            "may be None), got None")
-        both = ((output_size, output_size) if isinstance(output_size, (int, np.integer))
-                else tuple(output_size))
-        if len(both) != 2 or not all(v is None or (isinstance(v, (int, np.integer)) and v >= 0)
-                                     for v in both):
-            raise TypeError(f"AdaptiveAvgPool2d: output_size must be an int or a pair of "
-                            f"non-negative ints or None, got {output_size!r}")
-        self.output_size = output_size
-        self._out = both
-        self._cache = None
-
     def forward(self, input: np.ndarray) -> np.ndarray:
-        name = f"AdaptiveAvgPool2d({self.output_size})"
-        check_input(input, name, ndim=(3, 4), shape_doc="(N, C, H, W) or (C, H, W)")
-        if 0 in input.shape[-3:]:
-            raise ValueError(f"{name} expects non-empty channel and spatial dims (only the batch "
-                             f"may be 0), got shape {input.shape}")
-        unbatched = input.ndim == 3
-        x4 = input[None] if unbatched else input  # (N, C, H, W)
-        out_hw = tuple(x4.shape[2 + a] if o is None else int(o)
-                       for a, o in enumerate(self._out))
+        x4, unbatched, out_hw = self._input(input)  # (N, C, H, W)
         y = F.adaptive_avg_pool2d_forward(x4, out_hw)  # (N, C, OH, OW)
         self._cache = _PoolCache(x4.shape, y.shape, unbatched)
         return y[0] if unbatched else y
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
-        cache = require_forward(self._cache, "AdaptiveAvgPool2d")
-        out_shape = cache.out_shape
-        check_grad(grad_out, out_shape[1:] if cache.unbatched else out_shape,
-                   "AdaptiveAvgPool2d")
+        g, cache = self._grad(grad_out)
         if not input_grad:
             return None
-        dx = F.adaptive_avg_pool2d_backward(grad_out.reshape(out_shape), cache.x_shape)
+        dx = F.adaptive_avg_pool2d_backward(g, cache.x_shape)
         return dx[0] if cache.unbatched else dx
-
-    def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
 
 
 class MaxUnpool2d(Module):
@@ -351,3 +370,123 @@ class MaxUnpool2d(Module):
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveMaxPool2d(_AdaptivePool2d):
+    """Largest value of each adaptive window, as `torch.nn.AdaptiveMaxPool2d`.
+
+    The windows are AdaptiveAvgPool2d's: along an axis of input size S and output size O,
+    window i covers floor(i S / O) .. ceil((i + 1) S / O) - 1. With upstream gradient
+    g = dL/dout:
+
+        out[n, c, i, j] = max of x[n, c, rows(i), cols(j)]
+        dx[n, c, h*, w*] += g[n, c, i, j],  (h*, w*) the window's argmax
+
+    Ties go to the first maximal element in row-major window order (a window holding
+    NaN: its last NaN; a window of -inf: its first element), as torch's CPU kernel;
+    overlapping windows add up where one element wins several. return_indices gives
+    the winner's flat index h * W + w in its input plane (int64), as torch.
+
+    Computed over gathered windows (scratch.functional.adaptive_max_pool2d_forward /
+    _backward); scratch.functional.plain.adaptive_max_pool2d is the definition as loops.
+
+    Args:
+        output_size: int (square), or (OH, OW) with either entry None to keep the
+            input's size along that axis.
+        return_indices: also return the argmax indices (int64, the output's shape).
+
+    Shape: (N, C, H, W) or (C, H, W) -> (N, C, OH, OW) (or (C, OH, OW)).
+    """
+
+    def __init__(self, output_size, return_indices: bool = False):
+        super().__init__(output_size)
+        self.return_indices = bool(return_indices)
+
+    def forward(self, input: np.ndarray):
+        x4, unbatched, out_hw = self._input(input)  # (N, C, H, W)
+        y, idx = F.adaptive_max_pool2d_forward(x4, out_hw)  # (N, C, OH, OW) each
+        self._cache = _PoolCache(x4.shape, y.shape, unbatched, indices=idx)
+        if unbatched:
+            y, idx = y[0], idx[0]
+        return (y, idx) if self.return_indices else y
+
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        g, cache = self._grad(grad_out)
+        if not input_grad:
+            return None
+        dx = F.adaptive_max_pool2d_backward(g, cache.indices, cache.x_shape)  # (N, C, H, W)
+        return dx[0] if cache.unbatched else dx
+
+
+class _Pool1d:
+    """A 2-D pool run on (N, C, 1, L) (or (C, 1, L)) with a (1, k) window, as Conv1d runs
+    Conv2d's kernels: the input and the gradient gain the unit axis, the results lose it."""
+
+    def forward(self, input: np.ndarray):
+        check_input(input, self._name(), ndim=(2, 3), shape_doc="(N, C, L) or (C, L)")
+        out = super().forward(input[..., None, :])  # (N, C, 1, OL)
+        if isinstance(out, tuple):  # (output, indices): h = 0, so the index is w
+            return tuple(o[..., 0, :] for o in out)
+        return out[..., 0, :]
+
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        cache = require_forward(self._cache, self._name())
+        n, c, _, length = cache.out_shape
+        check_grad(grad_out, (c, length) if cache.unbatched else (n, c, length), self._name())
+        dx = super().backward(grad_out[..., None, :], input_grad=input_grad)
+        return None if dx is None else dx[..., 0, :]  # (N, C, L)
+
+
+class MaxPool1d(_Pool1d, MaxPool2d):
+    """Largest value of each window along L, as `torch.nn.MaxPool1d`: MaxPool2d with a
+    (1, k) window on (N, C, 1, L).
+
+        out[n, c, i] = max_p xp[n, c, s i + d p],   dx[n, c, s i + d p*] += g[n, c, i]
+
+    xp the input padded with -inf, p* the window's first maximum (torch's tie rule, as
+    MaxPool2d); return_indices gives its index along L.
+
+    Args: kernel_size, stride (default kernel_size), padding (at most half the kernel),
+    dilation, return_indices, ceil_mode: ints (or 1-tuples), as MaxPool2d's.
+
+    Shape: (N, C, L) or (C, L) -> (N, C, OL), OL = (L + 2 p - d (k - 1) - 1) // s + 1
+    (rounded up in ceil mode; scratch.functional.conv_output_size).
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1,
+                 return_indices: bool = False, ceil_mode: bool = False):
+        k = F.single(kernel_size, "kernel_size", minimum=1)
+        s = k if stride is None else F.single(stride, "stride", minimum=1)
+        super().__init__((1, k), (1, s), (0, F.single(padding, "padding", minimum=0)),
+                         (1, F.single(dilation, "dilation", minimum=1)), return_indices,
+                         ceil_mode)
+        # Kept as given, like torch's MaxPool1d; stride defaults to kernel_size.
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding, self.dilation = padding, dilation
+
+
+class AvgPool1d(_Pool1d, AvgPool2d):
+    """Mean of each window along L, as `torch.nn.AvgPool1d`: AvgPool2d with a (1, k) window
+    on (N, C, 1, L).
+
+        out[n, c, i] = sum_p xp[n, c, s i + p] / D[i],   dx[n, c, s i + p] += g[n, c, i] / D[i]
+
+    xp the input zero-padded, D[i] = k, or in ceil mode the last window clipped to the
+    padded input, or without count_include_pad the window clipped to the input.
+
+    Args: kernel_size, stride (default kernel_size), padding (at most half the kernel):
+    ints or 1-tuples, stored as 1-tuples as torch stores them; ceil_mode,
+    count_include_pad (default True).
+
+    Shape: (N, C, L) or (C, L) -> (N, C, OL), OL = (L + 2 p - k) // s + 1 (rounded up in
+    ceil mode).
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True):
+        k = F.single(kernel_size, "kernel_size", minimum=1)
+        s = k if stride is None else F.single(stride, "stride", minimum=1)
+        p = F.single(padding, "padding", minimum=0)
+        super().__init__((1, k), (1, s), (0, p), ceil_mode, count_include_pad)
+        self.kernel_size, self.stride, self.padding = (k,), (s,), (p,)

@@ -74,6 +74,7 @@ CLIERR = "tests/test_cli_errors.py"
 LIMITS = "tests/test_serialization_limits.py"
 HOSTILE = "tests/test_records_hostile.py"
 MECH = "tests/test_mutants_mechanical.py"
+NP = "tests/test_norms_pools.py"
 
 CATALOGUE: list[Mutant] = [
     # --- issue 29: records read from disk, publishing, README injection, Ctrl-C -------
@@ -676,6 +677,41 @@ CATALOGUE: list[Mutant] = [
     _m("scratch-optimizer-state-shape-lexicographic", "scratch/optim/optimizer.py",
        "if arr.shape != p.shape:", "if arr.shape < p.shape:",
        [MECH, "-k", "another_shape"], "a saved state larger than its parameter loads"),
+    # --- issue 31, item 1 (share B): group and instance norm, adaptive max and 1-D pools --
+    _m("scratch-adaptive-max-window-one-too-long", "scratch/functional/pool.py",
+       "np.minimum(start[:, None] + np.arange(k), end[:, None] - 1)",
+       "np.minimum(start[:, None] + np.arange(k), end[:, None])",
+       [NP, "-k", "bit_for_bit"], "adaptive max windows reach one element past their end"),
+    _m("scratch-adaptive-max-nan-not-last", "scratch/functional/pool.py",
+       "k = first_max(slabs, y).argmax(axis=0)", "k = slabs.argmax(axis=0)",
+       [NP, "-k", "nan_and_minus_inf"], "a window holding NaN routes to its first NaN"),
+    _m("scratch-adaptive-max-overlaps-overwrite", "scratch/functional/pool.py",
+       "    flat = np.bincount((indices + planes).ravel(), weights=grad_out.ravel(),\n"
+       "                       minlength=n * c * h * w)",
+       "    flat = np.zeros(n * c * h * w)\n"
+       "    flat[(indices + planes).ravel()] = grad_out.ravel()",
+       [NP, "-k", "bit_for_bit"], "an element winning several windows keeps one gradient"),
+    _m("scratch-groupnorm-divisibility-unchecked", "scratch/normalization.py",
+       "if num_channels % num_groups:", "if num_channels < num_groups:",
+       [NP, "-k", "divisible"], "GroupNorm accepts channels that groups do not divide"),
+    _m("scratch-instancenorm-biased-running-var", "scratch/instancenorm.py",
+       "var.mean(axis=0) * dt(length / (length - 1))", "var.mean(axis=0)",
+       [NP, "-k", "running_statistics"], "InstanceNorm's running_var takes the biased variance"),
+    _m("scratch-instancenorm-counts-batches", "scratch/instancenorm.py",
+       "        m = 0.0 if self.momentum is None else self.momentum\n",
+       "        m = 0.0 if self.momentum is None else self.momentum\n"
+       "        self.num_batches_tracked += 1\n",
+       [NP, "-k", "running_statistics"], "InstanceNorm counts num_batches_tracked"),
+    _m("scratch-instancenorm-single-element-allowed", "scratch/instancenorm.py",
+       "if instance_stats and length == 1:", "if instance_stats and length == 0:",
+       [NP, "-k", "bad_input"], "InstanceNorm normalises one spatial element to 0"),
+    _m("scratch-groupnorm-grad-without-weight", "scratch/functional/normalization.py",
+       "dxhat = grad_out if weight is None else grad_out * weight[:, None]",
+       "dxhat = grad_out", [P, "-k", "GroupNorm"], "GroupNorm's dx forgets the weight"),
+    _m("scratch-pool1d-indices-dropped", "scratch/pooling.py",
+       "            return tuple(o[..., 0, :] for o in out)\n",
+       "            return out[0][..., 0, :]\n",
+       [NP, "-k", "unbatched"], "MaxPool1d(return_indices=True) returns no indices"),
 ]
 
 

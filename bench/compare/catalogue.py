@@ -455,6 +455,56 @@ CASES += [
 ]
 
 
+def _trained_norm(norm, rng):
+    """A GroupNorm or InstanceNorm whose affine parameters and running statistics (those it
+    has) are not at their start, so that a gradient forgetting the weight shows."""
+    for name, draw in (("running_mean", rng.standard_normal),
+                       ("running_var", lambda c: rng.uniform(0.5, 2.0, c))):
+        if getattr(norm, name, None) is not None:
+            getattr(norm, name)[...] = draw(len(getattr(norm, name)))
+    for p, draw in ((norm.weight, lambda c: rng.uniform(0.5, 1.5, c)),
+                    (norm.bias, rng.standard_normal)):
+        if p is not None:
+            p.data[...] = draw(len(p.data))
+    return norm
+
+
+# issue 31, item 1: group and instance norm, adaptive max and 1-D pools
+CASES += [
+    Case("GroupNorm(3, 6)", lambda r, dt: _trained_norm(scratch.GroupNorm(3, 6, dtype=dt), r),
+         (6, 4, 5)),
+    Case("GroupNorm(2, 4, eps=1e-3, affine=False) (N, C, L)",
+         lambda r, dt: scratch.GroupNorm(2, 4, 1e-3, False, dtype=dt), (4, 7)),
+    Case("GroupNorm(1, 3, bias=False) (N, C)",
+         lambda r, dt: _trained_norm(scratch.GroupNorm(1, 3, bias=False, dtype=dt), r), (3,)),
+    Case("InstanceNorm1d(4)", lambda r, dt: scratch.InstanceNorm1d(4, dtype=dt), (4, 9)),
+    Case("InstanceNorm1d(3, affine, track_running_stats)",
+         lambda r, dt: _trained_norm(
+             scratch.InstanceNorm1d(3, 1e-3, 0.2, True, True, dtype=dt), r), (3, 6)),
+    Case("InstanceNorm2d(3, affine, track_running_stats) eval",
+         lambda r, dt: _trained_norm(
+             scratch.InstanceNorm2d(3, affine=True, track_running_stats=True, dtype=dt),
+             r).eval(), (3, 4, 5)),
+    Case("InstanceNorm2d(2, affine, momentum=None, track_running_stats)",
+         lambda r, dt: scratch.InstanceNorm2d(2, momentum=None, affine=True,
+                                              track_running_stats=True, dtype=dt), (2, 3, 4)),
+    Case("AdaptiveMaxPool2d((3, 2))", lambda r, dt: scratch.AdaptiveMaxPool2d((3, 2)),
+         (2, 7, 5)),
+    Case("AdaptiveMaxPool2d((None, 4), return_indices=True) ties",
+         lambda r, dt: scratch.AdaptiveMaxPool2d((None, 4), True), (2, 3, 9), draw=_ties,
+         at_kinks=True),
+    Case("AdaptiveMaxPool2d(5) upsampling", lambda r, dt: scratch.AdaptiveMaxPool2d(5),
+         (2, 3, 4)),
+    Case("MaxPool1d(3, 2, 1)", lambda r, dt: scratch.MaxPool1d(3, 2, 1), (3, 11)),
+    Case("MaxPool1d(2, dilation=2, return_indices, ceil_mode) ties",
+         lambda r, dt: scratch.MaxPool1d(2, 3, 1, 2, True, True), (2, 10), draw=_ties,
+         at_kinks=True),
+    Case("AvgPool1d(3, 2, 1)", lambda r, dt: scratch.AvgPool1d(3, 2, 1), (3, 11)),
+    Case("AvgPool1d(4, 3, 2, ceil_mode, count_include_pad=False)",
+         lambda r, dt: scratch.AvgPool1d(4, 3, 2, True, False), (2, 12)),
+]
+
+
 def run_case(case: Case, dtype, batch: int, seed: int = 0) -> ParityResult:
     rng = np.random.default_rng(seed)
     module = case.build(rng, np.dtype(dtype))

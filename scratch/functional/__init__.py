@@ -28,10 +28,13 @@ tested against.
     conv          im2col, batch_chunks, conv2d_forward, conv2d_backward -> Conv2dGrads
     pool          max_pool2d_forward / _backward / _indices, first_max, winners, pool_sides,
                   avg_pool2d_forward / _backward / _divisor, adaptive_avg_pool2d_forward /
-                  _backward, adaptive_ranges, adaptive_matrix, max_unpool2d_forward / _backward
+                  _backward, adaptive_ranges, adaptive_matrix, max_unpool2d_forward / _backward,
+                  adaptive_taps, adaptive_max_pool2d_forward / _backward
     batchnorm     channel_sum, batch_norm_forward (BatchNormCache), batch_norm_backward ->
                   BatchNormGrads
-    normalization layer_norm_forward (LayerNormCache), layer_norm_backward -> LayerNormGrads
+    normalization layer_norm_forward (LayerNormCache), layer_norm_backward -> LayerNormGrads;
+                  group_norm_forward / _backward -> GroupNormGrads, instance_norm_forward /
+                  _backward (batch norm's kernels over (1, N * C, L))
     attention     canonical_mask, multi_head_attention_forward (MultiheadAttentionCache),
                   multi_head_attention_backward -> MultiheadAttentionGrads, safe_softmax
     sparse        embedding_forward / _backward, embedding_renorm_
@@ -44,7 +47,7 @@ tested against.
                   _backward; mse, l1, huber, smooth_l1 (each (loss, slope)); the target's
                   gradients cross_entropy_, bce_, bce_with_logits_target_backward
     plain         conv2d, max_pool2d (and _indices), avg_pool2d, adaptive_avg_pool2d, batch_norm,
-                  rnn, lstm, gru and their *_backward; erf
+                  rnn, lstm, gru and their *_backward; erf; adaptive_max_pool2d / _backward
 """
 
 from scratch.functional import plain
@@ -121,8 +124,13 @@ from scratch.functional.loss import (
     smooth_l1,
 )
 from scratch.functional.normalization import (
+    GroupNormGrads,
     LayerNormCache,
     LayerNormGrads,
+    group_norm_backward,
+    group_norm_forward,
+    instance_norm_backward,
+    instance_norm_forward,
     layer_norm_backward,
     layer_norm_forward,
 )
@@ -130,7 +138,10 @@ from scratch.functional.pool import (
     adaptive_avg_pool2d_backward,
     adaptive_avg_pool2d_forward,
     adaptive_matrix,
+    adaptive_max_pool2d_backward,
+    adaptive_max_pool2d_forward,
     adaptive_ranges,
+    adaptive_taps,
     avg_pool2d_backward,
     avg_pool2d_divisor,
     avg_pool2d_forward,
@@ -201,4 +212,10 @@ __all__ = [
     "cross_entropy_target_backward", "bce_target_backward", "bce_with_logits_target_backward",
     # the specification
     "plain",
+]
+# issue 31, item 1: group and instance norm, adaptive max pooling
+__all__ += [
+    "GroupNormGrads", "group_norm_forward", "group_norm_backward", "instance_norm_forward",
+    "instance_norm_backward", "adaptive_taps", "adaptive_max_pool2d_forward",
+    "adaptive_max_pool2d_backward",
 ]

@@ -209,6 +209,47 @@ def adaptive_avg_pool2d_backward(grad_out, x) -> np.ndarray:
     return dx
 
 
+def _adaptive_winners(x, out_hw):
+    """For each adaptive window (i, j) and (n, c), the element torch's CPU kernel keeps:
+    starting at the window's first element with max -inf, the first with val > max or val
+    NaN, in row-major order. Yields (i, j, h, w), h and w (N, C) each."""
+    (h, w), (oh, ow) = x.shape[2:], out_hw
+    for i in range(oh):
+        for j in range(ow):
+            h0, h1 = (i * h) // oh, -(-((i + 1) * h) // oh)
+            w0, w1 = (j * w) // ow, -(-((j + 1) * w) // ow)
+            best = np.full(x.shape[:2], -np.inf)
+            bh, bw = np.full(x.shape[:2], h0), np.full(x.shape[:2], w0)
+            for th in range(h0, h1):
+                for tw in range(w0, w1):
+                    v = x[:, :, th, tw]
+                    take = (v > best) | np.isnan(v)
+                    best = np.where(take, v, best)
+                    bh, bw = np.where(take, th, bh), np.where(take, tw, bw)
+            yield i, j, bh, bw
+
+
+def adaptive_max_pool2d(x, out_hw) -> tuple[np.ndarray, np.ndarray]:
+    """out[n, c, i, j] = max of x[n, c, h0:h1, w0:w1] (the windows of adaptive_avg_pool2d),
+    and the flat index h * W + w of the element `_adaptive_winners` keeps."""
+    y = np.empty((*x.shape[:2], *out_hw), x.dtype)  # (N, C, OH, OW)
+    idx = np.empty((*x.shape[:2], *out_hw), np.int64)
+    n, c = np.meshgrid(np.arange(x.shape[0]), np.arange(x.shape[1]), indexing="ij")
+    for i, j, h, w in _adaptive_winners(x, out_hw):
+        y[:, :, i, j] = x[n, c, h, w]
+        idx[:, :, i, j] = h * x.shape[3] + w
+    return y, idx
+
+
+def adaptive_max_pool2d_backward(grad_out, x) -> np.ndarray:
+    """dx: each window's gradient g[n, c, i, j], all of it to the window's winner."""
+    dx = np.zeros_like(x)  # (N, C, H, W)
+    n, c = np.meshgrid(np.arange(x.shape[0]), np.arange(x.shape[1]), indexing="ij")
+    for i, j, h, w in _adaptive_winners(x, grad_out.shape[2:]):
+        np.add.at(dx, (n, c, h, w), grad_out[:, :, i, j])
+    return dx
+
+
 def batch_norm(x, weight, bias, eps, running=None) -> np.ndarray:
     """y = (x - mean) / sqrt(var + eps) * weight + bias, per channel of x (N, C, L).
 

@@ -258,3 +258,45 @@ def max_unpool2d_backward(grad_out: np.ndarray, indices: np.ndarray) -> np.ndarr
     n, c = grad_out.shape[:2]
     flat = grad_out.reshape(n, c, -1)  # (N, C, OH*OW)
     return np.take_along_axis(flat, indices.reshape(n, c, -1), axis=2).reshape(indices.shape)
+
+
+def adaptive_taps(size: int, out: int) -> np.ndarray:
+    """The input indices of each adaptive window along one axis (`adaptive_ranges`), (out, K)
+    for the longest window's K: a shorter window repeats its last index, which changes
+    neither its max nor which element wins it."""
+    start, end = adaptive_ranges(size, out)
+    k = int((end - start).max(initial=1))
+    return np.minimum(start[:, None] + np.arange(k), end[:, None] - 1)  # (out, K)
+
+
+def adaptive_max_pool2d_forward(x: np.ndarray, out_hw: tuple[int, int]
+                                ) -> tuple[np.ndarray, np.ndarray]:
+    """y (N, C, OH, OW), the largest element of each adaptive window of x (N, C, H, W)
+    (`adaptive_ranges`), and where it lies: the flat index h * W + w into its input plane,
+    int64 (N, C, OH, OW), as torch's return_indices; backward needs only those.
+
+    The windows are gathered (`adaptive_taps`) into slabs (Kh*Kw, N, C, OH, OW) and
+    `first_max` picks torch's winner: ties to the first in row-major order, NaN to the
+    last NaN, and a window of -inf to its first element, where torch's CPU scan starts.
+    A repeated tap comes after its original, so it never wins in the original's place.
+    """
+    rows, cols = (adaptive_taps(x.shape[2 + a], out_hw[a]) for a in (0, 1))
+    kh, kw = rows.shape[1], cols.shape[1]
+    win = x[:, :, rows][..., cols]  # (N, C, OH, Kh, OW, Kw)
+    slabs = win.transpose(3, 5, 0, 1, 2, 4).reshape(kh * kw, *x.shape[:2], *out_hw)
+    y = slabs.max(axis=0)  # (N, C, OH, OW)
+    k = first_max(slabs, y).argmax(axis=0)  # (N, C, OH, OW) the winner's offset
+    oh, ow = np.arange(out_hw[0])[:, None], np.arange(out_hw[1])[None, :]
+    indices = rows[oh, k // kw] * x.shape[3] + cols[ow, k % kw]  # (N, C, OH, OW)
+    return y, indices.astype(np.int64)
+
+
+def adaptive_max_pool2d_backward(grad_out: np.ndarray, indices: np.ndarray,
+                                 x_shape: tuple[int, ...]) -> np.ndarray:
+    """dx (N, C, H, W): each window's gradient g[n, c, i, j] added at its winner
+    indices[n, c, i, j] (h * W + w); overlapping windows may share a winner."""
+    n, c, h, w = x_shape
+    planes = np.arange(n * c).reshape(n, c, 1, 1) * (h * w)  # each plane's first flat index
+    flat = np.bincount((indices + planes).ravel(), weights=grad_out.ravel(),
+                       minlength=n * c * h * w)  # summed in float64, then rounded once
+    return flat.astype(grad_out.dtype).reshape(x_shape)

@@ -54,6 +54,17 @@ OPS = {
     "sigmoid": (lambda dt, r: scratch.Sigmoid(), lambda b: (b, *_MAP), None),
     "tanh": (lambda dt, r: scratch.Tanh(), lambda b: (b, *_MAP), None),
 }
+# issue 31, item 1: group and instance norm, adaptive max and 1-D pools
+OPS.update({
+    "groupnorm-4-16": (lambda dt, r: scratch.GroupNorm(4, 16, dtype=dt),
+                       lambda b: (b, *_MAP), None),
+    "instancenorm2d-16": (lambda dt, r: scratch.InstanceNorm2d(16, affine=True, dtype=dt),
+                          lambda b: (b, *_MAP), None),
+    "adaptivemaxpool2d-7": (lambda dt, r: scratch.AdaptiveMaxPool2d(7),
+                            lambda b: (b, *_MAP), None),
+    "maxpool1d-2": (lambda dt, r: scratch.MaxPool1d(2), lambda b: (b, 16, 784), None),
+    "avgpool1d-2": (lambda dt, r: scratch.AvgPool1d(2), lambda b: (b, 16, 784), None),
+})
 OP_PHASES = ("forward", "backward")
 
 
