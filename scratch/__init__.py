@@ -21,6 +21,7 @@ from scratch.activation import (
 from scratch.attention import MultiheadAttention
 from scratch.batchnorm import BatchNorm1d, BatchNorm2d
 from scratch.conv import Conv1d, Conv2d
+from scratch.convtranspose import ConvTranspose1d, ConvTranspose2d
 from scratch.dropout import Dropout, Dropout2d
 from scratch.flatten import Flatten, Unflatten
 from scratch.gradcheck import GradcheckResult, gradcheck
@@ -64,6 +65,8 @@ __all__ = [
     "Softmax", "Softplus", "Tanh", "TransformerEncoder", "TransformerEncoderLayer",
     "Unflatten", "check_state_keys", "functional", "gradcheck", "init", "load",
     "max_rel_diff", "optim", "save", "utils",
+    # issue 31: transposed convolutions
+    "ConvTranspose1d", "ConvTranspose2d",
 ]
 # issue 31, item 1: group and instance norm, adaptive max and 1-D pools
 __all__ += [

@@ -82,8 +82,8 @@ class _ConvNd(Module):
         self._kernel_pad = (pads[0][0], pads[1][0]) if (
             symmetric and padding_mode == "zeros") else None
         self._pad_mode = "constant" if padding_mode == "zeros" else padding_mode
-        self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups,
-                                          *self.kernel_size), dt))
+        self.output_padding = (0,) * self._dims  # torch's convolutions all hold one
+        self.weight = Parameter(np.empty(self._weight_shape(), dt))
         self.bias = Parameter(np.empty(self.out_channels, dt)) if bias else None
         self._cache = None
         self.reset_parameters(rng=rng)
@@ -95,6 +95,9 @@ class _ConvNd(Module):
 
     def _2d(self, t: tuple[int, ...]) -> tuple[int, int]:
         return (1, t[0]) if self._dims == 1 else t
+
+    def _weight_shape(self) -> tuple[int, ...]:
+        return (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
 
     def reset_parameters(self, *, rng: np.random.Generator) -> None:
         # torch: kaiming_uniform_(a=sqrt(5)) == U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
@@ -109,15 +112,25 @@ class _ConvNd(Module):
         return (f"{type(self).__name__}({self.in_channels}, {self.out_channels}, "
                 f"kernel_size={self.kernel_size})")
 
-    def forward(self, input: np.ndarray) -> np.ndarray:
+    def _as_4d(self, input: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The checked input as the kernels' (N, C, H, W) (Conv1d: (N, C, 1, L)), and
+        whether it came unbatched."""
         d = self._dims
         check_input(input, self._name(), dtype=self.weight.dtype, ndim=(d + 1, d + 2),
                     size=(-d - 1, self.in_channels),
                     shape_doc=self._shape_doc.replace("C", str(self.in_channels)))
         unbatched = input.ndim == d + 1
         x4 = input[None] if unbatched else input  # (N, C, H, W) or (N, C, L)
-        if d == 1:
-            x4 = x4[:, :, None, :]  # (N, C, 1, L)
+        return (x4[:, :, None, :] if d == 1 else x4), unbatched  # (N, C, H, W)
+
+    def _from_4d(self, a: np.ndarray, unbatched: bool) -> np.ndarray:
+        """A kernel's (N, C, H, W) result in the caller's layout (the inverse of _as_4d)."""
+        if self._dims == 1:
+            a = a[:, :, 0]  # (N, C, L)
+        return a[0] if unbatched else a
+
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        x4, unbatched = self._as_4d(input)  # (N, C, H, W)
         check_window(self._name(), x4.shape, self._k, self._sides, self._d)
         if self._kernel_pad is None:
             x4 = F.pad(x4, self._sides, mode=self._pad_mode)  # (N, C, Hp, Wp)
@@ -128,19 +141,14 @@ class _ConvNd(Module):
         # Train mode keeps the columns for dW; eval mode keeps only the input (no im2col copy held
         # alive during big-batch inference) and rebuilds them if backward is called anyway.
         self._cache = _ConvCache(x4, cols if self.training else None, unbatched, y.shape)
-        if d == 1:
-            y = y[:, :, 0]  # (N, out, OL)
-        return y[0] if unbatched else y  # (N, out, OH, OW)
+        return self._from_4d(y, unbatched)  # (N, out, OH, OW)
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         x, cols, unbatched, out_shape = require_forward(self._cache, self._name())
         expected = out_shape if self._dims == 2 else out_shape[:2] + out_shape[3:]
         check_grad(grad_out, expected[1:] if unbatched else expected, self._name())
-        w4 = self.weight.data.reshape(self.out_channels, -1, *self._k)
-        grads = F.conv2d_backward(
-            grad_out.reshape(out_shape), x, w4, self._s, self._kernel_pad or (0, 0),
-            dilation=self._d, groups=self.groups, cols=cols, input_grad=input_grad,
-            bias_grad=self.bias is not None)
+        w4 = self.weight.data.reshape(*self.weight.shape[:2], *self._k)  # (out, C/G, kh, kw)
+        grads = self._grads(grad_out.reshape(out_shape), x, w4, cols, input_grad)
         self.weight.accumulate_grad(grads.weight)
         if grads.bias is not None:
             self.bias.accumulate_grad(grads.bias)
@@ -149,9 +157,14 @@ class _ConvNd(Module):
         dx = grads.input  # (N, C, Hp, Wp)
         if self._kernel_pad is None:
             dx = F.pad_backward(dx, self._sides, mode=self._pad_mode)  # (N, C, H, W)
-        if self._dims == 1:
-            dx = dx[:, :, 0]  # (N, C, L)
-        return dx[0] if unbatched else dx
+        return self._from_4d(dx, unbatched)
+
+    def _grads(self, grad_out, x, w4, cols, input_grad: bool):
+        """The kernel's gradients (input, weight, bias) for the 4-D grad_out and input."""
+        return F.conv2d_backward(
+            grad_out, x, w4, self._s, self._kernel_pad or (0, 0), dilation=self._d,
+            groups=self.groups, cols=cols, input_grad=input_grad,
+            bias_grad=self.bias is not None)
 
     def extra_repr(self) -> str:
         # torch's _ConvNd.extra_repr
@@ -162,6 +175,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * n:
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * n:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:

@@ -75,6 +75,7 @@ LIMITS = "tests/test_serialization_limits.py"
 HOSTILE = "tests/test_records_hostile.py"
 MECH = "tests/test_mutants_mechanical.py"
 NP = "tests/test_norms_pools.py"
+CTR = "tests/test_convtranspose.py"
 
 CATALOGUE: list[Mutant] = [
     # --- issue 29: records read from disk, publishing, README injection, Ctrl-C -------
@@ -712,6 +713,41 @@ CATALOGUE: list[Mutant] = [
        "            return tuple(o[..., 0, :] for o in out)\n",
        "            return out[0][..., 0, :]\n",
        [NP, "-k", "unbatched"], "MaxPool1d(return_indices=True) returns no indices"),
+    # --- issue 31 item 1: ConvTranspose1d / ConvTranspose2d --------------------------------------
+    _m("scratch-convtranspose-reach-unpadded", "scratch/functional/convtranspose.py",
+       "xg = x if reach == (h, w) else np.pad(", "xg = x if True else np.pad(",
+       [CTR, "-k", "plain_scatter"],
+       "output_padding >= stride (with dilation): dW pairs x with the wrong rows of g"),
+    _m("scratch-convtranspose-bias-grad-mean", "scratch/functional/convtranspose.py",
+       "dbias = channel_sum(grad_out.reshape(n, grad_out.shape[1], -1)) if bias_grad",
+       "dbias = channel_sum(grad_out.reshape(n, grad_out.shape[1], -1)) / n if bias_grad",
+       [CTR, "-k", "plain_scatter"], "ConvTranspose2d's bias gradient averaged over the batch"),
+    _m("scratch-convtranspose-dx-uncropped", "scratch/functional/convtranspose.py",
+       "        dx = dx[:, :, :h, :w]  # (N, C_in, H, W)", "",
+       [CTR, "-k", "plain_scatter"], "dx keeps the rows only output_padding >= stride reaches"),
+    _m("scratch-convtranspose-output-size-range", "scratch/convtranspose.py",
+       "high = [m + s - 1 for m, s in zip(low, self.stride)]",
+       "high = [m + s for m, s in zip(low, self.stride)]",
+       [CTR, "-k", "unreachable"], "output_size one past the last reachable size is accepted"),
+    _m("scratch-convtranspose-output-padding-at-stride", "scratch/convtranspose.py",
+       "if op >= s and op >= dil:", "if op > s and op > dil:",
+       [CTR, "-k", "refused"], "output_padding equal to the stride is accepted (torch refuses)"),
+    _m("scratch-convtranspose-weight-conv-shaped", "scratch/convtranspose.py",
+       "return (self.in_channels, self.out_channels // self.groups, *self.kernel_size)",
+       "return (self.out_channels, self.in_channels // self.groups, *self.kernel_size)",
+       [CTR, "-k", "follow_torch"], "the weight laid out as Conv2d's (out, in / G, k)"),
+    _m("plain-convtranspose-no-output-padding", "scratch/functional/plain.py",
+       "+ dilation[a] * (weight.shape[2 + a] - 1) + output_padding[a] + 1 for a in (0, 1))",
+       "+ dilation[a] * (weight.shape[2 + a] - 1) + 1 for a in (0, 1))",
+       [CTR, "-k", "plain_scatter"], "the plain scatter forgets output_padding"),
+    _m("scratch-convtranspose-chunks-repeat-the-first", "scratch/functional/convtranspose.py",
+       "y[s] = conv2d_input_grad(x[s], weight,",
+       "y[s] = conv2d_input_grad(x[:s.stop - s.start], weight,",
+       [CTR, "-k", "chunked"], "every batch chunk of the forward computes the first samples"),
+    _m("scratch-convtranspose-input-grad-ignored", "scratch/functional/convtranspose.py",
+       "    if input_grad:\n        dx, cols = conv2d_forward(",
+       "    if True:\n        dx, cols = conv2d_forward(",
+       [CTR, "-k", "input_grad_false"], "input_grad=False still computes dx"),
 ]
 
 

@@ -505,6 +505,39 @@ CASES += [
 ]
 
 
+def _output_size(c: int, hw: tuple[int, ...], size: tuple[int, ...]):
+    """make() for a transposed convolution called with output_size: x (N, C, *hw)."""
+    def make(rng, batch, dtype):
+        return (rng.standard_normal((batch, c, *hw)).astype(dtype),), {"output_size": size}
+    return make
+
+
+# Transposed convolutions (issue 31): every argument once, output_padding both below the
+# stride and (with dilation) at or above it, output_size in forward.
+CASES += [
+    Case("ConvTranspose2d(3, 4, 3)",
+         lambda r, dt: scratch.ConvTranspose2d(3, 4, 3, rng=r, dtype=dt), (3, 5, 6)),
+    Case("ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)",
+         lambda r, dt: scratch.ConvTranspose2d(4, 6, 3, 2, 1, 1, 2, rng=r, dtype=dt),
+         (4, 5, 4)),
+    Case("ConvTranspose2d(3, 2, (3, 2), (2, 1), (1, 0), bias=False, dilation=(1, 2))",
+         lambda r, dt: scratch.ConvTranspose2d(3, 2, (3, 2), (2, 1), (1, 0), bias=False,
+                                               dilation=(1, 2), rng=r, dtype=dt), (3, 4, 5)),
+    Case("ConvTranspose2d(2, 3, 4, 3, 2, output_padding=2, dilation=2)",
+         lambda r, dt: scratch.ConvTranspose2d(2, 3, 4, 3, 2, 2, dilation=2, rng=r, dtype=dt),
+         (2, 3, 4)),
+    Case("ConvTranspose2d(4, 2, 4, stride=2, padding=1) output_size",
+         lambda r, dt: scratch.ConvTranspose2d(4, 2, 4, 2, 1, rng=r, dtype=dt), (),
+         make=_output_size(4, (4, 3), (9, 7))),
+    Case("ConvTranspose1d(3, 4, 3, stride=2, padding=1, output_padding=1)",
+         lambda r, dt: scratch.ConvTranspose1d(3, 4, 3, 2, 1, 1, rng=r, dtype=dt), (3, 7)),
+    Case("ConvTranspose1d(4, 2, 5, groups=2, bias=False, dilation=2) output_size",
+         lambda r, dt: scratch.ConvTranspose1d(4, 2, 5, 3, groups=2, bias=False, dilation=2,
+                                               rng=r, dtype=dt), (),
+         make=_output_size(4, (6,), (26,))),
+]
+
+
 def run_case(case: Case, dtype, batch: int, seed: int = 0) -> ParityResult:
     rng = np.random.default_rng(seed)
     module = case.build(rng, np.dtype(dtype))

@@ -25,7 +25,8 @@ tested against.
     shapes        pair, single, conv_output_size, sides, pad, pad_backward, unpad, PAD_MODES;
                   flatten, unflatten (Flatten's and Unflatten's reshape rules)
     windows       windows, disjoint, offsets_first, offset_views, col2im
-    conv          im2col, batch_chunks, conv2d_forward, conv2d_backward -> Conv2dGrads
+    conv          im2col, batch_chunks, conv2d_forward, conv2d_backward -> Conv2dGrads,
+                  conv2d_input_grad (also the transposed convolution)
     pool          max_pool2d_forward / _backward / _indices, first_max, winners, pool_sides,
                   avg_pool2d_forward / _backward / _divisor, adaptive_avg_pool2d_forward /
                   _backward, adaptive_ranges, adaptive_matrix, max_unpool2d_forward / _backward,
@@ -48,6 +49,9 @@ tested against.
                   gradients cross_entropy_, bce_, bce_with_logits_target_backward
     plain         conv2d, max_pool2d (and _indices), avg_pool2d, adaptive_avg_pool2d, batch_norm,
                   rnn, lstm, gru and their *_backward; erf; adaptive_max_pool2d / _backward
+    convtranspose conv_transpose_output_size, conv_transpose2d_forward, conv_transpose2d_backward
+                  -> ConvTranspose2dGrads (conv2d_input_grad's, conv2d_forward's and
+                  conv2d_backward's kernels); plain.conv_transpose2d / _backward
 """
 
 from scratch.functional import plain
@@ -96,7 +100,14 @@ from scratch.functional.conv import (
     batch_chunks,
     conv2d_backward,
     conv2d_forward,
+    conv2d_input_grad,
     im2col,
+)
+from scratch.functional.convtranspose import (
+    ConvTranspose2dGrads,
+    conv_transpose2d_backward,
+    conv_transpose2d_forward,
+    conv_transpose_output_size,
 )
 from scratch.functional.dropout import dropout, dropout_backward, dropout_scale
 from scratch.functional.linear import LinearGrads, linear, linear_backward
@@ -191,6 +202,7 @@ __all__ = [
     "windows", "disjoint", "offsets_first", "offset_views", "col2im",
     # conv, pool, batchnorm
     "im2col", "batch_chunks", "conv2d_forward", "Conv2dGrads", "conv2d_backward",
+    "conv2d_input_grad",
     "max_pool2d_forward", "max_pool2d_backward", "max_pool2d_indices", "first_max", "winners",
     "pool_sides", "avg_pool2d_forward", "avg_pool2d_backward", "avg_pool2d_divisor",
     "adaptive_avg_pool2d_forward", "adaptive_avg_pool2d_backward", "adaptive_ranges",
@@ -212,6 +224,9 @@ __all__ = [
     "cross_entropy_target_backward", "bce_target_backward", "bce_with_logits_target_backward",
     # the specification
     "plain",
+    # issue 31: transposed convolution
+    "conv_transpose_output_size", "conv_transpose2d_forward", "ConvTranspose2dGrads",
+    "conv_transpose2d_backward",
 ]
 # issue 31, item 1: group and instance norm, adaptive max pooling
 __all__ += [

@@ -175,7 +175,6 @@ def _conv2d_chunk_backward(grad_out, x, weight, stride, padding, dilation, group
         cols, _ = im2col(x, (kh, kw), stride, padding, dilation)  # (K, n*L)
     dy = grad_out.transpose(1, 0, 2, 3).reshape(out, n * oh * ow)  # (out, n*L)
     if groups == 1:
-        w2 = weight.reshape(out, -1)  # (out, K)
         dweight = (dy @ cols.T).reshape(weight.shape)  # (out, C, kh, kw)
     else:
         nl = dy.shape[1]  # explicit sizes: a zero-size batch leaves -1 undetermined
@@ -183,15 +182,43 @@ def _conv2d_chunk_backward(grad_out, x, weight, stride, padding, dilation, group
         colsg = cols.reshape(groups, weight[0].size, nl)  # (G, K/G, n*L)
         dweight = (dyg @ colsg.transpose(0, 2, 1)).reshape(weight.shape)  # (out, C/G, kh, kw)
     dbias = dy.sum(axis=1) if bias_grad else None  # (out,)
-    if dx is None:
-        return dweight, dbias
+    if dx is not None:
+        dx[...] = _columns_to_image(dy, weight, (n, oh, ow), (h, w), stride, padding, dilation,
+                                    groups)  # (n, C, H, W)
+    return dweight, dbias
+
+
+def conv2d_input_grad(grad_out: np.ndarray, weight: np.ndarray, input_hw: tuple[int, int],
+                      stride: tuple[int, int], padding: tuple[int, int], *,
+                      dilation: tuple[int, int] = (1, 1), groups: int = 1) -> np.ndarray:
+    """dL/dx of conv2d_forward alone: dcols = W2.T @ dy (per group), summed back onto the
+    zero-padded image by col2im, the padding cut off. As a function of grad_out this is the
+    transposed convolution (scratch.functional.conv_transpose2d_forward).
+
+    Args:
+        grad_out: (N, out, OH, OW); weight: (out, C/groups, kh, kw).
+        input_hw: (H, W) of the input; rows and columns no window reached get 0.
+    Returns:
+        dx (N, C, H, W), a transposed view of a fresh array.
+    """
+    n, out, oh, ow = grad_out.shape
+    dy = grad_out.transpose(1, 0, 2, 3).reshape(out, n * oh * ow)  # (out, n*L)
+    return _columns_to_image(dy, weight, (n, oh, ow), input_hw, stride, padding, dilation,
+                             groups)
+
+
+def _columns_to_image(dy, weight, n_oh_ow, input_hw, stride, padding, dilation, groups
+                      ) -> np.ndarray:
+    """conv2d_input_grad of dy, the upstream gradient laid out as (out, n*OH*OW)."""
+    (n, oh, ow), (h, w), (ph, pw) = n_oh_ow, input_hw, padding
+    out, cg, kh, kw = weight.shape
+    c = cg * groups
     if groups == 1:
-        dcols = w2.T @ dy  # (K, n*L)
+        dcols = weight.reshape(out, -1).T @ dy  # (K, n*L)
     else:
         wg = weight.reshape(groups, out // groups, weight[0].size)  # (G, out/G, K/G)
+        dyg = dy.reshape(groups, out // groups, dy.shape[1])  # (G, out/G, n*L)
         dcols = (wg.transpose(0, 2, 1) @ dyg).reshape(c * kh * kw, dy.shape[1])  # (K, n*L)
-    ph, pw = padding
     dwin = dcols.reshape(c, kh, kw, n, oh, ow).transpose(1, 2, 0, 3, 4, 5)  # a view
     dxp = col2im(dwin, (c, n, h + 2 * ph, w + 2 * pw), stride, dilation)  # (C, n, Hp, Wp)
-    dx[...] = unpad(dxp, padding).transpose(1, 0, 2, 3)  # (n, C, H, W)
-    return dweight, dbias
+    return unpad(dxp, padding).transpose(1, 0, 2, 3)  # (n, C, H, W)

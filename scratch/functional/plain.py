@@ -476,3 +476,65 @@ def gru_backward(grad_out, grad_h_n, x, h0, w_ih, w_hh, b_ih, b_hh, reverse=Fals
         db_hh += dgh.sum(axis=0)
         dh = dh * z + dgh @ w_hh
     return _grads(dx, dh, None, dw_ih, dw_hh, db_ih, db_hh, None, b_ih is not None)
+
+
+# --- the transposed convolution: each input pixel scatters its kernel ----------------------
+
+def _transposed_full(x_shape, weight, stride, padding, output_padding, dilation, groups):
+    """The output size (OH, OW) and a zero output (N, C_out, OH + 2ph, OW + 2pw) before the
+    padding is cut off (its last output_padding rows / columns no pixel reaches)."""
+    oh, ow = ((x_shape[2 + a] - 1) * stride[a] - 2 * padding[a]
+              + dilation[a] * (weight.shape[2 + a] - 1) + output_padding[a] + 1 for a in (0, 1))
+    full = np.zeros((x_shape[0], weight.shape[1] * groups, oh + 2 * padding[0],
+                     ow + 2 * padding[1]), weight.dtype)
+    return (oh, ow), full
+
+
+def conv_transpose2d(x, weight, bias, stride, padding, output_padding=(0, 0), dilation=(1, 1),
+                     groups=1) -> np.ndarray:
+    """For every input pixel (n, c, i, j) and kernel tap (p, q), with Co = C_out / groups and
+    g = c // (C_in / groups) the group of input channel c:
+
+        yfull[n, g*Co + o, sh*i + dh*p, sw*j + dw*q] += x[n, c, i, j] * weight[c, o, p, q]
+
+    then y = yfull[:, :, ph:ph + OH, pw:pw + OW] + bias, OH = (H - 1)*sh - 2*ph
+    + dh*(kh - 1) + oph + 1 (and OW alike)."""
+    (oh, ow), y = _transposed_full(x.shape, weight, stride, padding, output_padding, dilation,
+                                   groups)
+    cin, co = weight.shape[:2]
+    for c in range(cin):
+        grp = slice((c // (cin // groups)) * co, (c // (cin // groups) + 1) * co)
+        for i in range(x.shape[2]):
+            for j in range(x.shape[3]):
+                for p in range(weight.shape[2]):
+                    for q in range(weight.shape[3]):
+                        r, s = stride[0] * i + dilation[0] * p, stride[1] * j + dilation[1] * q
+                        y[:, grp, r, s] += x[:, c, i, j, None] * weight[c, :, p, q]
+    y = y[:, :, padding[0]:padding[0] + oh, padding[1]:padding[1] + ow]  # (N, C_out, OH, OW)
+    return y if bias is None else y + bias[None, :, None, None]
+
+
+def conv_transpose2d_backward(grad_out, x, weight, stride, padding, output_padding=(0, 0),
+                              dilation=(1, 1), groups=1):
+    """(dx, dweight, dbias) of conv_transpose2d for g = grad_out (N, C_out, OH, OW), gfull
+    its zero-padded (by ph, pw) copy, the same scatter read backwards:
+
+        dx[n, c, i, j]      += gfull[n, g*Co + o, sh*i + dh*p, sw*j + dw*q] * weight[c, o, p, q]
+        dweight[c, o, p, q] += x[n, c, i, j] * gfull[n, g*Co + o, sh*i + dh*p, sw*j + dw*q]
+        dbias[o]             = sum_{n, h, w} g[n, o, h, w]
+    """
+    (oh, ow), gfull = _transposed_full(x.shape, weight, stride, padding, output_padding,
+                                       dilation, groups)
+    gfull[:, :, padding[0]:padding[0] + oh, padding[1]:padding[1] + ow] = grad_out
+    dx, dweight = np.zeros_like(x), np.zeros_like(weight)
+    cin, co = weight.shape[:2]
+    for c in range(cin):
+        grp = slice((c // (cin // groups)) * co, (c // (cin // groups) + 1) * co)
+        for i in range(x.shape[2]):
+            for j in range(x.shape[3]):
+                for p in range(weight.shape[2]):
+                    for q in range(weight.shape[3]):
+                        r, s = stride[0] * i + dilation[0] * p, stride[1] * j + dilation[1] * q
+                        dx[:, c, i, j] += gfull[:, grp, r, s] @ weight[c, :, p, q]
+                        dweight[c, :, p, q] += x[:, c, i, j] @ gfull[:, grp, r, s]
+    return dx, dweight, grad_out.sum(axis=(0, 2, 3))

@@ -53,6 +53,10 @@ OPS = {
     "gelu": (lambda dt, r: scratch.GELU(), lambda b: (b, *_MAP), None),
     "sigmoid": (lambda dt, r: scratch.Sigmoid(), lambda b: (b, *_MAP), None),
     "tanh": (lambda dt, r: scratch.Tanh(), lambda b: (b, *_MAP), None),
+    # a DCGAN generator's upsampling step: 7x7 -> 14x14
+    "convtranspose2d-32-16": (
+        lambda dt, r: scratch.ConvTranspose2d(32, 16, 4, 2, 1, rng=r, dtype=dt),
+        lambda b: (b, 32, 7, 7), 7 * 7 * 32 * 16 * 16),
 }
 # issue 31, item 1: group and instance norm, adaptive max and 1-D pools
 OPS.update({
