@@ -8,9 +8,12 @@ from scratch import functional, init, optim, utils
 from scratch.activation import (
     ELU,
     GELU,
+    Hardswish,
     Identity,
     LeakyReLU,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
     Sigmoid,
     SiLU,
@@ -21,6 +24,7 @@ from scratch.activation import (
 from scratch.attention import MultiheadAttention
 from scratch.batchnorm import BatchNorm1d, BatchNorm2d
 from scratch.conv import Conv1d, Conv2d
+from scratch.distance import CosineSimilarity
 from scratch.dropout import Dropout, Dropout2d
 from scratch.flatten import Flatten, Unflatten
 from scratch.gradcheck import GradcheckResult, gradcheck
@@ -30,6 +34,7 @@ from scratch.loss import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     HuberLoss,
+    KLDivLoss,
     L1Loss,
     Loss,
     MSELoss,
@@ -55,4 +60,6 @@ __all__ = [
     "Softmax", "Softplus", "Tanh", "TransformerEncoder", "TransformerEncoderLayer",
     "Unflatten", "check_state_keys", "functional", "gradcheck", "init", "load",
     "max_rel_diff", "optim", "save", "utils",
+    # issue 31
+    "CosineSimilarity", "Hardswish", "KLDivLoss", "Mish", "PReLU",
 ]

@@ -43,6 +43,12 @@ tested against.
                   (NllCache) / _backward, bce_forward / _backward, bce_with_logits_forward /
                   _backward; mse, l1, huber, smooth_l1 (each (loss, slope)); the target's
                   gradients cross_entropy_, bce_, bce_with_logits_target_backward
+    activation    (issue 31) PReLUGrads, channel_view, prelu_forward / _backward, hardswish,
+                  mish and their *_backward
+    loss          (issue 31) mean_denominator ("batchmean"), kl_div_forward / _backward /
+                  _target_backward
+    distance      CosineSimilarityCache, CosineSimilarityGrads, cosine_similarity_forward /
+                  _backward, sum_to_shape (the adjoint of broadcasting)
     plain         conv2d, max_pool2d (and _indices), avg_pool2d, adaptive_avg_pool2d, batch_norm,
                   rnn, lstm, gru and their *_backward; erf
 """
@@ -50,15 +56,23 @@ tested against.
 from scratch.functional import plain
 from scratch.functional.activation import (
     GeluCache,
+    PReLUGrads,
+    channel_view,
     elu,
     elu_backward,
     erf,
     gelu_backward,
     gelu_forward,
+    hardswish,
+    hardswish_backward,
     leaky_relu_backward,
     leaky_relu_forward,
     log_softmax,
     log_softmax_backward,
+    mish,
+    mish_backward,
+    prelu_backward,
+    prelu_forward,
     relu_backward,
     relu_forward,
     sigmoid,
@@ -95,6 +109,13 @@ from scratch.functional.conv import (
     conv2d_forward,
     im2col,
 )
+from scratch.functional.distance import (
+    CosineSimilarityCache,
+    CosineSimilarityGrads,
+    cosine_similarity_backward,
+    cosine_similarity_forward,
+    sum_to_shape,
+)
 from scratch.functional.dropout import dropout, dropout_backward, dropout_scale
 from scratch.functional.linear import LinearGrads, linear, linear_backward
 from scratch.functional.loss import (
@@ -111,7 +132,11 @@ from scratch.functional.loss import (
     cross_entropy_forward,
     cross_entropy_target_backward,
     huber,
+    kl_div_backward,
+    kl_div_forward,
+    kl_div_target_backward,
     l1,
+    mean_denominator,
     mse,
     nll_backward,
     nll_forward,
@@ -199,6 +224,12 @@ __all__ = [
     "nll_backward", "bce_forward", "bce_backward", "bce_with_logits_forward",
     "bce_with_logits_backward", "mse", "l1", "huber", "smooth_l1",
     "cross_entropy_target_backward", "bce_target_backward", "bce_with_logits_target_backward",
+    # issue 31: PReLU, Hardswish, Mish, KLDivLoss, CosineSimilarity
+    "PReLUGrads", "channel_view", "prelu_forward", "prelu_backward", "hardswish",
+    "hardswish_backward", "mish", "mish_backward", "mean_denominator", "kl_div_forward",
+    "kl_div_backward", "kl_div_target_backward", "CosineSimilarityCache",
+    "CosineSimilarityGrads", "cosine_similarity_forward", "cosine_similarity_backward",
+    "sum_to_shape",
     # the specification
     "plain",
 ]

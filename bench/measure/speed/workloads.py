@@ -53,6 +53,10 @@ OPS = {
     "gelu": (lambda dt, r: scratch.GELU(), lambda b: (b, *_MAP), None),
     "sigmoid": (lambda dt, r: scratch.Sigmoid(), lambda b: (b, *_MAP), None),
     "tanh": (lambda dt, r: scratch.Tanh(), lambda b: (b, *_MAP), None),
+    # issue 31
+    "prelu-16": (lambda dt, r: scratch.PReLU(16, dtype=dt), lambda b: (b, *_MAP), None),
+    "hardswish": (lambda dt, r: scratch.Hardswish(), lambda b: (b, *_MAP), None),
+    "mish": (lambda dt, r: scratch.Mish(), lambda b: (b, *_MAP), None),
 }
 OP_PHASES = ("forward", "backward")
 
