@@ -62,6 +62,15 @@ def test_mish_far_out_matches_torch_without_overflow(dtype, rng):
     res.assert_close(TOLERANCES[np.dtype(dtype)])
 
 
+@pytest.mark.parametrize("layer", [scratch.Mish, scratch.Hardswish])
+def test_a_0d_input_gives_a_0d_array(layer, rng):
+    """numpy's ufuncs turn a 0-d array into a scalar; the layer must give an array, as
+    torch gives a 0-d tensor (a module_db sample)."""
+    res = compare(layer(), np.array(0.7), rng=rng)
+    assert isinstance(res.pairs["output"][0], np.ndarray)
+    res.assert_close(TOLERANCES[np.dtype(np.float64)])
+
+
 def test_hardswish_kinks_are_torchs(rng):
     """At -3 the flat side's 0, at 3 the flat side's 1 (torch's <= -3 and >= 3)."""
     x = np.array([-3.0, -1.5, 0.0, 1.5, 3.0])

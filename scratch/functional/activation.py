@@ -286,24 +286,24 @@ def prelu_backward(grad_out: np.ndarray, x: np.ndarray, mask: np.ndarray, weight
 
 
 def hardswish(x: np.ndarray) -> np.ndarray:
-    """x min(max(x + 3, 0), 6) / 6: 0 below -3, x above 3."""
-    return x * np.clip(x + 3, 0, 6) / x.dtype.type(6)
+    """x min(max(x + 3, 0), 6) / 6: 0 below -3, x above 3 (a 0-d input gives a 0-d array)."""
+    return np.asarray(x * np.clip(x + 3, 0, 6) / x.dtype.type(6))
 
 
 def hardswish_backward(grad_out: np.ndarray, x: np.ndarray) -> np.ndarray:
     """dy/dx = 0 for x <= -3, x / 3 + 1/2 for -3 < x < 3, 1 for x >= 3 (torch's one-sided
     choices at the two kinks: the flat sides' 0 and 1)."""
     d = np.where(x <= -3, 0, np.where(x < 3, x / x.dtype.type(3) + x.dtype.type(0.5), 1))
-    return grad_out * d.astype(x.dtype, copy=False)
+    return np.asarray(grad_out * d.astype(x.dtype, copy=False))
 
 
 def mish(x: np.ndarray) -> np.ndarray:
     """x tanh(softplus(x)), softplus(x) = log(1 + exp(x)) computed as logaddexp(0, x): no
-    overflow."""
-    return x * np.tanh(np.logaddexp(0, x))
+    overflow. A 0-d input gives a 0-d array (numpy's ufuncs give a scalar)."""
+    return np.asarray(x * np.tanh(np.logaddexp(0, x)))
 
 
 def mish_backward(grad_out: np.ndarray, x: np.ndarray) -> np.ndarray:
     """dy/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)) (softplus' = sigmoid)."""
     t = np.tanh(np.logaddexp(0, x))
-    return grad_out * (t + x * sigmoid(x) * (1 - t * t))
+    return np.asarray(grad_out * (t + x * sigmoid(x) * (1 - t * t)))
