@@ -8,9 +8,12 @@ from scratch import functional, init, optim, utils
 from scratch.activation import (
     ELU,
     GELU,
+    Hardswish,
     Identity,
     LeakyReLU,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
     Sigmoid,
     SiLU,
@@ -22,6 +25,7 @@ from scratch.attention import MultiheadAttention
 from scratch.batchnorm import BatchNorm1d, BatchNorm2d
 from scratch.conv import Conv1d, Conv2d
 from scratch.convtranspose import ConvTranspose1d, ConvTranspose2d
+from scratch.distance import CosineSimilarity
 from scratch.dropout import Dropout, Dropout2d
 from scratch.flatten import Flatten, Unflatten
 from scratch.gradcheck import GradcheckResult, gradcheck
@@ -32,6 +36,7 @@ from scratch.loss import (
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     HuberLoss,
+    KLDivLoss,
     L1Loss,
     Loss,
     MSELoss,
@@ -56,20 +61,15 @@ from scratch.testing import max_rel_diff
 from scratch.transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
-    "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
-    "BatchNorm2d", "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU",
-    "Embedding", "Flatten", "GELU", "GRU", "GradcheckResult", "HuberLoss", "Identity",
-    "L1Loss", "LSTM", "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "Loss", "MSELoss",
-    "MaxPool2d", "MaxUnpool2d", "Module", "ModuleList", "MultiheadAttention", "NLLLoss",
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "BCELoss",
+    "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "ConvTranspose1d",
+    "ConvTranspose2d", "CosineSimilarity", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU",
+    "Embedding", "Flatten", "GELU", "GRU", "GradcheckResult", "GroupNorm", "Hardswish",
+    "HuberLoss", "Identity", "InstanceNorm1d", "InstanceNorm2d", "KLDivLoss", "L1Loss", "LSTM",
+    "LayerNorm", "LeakyReLU", "Linear", "LogSoftmax", "Loss", "MSELoss", "MaxPool1d", "MaxPool2d",
+    "MaxUnpool2d", "Mish", "Module", "ModuleList", "MultiheadAttention", "NLLLoss", "PReLU",
     "Parameter", "RNN", "RNNBase", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss",
-    "Softmax", "Softplus", "Tanh", "TransformerEncoder", "TransformerEncoderLayer",
-    "Unflatten", "check_state_keys", "functional", "gradcheck", "init", "load",
-    "max_rel_diff", "optim", "save", "utils",
-    # issue 31: transposed convolutions
-    "ConvTranspose1d", "ConvTranspose2d",
-]
-# issue 31, item 1: group and instance norm, adaptive max and 1-D pools
-__all__ += [
-    "AdaptiveMaxPool2d", "AvgPool1d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
-    "MaxPool1d",
+    "Softmax", "Softplus", "Tanh", "TransformerEncoder", "TransformerEncoderLayer", "Unflatten",
+    "check_state_keys", "functional", "gradcheck", "init", "load", "max_rel_diff", "optim", "save",
+    "utils",
 ]

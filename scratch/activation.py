@@ -1,8 +1,8 @@
-"""Elementwise activations, Identity, Softmax and LogSoftmax: arguments, checks and caches; the
-math (each forward and backward) is in scratch.functional.activation.
+"""Elementwise activations, PReLU (learnt slopes), Identity, Softmax and LogSoftmax: arguments,
+checks and caches; the math (each forward and backward) is in scratch.functional.activation.
 
 Every activation keeps the dtype of its input and accepts any shape. Those that
-take `inplace` in torch (ReLU, LeakyReLU, ELU, SiLU) take it here too: with
+take `inplace` in torch (ReLU, LeakyReLU, ELU, SiLU, Hardswish, Mish) take it here too: with
 inplace=True the result is written into the input array, which is returned, as
 torch's in-place ops do.
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 from scratch import functional as F
 from scratch._checks import check_grad, check_input, require_forward
-from scratch.module import Module
+from scratch.module import Module, Parameter, check_float_dtype
 
 
 class _Elementwise(Module):
@@ -223,6 +223,108 @@ class GELU(_Elementwise):
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
+
+
+class Hardswish(_Elementwise):
+    """x min(max(x + 3, 0), 6) / 6, as `torch.nn.Hardswish`: 0 below -3, x above 3.
+
+    dy/dx = 0 for x <= -3, x / 3 + 1/2 for -3 < x < 3, 1 for x >= 3 (torch's values at
+    the kinks: 0 at -3, 1 at 3).
+
+    Args:
+        inplace: write the result into the input array (default False).
+    """
+
+    _keeps_input = True
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = bool(inplace)
+
+    def _fwd(self, x):
+        return F.hardswish(x), x
+
+    def _bwd(self, grad_out, x):
+        return F.hardswish_backward(grad_out, x)
+
+    def extra_repr(self) -> str:
+        return self._inplace_repr()
+
+
+class Mish(_Elementwise):
+    """x tanh(softplus(x)), as `torch.nn.Mish`; dy/dx = t + x sigmoid(x) (1 - t^2),
+    t = tanh(softplus(x)).
+
+    Args:
+        inplace: write the result into the input array (default False).
+    """
+
+    _keeps_input = True
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = bool(inplace)
+
+    def _fwd(self, x):
+        return F.mish(x), x
+
+    def _bwd(self, grad_out, x):
+        return F.mish_backward(grad_out, x)
+
+    def extra_repr(self) -> str:
+        return self._inplace_repr()
+
+
+class _PReLUCache(NamedTuple):
+    input: np.ndarray
+    mask: np.ndarray  # x > 0
+
+
+class PReLU(Module):
+    """x if x > 0 else a_c x, with learnt slopes a, as `torch.nn.PReLU`.
+
+    With num_parameters = C > 1 slope a_c applies to channel c, dim 1 of an input of
+    two dims or more; with one it applies everywhere. dx = g where x > 0, else a_c g
+    (a_c at 0, as torch); da_c = sum of g x over channel c where x <= 0.
+
+    Args:
+        num_parameters: 1 (default) or the number of channels of the input.
+        init: the slopes' initial value (default 0.25).
+        dtype: float32 (default) or float64.
+
+    Shape: any input, with C channels at dim 1 when num_parameters = C > 1; the output
+    has the input's shape. Parameter: `weight` (num_parameters,).
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, *, dtype=np.float32):
+        super().__init__()
+        self.num_parameters = int(num_parameters)
+        if self.num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be at least 1, got {num_parameters}")
+        self.init = float(init)
+        self.weight = Parameter(np.full(self.num_parameters, self.init, check_float_dtype(dtype)))
+        self._cache = None
+
+    def forward(self, input: np.ndarray) -> np.ndarray:
+        check_input(input, "PReLU", dtype=self.weight.dtype)
+        channels = input.shape[1] if input.ndim >= 2 else 1
+        if self.num_parameters > 1 and channels != self.num_parameters:
+            raise ValueError(f"PReLU({self.num_parameters}) expects {self.num_parameters} "
+                             f"channels at dim 1 of an input of at least 2 dims, got shape "
+                             f"{input.shape} ({channels} channel(s))")
+        output, mask = F.prelu_forward(input, self.weight.data)
+        self._cache = _PReLUCache(input, mask)
+        return output
+
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
+        x, mask = require_forward(self._cache, "PReLU")
+        check_grad(grad_out, x.shape, "PReLU")
+        grads = F.prelu_backward(grad_out, x, mask, self.weight.data, input_grad=input_grad)
+        self.weight.accumulate_grad(grads.weight)
+        return grads.input
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
 
 
 class Identity(Module):

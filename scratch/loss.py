@@ -3,7 +3,7 @@
 CrossEntropyLoss and NLLLoss (class indices or, for cross entropy, class
 probabilities; weight, ignore_index, label_smoothing; (N, C, d1, ..., dK) and
 unbatched (C,) inputs), BCELoss and BCEWithLogitsLoss (weight, pos_weight),
-MSELoss, L1Loss, HuberLoss, SmoothL1Loss.
+MSELoss, L1Loss, HuberLoss, SmoothL1Loss, KLDivLoss (log_target; "batchmean").
 
 `loss_fn(input, target)` returns the loss (a Python float for reduction
 "mean"/"sum", an array for "none") and caches what `loss_fn.backward()` needs;
@@ -56,6 +56,8 @@ class Loss(Module):
     the pair (dL/dinput, dL/dtarget), where torch differentiates the target.
     """
 
+    reductions = REDUCTIONS  # the reductions this loss takes
+
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
         if size_average is not None or reduce is not None:
@@ -66,8 +68,9 @@ class Loss(Module):
             warnings.warn("reduction='elementwise_mean' is deprecated. "
                           "Please use reduction='mean' instead.", stacklevel=3)
             reduction = "mean"
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        if reduction not in self.reductions:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of "
+                             f"{self.reductions}, got {reduction!r}")
         self.reduction = reduction
         self._cache = None
 
@@ -492,3 +495,56 @@ class BCEWithLogitsLoss(Loss):
         g = self._upstream(grad, x.shape, x.dtype)
         dx = F.bce_with_logits_backward(g, x, t, w, pw)
         return (dx, F.bce_with_logits_target_backward(g, x, w, pw)) if target_grad else dx
+
+
+class _KLDivCache(NamedTuple):
+    input: np.ndarray  # (*) log-probabilities
+    target: np.ndarray  # (*) probabilities, or log-probabilities with log_target
+
+
+class KLDivLoss(Loss):
+    """The Kullback-Leibler divergence of the target from the input, as `torch.nn.KLDivLoss`.
+
+    With x the input (log-probabilities) and t the target (probabilities):
+        loss = t (log t - x), 0 where t = 0;  with log_target=True, exp(t) (t - x).
+    dL/dx = -t (-exp(t)); the target's gradient (target_grad=True) is log t + 1 - x
+    (exp(t) (t - x + 1)), NaN at t = 0 as torch's.
+
+    Args:
+        size_average, reduce: torch's deprecated spelling of `reduction`.
+        reduction: "mean" (default: over every element, with torch's warning that
+            "batchmean" is KL's definition), "batchmean" (the sum over the batch size,
+            dim 0), "sum" or "none".
+        log_target: the target holds log-probabilities (default False).
+
+    Shape: input (*), target (*) the same shape -> scalar, or (*) for "none".
+    """
+
+    reductions = REDUCTIONS + ("batchmean",)
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 log_target: bool = False):
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = bool(log_target)
+
+    def forward(self, input: np.ndarray, target: np.ndarray):
+        t = _check_same_shape("KLDivLoss", input, target)
+        if self.reduction == "mean":
+            warnings.warn("reduction: 'mean' divides the total loss by both the batch size and "
+                          "the support size.'batchmean' divides only by the batch size, and "
+                          "aligns with the KL div math definition.'mean' will be changed to "
+                          "behave the same as 'batchmean' in the next major release.",
+                          stacklevel=2)
+        self._cache = _KLDivCache(input, t)
+        return self._reduce(F.kl_div_forward(input, t, self.log_target))
+
+    def backward(self, grad=1.0, *, target_grad: bool = False):
+        x, t = require_forward(self._cache, "KLDivLoss")
+        g = self._upstream(grad, x.shape, x.dtype)
+        dx = F.kl_div_backward(g, t, self.log_target)
+        if not target_grad:
+            return dx
+        return dx, F.kl_div_target_backward(g, x, t, self.log_target)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}, log_target={self.log_target}"

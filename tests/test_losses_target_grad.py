@@ -46,6 +46,11 @@ LOSSES = {
         lambda dt, r, red: scratch.CrossEntropyLoss(r.uniform(0.5, 2, C).astype(dt),
                                                     reduction=red, label_smoothing=0.2),
         "classes"),
+    # issue 31: the input is log-probabilities, any real; the target probabilities in (0, 1)
+    # (or, with log_target, any real)
+    "KLDivLoss": (lambda dt, r, red: scratch.KLDivLoss(reduction=red), "unit"),
+    "KLDivLoss(log_target, batchmean for mean)": (lambda dt, r, red: scratch.KLDivLoss(
+        reduction="batchmean" if red == "mean" else red, log_target=True), "unit"),
 }
 # the class dim is 1 for the cross entropy; elementwise weights (C,) weigh the last dim
 SHAPES = {"(N,C)": ((3, C), (3, C)), "(N,C,d)": ((2, C, 3), (2, 3, C)), "(C,)": ((C,), (C,))}

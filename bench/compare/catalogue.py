@@ -538,6 +538,62 @@ CASES += [
 ]
 
 
+def _log_probabilities(rng, shape):
+    """log of `_probabilities`: KLDivLoss's input, and its target with log_target."""
+    return np.log(_probabilities(rng, shape))
+
+
+def _with_zero_probabilities(rng, shape):
+    """Class probabilities with some exactly 0: KLDivLoss's xlogy(0, 0) = 0."""
+    q = _probabilities(rng, shape)
+    q[rng.random(shape) < 0.3] = 0.0
+    return q
+
+
+def _pair(shape1: tuple[int, ...], shape2: tuple[int, ...]):
+    """make() for CosineSimilarity: x1 (N, *shape1) and x2 (N, *shape2) (or shape2 alone,
+    without the batch, when it starts with None), standard normal."""
+    def make(rng, batch, dtype):
+        second = shape2[1:] if shape2[:1] == (None,) else (batch, *shape2)
+        return (rng.standard_normal((batch, *shape1)).astype(dtype),
+                rng.standard_normal(second).astype(dtype)), {}
+    return make
+
+
+# issue 31: PReLU, Hardswish, Mish, KLDivLoss, CosineSimilarity
+CASES += [
+    Case("PReLU()", lambda r, dt: scratch.PReLU(dtype=dt), (11,)),
+    Case("PReLU(3, init=0.1) (N, C, H, W)",
+         lambda r, dt: scratch.PReLU(3, 0.1, dtype=dt), (3, 4, 5)),
+    Case("PReLU(4) (N, C) at exact zeros", lambda r, dt: scratch.PReLU(4, dtype=dt), (4,),
+         draw=_with_zeros, at_kinks=True),
+    Case("Hardswish", lambda r, dt: scratch.Hardswish(), (3, 11),
+         draw=lambda r, s: r.uniform(-5, 5, s)),
+    Case("Hardswish(inplace=True) at -3, 0 and 3", lambda r, dt: scratch.Hardswish(True),
+         (3, 11), draw=lambda r, s: r.integers(-4, 5, s).astype(np.float64), at_kinks=True),
+    Case("Mish", lambda r, dt: scratch.Mish(), (3, 11), draw=lambda r, s: r.uniform(-8, 8, s)),
+    Case("Mish(inplace=True)", lambda r, dt: scratch.Mish(True), (11,)),
+    Case("KLDivLoss(batchmean)", lambda r, dt: scratch.KLDivLoss(reduction="batchmean"), (5,),
+         _probabilities, draw=_log_probabilities),
+    Case("KLDivLoss(sum) target with zeros",
+         lambda r, dt: scratch.KLDivLoss(reduction="sum"), (5, 3), _with_zero_probabilities,
+         draw=_log_probabilities),
+    Case("KLDivLoss(none, log_target)",
+         lambda r, dt: scratch.KLDivLoss(reduction="none", log_target=True), (5,),
+         _log_probabilities, draw=_log_probabilities),
+    Case("KLDivLoss(size_average=False, log_target) legacy",
+         lambda r, dt: scratch.KLDivLoss(False, None, log_target=True), (4, 2),
+         _log_probabilities, draw=_log_probabilities),
+    Case("CosineSimilarity()", lambda r, dt: scratch.CosineSimilarity(), (),
+         make=_pair((7,), (7,))),
+    Case("CosineSimilarity(dim=-1, eps=1e-6) broadcast (N, 3, 5) (1, 5)",
+         lambda r, dt: scratch.CosineSimilarity(-1, 1e-6), (),
+         make=_pair((3, 5), (None, 1, 5))),
+    Case("CosineSimilarity(0) (N, 4, 3)", lambda r, dt: scratch.CosineSimilarity(0), (),
+         make=_pair((4, 3), (4, 3))),
+]
+
+
 def run_case(case: Case, dtype, batch: int, seed: int = 0) -> ParityResult:
     rng = np.random.default_rng(seed)
     module = case.build(rng, np.dtype(dtype))

@@ -47,6 +47,12 @@ tested against.
                   (NllCache) / _backward, bce_forward / _backward, bce_with_logits_forward /
                   _backward; mse, l1, huber, smooth_l1 (each (loss, slope)); the target's
                   gradients cross_entropy_, bce_, bce_with_logits_target_backward
+    activation    (issue 31) PReLUGrads, channel_view, prelu_forward / _backward, hardswish,
+                  mish and their *_backward
+    loss          (issue 31) mean_denominator ("batchmean"), kl_div_forward / _backward /
+                  _target_backward
+    distance      CosineSimilarityCache, CosineSimilarityGrads, cosine_similarity_forward /
+                  _backward, sum_to_shape (the adjoint of broadcasting)
     plain         conv2d, max_pool2d (and _indices), avg_pool2d, adaptive_avg_pool2d, batch_norm,
                   rnn, lstm, gru and their *_backward; erf; adaptive_max_pool2d / _backward
     convtranspose conv_transpose_output_size, conv_transpose2d_forward, conv_transpose2d_backward
@@ -57,15 +63,23 @@ tested against.
 from scratch.functional import plain
 from scratch.functional.activation import (
     GeluCache,
+    PReLUGrads,
+    channel_view,
     elu,
     elu_backward,
     erf,
     gelu_backward,
     gelu_forward,
+    hardswish,
+    hardswish_backward,
     leaky_relu_backward,
     leaky_relu_forward,
     log_softmax,
     log_softmax_backward,
+    mish,
+    mish_backward,
+    prelu_backward,
+    prelu_forward,
     relu_backward,
     relu_forward,
     sigmoid,
@@ -109,6 +123,13 @@ from scratch.functional.convtranspose import (
     conv_transpose2d_forward,
     conv_transpose_output_size,
 )
+from scratch.functional.distance import (
+    CosineSimilarityCache,
+    CosineSimilarityGrads,
+    cosine_similarity_backward,
+    cosine_similarity_forward,
+    sum_to_shape,
+)
 from scratch.functional.dropout import dropout, dropout_backward, dropout_scale
 from scratch.functional.linear import LinearGrads, linear, linear_backward
 from scratch.functional.loss import (
@@ -125,7 +146,11 @@ from scratch.functional.loss import (
     cross_entropy_forward,
     cross_entropy_target_backward,
     huber,
+    kl_div_backward,
+    kl_div_forward,
+    kl_div_target_backward,
     l1,
+    mean_denominator,
     mse,
     nll_backward,
     nll_forward,
@@ -222,6 +247,12 @@ __all__ = [
     "nll_backward", "bce_forward", "bce_backward", "bce_with_logits_forward",
     "bce_with_logits_backward", "mse", "l1", "huber", "smooth_l1",
     "cross_entropy_target_backward", "bce_target_backward", "bce_with_logits_target_backward",
+    # issue 31: PReLU, Hardswish, Mish, KLDivLoss, CosineSimilarity
+    "PReLUGrads", "channel_view", "prelu_forward", "prelu_backward", "hardswish",
+    "hardswish_backward", "mish", "mish_backward", "mean_denominator", "kl_div_forward",
+    "kl_div_backward", "kl_div_target_backward", "CosineSimilarityCache",
+    "CosineSimilarityGrads", "cosine_similarity_forward", "cosine_similarity_backward",
+    "sum_to_shape",
     # the specification
     "plain",
     # issue 31: transposed convolution

@@ -250,3 +250,60 @@ def silu_backward(grad_out: np.ndarray, x: np.ndarray) -> np.ndarray:
     """dy/dx = s (1 + x (1 - s)), s = sigmoid(x)."""
     s = sigmoid(x)
     return grad_out * s * (1 + x * (1 - s))
+
+
+class PReLUGrads(NamedTuple):
+    input: np.ndarray | None
+    weight: np.ndarray
+
+
+def channel_view(weight: np.ndarray, ndim: int) -> np.ndarray:
+    """PReLU's slopes (C,) shaped to broadcast along dim 1 of an ndim-D input: (1, C, 1, ...)
+    for ndim >= 2; one slope (C = 1) broadcasts over any input as it is."""
+    if ndim < 2 or weight.size == 1:
+        return weight.reshape(())
+    return weight.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+def prelu_forward(x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """y = x if x > 0 else w_c x, w_c the slope of x's channel: dim 1 when x has two dims
+    or more, else one slope for all (torch's rule). Returns y and the mask x > 0."""
+    mask = x > 0
+    w = channel_view(weight.astype(x.dtype, copy=False), x.ndim)
+    return np.where(mask, x, w * x), mask
+
+
+def prelu_backward(grad_out: np.ndarray, x: np.ndarray, mask: np.ndarray, weight: np.ndarray,
+                   *, input_grad: bool = True) -> PReLUGrads:
+    """dx = g where x > 0, else w_c g (w_c at x = 0, as torch);
+    dw_c = sum of g x over the elements of channel c with x <= 0 (0 at x = 0)."""
+    w = channel_view(weight.astype(x.dtype, copy=False), x.ndim)
+    dx = np.where(mask, grad_out, w * grad_out) if input_grad else None
+    slope = np.where(mask, 0, grad_out * x)  # (*x.shape)
+    axes = tuple(i for i in range(x.ndim) if not (i == 1 and weight.size > 1))
+    dw = slope.sum(axis=axes).reshape(weight.shape).astype(weight.dtype, copy=False)
+    return PReLUGrads(dx, dw)
+
+
+def hardswish(x: np.ndarray) -> np.ndarray:
+    """x min(max(x + 3, 0), 6) / 6: 0 below -3, x above 3 (a 0-d input gives a 0-d array)."""
+    return np.asarray(x * np.clip(x + 3, 0, 6) / x.dtype.type(6))
+
+
+def hardswish_backward(grad_out: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dy/dx = 0 for x <= -3, x / 3 + 1/2 for -3 < x < 3, 1 for x >= 3 (torch's one-sided
+    choices at the two kinks: the flat sides' 0 and 1)."""
+    d = np.where(x <= -3, 0, np.where(x < 3, x / x.dtype.type(3) + x.dtype.type(0.5), 1))
+    return np.asarray(grad_out * d.astype(x.dtype, copy=False))
+
+
+def mish(x: np.ndarray) -> np.ndarray:
+    """x tanh(softplus(x)), softplus(x) = log(1 + exp(x)) computed as logaddexp(0, x): no
+    overflow. A 0-d input gives a 0-d array (numpy's ufuncs give a scalar)."""
+    return np.asarray(x * np.tanh(np.logaddexp(0, x)))
+
+
+def mish_backward(grad_out: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """dy/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)) (softplus' = sigmoid)."""
+    t = np.tanh(np.logaddexp(0, x))
+    return np.asarray(grad_out * (t + x * sigmoid(x) * (1 - t * t)))

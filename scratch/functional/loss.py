@@ -16,6 +16,8 @@ Where torch differentiates the target too, a `*_target_backward` returns dL/dtar
     bce_with_logits_forward / _backward  sigmoid + BCE in one stable step, pos_weight
       / _target_backward
     l1, mse, huber, smooth_l1            elementwise regression losses, (loss, grad) pairs
+    kl_div_forward / _backward           KL divergence of a target from log-probabilities,
+      / _target_backward                 log_target; "batchmean" is `mean_denominator`'s
 
 Shapes: class losses take input (N, C, d1, ..., dK) with class targets
 (N, d1, ..., dK), or an unbatched (C,) input with a 0-d target; the caller
@@ -37,18 +39,18 @@ REDUCTIONS = ("mean", "sum", "none")
 # --- reductions -------------------------------------------------------------------------
 
 def reduce_loss(per_item: np.ndarray, reduction: str, denom=None):
-    """per_item as is ("none"), its sum ("sum"), or sum / denom ("mean").
+    """per_item as is ("none"), its sum ("sum"), or sum / denom ("mean", "batchmean").
 
-    denom defaults to the number of items (a plain mean); the class losses pass
-    the sum of the target weights, as torch's weighted mean. An empty mean is NaN,
-    as in torch.
+    denom defaults to `mean_denominator`: the number of items (a plain mean), the batch
+    size for "batchmean"; the class losses pass the sum of the target weights, as torch's
+    weighted mean. An empty mean is NaN, as in torch.
     """
     if reduction == "none":
         return per_item
     if reduction == "sum":
         return per_item.sum()
     if denom is None:
-        denom = per_item.size
+        denom = mean_denominator(per_item.shape, reduction)
     with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0 -> NaN, as torch
         return per_item.sum() / per_item.dtype.type(denom)
 
@@ -61,14 +63,22 @@ def reduction_grad(grad, reduction: str, shape: tuple[int, ...], dtype, denom=No
     g = np.asarray(grad, dtype=dtype)
     if reduction == "none":
         return g
-    if reduction == "mean":
+    if reduction in ("mean", "batchmean"):
         with np.errstate(invalid="ignore", divide="ignore"):
-            g = g / dtype.type(per_item_count(shape) if denom is None else denom)
+            g = g / dtype.type(mean_denominator(shape, reduction) if denom is None else denom)
     return np.broadcast_to(g, shape)
 
 
 def per_item_count(shape: tuple[int, ...]) -> int:
     return int(np.prod(shape))
+
+
+def mean_denominator(shape: tuple[int, ...], reduction: str) -> int:
+    """What "mean" divides the sum by: the number of items; "batchmean" (KLDivLoss's) the
+    batch size, shape[0], and 1 for a 0-d loss, as torch."""
+    if reduction == "batchmean":
+        return shape[0] if shape else 1
+    return per_item_count(shape)
 
 
 # --- class losses ---------------------------------------------------------------------------
@@ -323,3 +333,30 @@ def smooth_l1(diff: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
     inside = a < beta
     loss = np.where(inside, 0.5 * diff * diff / beta, a - 0.5 * beta)
     return loss, np.where(inside, diff / beta, np.sign(diff))
+
+
+# --- Kullback-Leibler divergence ------------------------------------------------------------
+
+def kl_div_forward(x: np.ndarray, t: np.ndarray, log_target: bool) -> np.ndarray:
+    """The pointwise KL divergence of target t from the log-probabilities x, as torch's kl_div:
+        t (log t - x), 0 where t = 0 (xlogy), or with log_target exp(t) (t - x)."""
+    if log_target:
+        return np.exp(t) * (t - x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(t == 0, 0, t * np.log(t)).astype(x.dtype, copy=False) - t * x
+
+
+def kl_div_backward(grad_item: np.ndarray, t: np.ndarray, log_target: bool) -> np.ndarray:
+    """dL/dx = -g t, or -g exp(t) with log_target."""
+    return -grad_item * (np.exp(t) if log_target else t)
+
+
+def kl_div_target_backward(grad_item: np.ndarray, x: np.ndarray, t: np.ndarray,
+                           log_target: bool) -> np.ndarray:
+    """dL/dt = g (log t + 1 - x), or g exp(t) (t - x + 1) with log_target.
+
+    At t = 0 torch's xlogy(t, t) gives d/dt = xlogy(t != 0, t) + t / t: NaN, kept here."""
+    if log_target:
+        return grad_item * np.exp(t) * (t - x + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return grad_item * (np.where(t == 0, 0, np.log(t)) + t / t - x)

@@ -57,6 +57,10 @@ OPS = {
     "convtranspose2d-32-16": (
         lambda dt, r: scratch.ConvTranspose2d(32, 16, 4, 2, 1, rng=r, dtype=dt),
         lambda b: (b, 32, 7, 7), 7 * 7 * 32 * 16 * 16),
+    # issue 31
+    "prelu-16": (lambda dt, r: scratch.PReLU(16, dtype=dt), lambda b: (b, *_MAP), None),
+    "hardswish": (lambda dt, r: scratch.Hardswish(), lambda b: (b, *_MAP), None),
+    "mish": (lambda dt, r: scratch.Mish(), lambda b: (b, *_MAP), None),
 }
 # issue 31, item 1: group and instance norm, adaptive max and 1-D pools
 OPS.update({
