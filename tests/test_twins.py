@@ -17,6 +17,7 @@ from bench.compare import (
     compare,
     scratch_adapter,
 )
+from bench.compare.twins import numbered
 
 F64 = TOLERANCES[np.dtype(np.float64)]
 F32 = TOLERANCES[np.dtype(np.float32)]
@@ -84,3 +85,17 @@ def test_a_layer_giving_more_outputs_than_torch_is_an_adapter_error(rng):
     two = Adapter(**{**scratch_adapter(layer).__dict__, "output": lambda y: (y, y)})
     with pytest.raises(AdapterError, match=r"gives 2 output\(s\), torch 1.*output="):
         check(layer, torch.nn.Linear(5, 3), rng.standard_normal((4, 5)), adapter=two)
+
+
+def test_the_check_drives_scratch_modules_with_several_inputs_and_outputs():
+    # scratch's contract: backward(g_0, g_1, ...) per float output, one gradient per float
+    # input back (an LSTM's dh0 and dc0 follow its dx and are not compared).
+    rng = np.random.default_rng(0)
+    lstm = check(scratch.LSTM(3, 4, rng=rng), torch.nn.LSTM(3, 4), rng.standard_normal((5, 2, 3)))
+    qkv = [rng.standard_normal((3, 2, 4)) for _ in range(3)]
+    mha = check(scratch.MultiheadAttention(4, 2, rng=rng), torch.nn.MultiheadAttention(4, 2), *qkv)
+    for report, inputs, outputs in ((lstm, 1, 3), (mha, 3, 2)):
+        report.assert_ok()
+        names = {row.tensor for row in report.rows if row.dtype == "float64"}
+        assert {numbered("input", i) + ".grad" for i in range(inputs)} <= names
+        assert {numbered("output", k) for k in range(outputs)} <= names

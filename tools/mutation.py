@@ -798,6 +798,16 @@ CATALOGUE: list[Mutant] = [
     _m("scratch-cosine-no-unbroadcast", "scratch/functional/distance.py",
        "axes = tuple(range(lead)) + tuple(", "axes = tuple(range(0)) + tuple(",
        [P, "-k", "CosineSimilarity"], "CosineSimilarity's gradient keeps broadcast dims"),
+
+    # --- the public twin check on scratch's multi-input, multi-output modules ------------
+    _m("bench-check-scratch-extra-grads-kept", "bench/compare/check.py",
+       "return grads[:len(grad_inputs)] if isinstance(grads, tuple) else grads",
+       "return grads",
+       [TWINS, "-k", "several"], "check() on a scratch LSTM compares its dh0 and dc0 as inputs"),
+    _m("bench-check-scratch-one-input-only", "bench/compare/check.py",
+       "grad_inputs = (0,) if is_loss or not floats else floats",
+       "grad_inputs = (0,)",
+       [TWINS, "-k", "several"], "check() on MultiheadAttention compares dq alone"),
 ]
 
 

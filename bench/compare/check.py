@@ -255,8 +255,14 @@ def _flat(value) -> list:
     return [value]
 
 
-def scratch_adapter(module: scratch.Module) -> Adapter:
-    """The adapter for any scratch module: torch's names, its own backward, `to(dtype)`."""
+def scratch_adapter(module: scratch.Module, inputs: Sequence = ()) -> Adapter:
+    """The adapter for any scratch module: torch's names, its own backward, `to(dtype)`.
+
+    By scratch's contract, backward takes one gradient per float output and returns one
+    per float input in order, possibly followed by more (an RNN's dh0): every float input
+    of `inputs` is compared (a loss's prediction only, not its target), and the extra
+    gradients are left out.
+    """
 
     def setter(name: str, is_param: bool):
         def write(layer, array):
@@ -281,8 +287,18 @@ def scratch_adapter(module: scratch.Module) -> Adapter:
     params += [Param(n, getter(n, False), None, set=setter(n, False))
                for n, _ in module.named_buffers()]
     is_loss = isinstance(module, scratch.Loss)
+    floats = tuple(i for i, x in enumerate(inputs)
+                   if np.issubdtype(np.asarray(x).dtype, np.floating))
+    grad_inputs = (0,) if is_loss or not floats else floats
+
+    def backward(layer, out, grad_out):
+        grads = layer.backward(*grad_out) if isinstance(grad_out, tuple) else \
+            layer.backward(grad_out)
+        return grads[:len(grad_inputs)] if isinstance(grads, tuple) else grads
+
     return Adapter(forward=(lambda m, *xs: m(*xs)) if is_loss else "forward",
-                   params=params, zero_grad="zero_grad", cast="to",
+                   backward=backward, params=params, zero_grad="zero_grad", cast="to",
+                   grad_inputs=grad_inputs,
                    deterministic=not any(isinstance(m, scratch.Dropout) and m.training
                                          for m in module.modules()))
 
@@ -441,7 +457,7 @@ def check(layer, torch_module: torch.nn.Module, *inputs: np.ndarray,
         if not isinstance(layer, scratch.Module):
             raise AdapterError(f"{type(layer).__name__} is not a scratch module: pass "
                                f"adapter=Adapter(...) saying how to call it")
-        adapter = scratch_adapter(layer)
+        adapter = scratch_adapter(layer, inputs)
     rng = rng if rng is not None else np.random.default_rng(0)
     report = CheckReport(name or f"{type(layer).__name__} vs "
                                  f"torch.nn.{type(torch_module).__name__}")
