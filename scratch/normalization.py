@@ -149,9 +149,17 @@ class GroupNorm(Module):
         return f"GroupNorm({self.num_groups}, {self.num_channels})"
 
     def forward(self, input: np.ndarray) -> np.ndarray:
+        # As torch: C must be num_channels where there are per-channel weights; without
+        # them any C that the groups divide.
         check_input(input, self._name(), dtype=self.weight.dtype if self.affine else None,
-                    min_ndim=2, size=(1, self.num_channels) if getattr(input, "ndim", 0) >= 2
-                    else None, shape_doc=f"(N, {self.num_channels}, *)")
+                    min_ndim=2,
+                    size=(1, self.num_channels)
+                    if self.affine and getattr(input, "ndim", 0) >= 2 else None,
+                    shape_doc=f"(N, {self.num_channels}, *)")
+        if input.shape[1] % self.num_groups:
+            raise ValueError(f"{self._name()}: expected input channels divisible by "
+                             f"num_groups={self.num_groups}, got input of shape "
+                             f"{tuple(input.shape)}")
         x3 = input.reshape(*input.shape[:2], math.prod(input.shape[2:]))  # (N, C, L)
         y, cache = F.group_norm_forward(x3, self.num_groups,
                                         self.weight.data if self.affine else None,

@@ -475,6 +475,9 @@ CASES += [
          (6, 4, 5)),
     Case("GroupNorm(2, 4, eps=1e-3, affine=False) (N, C, L)",
          lambda r, dt: scratch.GroupNorm(2, 4, 1e-3, False, dtype=dt), (4, 7)),
+    # without weights torch takes any channel count the groups divide, not only num_channels
+    Case("GroupNorm(2, 4, affine=False) on 6 channels",
+         lambda r, dt: scratch.GroupNorm(2, 4, affine=False, dtype=dt), (6, 5)),
     Case("GroupNorm(1, 3, bias=False) (N, C)",
          lambda r, dt: _trained_norm(scratch.GroupNorm(1, 3, bias=False, dtype=dt), r), (3,)),
     Case("InstanceNorm1d(4)", lambda r, dt: scratch.InstanceNorm1d(4, dtype=dt), (4, 9)),
