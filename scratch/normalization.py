@@ -8,6 +8,7 @@ _backward; this file holds the arguments and parameters.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -92,6 +93,11 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
 
+class _GroupNormCache(NamedTuple):
+    kernel: object  # group_norm_forward's cache
+    shape: tuple[int, ...]  # the input's shape, (N, C, *)
+
+
 class GroupNorm(Module):
     """Normalise each sample over groups of its channels, as `torch.nn.GroupNorm`.
 
@@ -164,7 +170,7 @@ class GroupNorm(Module):
         y, cache = F.group_norm_forward(x3, self.num_groups,
                                         self.weight.data if self.affine else None,
                                         None if self.bias is None else self.bias.data, self.eps)
-        self._cache = (cache, input.shape)
+        self._cache = _GroupNormCache(cache, input.shape)
         return y.reshape(input.shape)
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
