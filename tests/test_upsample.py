@@ -8,6 +8,8 @@ four weighted terms as matrix products, in another order than torch's blend: wit
 TOLERANCES per dtype (float64 rtol 1e-10, float32 1e-4) relative to the input's scale.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -138,3 +140,10 @@ def test_refused_not_ignored():
         F.interpolate(x, size=(4, 4, 4))
     with pytest.raises(ValueError, match=r"output sizes must be greater than 0.*\(0, 0\)"):
         F.interpolate(x, scale_factor=0.2)
+
+
+def test_interpolate_has_torchs_signature():
+    assert inspect.signature(F.interpolate).parameters.keys() == \
+        inspect.signature(torch.nn.functional.interpolate).parameters.keys()
+    for name, p in inspect.signature(torch.nn.functional.interpolate).parameters.items():
+        assert inspect.signature(F.interpolate).parameters[name].default == p.default, name
