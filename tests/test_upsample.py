@@ -147,3 +147,14 @@ def test_interpolate_has_torchs_signature():
         inspect.signature(torch.nn.functional.interpolate).parameters.keys()
     for name, p in inspect.signature(torch.nn.functional.interpolate).parameters.items():
         assert inspect.signature(F.interpolate).parameters[name].default == p.default, name
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 11), (1, 2, 3, 11)])
+def test_nearest_index_is_torchs_float32(shape):
+    """11 * 3.7 -> 40: output 37 reads input 10 in float32 (37 * float32(1/3.7) rounds up to
+    10.000001), 9 in float64; torch computes in float32 for every dtype."""
+    x = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    y = F.interpolate(x, scale_factor=3.7)
+    np.testing.assert_array_equal(
+        y, torch.nn.functional.interpolate(torch.tensor(x), scale_factor=3.7).numpy())
+    assert F.nearest_index(11, 40, 3.7)[37] == 10
