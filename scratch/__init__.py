@@ -59,6 +59,7 @@ from scratch.serialization import load, save
 from scratch.sparse import Embedding
 from scratch.testing import max_rel_diff
 from scratch.transformer import TransformerEncoder, TransformerEncoderLayer
+from scratch.upsample import Upsample
 
 __all__ = [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "BCELoss",
@@ -73,3 +74,4 @@ __all__ = [
     "check_state_keys", "functional", "gradcheck", "init", "load", "max_rel_diff", "optim", "save",
     "utils",
 ]
+__all__ += ["Upsample"]  # issue 31

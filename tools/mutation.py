@@ -76,6 +76,7 @@ HOSTILE = "tests/test_records_hostile.py"
 MECH = "tests/test_mutants_mechanical.py"
 NP = "tests/test_norms_pools.py"
 CTR = "tests/test_convtranspose.py"
+UPS = "tests/test_upsample.py"
 
 CATALOGUE: list[Mutant] = [
     # --- issue 29: records read from disk, publishing, README injection, Ctrl-C -------
@@ -808,6 +809,29 @@ CATALOGUE: list[Mutant] = [
        "grad_inputs = (0,) if is_loss or not floats else floats",
        "grad_inputs = (0,)",
        [TWINS, "-k", "several"], "check() on MultiheadAttention compares dq alone"),
+
+    # --- issue 31: Upsample and F.interpolate ------------------------------------------------
+    _m("scratch-upsample-nearest-no-shortcuts", "scratch/functional/upsample.py",
+       "if shortcuts and not exact and out == size:", "if False:",
+       [UPS, "-k", "matches_torch"],
+       "2-D nearest floors d / scale where torch copies an axis whose size does not change"),
+    _m("scratch-upsample-nearest-float64", "scratch/functional/upsample.py",
+       "r = _scale(size, out, scale, np.float32)", "r = _scale(size, out, scale, np.float64)",
+       [UPS, "-k", "float32"], "nearest's index computed in float64, not torch's float32"),
+    _m("scratch-upsample-scale-recomputed", "scratch/functional/upsample.py",
+       "scales = (None,) * dims if recompute_scale_factor else factors",
+       "scales = (None,) * dims",
+       [UPS, "-k", "matches_torch"], "interpolates with S / O where torch uses 1 / scale_factor"),
+    _m("scratch-upsample-linear-no-clamp", "scratch/functional/upsample.py",
+       "t = np.maximum(r * (d + dt(0.5)) - dt(0.5), dt(0))", "t = r * (d + dt(0.5)) - dt(0.5)",
+       [UPS, "-k", "matches_torch"], "bilinear's source position is not clamped at 0"),
+    _m("scratch-upsample-backward-not-transposed", "scratch/functional/upsample.py",
+       "return ah[0].T @ dx if ah else dx", "return ah[0].T[::-1] @ dx if ah else dx",
+       [UPS, "-k", "adjoint"], "backward sends each row's gradient to the mirrored row"),
+    _m("scratch-upsample-both-size-and-scale", "scratch/functional/upsample.py",
+       "if (size is None) == (scale_factor is None):",
+       "if size is None and scale_factor is None:",
+       [UPS, "-k", "bad_arguments"], "size and scale_factor both given: one silently ignored"),
 ]
 
 

@@ -597,6 +597,25 @@ CASES += [
 ]
 
 
+# issue 31: Upsample (F.interpolate): integer and non-integer scales, odd sizes, every mode,
+# align_corners, recompute_scale_factor
+CASES += [
+    Case("Upsample(scale_factor=2)", lambda r, dt: scratch.Upsample(scale_factor=2), (3, 5, 6)),
+    Case("Upsample(size=(7, 9)) odd sizes", lambda r, dt: scratch.Upsample((7, 9)), (2, 4, 5)),
+    Case("Upsample(scale_factor=1.7, mode='nearest-exact')",
+         lambda r, dt: scratch.Upsample(scale_factor=1.7, mode="nearest-exact"), (2, 5, 4)),
+    Case("Upsample(scale_factor=(1.5, 2.3), mode='bilinear')",
+         lambda r, dt: scratch.Upsample(scale_factor=(1.5, 2.3), mode="bilinear"), (2, 5, 4)),
+    Case("Upsample(size=(9, 7), mode='bilinear', align_corners=True)",
+         lambda r, dt: scratch.Upsample((9, 7), mode="bilinear", align_corners=True), (3, 4, 5)),
+    Case("Upsample(scale_factor=2.5, mode='linear', recompute_scale_factor=True)",
+         lambda r, dt: scratch.Upsample(scale_factor=2.5, mode="linear",
+                                        recompute_scale_factor=True), (3, 7)),
+    Case("Upsample(scale_factor=3) (N, C, L)", lambda r, dt: scratch.Upsample(scale_factor=3),
+         (3, 7)),
+]
+
+
 def run_case(case: Case, dtype, batch: int, seed: int = 0) -> ParityResult:
     rng = np.random.default_rng(seed)
     module = case.build(rng, np.dtype(dtype))

@@ -58,6 +58,9 @@ tested against.
     convtranspose conv_transpose_output_size, conv_transpose2d_forward, conv_transpose2d_backward
                   -> ConvTranspose2dGrads (conv2d_input_grad's, conv2d_forward's and
                   conv2d_backward's kernels); plain.conv_transpose2d / _backward
+    upsample      interpolate (torch's signature), MODES, InterpolatePlan, check_options,
+                  interpolate_plan, nearest_index, linear_taps, interpolation_matrix,
+                  interpolate_forward / _backward; plain.interpolate / _backward
 """
 
 from scratch.functional import plain
@@ -210,6 +213,18 @@ from scratch.functional.shapes import (
     unpad,
 )
 from scratch.functional.sparse import embedding_backward, embedding_forward, embedding_renorm_
+from scratch.functional.upsample import (
+    MODES,
+    InterpolatePlan,
+    check_options,
+    interpolate,
+    interpolate_backward,
+    interpolate_forward,
+    interpolate_plan,
+    interpolation_matrix,
+    linear_taps,
+    nearest_index,
+)
 from scratch.functional.windows import col2im, disjoint, offset_views, offsets_first, windows
 
 __all__ = [
@@ -264,4 +279,10 @@ __all__ += [
     "GroupNormGrads", "group_norm_forward", "group_norm_backward", "instance_norm_forward",
     "instance_norm_backward", "adaptive_taps", "adaptive_max_pool2d_forward",
     "adaptive_max_pool2d_backward",
+]
+# issue 31, item 1: Upsample and interpolate
+__all__ += [
+    "MODES", "InterpolatePlan", "check_options", "interpolate", "interpolate_plan",
+    "nearest_index", "linear_taps", "interpolation_matrix", "interpolate_forward",
+    "interpolate_backward",
 ]

@@ -538,3 +538,73 @@ def conv_transpose2d_backward(grad_out, x, weight, stride, padding, output_paddi
                         dx[:, c, i, j] += gfull[:, grp, r, s] @ weight[c, :, p, q]
                         dweight[c, :, p, q] += x[:, c, i, j] @ gfull[:, grp, r, s]
     return dx, dweight, grad_out.sum(axis=(0, 2, 3))
+
+
+def _interp_taps(size, out, scale, mode, align_corners, dtype, shortcuts):
+    """[(index, weight), ...] per output index d along one axis: torch's rule, one scalar at
+    a time (nearest in float32; linear in dtype; O = S copied; see functional/upsample.py)."""
+    taps = []
+    for d in range(out):
+        if mode in ("nearest", "nearest-exact"):
+            exact = mode == "nearest-exact"
+            r = (np.float32(1.0 / scale) if scale is not None
+                 else np.float32(size) / np.float32(out))
+            if shortcuts and not exact and out in (size, 2 * size):
+                src = d if out == size else d // 2
+            else:
+                pos = (np.float32(d) + np.float32(0.5)) * r if exact else np.float32(d) * r
+                src = min(int(np.floor(pos)), size - 1)
+            taps.append([(src, 1.0)])
+            continue
+        dt = np.dtype(dtype).type
+        if out == size:
+            taps.append([(d, 1.0)])
+            continue
+        if align_corners:
+            t = (dt(size - 1) / dt(out - 1) if out > 1 else dt(0)) * dt(d)
+        else:
+            r = dt(1.0 / scale) if scale is not None else dt(size) / dt(out)
+            t = max(r * (dt(d) + dt(0.5)) - dt(0.5), dt(0))
+        i0 = min(int(np.floor(t)), size - 1)
+        l1 = min(max(t - dt(i0), dt(0)), dt(1))
+        taps.append([(i0, dt(1) - l1), (min(i0 + 1, size - 1), l1)])
+    return taps
+
+
+def interpolate(x, plan):
+    """y (N, C, *O) of x (N, C, L) or (N, C, H, W), one output pixel at a time:
+    y[..., i, j] = sum over taps (p, a) of rows i and (q, b) of columns j of a b x[..., p, q]."""
+    shortcuts = x.ndim == 4
+    x4 = x if x.ndim == 4 else x[:, :, None, :]
+    size, scales = (plan.size, plan.scales) if x.ndim == 4 else ((1, *plan.size),
+                                                                (None, *plan.scales))
+    rows = _interp_taps(x4.shape[2], size[0], scales[0], plan.mode, plan.align_corners,
+                        x.dtype, shortcuts)
+    cols = _interp_taps(x4.shape[3], size[1], scales[1], plan.mode, plan.align_corners,
+                        x.dtype, shortcuts)
+    y = np.zeros((*x4.shape[:2], *size), x.dtype)
+    for i in range(size[0]):
+        for j in range(size[1]):
+            for p, a in rows[i]:
+                y[:, :, i, j] += a * sum(b * x4[:, :, p, q] for q, b in cols[j])
+    return y if x.ndim == 4 else y[:, :, 0]
+
+
+def interpolate_backward(grad_out, x_shape, plan):
+    """dx of interpolate: each output's gradient scattered to its taps with their weights,
+    dx[..., p, q] += a b g[..., i, j]."""
+    shortcuts = len(x_shape) == 4
+    shape4 = tuple(x_shape) if shortcuts else (*x_shape[:2], 1, x_shape[2])
+    g = grad_out if shortcuts else grad_out[:, :, None, :]
+    scales = plan.scales if shortcuts else (None, *plan.scales)
+    rows = _interp_taps(shape4[2], g.shape[2], scales[0], plan.mode, plan.align_corners,
+                        g.dtype, shortcuts)
+    cols = _interp_taps(shape4[3], g.shape[3], scales[1], plan.mode, plan.align_corners,
+                        g.dtype, shortcuts)
+    dx = np.zeros(shape4, g.dtype)
+    for i in range(g.shape[2]):
+        for j in range(g.shape[3]):
+            for p, a in rows[i]:
+                for q, b in cols[j]:
+                    dx[:, :, p, q] += a * b * g[:, :, i, j]
+    return dx if shortcuts else dx[:, :, 0]

@@ -73,6 +73,13 @@ OPS.update({
     "maxpool1d-2": (lambda dt, r: scratch.MaxPool1d(2), lambda b: (b, 16, 784), None),
     "avgpool1d-2": (lambda dt, r: scratch.AvgPool1d(2), lambda b: (b, 16, 784), None),
 })
+# issue 31, item 1: a DCGAN-style decoder's resize, 14x14 -> 28x28
+OPS.update({
+    "upsample-nearest-2": (lambda dt, r: scratch.Upsample(scale_factor=2),
+                           lambda b: (b, 16, 14, 14), None),
+    "upsample-bilinear-2": (lambda dt, r: scratch.Upsample(scale_factor=2, mode="bilinear"),
+                            lambda b: (b, 16, 14, 14), None),
+})
 OP_PHASES = ("forward", "backward")
 
 
