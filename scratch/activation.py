@@ -60,25 +60,29 @@ class _Elementwise(Module):
         return "inplace=True" if self.inplace else ""
 
 
-class ReLU(_Elementwise):
+class _InplaceElementwise(_Elementwise):
+    """An elementwise module whose only argument is torch's `inplace`."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = bool(inplace)
+
+    def extra_repr(self) -> str:
+        return self._inplace_repr()
+
+
+class ReLU(_InplaceElementwise):
     """max(0, x). The gradient at exactly 0 is 0, as in torch.
 
     Args:
         inplace: write the result into the input array (default False).
     """
 
-    def __init__(self, inplace: bool = False):
-        super().__init__()
-        self.inplace = bool(inplace)
-
     def _fwd(self, x):
         return F.relu_forward(x)
 
     def _bwd(self, grad_out, mask):
         return F.relu_backward(grad_out, mask)
-
-    def extra_repr(self) -> str:
-        return self._inplace_repr()
 
 
 class LeakyReLU(_Elementwise):
@@ -131,7 +135,7 @@ class ELU(_Elementwise):
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
-class SiLU(_Elementwise):
+class SiLU(_InplaceElementwise):
     """x * sigmoid(x) (swish), as `torch.nn.SiLU`; dy/dx = s (1 + x (1 - s)), s = sigmoid(x).
 
     Args:
@@ -140,18 +144,11 @@ class SiLU(_Elementwise):
 
     _keeps_input = True
 
-    def __init__(self, inplace: bool = False):
-        super().__init__()
-        self.inplace = bool(inplace)
-
     def _fwd(self, x):
         return F.silu(x), x
 
     def _bwd(self, grad_out, x):
         return F.silu_backward(grad_out, x)
-
-    def extra_repr(self) -> str:
-        return self._inplace_repr()
 
 
 class Softplus(_Elementwise):
@@ -225,7 +222,7 @@ class GELU(_Elementwise):
         return f"approximate={self.approximate!r}"
 
 
-class Hardswish(_Elementwise):
+class Hardswish(_InplaceElementwise):
     """x min(max(x + 3, 0), 6) / 6, as `torch.nn.Hardswish`: 0 below -3, x above 3.
 
     dy/dx = 0 for x <= -3, x / 3 + 1/2 for -3 < x < 3, 1 for x >= 3 (torch's values at
@@ -237,21 +234,14 @@ class Hardswish(_Elementwise):
 
     _keeps_input = True
 
-    def __init__(self, inplace: bool = False):
-        super().__init__()
-        self.inplace = bool(inplace)
-
     def _fwd(self, x):
         return F.hardswish(x), x
 
     def _bwd(self, grad_out, x):
         return F.hardswish_backward(grad_out, x)
 
-    def extra_repr(self) -> str:
-        return self._inplace_repr()
 
-
-class Mish(_Elementwise):
+class Mish(_InplaceElementwise):
     """x tanh(softplus(x)), as `torch.nn.Mish`; dy/dx = t + x sigmoid(x) (1 - t^2),
     t = tanh(softplus(x)).
 
@@ -261,18 +251,11 @@ class Mish(_Elementwise):
 
     _keeps_input = True
 
-    def __init__(self, inplace: bool = False):
-        super().__init__()
-        self.inplace = bool(inplace)
-
     def _fwd(self, x):
         return F.mish(x), x
 
     def _bwd(self, grad_out, x):
         return F.mish_backward(grad_out, x)
-
-    def extra_repr(self) -> str:
-        return self._inplace_repr()
 
 
 class _PReLUCache(NamedTuple):
