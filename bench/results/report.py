@@ -51,15 +51,15 @@ def _load(run_set: RunSet) -> dict[str, list[dict]]:
     return {kind: run_set.load(kind) for kind in TABLE_KINDS}
 
 
-def _plot_records(records: dict[str, list[dict]]) -> tuple[list[dict], list[dict], list[dict]]:
-    """(accuracy, speed, tta) records for the figures. An accuracy figure shows one record:
-    every machine's, oldest first, so a newer machine's figure of an experiment replaces an
-    older one's. The speed and time-to-accuracy figures show the newest machine only."""
+def _plot_records(records: dict[str, list[dict]]) -> tuple[list[dict], list[dict], list]:
+    """(accuracy, speed, tta parts) records for the figures. An accuracy figure shows one
+    record: every machine's, oldest first, so a newer machine's figure of an experiment
+    replaces an older one's. The speed figure shows the speed table's run; the
+    time-to-accuracy figure every experiment, a panel per machine as the table has."""
     machines = select(records["accuracy"], TABLE["accuracy"].row_key)  # newest first
     accuracy = [r for recs, _ in reversed(machines) for r in recs]
     speed = select(records["speed"], TABLE["speed"].row_key)[0][0]  # one run: one part
-    tta_machines = select(records["tta"], TABLE["tta"].row_key)  # newest first, maybe none
-    tta = tta_machines[0][0] if tta_machines else []
+    tta = [recs for recs, _ in select(records["tta"], TABLE["tta"].row_key)]
     return accuracy, speed, tta
 
 
@@ -125,7 +125,7 @@ class ReportPlan:
     directory: Path  # where the tables and plots go
     tables: dict[str, str]  # table name -> markdown
     texts: dict[Path, str]  # each markdown file (and the README) as it should read
-    plot_records: tuple[list[dict], list[dict], list[dict]]  # plots.build_plots' records
+    plot_records: tuple[list[dict], list[dict], list]  # plots.build_plots' records
     # The texts that differ from their file, then the plots missing from `directory`. Plots
     # are compared by presence only: their bytes depend on matplotlib's version and fonts.
     stale: list[str]
