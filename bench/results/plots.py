@@ -23,6 +23,7 @@ them).
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -373,6 +374,16 @@ def left_out(accuracy: list[dict]) -> dict[str, list[str]]:
         if why:
             out[name] = why
     return out
+
+
+PLOT_NAME = re.compile(r"(curves|confusion|weights|embedding)-[A-Za-z0-9._-]+\.png|"
+                       r"speed-batch\.png|tta\.png")
+
+
+def is_plot_name(name: str) -> bool:
+    """Whether a file name is one this module draws (so that a report may remove it when
+    no record draws it any more, and nothing else)."""
+    return PLOT_NAME.fullmatch(name) is not None
 
 
 def planned(accuracy: list[dict], speed: list[dict], tta_parts: list[list[dict]]) -> list[str]:
