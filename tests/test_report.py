@@ -145,7 +145,7 @@ def test_sections_spread_over_pages_each_in_one_with_images_relative_to_it(tmp_p
     report.write_report(results, [readme, page])
     assert report.check_report(results, [readme, page]) == []
     figures = section(page.read_text(), "figures")
-    assert "(../results/curves-mlp.png)" in figures and "#### mlp" in figures
+    assert "(../results/curves-mlp.png)" in figures and "### mlp" in figures
     assert "no confusion matrix: the record predates them" in figures
     assert "| mlp " in section(page.read_text(), "accuracy")
     assert "PLACEHOLDER" not in readme.read_text() + page.read_text()

@@ -100,7 +100,7 @@ def _figures(plot_names: list[str], left_out: dict[str, list[str]], prefix: str 
             by_exp.setdefault(exp, []).append(
                 f"![{exp}: {_FIGURE_TITLES[kind]}]({prefix}{name})")
     order = sorted(by_exp, key=lambda e: (e.startswith("seed-"), e))
-    parts = [f"#### {escape(exp)}\n\n" + "\n".join(
+    parts = [f"### {escape(exp)}\n\n" + "\n".join(
         [*sorted(by_exp[exp], key=lambda line: list(_FIGURE_TITLES).index(
             line.rsplit("(", 1)[1].removeprefix(prefix).partition("-")[0])),
          *(f"\n_{escape(why)}._" for why in left_out.get(exp, []))]) for exp in order]
