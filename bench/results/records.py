@@ -13,7 +13,7 @@ A run set is a directory holding `records/`:
   checkout. Its tables, plots and summary are written next to its records.
 - the published reference: the checkout's `results/`. Its manifest
   (`results/published.json`, written by `twinbench report --publish`) names it
-  and lists the records it is made of; the README and `results/*.md` show it and
+  and lists the records it is made of; the README, docs/ and `results/*.md` show it and
   nothing else, so a stray or half-copied record cannot change them.
 """
 

@@ -1,7 +1,7 @@
 """Every table twinbench makes, declared once: `TABLES`, read by `report` and `summary`.
 
 A `TableSpec` says which kind of record a table is built from, its builder
-(`tables.py`), its title, whether the README shows it too, and how its records
+(`tables.py`), its title, whether a published page shows it too, and how its records
 are chosen. Every table holds one machine's records:
 
 - a kind whose records are one row each (an experiment, a target) gets a table
