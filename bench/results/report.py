@@ -143,8 +143,8 @@ def _page_texts(pages: Sequence[Path], results_dir: Path, tables: dict[str, str]
     texts, holder = {}, {}
     for page in pages:
         if not page.exists():
-            raise UserError(f"no {page}: the published tables go into the checkout's "
-                            "README.md and docs/*.md, which must be there")
+            raise UserError(f"no README at {page}: the published tables go into the "
+                            "checkout's README.md and docs/*.md, which must be there")
         text = page.read_text()
         for name in README_SECTIONS:
             if _section(name).search(text):
