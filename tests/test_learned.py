@@ -9,8 +9,8 @@ from conftest_data import require_real
 from bench import datasets
 from bench.compare import TOLERANCES
 from bench.experiments import get_experiment
-from bench.measure.learned import hidden_features, learned
-from bench.results import plots
+from bench.measure.learned import UNITS, first_layer, hidden_features, learned
+from bench.results import plots, records, schema
 from bench.training import TorchRunner, make_runner
 
 MACHINE = {"cpu": "test", "cores": 1, "machine_id": "0"}
@@ -75,8 +75,42 @@ def test_map_sorts_digits_and_both_plots_draw():
 
 def test_conv_filters_draw_as_images():
     exp, x, y, s, _ = _twins("ci-cnn")
-    w = s.weights()["0.weight"]  # (8, 1, 3, 3)
+    name, w, gates = first_layer(s.weights())
+    assert (name, gates) == ("0.weight", 0)
+    np.testing.assert_array_equal(w, s.weights()["0.weight"].reshape(len(w), -1))  # (8, 9)
     rec = {"experiment": exp.to_dict(), "machine": MACHINE,
-           "learned": {"scratch": {"points": None, "labels": [], "first_layer": "0.weight",
+           "learned": {"scratch": {"points": None, "labels": [], "first_layer": name,
                                    "weights": w.tolist()}}}
+    fields = {"learned": records.RECORD_FIELDS["accuracy"]["learned"]}
+    assert schema.problems({"learned": rec["learned"]}, fields) == []  # a record can hold it
     assert _pixels(plots.first_weights(rec, "test run")).std() > 10
+
+
+@pytest.mark.parametrize("name, gates", [("ci-lstm", ("input i", "forget f", "cell g",
+                                                      "output o")),
+                                         ("ci-gru-fashion", ("reset r", "update z", "new n"))])
+def test_a_recurrent_first_layer_is_its_input_weights_by_gate(name, gates):
+    """The row-reading models' first layer is the recurrent layer's weight_ih_l0, not the
+    output layer (1.weight), which the first weight whose name ends in "weight" was."""
+    exp = get_experiment(name)
+    runner = make_runner("scratch", exp)
+    weights = runner.weights()
+    layer, w, count = first_layer(weights)
+    assert layer == "0.rnn.weight_ih_l0" and count == len(gates)
+    hidden = weights["0.rnn.weight_hh_l0"].shape[1]
+    full = weights[layer].reshape(count, hidden, 28)  # (gates, H, pixels of a row)
+    assert w.shape == (count * UNITS, 28)
+    for g in range(count):  # each gate's block holds that gate's first units
+        np.testing.assert_array_equal(w[g * UNITS:(g + 1) * UNITS], full[g, :UNITS])
+    rec = {"experiment": exp.to_dict(), "machine": MACHINE, "learned": {
+        impl: {"points": None, "labels": [], "first_layer": layer, "weights": w.tolist(),
+               "gates": list(gates)} for impl in ("scratch", "torch")}}
+    assert plots.draws_first_layer(rec["learned"]["scratch"])
+    fig = plots.first_weights(rec, "test run")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:count] == [f"scratch: {g}" for g in gates]
+    assert "0.rnn.weight_ih_l0" in fig._suptitle.get_text()
+    assert _pixels(fig).std() > 10
+    # the old records' output layer (rows of 128, not images) is not drawn as a first layer
+    old = {"first_layer": "1.weight", "weights": np.ones((10, 128)).tolist()}
+    assert not plots.draws_first_layer(old)

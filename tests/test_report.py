@@ -118,8 +118,42 @@ def test_corrupt_record_is_named(tmp_path):
 def test_missing_markers_are_named(tmp_path):
     bare = tmp_path / "README.md"
     bare.write_text("# no markers\n")
-    with pytest.raises(ValueError, match="twinbench:speed"):
+    with pytest.raises(ValueError, match="twinbench:verdict"):
         report.check_report(tmp_path, bare)
+
+
+def test_sections_spread_over_pages_each_in_one_with_images_relative_to_it(tmp_path):
+    """The README holds some sections, a docs page the others; a section in two pages is
+    refused, and the figures' images are linked from where their page is."""
+    results, docs = tmp_path / "results", tmp_path / "docs"
+    docs.mkdir()
+    records.append_record("accuracy", _accuracy_payload(), results)
+    readme, page = write_readme(tmp_path / "README.md"), docs / "results.md"
+    moved = ("figures", "accuracy")
+    text = readme.read_text()
+    for name in moved:
+        text = text.replace(f"<!-- twinbench:{name} -->\nPLACEHOLDER\n<!-- /twinbench:{name} -->\n",
+                            "")
+    readme.write_text(text)
+    page.write_text("# results\n" + "".join(
+        f"<!-- twinbench:{n} -->\nPLACEHOLDER\n<!-- /twinbench:{n} -->\n" for n in moved))
+    rec = json.loads(next((results / "records" / "accuracy").glob("*.json")).read_text())
+    rec["histories"] = {"scratch": [{"epoch": 1, "train_loss": 0.5, "test_accuracy": 90.0,
+                                     "samples_per_second": 1.0}]}
+    records.append_record("accuracy", {k: v for k, v in rec.items()
+                                       if k not in ("kind", "time", "machine")}, results)
+    report.write_report(results, [readme, page])
+    assert report.check_report(results, [readme, page]) == []
+    figures = section(page.read_text(), "figures")
+    assert "(../results/curves-mlp.png)" in figures and "### mlp" in figures
+    assert "no confusion matrix: the record predates them" in figures
+    assert "| mlp " in section(page.read_text(), "accuracy")
+    assert "PLACEHOLDER" not in readme.read_text() + page.read_text()
+    # the same section in two pages is refused, naming both
+    readme.write_text(readme.read_text()
+                      + "<!-- twinbench:accuracy -->\n<!-- /twinbench:accuracy -->\n")
+    with pytest.raises(ValueError, match="twinbench:accuracy --> is in both"):
+        report.check_report(results, [readme, page])
 
 
 def test_committed_readme_is_up_to_date_with_committed_records():
@@ -136,10 +170,32 @@ def test_the_published_set_is_named_and_every_published_record_is_listed():
     assert f"Run set: {manifest['name']} (the published reference)" in readme
 
 
-def test_the_readme_shows_every_published_plot():
-    readme = (ROOT / "README.md").read_text()
+def _pages() -> dict[Path, str]:
+    return {page: page.read_text() for page in report.published_pages(ROOT)}
+
+
+def test_the_published_pages_show_every_published_plot():
+    """Each PNG in results/ is shown by the README or a docs page, linked relative to it;
+    and the report removes a plot no record draws any more (as it did weights-lstm.png,
+    drawn from the output layer), so nothing stale stays there."""
+    pages = _pages()
     for png in sorted((ROOT / "results").glob("*.png")):
-        assert f"(results/{png.name})" in readme, png.name
+        assert any(f"({'../' * (p.parent != ROOT)}results/{png.name})" in text
+                   for p, text in pages.items()), png.name
+
+
+def test_the_readme_is_short_and_the_docs_hold_the_details():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) < 250
+    assert "<!-- twinbench:verdict -->" in readme and "(results/speed-batch.png)" in readme
+    assert "## What is there" not in readme  # ARCHITECTURE.md is the map
+    for name in ("cli", "scratch", "check", "results", "formats", "demo"):
+        assert (ROOT / "docs" / f"{name}.md").is_file() and f"(docs/{name}.md)" in readme
+    # every seed write-up is cited on the results page, beside the generated seeds table
+    results = (ROOT / "docs" / "results.md").read_text()
+    for seed in ("seed-000", "seed-001", "seed-002", "seed-003", "seed-004"):
+        assert f"- **{seed}**" in results, seed
+    assert "<!-- twinbench:seeds -->" in results
 
 
 # --- the machine id --------------------------------------------------------------------
@@ -439,10 +495,10 @@ def test_every_declared_table_renders_from_its_kind_and_every_kind_has_a_table(t
         assert (tmp_path / f"{spec.name}.md").read_text().splitlines()[1] == f"# {spec.title}"
 
 
-def test_the_readme_has_markers_for_exactly_the_readme_tables():
-    readme = (ROOT / "README.md").read_text()
-    opened = re.findall(r"<!-- twinbench:([\w-]+) -->", readme)
-    closed = re.findall(r"<!-- /twinbench:([\w-]+) -->", readme)
+def test_the_pages_have_markers_for_exactly_the_readme_tables():
+    text = "".join(_pages().values())  # each section in one page
+    opened = re.findall(r"<!-- twinbench:([\w-]+) -->", text)
+    closed = re.findall(r"<!-- /twinbench:([\w-]+) -->", text)
     assert sorted(opened) == sorted(closed) == sorted(report.README_SECTIONS)
     from bench.results.registry import TABLES
 

@@ -48,7 +48,8 @@ BENCH_EXTRAS = {"torch", "pandas", "tabulate", "pytest_benchmark", "threadpoolct
                 "platformdirs", "matplotlib", "pytest", "sklearn"}
 # Packages of the optional extras (pyproject.toml), by import name: extra.
 OPTIONAL_EXTRAS = {"safetensors": "formats", "PIL": "formats", "onnx": "export",
-                   "onnxruntime": "export", "starlette": "demo", "uvicorn": "demo"}
+                   "onnxruntime": "export", "starlette": "demo", "uvicorn": "demo",
+                   "markdown_it": "demo"}
 DEBUG_ENV = "TWINBENCH_DEBUG"
 HOW_TO_RUN = ("run twinbench through tox, which installs them: `tox -e bench -- COMMAND` "
               "(or pip install -e '.[bench]' into a virtual environment)")

@@ -1,12 +1,12 @@
 """`twinbench report`: tables and plots from the records, of a run or of the published reference.
 
     twinbench report RUN_DIR              rebuild a run's tables, plots and summary.md
-    twinbench report                      rebuild results/ and the README from the published records
-    twinbench report --check              exit 1 if results/*.md or the README are stale
+    twinbench report                      rebuild results/, README and docs/ from the published set
+    twinbench report --check              exit 1 if results/, the README or docs/ are stale
     twinbench report --publish RUN_DIR    add a run's records to the published reference
 
 The published reference is the checkout's results/: the records its manifest
-(results/published.json) lists, shown in results/*.md and the README. Only
+(results/published.json) lists, shown in results/*.md, the README and docs/*.md. Only
 --publish adds to it, all or nothing: every record of the run is checked first
 (a regular file, a valid record, an experiment of the registry), and a run
 that would leave a published table with fewer rows is refused unless
@@ -24,7 +24,7 @@ from bench.cli.args import ALLOW_SHRINK_HELP, NAME_HELP, fail, publish_options, 
 def _run(args: argparse.Namespace) -> int:
     from bench.datasets import class_names
     from bench.results.records import find_checkout, published_dir
-    from bench.results.report import check_published, finish_run, write_report
+    from bench.results.report import check_published, finish_run, published_pages, write_report
 
     if args.run_dir is not None:
         if args.check or args.publish:
@@ -47,9 +47,9 @@ def _run(args: argparse.Namespace) -> int:
         if stale:
             print("stale (run `twinbench report`): " + ", ".join(stale))
             return 1
-        print("README and results/*.md are up to date with the published records")
+        print("README, docs/ and results/ are up to date with the published records")
         return 0
-    stale = write_report(published_dir(checkout), checkout / "README.md",
+    stale = write_report(published_dir(checkout), published_pages(checkout),
                          class_names=class_names)
     print("updated: " + (", ".join(stale) if stale else "nothing (already up to date)"))
     return 0
@@ -62,10 +62,10 @@ def add_command(sub) -> None:
                    help="a run directory (from `twinbench bench` or `accuracy`) whose tables, "
                         "plots and summary to rebuild; without it, the published reference")
     p.add_argument("--check", action="store_true",
-                   help="change nothing; exit 1 if README or results/*.md are stale")
+                   help="change nothing; exit 1 if the README, docs/*.md or results/ are stale")
     p.add_argument("--publish", type=Path, metavar="RUN_DIR",
                    help="maintainers: add RUN_DIR's records to the published reference and "
-                        "rebuild results/ and the README from it")
+                        "rebuild results/, the README and docs/ from it")
     p.add_argument("--name", metavar="NAME", help=NAME_HELP)
     p.add_argument("--allow-shrink", action="store_true", help=ALLOW_SHRINK_HELP)
     p.set_defaults(func=_run, parser=p)

@@ -11,7 +11,12 @@
   JSON nested past what the parser takes) 400, JSON of the wrong form or a picture
   that cannot be used 422; each with `{"error": ...}` naming what was expected and
   what came.
-- `GET /results`: the results tables (`results/*.md`) and plots (`results/*.png`);
+- `GET /results`: the results tables (`results/*.md`) rendered as HTML by
+  markdown-it-py (CommonMark with GitHub's tables; raw HTML in a table is shown as
+  text, never run; the generated-file comments are dropped), then the plots
+  (`results/*.png`). A link or image in a table is kept only when it names a table
+  or plot of the results folder, and then points to its `/results/` address;
+  any other (another site, a file elsewhere) is shown as its text alone.
   `GET /results/{name}` serves one of them: a regular file whose resolved path
   stays inside the results folder and is itself a table or plot, nothing else.
 
@@ -35,6 +40,7 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 import numpy as np
+from markdown_it import MarkdownIt
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -162,13 +168,66 @@ def _read_result(root: Path, name: str) -> bytes | None:
         return f.read(MAX_RESULT)
 
 
+_COMMENT = re.compile(r"<!--.*?-->\n?", re.S)  # the generated-file notes, not for a reader
+_STYLE = ("body{font-family:sans-serif;margin:2em;max-width:80em}"
+          ".table{overflow-x:auto}table{border-collapse:collapse;font-size:0.85em}"
+          "th,td{border:1px solid #ccc;padding:0.2em 0.5em;text-align:left;vertical-align:top}"
+          "th{background:#f0f0f0}img{max-width:100%}figure{margin:1em 0}")
+
+
+def _local_results(root: Path):
+    """A markdown-it core rule: every link and image of a results table must name a table
+    or plot of `root` (`_result_target`), and then points to its /results/ address; the
+    others become their text (a link loses its address, an image shows its alt text)."""
+
+    def rule(state) -> None:
+        for block in state.tokens:
+            if block.type in ("heading_open", "heading_close"):  # under the page's own h1
+                block.tag = f"h{min(int(block.tag[1]) + 1, 6)}"
+            for i, token in enumerate(block.children or ()):
+                if token.type not in ("link_open", "image"):
+                    continue
+                attr = "href" if token.type == "link_open" else "src"
+                name = str(token.attrGet(attr) or "").removeprefix("./")
+                if "/" not in name and _result_target(root, name) is not None:
+                    token.attrSet(attr, f"/results/{name}")
+                elif token.type == "image":
+                    token.type, token.tag, token.attrs = "text", "", {}
+                    token.content = "".join(c.content for c in token.children or ())
+                    token.children = None
+                else:  # the link's text stays, in a span, without the address
+                    token.tag, token.attrs = "span", {}
+                    for close in block.children[i + 1:]:
+                        if close.type == "link_close":
+                            close.tag = "span"
+                            break
+
+    return rule
+
+
+def render_table(markdown: str, root: Path) -> str:
+    """HTML of one results table: the generated-file comments dropped, raw HTML escaped
+    (a record's text stays text), links and images only to the results themselves."""
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    md.core.ruler.push("local_results", _local_results(root))
+    return md.render(_COMMENT.sub("", markdown))
+
+
 def _results_page(root: Path) -> str:
+    """The tables in the registry's order (the verdict first), any other table after them,
+    then the plots."""
+    from bench.results.registry import TABLES
+
+    order = [f"{spec.name}.md" for spec in TABLES]
     parts = []
-    for md in sorted(root.glob("*.md")):
+    for md in sorted(root.glob("*.md"), key=lambda p: (
+            order.index(p.name) if p.name in order else len(order), p.name)):
         data = _read_result(root, md.name)
         if data is not None:
-            parts.append(f"<h2>{html.escape(md.name)}</h2>"
-                         f"<pre>{html.escape(data.decode('utf-8', 'replace'))}</pre>")
+            name = html.escape(md.name)
+            parts.append(f'<section class="table" id="{name}">'
+                         f"{render_table(data.decode('utf-8', 'replace'), root)}"
+                         f'<p><a href="/results/{name}">{name}</a></p></section>')
     for png in sorted(root.glob("*.png")):
         if _result_target(root, png.name) is not None:
             name = html.escape(png.name)
@@ -176,8 +235,7 @@ def _results_page(root: Path) -> str:
                          f"<figcaption>{name}</figcaption></figure>")
     body = "\n".join(parts) or f"<p>No results in {html.escape(str(root))} yet.</p>"
     return ("<!doctype html><html><head><meta charset='utf-8'><title>twinbench results</title>"
-            "<style>body{font-family:sans-serif;margin:2em}pre{background:#f6f6f6;padding:1em;"
-            "overflow:auto}img{max-width:100%}</style></head><body>"
+            f"<style>{_STYLE}</style></head><body>"
             "<p><a href='/'>draw</a> | results</p><h1>Results</h1>" + body + "</body></html>")
 
 

@@ -4,7 +4,7 @@
 largest relative difference against torch in float64 and float32, the
 finite-difference error of the peer's own backward, verdict, first tensor that
 disagrees); `twinbench peers` appends them as a `peers-parity` record, and
-`twinbench report` builds `results/peers-parity.md` and the README's table from it.
+`twinbench report` builds `results/peers-parity.md` and docs/check.md's table from it.
 scratch's rows come first, through the same check.
 """
 

@@ -8,7 +8,7 @@ Every file is written through the one atomic writer, `scratch.atomic`.
 - `tables`: records -> one markdown table each, one machine per table.
 - `registry`: every table declared once (`TABLES`).
 - `plots`: records -> PNG figures.
-- `report`: tables and plots into a run directory, or results/ and between the README's
-  markers; `finish_run` ends every command that records a run.
+- `report`: tables and plots into a run directory, or results/ and between the markers
+  of the README and docs pages; `finish_run` ends every command that records a run.
 - `summary`: a run's `summary.md` against the published reference.
 """

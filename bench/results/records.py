@@ -13,7 +13,7 @@ A run set is a directory holding `records/`:
   checkout. Its tables, plots and summary are written next to its records.
 - the published reference: the checkout's `results/`. Its manifest
   (`results/published.json`, written by `twinbench report --publish`) names it
-  and lists the records it is made of; the README and `results/*.md` show it and
+  and lists the records it is made of; the README, docs/ and `results/*.md` show it and
   nothing else, so a stray or half-copied record cannot change them.
 """
 
@@ -197,7 +197,8 @@ RECORD_FIELDS = {
                                       "samples_per_second": NUMBER}], TWIN)),
         "confusion": Optional(Maybe(MapOf([[int]], TWIN))),
         "learned": Optional(Maybe(MapOf({"first_layer": str, "weights": [[NUMBER]],
-                                         "points": Optional([[NUMBER]]),
+                                         "gates": Optional([str]),
+                                         "points": Optional(Maybe([[NUMBER]])),
                                          "labels": Optional([int])}, TWIN)))},
     "tta": {"experiment": {"name": NAME}, "target": NUMBER,
             "runs": Some({"impl": TWIN, "seconds": Maybe(NUMBER), "epochs": Maybe(NUMBER)}),

@@ -1,7 +1,7 @@
 """Every table twinbench makes, declared once: `TABLES`, read by `report` and `summary`.
 
 A `TableSpec` says which kind of record a table is built from, its builder
-(`tables.py`), its title, whether the README shows it too, and how its records
+(`tables.py`), its title, whether a published page shows it too, and how its records
 are chosen. Every table holds one machine's records:
 
 - a kind whose records are one row each (an experiment, a target) gets a table
@@ -11,8 +11,8 @@ are chosen. Every table holds one machine's records:
 - the other kinds are one run each (speed, ceiling, peers): their table shows
   the newest record, and says how many records of other machines it leaves out.
 
-A new table is one entry here (and, shown in the README, its markers there); a
-new kind of record is also an entry in `records.RECORD_FIELDS`.
+A new table is one entry here (and, shown on a published page, its markers in the README or
+a docs/ page); a new kind of record is also an entry in `records.RECORD_FIELDS`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from bench.results.tables import (
     speed_ops_table,
     speed_table,
     tta_table,
+    verdict_table,
 )
 
 RowKey = Callable[[dict], Hashable]
@@ -73,9 +74,12 @@ class TableSpec:
     kind: str  # the kind of record it is built from (records.RECORD_FIELDS)
     build: Callable[[list[dict]], Table]  # one machine's records, newest last -> rows, notes
     title: str  # the heading of results/<name>.md
-    readme: bool  # the README shows it too, between its markers
+    # A published page shows it too, between its markers: the README or a docs/ page
+    # (`report.published_pages`), whichever holds them.
+    readme: bool
     row_key: RowKey | None = None  # None: one run (see the module's docstring)
     keep: Callable[[dict], bool] = lambda rec: True  # the kind's records this table shows
+    brief: bool = False  # a headline: a short caption (`tables.caption`)
 
     @property
     def per_machine(self) -> bool:
@@ -85,13 +89,16 @@ class TableSpec:
     def render(self, run_set: str, records: list[dict]) -> str:
         """Markdown of the table from every record of its kind (oldest first): each part
         under its caption, which names `run_set` and the machine."""
-        parts = [section(run_set, kept, self.build, left_out)
+        parts = [section(run_set, kept, self.build, left_out, self.brief)
                  for recs, left_out in select(records, self.row_key)
                  if (kept := [r for r in recs if self.keep(r)])]
         return "\n\n".join(parts) or section(run_set, [], self.build)
 
 
 TABLES: tuple[TableSpec, ...] = (
+    TableSpec("verdict", "accuracy", verdict_table,
+              "The verdict: both twins trained alike reach the same accuracy", readme=True,
+              row_key=experiment, keep=lambda rec: not is_seed(rec), brief=True),
     TableSpec("speed", "speed", speed_table,
               "Training-step speed, float32, median of many rounds (`twinbench bench`)",
               readme=True),

@@ -6,10 +6,11 @@ Two destinations, never mixed:
   and `summary.md` (`summary.py`: what the run found, against the published
   reference) are written next to its records;
 - the published reference, the checkout's `results/`: `results/*.md`, the plots
-  and the README's marked sections (`<!-- twinbench:NAME -->` ...
-  `<!-- /twinbench:NAME -->`), built only from the records its manifest lists.
+  and the marked sections (`<!-- twinbench:NAME -->` ... `<!-- /twinbench:NAME -->`)
+  of its pages, the README and `docs/*.md` (`published_pages`): each section in
+  exactly one page, built only from the records its manifest lists.
   `check_published` reports the files that differ from what those records
-  give, so a stale README fails the test suite, and nothing a user runs can.
+  give, so a stale README or docs page fails the test suite, and nothing a user runs can.
 
 `plan_report` computes what a destination's files should be and which are
 stale; `check_report` returns that list, `write_report` writes them. The tables
@@ -20,7 +21,9 @@ every command that records a run does last: render it, and publish it if asked.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,10 +43,17 @@ from bench.results.records import (
 )
 from bench.results.registry import README_TABLES, TABLE, TABLE_KINDS, TABLES, select
 from bench.results.summary import write_summary
-from bench.results.tables import table_rows
+from bench.results.tables import escape, table_rows
 
-# The README's marked sections: its tables, and the generated list of accuracy figures.
+# The published pages' marked sections: the tables they show, and the generated list of
+# accuracy figures. Each is in exactly one page (the README or a docs/ page).
 README_SECTIONS = (*README_TABLES, "figures")
+DOCS = "docs"  # the checkout's folder of pages besides the README
+
+
+def published_pages(checkout: Path) -> list[Path]:
+    """The checkout's pages that carry generated sections: README.md and docs/*.md."""
+    return [checkout / "README.md", *sorted((checkout / DOCS).glob("*.md"))]
 
 
 def _load(run_set: RunSet) -> dict[str, list[dict]]:
@@ -51,15 +61,15 @@ def _load(run_set: RunSet) -> dict[str, list[dict]]:
     return {kind: run_set.load(kind) for kind in TABLE_KINDS}
 
 
-def _plot_records(records: dict[str, list[dict]]) -> tuple[list[dict], list[dict], list[dict]]:
-    """(accuracy, speed, tta) records for the figures. An accuracy figure shows one record:
-    every machine's, oldest first, so a newer machine's figure of an experiment replaces an
-    older one's. The speed and time-to-accuracy figures show the newest machine only."""
+def _plot_records(records: dict[str, list[dict]]) -> tuple[list[dict], list[dict], list]:
+    """(accuracy, speed, tta parts) records for the figures. An accuracy figure shows one
+    record: every machine's, oldest first, so a newer machine's figure of an experiment
+    replaces an older one's. The speed figure shows the speed table's run; the
+    time-to-accuracy figure every experiment, a panel per machine as the table has."""
     machines = select(records["accuracy"], TABLE["accuracy"].row_key)  # newest first
     accuracy = [r for recs, _ in reversed(machines) for r in recs]
     speed = select(records["speed"], TABLE["speed"].row_key)[0][0]  # one run: one part
-    tta_machines = select(records["tta"], TABLE["tta"].row_key)  # newest first, maybe none
-    tta = tta_machines[0][0] if tta_machines else []
+    tta = [recs for recs, _ in select(records["tta"], TABLE["tta"].row_key)]
     return accuracy, speed, tta
 
 
@@ -80,14 +90,21 @@ _FIGURE_TITLES = {"curves": "loss and accuracy curves of both twins",
                   "embedding": "t-SNE of the last hidden layer's features, both twins"}
 
 
-def _figures(plot_names: list[str], prefix: str = "") -> str:
-    """Markdown images of every accuracy plot of the set (curves and confusion matrices)."""
-    lines = []
+def _figures(plot_names: list[str], left_out: dict[str, list[str]], prefix: str = "") -> str:
+    """Every accuracy plot of the set, a heading per experiment (the write-ups after the
+    others), each followed by what its record cannot give and why (`plots.left_out`)."""
+    by_exp: dict[str, list[str]] = {name: [] for name in left_out}
     for name in plot_names:
         kind, _, exp = name.removesuffix(".png").partition("-")
         if kind in _FIGURE_TITLES:
-            lines.append(f"![{exp}: {_FIGURE_TITLES[kind]}]({prefix}{name})")
-    return "\n".join(lines) or "_No accuracy figures yet._"
+            by_exp.setdefault(exp, []).append(
+                f"![{exp}: {_FIGURE_TITLES[kind]}]({prefix}{name})")
+    order = sorted(by_exp, key=lambda e: (e.startswith("seed-"), e))
+    parts = [f"### {escape(exp)}\n\n" + "\n".join(
+        [*sorted(by_exp[exp], key=lambda line: list(_FIGURE_TITLES).index(
+            line.rsplit("(", 1)[1].removeprefix(prefix).partition("-")[0])),
+         *(f"\n_{escape(why)}._" for why in left_out.get(exp, []))]) for exp in order]
+    return "\n\n".join(parts) or "_No accuracy figures yet._"
 
 
 def render_results(tables: dict[str, str], source: str) -> dict[str, str]:
@@ -100,21 +117,51 @@ def render_results(tables: dict[str, str], source: str) -> dict[str, str]:
 _MARKER = re.compile(r"<!-- /?twinbench:")
 
 
-def render_readme(readme: str, sections: dict[str, str]) -> str:
-    """`readme` with each marked section replaced by its text. A text holding a marker
-    (which the tables' escaping rules out) would move the sections: it is refused."""
-    for name in README_SECTIONS:
-        text = sections[name]
+def _section(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- twinbench:{name} -->\n).*?(<!-- /twinbench:{name} -->)", re.S)
+
+
+def render_page(page: str, sections: dict[str, str]) -> str:
+    """`page` (the README or a docs page) with each marked section it holds replaced by its
+    text. A text holding a marker (which the tables' escaping rules out) would move the
+    sections: it is refused."""
+    for name, text in sections.items():
+        pattern = _section(name)
+        if not pattern.search(page):
+            continue
         if _MARKER.search(text):
             raise FileFormatError(f"the {name} section holds a README marker: refusing to "
                                   "write it into the README")
-        pattern = re.compile(rf"(<!-- twinbench:{name} -->\n).*?(<!-- /twinbench:{name} -->)",
-                             re.S)
-        if not pattern.search(readme):
-            raise FileFormatError(f"README has no <!-- twinbench:{name} --> ... "
-                                  f"<!-- /twinbench:{name} --> markers")
-        readme = pattern.sub(lambda m, t=text: m.group(1) + t + "\n" + m.group(2), readme)
-    return readme
+        page = pattern.sub(lambda m, t=text: m.group(1) + t + "\n" + m.group(2), page)
+    return page
+
+
+def _page_texts(pages: Sequence[Path], results_dir: Path, tables: dict[str, str],
+                plot_names: list[str], left_out: dict[str, list[str]]) -> dict[Path, str]:
+    """Each page as its marked sections should read; every section must be in exactly one
+    page, its images linked relative to that page."""
+    texts, holder = {}, {}
+    for page in pages:
+        if not page.exists():
+            raise UserError(f"no README at {page}: the published tables go into the "
+                            "checkout's README.md and docs/*.md, which must be there")
+        text = page.read_text()
+        for name in README_SECTIONS:
+            if _section(name).search(text):
+                if name in holder:
+                    raise FileFormatError(f"<!-- twinbench:{name} --> is in both {holder[name]} "
+                                          f"and {page}: a section has one page")
+                holder[name] = page
+        prefix = Path(os.path.relpath(results_dir, page.parent)).as_posix() + "/"
+        sections = {**tables, "figures": _figures(plot_names, left_out, prefix)}
+        texts[page] = render_page(text, sections)
+    missing = [name for name in README_SECTIONS if name not in holder]
+    if pages and missing:
+        raise FileFormatError(
+            f"no page of {', '.join(str(p) for p in pages)} has <!-- twinbench:{missing[0]} "
+            f"--> ... <!-- /twinbench:{missing[0]} --> markers"
+            + (f" (nor those of {', '.join(missing[1:])})" if missing[1:] else ""))
+    return texts
 
 
 @dataclass(frozen=True)
@@ -125,17 +172,25 @@ class ReportPlan:
     directory: Path  # where the tables and plots go
     tables: dict[str, str]  # table name -> markdown
     texts: dict[Path, str]  # each markdown file (and the README) as it should read
-    plot_records: tuple[list[dict], list[dict], list[dict]]  # plots.build_plots' records
-    # The texts that differ from their file, then the plots missing from `directory`. Plots
-    # are compared by presence only: their bytes depend on matplotlib's version and fonts.
+    plot_records: tuple[list[dict], list[dict], list]  # plots.build_plots' records
+    # The texts that differ from their file, the plots missing from `directory`, then the
+    # plots there that the records no longer give. Plots are compared by presence only:
+    # their bytes depend on matplotlib's version and fonts.
     stale: list[str]
+    obsolete: tuple[Path, ...] = ()  # plots in `directory` no record gives any more
 
 
-def plan_report(results_dir: Path, readme: Path | None = None, *,
+def _pages(pages: Path | Sequence[Path] | None) -> list[Path]:
+    if pages is None:
+        return []
+    return [Path(pages)] if isinstance(pages, str | os.PathLike) else [Path(p) for p in pages]
+
+
+def plan_report(results_dir: Path, pages: Path | Sequence[Path] | None = None, *,
                 run_set: RunSet | None = None) -> ReportPlan:
-    """The tables, plots and (when given) README sections of `results_dir` as the records
-    of `run_set` (default: the set in `results_dir`) give them, and which are stale.
-    Reads only."""
+    """The tables, plots and (when given) the marked sections of `pages` (the README, or
+    the README and docs pages) as the records of `run_set` (default: the set in
+    `results_dir`) give them, and which are stale. Reads only."""
     results_dir = Path(results_dir)
     run_set = run_set or open_run_set(results_dir)
     records = _load(run_set)
@@ -144,21 +199,20 @@ def plan_report(results_dir: Path, readme: Path | None = None, *,
     plot_names = plots.planned(*plot_records)
     source = "the records listed in published.json" if run_set.published else "records/"
     texts = {results_dir / name: text for name, text in render_results(tables, source).items()}
-    if readme is not None:
-        if not readme.exists():
-            raise UserError(f"no README at {readme}: the published tables go into the "
-                            "checkout's README.md, which must be there")
-        sections = {**tables, "figures": _figures(plot_names, f"{results_dir.name}/")}
-        texts[readme] = render_readme(readme.read_text(), sections)
+    texts.update(_page_texts(_pages(pages), results_dir, tables, plot_names,
+                             plots.left_out(plot_records[0])))
     stale = [str(p) for p, text in texts.items() if not p.exists() or p.read_text() != text]
     stale += [str(results_dir / n) for n in plot_names if not (results_dir / n).exists()]
-    return ReportPlan(run_set, results_dir, tables, texts, plot_records, stale)
+    obsolete = tuple(p for p in sorted(results_dir.glob("*.png"))
+                     if p.name not in plot_names and plots.is_plot_name(p.name))
+    stale += [f"{p} (no record draws it)" for p in obsolete]
+    return ReportPlan(run_set, results_dir, tables, texts, plot_records, stale, obsolete)
 
 
-def check_report(results_dir: Path, readme: Path | None = None, *,
+def check_report(results_dir: Path, pages: Path | Sequence[Path] | None = None, *,
                  run_set: RunSet | None = None) -> list[str]:
     """The stale files of `results_dir`'s report (`plan_report`); changes nothing."""
-    return plan_report(results_dir, readme, run_set=run_set).stale
+    return plan_report(results_dir, pages, run_set=run_set).stale
 
 
 def _files(plan: ReportPlan, class_names) -> dict[Path, str | bytes]:
@@ -168,20 +222,29 @@ def _files(plan: ReportPlan, class_names) -> dict[Path, str | bytes]:
             **{plan.directory / name: png for name, png in pngs.items()}}
 
 
-def write_report(results_dir: Path, readme: Path | None = None, *,
+def _remove(paths) -> None:
+    """Plots no record draws any more (after the new files are written)."""
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def write_report(results_dir: Path, pages: Path | Sequence[Path] | None = None, *,
                  run_set: RunSet | None = None, class_names=None) -> list[str]:
-    """Write `results_dir`'s tables, plots and, when given, the README's marked sections
-    (`plan_report`), all or none (`records.write_all`); returns the files that were stale.
-    Plots are always redrawn. `class_names(dataset)` labels the confusion matrices."""
-    plan = plan_report(results_dir, readme, run_set=run_set)
+    """Write `results_dir`'s tables, plots and, when given, the marked sections of `pages`
+    (`plan_report`), all or none (`records.write_all`), then remove the plots no record
+    draws any more; returns the files that were stale. Plots are always redrawn.
+    `class_names(dataset)` labels the confusion matrices."""
+    plan = plan_report(results_dir, pages, run_set=run_set)
     ensure_writable(plan.directory)
     write_all(_files(plan, class_names))
+    _remove(plan.obsolete)
     return plan.stale
 
 
 def check_published(checkout: Path) -> list[str]:
-    """The checkout's README and results/*.md files that differ from its published records."""
-    return check_report(published_dir(checkout), checkout / "README.md")
+    """The checkout's README, docs pages, results/*.md and plots that differ from what its
+    published records give."""
+    return check_report(published_dir(checkout), published_pages(checkout))
 
 
 def shrunk_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:
@@ -192,8 +255,8 @@ def shrunk_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:
 
 def publish_run(source: Path, checkout: Path, name: str | None = None, class_names=None, *,
                 allow_shrink: bool = False, experiments=None) -> tuple[RunSet, list[str]]:
-    """Publish run set `source`: its records join the reference, whose README, results/*.md
-    and plots are rebuilt, the manifest last. Returns the set and the changed files.
+    """Publish run set `source`: its records join the reference, whose README, docs pages,
+    results/*.md and plots are rebuilt, the manifest last. Returns the set and the changed files.
 
     All or nothing: every record is checked first (`records.prepare_publish`, experiment
     names against `experiments` when given), then the new tables are compared with the
@@ -203,7 +266,7 @@ def publish_run(source: Path, checkout: Path, name: str | None = None, class_nam
     """
     old, run_set, copies = prepare_publish(source, checkout, name, experiments)
     target = published_dir(checkout)
-    plan = plan_report(target, checkout / "README.md", run_set=run_set)
+    plan = plan_report(target, published_pages(checkout), run_set=run_set)
     shrunk = shrunk_tables(build_tables(old), plan.tables)
     if shrunk and not allow_shrink:
         raise PublishRefused(f"publishing {source} would shrink {'; '.join(shrunk)}: a "
@@ -211,6 +274,7 @@ def publish_run(source: Path, checkout: Path, name: str | None = None, class_nam
                              "to publish it anyway")
     write_all({**copies, **_files(plan, class_names),
                run_set.directory / MANIFEST: manifest_text(run_set)}, new=set(copies))
+    _remove(plan.obsolete)
     return run_set, plan.stale
 
 

@@ -88,8 +88,10 @@ def table_rows(markdown: str) -> int:
     return len(lines) - 2 * rules
 
 
-def caption(run_set: str, records: list[dict], left_out: int = 0) -> str:
-    """Where a table's rows came from: run set, machine, fingerprint, dates, commits, load."""
+def caption(run_set: str, records: list[dict], left_out: int = 0, brief: bool = False) -> str:
+    """Where a table's rows came from: run set, machine, fingerprint, dates, commits, load.
+    `brief` (a headline table): the run set and machine lines, and how many records a busy
+    machine measured; the full caption is the detailed table's."""
     fp = records[-1]["machine"]
     times = sorted(r["time"][:16].replace("T", " ") for r in records)
     span = times[0] if times[0] == times[-1] else f"{times[0]} to {times[-1]}"
@@ -108,18 +110,22 @@ def caption(run_set: str, records: list[dict], left_out: int = 0) -> str:
     if left_out:
         lines.append(f"{left_out} older record{'s' * (left_out != 1)} from other machines "
                      "left out: a table shows one machine.")
+    if brief:
+        busy = sum(1 for w in loads if w)
+        lines = lines[:2] + [f"**Busy machine** while {busy} of these {len(records)} records "
+                             "were measured: their times are likely inflated."] * (busy > 0)
     return "  \n".join(lines)
 
 
 def section(run_set: str, records: list[dict], build: Callable[[list[dict]], Table],
-            left_out: int = 0) -> str:
-    """Markdown for one table: caption, rows, notes."""
+            left_out: int = 0, brief: bool = False) -> str:
+    """Markdown for one table: caption (`brief`: see `caption`), rows, notes."""
     if not records:
         return "_No records yet: run the command above._"
     table = build(records)
     notes = "".join(f"\n\n{escape(n)}" for n in table.notes)
     rows = markdown_table(table.frame) if len(table.frame) else "_No rows in this run._"
-    return f"{caption(run_set, records, left_out)}\n\n{rows}{notes}"
+    return f"{caption(run_set, records, left_out, brief)}\n\n{rows}{notes}"
 
 
 def _fmt_pct(x) -> str:
@@ -158,6 +164,17 @@ def accuracy_table(records: list[dict]) -> Table:
             f"time ratio scratch/torch {FASTER}": f"{sec['scratch'] / sec['torch']:.2f}",
         })
     return Table(pd.DataFrame(rows))
+
+
+# The accuracy table's columns the headline leaves to it (a renamed one merely stays).
+DETAIL_COLUMNS = ("epochs", "s/epoch scratch", "s/epoch torch", "samples/s scratch / torch")
+
+
+def verdict_table(records: list[dict]) -> Table:
+    """The headline: the accuracy table without its detail columns (`DETAIL_COLUMNS`), so
+    that the two never disagree."""
+    table = accuracy_table(records)
+    return Table(table.frame.drop(columns=list(DETAIL_COLUMNS), errors="ignore"), table.notes)
 
 
 def claim_verdict(reached: float, claimed: float | None) -> str:
