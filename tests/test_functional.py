@@ -115,9 +115,11 @@ def test_conv2d_in_batch_chunks_is_the_one_batch_conv(dtype, rng, monkeypatch):
     every row of y and dx from its own chunk and sums dW and db over the chunks: bit for
     bit the plain convolution on integer data, with groups, dilation and stride, an
     uneven last chunk, and the columns reused or rebuilt."""
+    from scratch import parallel
     from scratch.functional import conv
 
-    monkeypatch.setattr(conv, "SPLIT_BYTES", 0)
+    monkeypatch.setattr(parallel, "MIN_THREAD_BYTES", 0)  # any batch in chunks
+    monkeypatch.setattr(parallel, "CORES", 1)  # as many chunks as CHUNK_BYTES makes
     x = _ints(rng, (5, 4, 7, 6), dtype)
     w = _ints(rng, (6, 2, 3, 2), dtype)  # groups=2
     b = _ints(rng, (6,), dtype)

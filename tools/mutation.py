@@ -77,6 +77,7 @@ MECH = "tests/test_mutants_mechanical.py"
 NP = "tests/test_norms_pools.py"
 CTR = "tests/test_convtranspose.py"
 UPS = "tests/test_upsample.py"
+PAR = "tests/test_parallel.py"
 
 CATALOGUE: list[Mutant] = [
     # --- issue 29: records read from disk, publishing, README injection, Ctrl-C -------
@@ -154,7 +155,8 @@ CATALOGUE: list[Mutant] = [
        'if self.impl in ("scratch", "torch"):\n            self.model.eval()',
        [SPEED, "-k", "names"], "the torch forward case times the scratch model"),
     _m("bench-speed-torch-threads-unpinned", "bench/measure/speed/test_speed.py",
-       "    torch.set_num_threads(case.threads)\n    try:", "    try:",
+       "    torch.set_num_threads(case.threads)\n    scratch.set_num_threads",
+       "    scratch.set_num_threads",
        [SPEED, "-k", "names"], "the speed suite leaves torch's thread count as it found it"),
     _m("bench-lockstep-scratch-vs-itself", "bench/compare/lockstep.py",
        "weights = [runner.weights() for runner in twins]",
@@ -265,6 +267,44 @@ CATALOGUE: list[Mutant] = [
        "    if args.out.exists() and not args.out.is_dir():",
        "    if False:",
        [CLIERR, "-k", "blames"], "--out pointing at a file blames TWINBENCH_RESULTS"),
+    # --- scratch: threads (scratch.parallel and the kernels that split) -------------------
+    _m("scratch-threads-blas-unlimited", "scratch/parallel.py",
+       "_blas_controller().limit(limits=1)", "_blas_controller().limit(limits=None)",
+       [PAR], "the workers leave BLAS at its own thread count: n workers times BLAS's pool"),
+    _m("scratch-threads-zero-accepted", "scratch/parallel.py",
+       "    if n < 1:\n", "    if n < 0:\n",
+       [PAR], "set_num_threads(0) is accepted"),
+    _m("scratch-threads-bool-accepted", "scratch/parallel.py",
+       "if isinstance(n, bool) or not isinstance(n, int):", "if not isinstance(n, int):",
+       [PAR], "set_num_threads(True) is taken as 1"),
+    _m("scratch-threads-results-out-of-order", "scratch/parallel.py",
+       "return [first, *(f.result() for f in futures)]",
+       "return [*(f.result() for f in futures), first]",
+       [PAR], "map_batches returns the calling thread's slice last"),
+    _m("scratch-threads-small-work-split", "scratch/parallel.py",
+       "nbytes // max(1, MIN_THREAD_BYTES)", "nbytes",
+       [PAR], "every kernel splits, however small its work"),
+    _m("scratch-threads-error-before-workers-finish", "scratch/parallel.py",
+       "                wait(futures)\n", "                pass\n",
+       [PAR], "an error in the caller's slice returns while workers still write"),
+    _m("scratch-conv-chunks-follow-threads", "scratch/functional/conv.py",
+       "-(-count // parallel.CORES) * parallel.CORES",
+       "-(-count // parallel.get_num_threads()) * parallel.get_num_threads()",
+       [PAR], "Conv2d's chunks follow the thread count, so its results change with it"),
+    _m("scratch-maxpool-split-wrong-rows", "scratch/functional/pool.py",
+       "np.multiply(winner[k], g[s], out=dst)",
+       "np.multiply(winner[k], g[:s.stop - s.start], out=dst)",
+       [PAR], "a thread's max-pool backward reads the first rows of the gradient"),
+    _m("scratch-threads-pool-kept-after-fork", "scratch/parallel.py",
+       "os.register_at_fork(after_in_child=_after_fork)\n", "",
+       [PAR, "-k", "fork"], "a forked child waits forever on its parent's pool threads"),
+    _m("bench-speed-cases-cached", "bench/measure/speed/run.py",
+       '    sys.modules.pop(f"{__package__}.{Path(test_file).stem}", None)\n', "",
+       [SPEED, "-k", "race_runs"],
+       "the race reuses the cases of a test_race imported earlier in the process"),
+    _m("bench-speed-scratch-threads-unpinned", "bench/measure/speed/test_speed.py",
+       "    scratch.set_num_threads(case.threads)\n    try:", "    try:",
+       [SPEED, "-k", "names"], "the speed suite leaves scratch's thread count as it found it"),
 
     # --- scratch: activations, dropout, layers ---------------------------------------
     _m("scratch-leaky-grad-at-zero", "scratch/functional/activation.py",
@@ -334,7 +374,7 @@ CATALOGUE: list[Mutant] = [
        "dbias = dy.mean(axis=1) if bias_grad else None",
        [CONV, P], "Conv2d's bias gradient averaged"),
     _m("scratch-conv-chunk-dw-last", "scratch/functional/conv.py",
-       "dweight = dw if dweight is None else dweight + dw", "dweight = dw",
+       "dweight = dweight + dw", "dweight = dw",
        [FUNC], "a chunked Conv2d keeps only the last chunk's weight gradient"),
     _m("scratch-lstm-block-starts-at-c0", "scratch/functional/recurrent.py",
        "blocks[k - 1].cell[-1] if k else c0", "c0",
