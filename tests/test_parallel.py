@@ -4,8 +4,9 @@ parity at 2 threads.
 
 Bit for bit: the split is by sample (max pooling's backward) or by pieces that do not
 depend on the thread count (conv2d's chunks of the batch, whose dW and db are summed over
-the chunks in batch order on the calling thread; a matmul's row or column blocks). Every kernel here runs with MIN_THREAD_BYTES = 1
-(tests/conftest.py), and a spy on the slices proves the batch was split.
+the chunks in batch order on the calling thread; a matmul's row or column blocks; the
+recurrence's pieces of the batch). Every kernel here runs with MIN_THREAD_BYTES and
+MIN_THREAD_FLOPS = 1 (tests/conftest.py), and a spy on the slices proves the work was split.
 """
 
 import os
