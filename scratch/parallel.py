@@ -53,6 +53,10 @@ T = TypeVar("T")
 MIN_THREAD_BYTES = 1 << 20
 # The least matmul work (multiply-adds, m * k * n) worth a piece of its own.
 MIN_THREAD_FLOPS = 1 << 20
+# Elements per block of an elementwise kernel of several passes (`map_blocks`): 256 KiB
+# of float32, so that every pass over a block reads it from the core's own cache
+# (speed suite: sigmoid forward, batch 128: 2.5 ms blocked against 3.7 ms whole).
+BLOCK = 1 << 16
 CORES = os.cpu_count() or 1
 
 _threads = CORES
@@ -178,3 +182,32 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     map_batches(run, len(blocks), (1 << 62))  # the size was judged above: one per thread
     return out
+
+
+def map_blocks(kernel: Callable[..., np.ndarray | tuple[np.ndarray, ...]], *arrays: np.ndarray,
+               dtype, outputs: int = 1) -> np.ndarray | tuple[np.ndarray, ...]:
+    """kernel(*blocks) over BLOCK-element blocks of same-shape arrays, into `outputs`
+    fresh arrays of that shape and `dtype`, the blocks on scratch's threads.
+
+    For an elementwise kernel of several passes: each pass reads a block from cache
+    instead of the whole array from memory, and the blocks are independent, so the
+    result is the same bit for bit at any thread count. `kernel` returns one array per
+    output (a tuple when outputs > 1), each of its blocks' size.
+    """
+    if not _blas_held:
+        hold_blas()
+    shape = arrays[0].shape
+    flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+    outs = [np.empty(flats[0].size, dtype) for _ in range(outputs)]
+    starts = range(0, flats[0].size, BLOCK)
+
+    def run(r: slice) -> None:  # the blocks r, one thread's
+        for start in starts[r]:
+            s = slice(start, start + BLOCK)
+            got = kernel(*(f[s] for f in flats))
+            for out, part in zip(outs, got if outputs > 1 else (got,)):
+                out[s] = part
+
+    map_batches(run, len(starts), sum(a.nbytes for a in (*flats, *outs)))
+    outs = [o.reshape(shape) for o in outs]
+    return tuple(outs) if outputs > 1 else outs[0]

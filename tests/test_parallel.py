@@ -241,6 +241,28 @@ def test_matmul_at_any_thread_count(dtype, cores, shape, rng, monkeypatch, slice
             assert slices[-1] == min(threads, cores)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_elementwise_blocks_at_any_thread_count(dtype, rng, monkeypatch, slices):
+    """map_blocks over blocks of 7 elements (an uneven last one): Sigmoid, GELU forward
+    (two outputs) and backward (three inputs) the same bit for bit as one whole block, at
+    1, 2 and 3 threads."""
+    x = rng.standard_normal((5, 3, 4)).astype(dtype) * 5
+    g = rng.standard_normal(x.shape).astype(dtype)
+
+    def run():
+        y, cache = F.gelu_forward(x, "none")
+        return F.sigmoid(x), y, cache.a, F.gelu_backward(g, cache, "none")
+
+    monkeypatch.setattr(parallel, "BLOCK", x.size)
+    whole = at(1, run)
+    monkeypatch.setattr(parallel, "BLOCK", 7)
+    for threads in (1, 2, 3):
+        for a, b in zip(at(threads, run), whole):
+            assert a.dtype == dtype and a.shape == x.shape
+            np.testing.assert_array_equal(a, b)
+        assert slices[-1] == threads
+
+
 def test_linear_at_any_thread_count(rng, slices):
     """Linear's y, dx, dW and db the same at 1 and 2 threads, on a 3-d input."""
     x = rng.standard_normal((3, 4, 6)).astype(np.float32)
