@@ -302,7 +302,7 @@ CATALOGUE: list[Mutant] = [
        [PAR, "-k", "recurrent"], "a projected LSTM keeps only the last piece's dW_hr"),
     _m("scratch-blocks-first-only", "scratch/parallel.py",
        "        for start in starts[r]:", "        for start in starts[r][:1]:",
-       [PAR, "-k", "elementwise"], "an elementwise kernel fills only the first block of each thread"),
+       [PAR, "-k", "elementwise"], "an elementwise kernel fills only its first block per thread"),
     _m("scratch-maxpool-split-wrong-rows", "scratch/functional/pool.py",
        "np.multiply(winner[k], g[s], out=dst)",
        "np.multiply(winner[k], g[:s.stop - s.start], out=dst)",
