@@ -184,6 +184,13 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def sample_blocks(n: int, sample_size: int) -> list[slice]:
+    """The batch 0..n in blocks of about BLOCK elements (whole samples of sample_size
+    elements, at least one each), for a kernel whose passes over a block should stay in
+    cache; the blocks follow the sizes, not the thread count."""
+    return batch_slices(n, -(-n * sample_size // BLOCK))
+
+
 def map_blocks(kernel: Callable[..., np.ndarray | tuple[np.ndarray, ...]], *arrays: np.ndarray,
                dtype, outputs: int = 1) -> np.ndarray | tuple[np.ndarray, ...]:
     """kernel(*blocks) over BLOCK-element blocks of same-shape arrays, into `outputs`

@@ -263,6 +263,28 @@ def test_elementwise_blocks_at_any_thread_count(dtype, rng, monkeypatch, slices)
         assert slices[-1] == threads
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_batch_norm_in_blocks_at_any_thread_count(dtype, rng, monkeypatch, slices):
+    """Batch norm's per-element passes in blocks of one sample (BLOCK forced small): y and
+    every gradient the same bit for bit at 1, 2 and 3 threads as in one block."""
+    x = rng.standard_normal((5, 3, 4)).astype(dtype)
+    w, b = rng.standard_normal(3).astype(dtype), rng.standard_normal(3).astype(dtype)
+    g = rng.standard_normal(x.shape).astype(dtype)
+
+    def run():
+        y, cache = F.batch_norm_forward(x, w, b, 1e-5)
+        return (y, *F.batch_norm_backward(g, cache, w),
+                F.batch_norm_backward(g, cache, w, batch_stats=False).input)
+
+    monkeypatch.setattr(parallel, "BLOCK", x.size)
+    whole = at(1, run)
+    monkeypatch.setattr(parallel, "BLOCK", 12)  # one sample per block
+    for threads in (1, 2, 3):
+        for a, want in zip(at(threads, run), whole):
+            np.testing.assert_array_equal(a, want)
+        assert slices[-1] == threads
+
+
 def test_linear_at_any_thread_count(rng, slices):
     """Linear's y, dx, dW and db the same at 1 and 2 threads, on a 3-d input."""
     x = rng.standard_normal((3, 4, 6)).astype(np.float32)
