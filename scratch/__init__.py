@@ -1,7 +1,9 @@
 """scratch: a neural network in NumPy with PyTorch's API, backprop written out by hand.
 
-Imports numpy (and the standard library) only. Layers hold their arguments,
-parameters and caches; the math they call lives in `scratch.functional`.
+Imports numpy, the standard library and threadpoolctl. Layers hold their arguments,
+parameters and caches; the math they call lives in `scratch.functional`, whose large
+kernels (the convolution, max pooling's backward) split their batch over
+`set_num_threads(n)` threads (`scratch.parallel`).
 """
 
 from scratch import functional, init, optim, utils
@@ -45,6 +47,7 @@ from scratch.loss import (
 )
 from scratch.module import Module, ModuleList, Parameter, Sequential, check_state_keys
 from scratch.normalization import GroupNorm, LayerNorm
+from scratch.parallel import get_num_threads, set_num_threads
 from scratch.pooling import (
     AdaptiveAvgPool2d,
     AdaptiveMaxPool2d,
@@ -71,7 +74,7 @@ __all__ = [
     "MaxUnpool2d", "Mish", "Module", "ModuleList", "MultiheadAttention", "NLLLoss", "PReLU",
     "Parameter", "RNN", "RNNBase", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss",
     "Softmax", "Softplus", "Tanh", "TransformerEncoder", "TransformerEncoderLayer", "Unflatten",
-    "check_state_keys", "functional", "gradcheck", "init", "load", "max_rel_diff", "optim", "save",
-    "utils",
+    "check_state_keys", "functional", "get_num_threads", "gradcheck", "init", "load",
+    "max_rel_diff", "optim", "save", "set_num_threads", "utils",
 ]
 __all__ += ["Upsample"]  # issue 31

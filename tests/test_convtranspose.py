@@ -14,6 +14,7 @@ import reference
 import scratch
 from bench.compare import TOLERANCES, compare
 from scratch import functional as F
+from scratch import parallel
 from scratch.functional import conv as conv_kernels
 
 RTOL_F64 = 1e-12
@@ -70,7 +71,8 @@ def test_a_chunked_batch_equals_one_chunk(rng, monkeypatch):
     y = m(x)
     dx = m.backward(np.ones_like(y))
     dw = m.weight.grad.copy()
-    monkeypatch.setattr(conv_kernels, "SPLIT_BYTES", 1)
+    monkeypatch.setattr(parallel, "MIN_THREAD_BYTES", 0)
+    monkeypatch.setattr(parallel, "CORES", 1)
     monkeypatch.setattr(conv_kernels, "CHUNK_BYTES", 1)
     m.zero_grad()
     _close(m(x), y)

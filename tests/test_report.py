@@ -63,8 +63,8 @@ def test_records_are_appended_never_overwritten(tmp_path):
     assert [r["final_test_accuracy"]["scratch"] for r in loaded] == [98.6, 1.0]
     fp = loaded[0]["machine"]
     for key in ("cpu", "cores", "memory_gib", "os", "python", "numpy", "numpy_build",
-                "numpy_blas", "torch", "torch_build", "torch_threads", "thread_env",
-                "governor", "load", "git_commit", "machine_id"):
+                "numpy_blas", "torch", "torch_build", "torch_threads", "scratch_threads",
+                "thread_env", "governor", "load", "git_commit", "machine_id"):
         assert key in fp
     assert {"architecture", "threading_layer", "num_threads"} <= set(fp["numpy_blas"][0])
     assert set(fp["load"]) == {"average", "other_cpu_share"}

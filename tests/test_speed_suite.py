@@ -66,6 +66,7 @@ def test_speed_record_and_tables(tmp_path):
     path = run_speed_suite("smoke", tmp_path, budget_s=0.01)
     rec = json.loads(path.read_text())
     assert rec["grid"] == "smoke" and rec["machine"]["numpy_blas"]
+    assert rec["machine"]["scratch_threads"] == scratch.get_num_threads()
     bm = rec["benchmarks"]
     assert len(bm) == len(grid.cases("smoke"))
     assert all(b["median"] > 0 and b["rounds"] >= 5 for b in bm)
@@ -135,8 +136,8 @@ class _OnceBenchmark:
 def test_each_case_times_the_model_it_names_with_the_threads_it_records(
         impl, phase, threads, monkeypatch):
     """Spies on both twins' models: the timed call runs only the named twin, with torch's
-    threads and numpy's BLAS threads both at the case's count (conftest holds torch at 1,
-    the machine's BLAS default is all cores: each pin shows in one of the two counts)."""
+    and scratch's threads at the case's count (conftest holds both at 1, so the 2-thread
+    cases show each pin) and numpy's BLAS at one thread (scratch's pool is the only one)."""
     import torch
     from threadpoolctl import threadpool_info
 
@@ -149,7 +150,7 @@ def test_each_case_times_the_model_it_names_with_the_threads_it_records(
         def wrapper(*args, **kwargs):
             if timing["on"]:
                 blas = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
-                ran.append((who, torch.get_num_threads(), blas))
+                ran.append((who, (torch.get_num_threads(), scratch.get_num_threads()), blas))
             return real(*args, **kwargs)
         return wrapper
 
@@ -164,13 +165,14 @@ def test_each_case_times_the_model_it_names_with_the_threads_it_records(
     speed.test_speed(_OnceBenchmark(timing), case)
     assert ran, "the timed call ran no model"
     assert {who for who, _, _ in ran} == {impl}
-    assert {t for _, t, _ in ran} == {threads}
-    assert all(blas == {threads} for _, _, blas in ran)
+    assert {t for _, t, _ in ran} == {(threads, threads)}
+    assert all(blas == {1} for _, _, blas in ran)
 
 
 def test_the_race_runs_under_pytest_benchmark_with_its_json_kept(tmp_path, monkeypatch):
     """`twinbench peers --race`: every step time from one pytest-benchmark run (median,
     IQR, rounds per batch), the tool's JSON beside the record, IQRs in the table."""
+    import bench.measure.speed.test_race  # noqa: F401 - already imported, with no cases
     from bench import cli
 
     monkeypatch.setenv("TWINBENCH_RESULTS", str(tmp_path))

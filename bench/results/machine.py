@@ -2,7 +2,7 @@
 
 Hardware; the numpy and torch builds and their BLAS (library, version, the
 kernel OpenBLAS picked for this CPU, threading layer); the thread settings
-(pinned counts and the environment variables that change them); the CPU
+(torch's and scratch's counts, and the environment variables that change them); the CPU
 frequency governor; and how loaded the machine was while the record was being
 measured. `machine_id` hashes the parts that decide speed (not the load, not
 the commit) into the short id that tells records from different machines apart;
@@ -192,6 +192,8 @@ def machine_fingerprint(checkout: Path | None) -> dict:
     import torch
     from threadpoolctl import threadpool_info
 
+    import scratch
+
     blas = [{k: i.get(k) for k in _BLAS_ID_FIELDS} for i in _numpys_blas(threadpool_info(), np)]
     fp = {
         "cpu": _cpu_model(),
@@ -205,6 +207,7 @@ def machine_fingerprint(checkout: Path | None) -> dict:
         "torch": torch.__version__,
         "torch_build": _torch_build(torch),
         "torch_threads": torch.get_num_threads(),
+        "scratch_threads": scratch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "thread_env": {k: os.environ[k] for k in THREAD_ENV if k in os.environ},
         "governor": _governor(),
@@ -258,6 +261,9 @@ def fingerprint_text(fp: dict) -> str:
     tb = fp.get("torch_build")
     torch_build = _unknown(tb, lambda b: f"BLAS {b['blas']}, {b['cpu_capability']}, "
                                          f"{b['parallel_backend']}, git {b['git_version'][:8]}")
+    # scratch's count, where recorded (it is the default, one per core, where not; a speed
+    # case records the count it ran with)
+    scratch = (f"scratch threads {fp['scratch_threads']}; " if "scratch_threads" in fp else "")
     env = fp.get("thread_env")
     if env is None and "openblas_coretype" in fp:  # what records before thread_env kept
         coretype = fp["openblas_coretype"]
@@ -268,7 +274,7 @@ def fingerprint_text(fp: dict) -> str:
                             or "none set")
     return (f"numpy BLAS: {blas}; numpy build: "
             f"{_unknown(fp.get('numpy_build'), lambda b: ', '.join(f'{k} {v}' for k, v in b.items()))}; "  # noqa: E501
-            f"torch build: {torch_build}; torch threads {fp.get('torch_threads')}; "
+            f"torch build: {torch_build}; torch threads {fp.get('torch_threads')}; {scratch}"
             f"thread variables: {env_text}; governor: {_unknown(fp.get('governor'))}")
 
 

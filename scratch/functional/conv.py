@@ -15,7 +15,7 @@ contiguous block rather than N blocks strided across the batch; col2im in
 backward gains most (speed suite: cnn-16-32 batch 128 backward).
 
 A large batch runs in chunks (`batch_chunks`) so that each chunk's columns are read by
-its matmul while still in cache.
+its matmul while still in cache, and the chunks run on scratch's threads.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scratch import parallel
 from scratch.functional.shapes import conv_output_size, unpad
 from scratch.functional.windows import col2im, windows
 
@@ -47,11 +48,14 @@ def im2col(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
     return cols, (oh, ow)
 
 
-# A batch whose columns and output take more than SPLIT_BYTES runs in chunks of about
-# CHUNK_BYTES each, so that a chunk's columns are still in cache when its matmul reads
-# them (speed suite: cnn-16-32 step at batch 512 and 2048; below SPLIT_BYTES a split
-# does not pay).
-SPLIT_BYTES, CHUNK_BYTES = 32 << 20, 4 << 20
+# A batch runs in chunks: one chunk below 2 * parallel.MIN_THREAD_BYTES of columns and
+# output (less work than two threads' worth), else about CHUNK_BYTES each, so that a
+# chunk's columns are still in cache when its matmul reads them (speed suite: cnn-16-32
+# step at batch 512 and 2048), and as many as a multiple of the machine's cores, so that
+# the threads share them evenly. The chunks depend on the batch and the machine, never on
+# set_num_threads: BLAS rounds a column differently in a matmul of another width, so
+# chunks that followed the thread count would change results with it.
+CHUNK_BYTES = 4 << 20
 
 
 def _sample_bytes(weight: np.ndarray, groups: int, positions: int, itemsize: int) -> int:
@@ -60,12 +64,13 @@ def _sample_bytes(weight: np.ndarray, groups: int, positions: int, itemsize: int
 
 
 def batch_chunks(n: int, sample_bytes: int) -> list[slice]:
-    """The batch 0..n as one slice, or as chunks of CHUNK_BYTES // sample_bytes samples
-    when all n samples take more than SPLIT_BYTES."""
-    if n * sample_bytes <= SPLIT_BYTES:
+    """The batch 0..n as one slice, or, from 2 * MIN_THREAD_BYTES of work on, as a multiple
+    of parallel.CORES chunks of about CHUNK_BYTES, sizes within one sample."""
+    total = n * sample_bytes
+    if total < 2 * parallel.MIN_THREAD_BYTES:
         return [slice(0, n)]
-    size = max(1, CHUNK_BYTES // sample_bytes)
-    return [slice(a, min(a + size, n)) for a in range(0, n, size)]
+    count = -(-total // CHUNK_BYTES)  # ceil
+    return parallel.batch_slices(n, -(-count // parallel.CORES) * parallel.CORES)
 
 
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
@@ -75,6 +80,8 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     """y = conv2d(x) as y = W2 @ cols (+ bias), W2 the weight as (out, C*kh*kw)
     (per group: (G, out/G, C/G*kh*kw) against the group's block of the columns),
     batch chunk by batch chunk (`batch_chunks`), each written straight into its rows of y.
+    The chunks run on scratch's threads (`parallel.map_batches`); they do not depend on
+    the thread count, so neither does y, bit for bit.
 
     Args:
         x: (N, C, H, W); weight: (out, C/groups, kh, kw); bias: (out,) or None.
@@ -88,10 +95,15 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     oh, ow = (conv_output_size(size, k, st, p, d) for size, k, st, p, d
               in zip(x.shape[2:], (kh, kw), stride, padding, dilation))
     y = np.empty((n, out, oh, ow), np.result_type(x, weight))  # (N, out, OH, OW)
-    chunks = batch_chunks(n, _sample_bytes(weight, groups, oh * ow, y.itemsize))
-    cols = tuple(_conv2d_chunk(x[s], weight, bias, stride, padding, dilation, groups, y[s])
-                 for s in chunks)
-    return y, cols
+    sample = _sample_bytes(weight, groups, oh * ow, y.itemsize)
+    chunks = batch_chunks(n, sample)
+
+    def run(r: slice) -> list[np.ndarray]:  # the chunks r, one thread's
+        return [_conv2d_chunk(x[s], weight, bias, stride, padding, dilation, groups, y[s])
+                for s in chunks[r]]
+
+    parts = parallel.map_batches(run, len(chunks), n * sample)
+    return y, tuple(c for part in parts for c in part)
 
 
 def _conv2d_chunk(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
@@ -132,8 +144,10 @@ def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray,
         dW2 = dy @ cols.T,  db = dy summed over (n, oh, ow),  dcols = W2.T @ dy -> col2im
 
     with dy the upstream gradient as (out, N*OH*OW); with groups, the same per group. It
-    runs over the forward's batch chunks (one per array in `cols`), each writing its rows
-    of dx; dW and db are summed in chunk order.
+    runs over the forward's batch chunks (one per array in `cols`) on scratch's threads
+    (`parallel.map_batches`), each chunk writing its rows of dx; dW and db are summed over
+    the chunks in batch order on the calling thread, so that all three are the same bit
+    for bit at any thread count.
 
     Args:
         grad_out: (N, out, OH, OW); x: the forward input (N, C, H, W); weight (out, C, kh, kw).
@@ -143,8 +157,9 @@ def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray,
     """
     n = x.shape[0]
     oh, ow = grad_out.shape[2:]
+    sample = _sample_bytes(weight, groups, oh * ow, grad_out.itemsize)
     if cols is None:
-        slices = batch_chunks(n, _sample_bytes(weight, groups, oh * ow, grad_out.itemsize))
+        slices = batch_chunks(n, sample)
         cols = (None,) * len(slices)
     else:  # the forward's chunks
         sizes = [c.shape[1] // (oh * ow) if oh * ow else n for c in cols]
@@ -154,13 +169,20 @@ def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray,
                              f"the batch has {n}")
         slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
     dx = np.empty(x.shape, np.result_type(grad_out, weight)) if input_grad else None
-    dweight = dbias = None
-    for s, c in zip(slices, cols):
-        dw, db = _conv2d_chunk_backward(grad_out[s], x[s], weight, stride, padding, dilation,
-                                        groups, c, None if dx is None else dx[s], bias_grad)
-        dweight = dw if dweight is None else dweight + dw
+
+    def run(r: slice) -> list[tuple[np.ndarray, np.ndarray | None]]:  # one thread's chunks
+        return [_conv2d_chunk_backward(grad_out[s], x[s], weight, stride, padding, dilation,
+                                       groups, c, None if dx is None else dx[s], bias_grad)
+                for s, c in zip(slices[r], cols[r])]
+
+    # backward moves about twice the forward's bytes: the columns, dy and dcols
+    per_chunk = [g for part in parallel.map_batches(run, len(slices), 2 * n * sample)
+                 for g in part]
+    dweight, dbias = per_chunk[0]
+    for dw, db in per_chunk[1:]:
+        dweight = dweight + dw
         if bias_grad:
-            dbias = db if dbias is None else dbias + db
+            dbias = dbias + db
     return Conv2dGrads(dx, dweight, dbias)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from scratch.functional.shapes import conv_output_size, pad, sides, unpad
 from scratch.functional.windows import col2im, disjoint, offset_views, offsets_first, windows
+from scratch.parallel import map_batches
 
 ONE = (1, 1)
 
@@ -48,7 +49,8 @@ def max_pool2d_forward(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int
     (kh*kw, N, C, OH, OW) that `max_pool2d_backward` needs.
 
     A NaN in a window makes its output NaN, as in torch. Which element won is worked
-    out in backward, so inference pays only for the max.
+    out in backward, so inference pays only for the max. (Not split over threads: two
+    threads measured slower than one, see `max_pool2d_backward`.)
     """
     if dilation != ONE or ceil_mode:
         padding = pool_sides(x.shape, kernel, stride, padding, dilation, ceil_mode)
@@ -127,17 +129,25 @@ def max_pool2d_backward(grad_out: np.ndarray, x_shape: tuple[int, ...],
     if dilation != ONE or ceil_mode:
         padding = pool_sides(x_shape, kernel, stride, padding, dilation, ceil_mode)
     g = np.ascontiguousarray(grad_out)  # (N, C, OH, OW), read kh*kw + 1 times
-    winner = winners(slabs, y, x_shape, kernel, stride, padding,
-                     dilation)  # (kh*kw, N, C, OH, OW) bool, one True per window
     # A multiply routes the gradient without np.where's select (speed suite: cnn-16-32
     # backward), but 0 * inf is NaN: non-finite gradients take np.where.
     finite = np.isfinite(g).all()
     if finite and disjoint(kernel, stride, dilation):
-        # Disjoint windows: each offset's product goes straight to its place in dx.
+        # Disjoint windows: each offset's product goes straight to its place in dx, sample
+        # by sample on scratch's threads (each sample's dx from its own windows alone).
         dxp = np.zeros(_padded_shape(x_shape, padding), g.dtype)  # (N, C, Hp, Wp)
-        for k, dst in enumerate(offset_views(dxp, kernel, stride, g.shape[2:], dilation)):
-            np.multiply(winner[k], g, out=dst)
+
+        def run(s: slice) -> None:
+            winner = winners(slabs[:, s], y[s], (s.stop - s.start, *x_shape[1:]), kernel,
+                             stride, padding, dilation)  # (kh*kw, n, C, OH, OW) bool
+            views = offset_views(dxp[s], kernel, stride, g.shape[2:], dilation)
+            for k, dst in enumerate(views):
+                np.multiply(winner[k], g[s], out=dst)
+
+        map_batches(run, len(g), slabs.size + slabs.nbytes + g.nbytes + dxp.nbytes)  # + winner
         return unpad(dxp, padding)
+    winner = winners(slabs, y, x_shape, kernel, stride, padding,
+                     dilation)  # (kh*kw, N, C, OH, OW) bool, one True per window
     dslabs = winner * g if finite else np.where(winner, g, g.dtype.type(0))
     dwin = dslabs.reshape(*kernel, *g.shape)  # (kh, kw, N, C, OH, OW)
     # Overlapping windows add up where one element is the maximum of several.

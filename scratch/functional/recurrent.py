@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scratch import parallel
 from scratch.functional.activation import sigmoid
 
 GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -45,7 +46,8 @@ class RecurrentCache(NamedTuple):
     weight_hr: np.ndarray | None  # (H_out, H), LSTM with projection only
     bias: bool
     reverse: bool
-    steps: list  # RNN: h' per step; GRU: a _GRUStep per step; LSTM: its LSTMBlocks
+    steps: list  # per piece of the batch (slice, caches): RNN h' per step; GRU a _GRUStep
+    # per step; LSTM its _LSTMBlocks
     h_prev: np.ndarray  # (L, N, H_out): the state each step started from
     c0: np.ndarray | None  # (N, H), LSTM only
 
@@ -160,12 +162,11 @@ class _LSTMBlock(NamedTuple):
     m: np.ndarray | None  # (B, N, H): o tanh(c), kept only with a projection (else it is h)
 
 
-def _lstm_forward(gx, h0, c0, w_hh, w_hr, steps):
-    """The LSTM loop, block by block of steps (`_step_blocks`): the output (L, N, H_out),
+def _lstm_forward(gx, h0, c0, w_hh, w_hr, steps, out):
+    """The LSTM loop, block by block of steps (`_step_blocks`), into `out` (L, N, H_out):
     h_n, c_n and the list of `_LSTMBlock`s."""
-    length, n = gx.shape[:2]
+    n = gx.shape[1]
     hs = w_hh.shape[0] // 4
-    out = np.empty((length, n, h0.shape[-1]), gx.dtype)  # (L, N, H_out)
     scale, shift = _gate_scale(hs, gx.dtype)
     blocks = []
     h, c = h0, c0
@@ -191,7 +192,7 @@ def _lstm_forward(gx, h0, c0, w_hh, w_hr, steps):
                 np.matmul(m, w_hr.T, out=out[t])  # (N, H_out)
             h = out[t]
         blocks.append(_LSTMBlock(ts, gates, cell, tcell, m_block))
-    return out, h, c, blocks
+    return h, c, blocks
 
 
 def _previous(states: np.ndarray, first: np.ndarray, reverse: bool) -> np.ndarray:
@@ -227,18 +228,14 @@ def _lstm_derivatives(gates, c_prev, tcell, out):
     return dtc
 
 
-def _lstm_backward(grad_out, grad_h_n, grad_c_n, cache: RecurrentCache):
+def _lstm_backward(grad_out, dh, dc, blocks, c0, w_hh, w_hr, dgx):
     """Backward through time for the LSTM, the forward's blocks in reverse: each block's
     derivatives are prepared at once (`_lstm_derivatives`), so that a step only multiplies
     in dc and dm and carries dh = dgx[t] W_hh and dc f to the step before.
 
-    Returns dgx (L, N, 4H), dh0, dc0 and dW_hr (None without projection)."""
-    blocks, c0, w_hh, w_hr = cache.steps, cache.c0, cache.weight_hh, cache.weight_hr
-    length, n = grad_out.shape[:2]
+    Writes dgx (L, N, 4H); returns dh0, dc0 and dW_hr (None without projection)."""
+    n = grad_out.shape[1]
     hs = w_hh.shape[0] // 4
-    dgx = np.empty((length, n, 4 * hs), grad_out.dtype)  # (L, N, 4H)
-    dh = np.zeros_like(cache.h_prev[0]) if grad_h_n is None else grad_h_n  # (N, H_out)
-    dc = np.zeros(c0.shape, dh.dtype) if grad_c_n is None else grad_c_n  # (N, H)
     dw_hr = None if w_hr is None else np.zeros_like(w_hr)
     for k in range(len(blocks) - 1, -1, -1):
         ts, gates, cell, tcell, m_block = blocks[k]
@@ -261,7 +258,45 @@ def _lstm_backward(grad_out, grad_h_n, grad_c_n, cache: RecurrentCache):
             da[:, 3] *= dm
             dh = rows[j] @ w_hh  # (N, H_out)
             dc = dc * f[j]
-    return dgx, dh, dc, dw_hr
+    return dh, dc, dw_hr
+
+
+def batch_pieces(n: int, step_flops: int) -> list[slice]:
+    """The batch 0..n as the pieces the recurrence runs in, one loop over the steps each:
+    parallel.CORES pieces once a step's h W_hh^T (step_flops multiply-adds) is worth
+    CORES threads (`parallel.MIN_THREAD_FLOPS` each), else one. The pieces follow the
+    machine, not the thread count, so the result does not either (speed suite: lstm-128
+    step at 2 threads, batch 32-512)."""
+    pieces = parallel.CORES if step_flops >= parallel.CORES * parallel.MIN_THREAD_FLOPS else 1
+    return parallel.batch_slices(n, pieces)
+
+
+def _loop_forward(mode, gx, h0, c0, w_hh, w_hr, b_step, steps, out):
+    """The steps of one piece of the batch, into `out` (L, n, H_out): h_n, c_n and the
+    piece's step caches (the LSTM's blocks, or one cache per step)."""
+    if mode == "LSTM":
+        return _lstm_forward(gx, h0, c0, w_hh, w_hr, steps, out)
+    step, _ = _STEPS[mode]
+    caches = [None] * gx.shape[0]
+    h = h0
+    for t in steps:
+        out[t], caches[t] = step(mode, gx[t], h, w_hh, b_step)
+        h = out[t]
+    return h, None, caches
+
+
+def _loop_backward(mode, grad_out, dh, dc, caches, c0, w_hh, w_hr, reverse, dgx, dgh):
+    """Backward through the steps of one piece of the batch, writing its rows of dgx and
+    dgh (L, n, G*H): dh0, dc0 and dW_hr (the last two None but for the LSTM)."""
+    if mode == "LSTM":
+        return _lstm_backward(grad_out, dh, dc, caches, c0, w_hh, w_hr, dgx)
+    _, step_back = _STEPS[mode]
+    length = grad_out.shape[0]
+    for t in range(length) if reverse else range(length - 1, -1, -1):
+        dgx[t], gh_t, dh = step_back(mode, dh + grad_out[t], caches[t], w_hh)
+        if dgh is not dgx:
+            dgh[t] = gh_t
+    return dh, None, None
 
 
 def recurrent_direction_forward(mode: str, input: np.ndarray, h0: np.ndarray,
@@ -269,6 +304,9 @@ def recurrent_direction_forward(mode: str, input: np.ndarray, h0: np.ndarray,
                                 b_ih: np.ndarray | None, b_hh: np.ndarray | None,
                                 w_hr: np.ndarray | None = None, reverse: bool = False):
     """Run one direction of one layer over the sequence.
+
+    The batch runs in pieces (`batch_pieces`), each piece's loop over the steps on one of
+    scratch's threads: a sample's recurrence never meets another sample's.
 
     Args:
         mode: "RNN_TANH", "RNN_RELU", "LSTM" or "GRU".
@@ -281,24 +319,28 @@ def recurrent_direction_forward(mode: str, input: np.ndarray, h0: np.ndarray,
     Returns:
         output (L, N, H_out), h_n (N, H_out), c_n (N, H) or None, and a `RecurrentCache`.
     """
-    gx = input @ w_ih.T  # (L, N, G*H)
+    length, n = input.shape[:2]
+    gx = parallel.matmul(input.reshape(length * n, -1), w_ih.T)  # (L*N, G*H)
+    gx = gx.reshape(length, n, -1)  # (L, N, G*H)
     if b_ih is not None:
         gx += b_ih
     b_step = b_hh
     if b_hh is not None and mode != "GRU":  # one add for all steps (GRU's n gate needs b_hn)
         gx += b_hh
         b_step = None
-    steps = range(gx.shape[0] - 1, -1, -1) if reverse else range(gx.shape[0])
-    if mode == "LSTM":
-        out, h, c, caches = _lstm_forward(gx, h0, c0, w_hh, w_hr, steps)
-    else:
-        step, _ = _STEPS[mode]
-        out = np.empty((gx.shape[0],) + h0.shape, dtype=gx.dtype)  # (L, N, H)
-        caches = [None] * gx.shape[0]
-        h, c = h0, None
-        for t in steps:
-            out[t], caches[t] = step(mode, gx[t], h, w_hh, b_step)
-            h = out[t]
+    steps = range(length - 1, -1, -1) if reverse else range(length)
+    out = np.empty((length, n, h0.shape[-1]), gx.dtype)  # (L, N, H_out)
+    pieces = batch_pieces(n, n * w_hh.size)
+
+    def run(r: slice) -> list:  # the pieces r, one thread's
+        return [_loop_forward(mode, gx[:, s], h0[s], None if c0 is None else c0[s], w_hh,
+                              w_hr, b_step, steps, out[:, s]) for s in pieces[r]]
+
+    ends = [e for part in parallel.map_batches(run, len(pieces), 1 << 62) for e in part]
+    h = np.concatenate([e[0] for e in ends]) if len(ends) > 1 else ends[0][0]  # (N, H_out)
+    c = None if c0 is None else (
+        np.concatenate([e[1] for e in ends]) if len(ends) > 1 else ends[0][1])  # (N, H)
+    caches = [(s, e[2]) for s, e in zip(pieces, ends)]
     h_prev = _previous(out, h0, reverse)  # (L, N, H_out): the state each step started from
     return out, h, c, RecurrentCache(mode, input, w_ih, w_hh, w_hr, b_ih is not None,
                                      reverse, caches, h_prev, c0)
@@ -307,7 +349,8 @@ def recurrent_direction_forward(mode: str, input: np.ndarray, h0: np.ndarray,
 def recurrent_direction_backward(grad_out: np.ndarray, grad_h_n: np.ndarray | None,
                                  grad_c_n: np.ndarray | None, cache: RecurrentCache, *,
                                  input_grad: bool = True) -> RecurrentGrads:
-    """Backward through time for one direction of one layer.
+    """Backward through time for one direction of one layer, over the forward's pieces of
+    the batch on scratch's threads; dW_hr is summed over the pieces in batch order.
 
     Args:
         grad_out: dL/doutput, (L, N, H_out).
@@ -320,31 +363,34 @@ def recurrent_direction_backward(grad_out: np.ndarray, grad_h_n: np.ndarray | No
         bias_ih and bias_hh (None without bias), weight_hr (None without projection).
     """
     mode, inp, w_ih, w_hh = cache.mode, cache.input, cache.weight_ih, cache.weight_hh
-    h_prev = cache.h_prev
+    h_prev, c0, w_hr = cache.h_prev, cache.c0, cache.weight_hr
     gsize = w_hh.shape[0]
-    if mode == "LSTM":
-        dgx, dh, dc, dw_hr = _lstm_backward(grad_out, grad_h_n, grad_c_n, cache)
-        dgh = dgx
-    else:
-        _, step_back = _STEPS[mode]
-        length = grad_out.shape[0]
-        steps = range(length) if cache.reverse else range(length - 1, -1, -1)
-        dgx = np.empty(grad_out.shape[:2] + (gsize,), dtype=grad_out.dtype)  # (L, N, G*H)
-        dgh = dgx if mode != "GRU" else np.empty_like(dgx)  # (L, N, G*H)
-        dh = np.zeros_like(h_prev[0]) if grad_h_n is None else grad_h_n  # (N, H)
-        for t in steps:
-            gx_t, gh_t, dh = step_back(mode, dh + grad_out[t], cache.steps[t], w_hh)
-            dgx[t] = gx_t
-            if dgh is not dgx:
-                dgh[t] = gh_t
-        dc, dw_hr = None, None
+    dgx = np.empty(grad_out.shape[:2] + (gsize,), dtype=grad_out.dtype)  # (L, N, G*H)
+    dgh = np.empty_like(dgx) if mode == "GRU" else dgx  # (L, N, G*H)
+    dh = np.zeros_like(h_prev[0]) if grad_h_n is None else grad_h_n  # (N, H_out)
+    dc = None if c0 is None else (
+        np.zeros(c0.shape, dh.dtype) if grad_c_n is None else grad_c_n)  # (N, H)
+
+    def run(r: slice) -> list:  # the pieces r, one thread's
+        return [_loop_backward(mode, grad_out[:, s], dh[s], None if dc is None else dc[s],
+                               caches, None if c0 is None else c0[s], w_hh, w_hr,
+                               cache.reverse, dgx[:, s], dgh[:, s])
+                for s, caches in cache.steps[r]]
+
+    ends = [e for part in parallel.map_batches(run, len(cache.steps), 1 << 62) for e in part]
+    dh0 = np.concatenate([e[0] for e in ends]) if len(ends) > 1 else ends[0][0]
+    dc0 = None if c0 is None else (
+        np.concatenate([e[1] for e in ends]) if len(ends) > 1 else ends[0][1])
+    dw_hr = ends[0][2]
+    for e in ends[1:] if w_hr is not None else ():  # summed in piece order
+        dw_hr = dw_hr + e[2]
     gx2 = dgx.reshape(-1, gsize)  # (L*N, G*H)
     gh2 = dgh.reshape(-1, gsize)  # (L*N, G*H)
     return RecurrentGrads(
-        input=dgx @ w_ih if input_grad else None,  # (L, N, in)
-        h0=dh, c0=dc,
-        weight_ih=gx2.T @ inp.reshape(-1, inp.shape[-1]),  # (G*H, in)
-        weight_hh=gh2.T @ h_prev.reshape(-1, h_prev.shape[-1]),  # (G*H, H_out)
+        input=parallel.matmul(gx2, w_ih).reshape(inp.shape) if input_grad else None,
+        h0=dh0, c0=dc0,
+        weight_ih=parallel.matmul(gx2.T, inp.reshape(-1, inp.shape[-1])),  # (G*H, in)
+        weight_hh=parallel.matmul(gh2.T, h_prev.reshape(-1, h_prev.shape[-1])),  # (G*H, H_out)
         bias_ih=gx2.sum(axis=0) if cache.bias else None,
         bias_hh=gh2.sum(axis=0) if cache.bias else None,
         weight_hr=dw_hr)

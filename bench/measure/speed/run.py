@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,6 +48,9 @@ def _pytest_benchmark(test_file: str, env: dict[str, str],
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     ctrl_c = _CtrlC()
+    # The module reads its cases from the environment when imported: one imported before
+    # in this process (by a test, or by the caller) would keep that run's cases.
+    sys.modules.pop(f"{__package__}.{Path(test_file).stem}", None)
     try:
         code = pytest.main([str(SPEED_DIR / test_file), "-q", "-p", "no:cacheprovider",
                             f"--rootdir={SPEED_DIR}", f"--benchmark-json={raw}",

@@ -1,7 +1,9 @@
 """The race's training steps under pytest-benchmark: one benchmark per model,
 implementation and batch size (bench.peers.race: the same MLP, and the same CNN where
 a peer has convolutions, through each NumPy peer's API, scratch and torch), all in one
-run with BLAS and torch pinned to the same thread count.
+run with torch, scratch and the peers pinned to the same thread count: scratch through
+`scratch.set_num_threads` (its own pool, numpy's BLAS at one thread), the NumPy peers through
+numpy's BLAS (threadpoolctl), which is all the threading they have.
 
 `run.run_race_steps` sets the cases through the environment and keeps the tool's JSON
 beside the record, as for the speed grid. The slow racers (`SLOW`) run 2 rounds after
@@ -15,6 +17,7 @@ import os
 import numpy as np
 import pytest
 
+import scratch
 from bench.peers.race import RACES, SIZES, SLOW, initial_weights, input_shape
 
 
@@ -39,13 +42,17 @@ def test_race_step(benchmark, model, impl, batch):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(input_shape(model, batch)).astype(np.float32)
     y = rng.integers(0, SIZES[-1], batch)  # (N,)
-    before = torch.get_num_threads()
+    before = torch.get_num_threads(), scratch.get_num_threads()
     torch.set_num_threads(threads)
+    scratch.set_num_threads(threads)
+    # scratch holds BLAS to one thread and splits work itself; a peer has BLAS's threads only
+    blas = None if impl == "scratch" else threads
     try:
-        with threadpool_limits(limits=threads, user_api="blas"):
+        with threadpool_limits(limits=blas, user_api="blas"):
             trainer = RACES[model][impl](initial_weights(seed, model))
             slow = (model, impl) in SLOW
             benchmark.pedantic(trainer.step, args=(x, y), rounds=2 if slow else rounds,
                                warmup_rounds=1 if slow else 3)
     finally:
-        torch.set_num_threads(before)
+        torch.set_num_threads(before[0])
+        scratch.set_num_threads(before[1])

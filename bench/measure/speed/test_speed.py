@@ -1,8 +1,10 @@
 """Forward, backward and training step of each twin over the grid (see grid.py).
 
-Each benchmark pins numpy's BLAS (threadpoolctl) and torch to the same
-thread count, calibrates its number of rounds to a time budget, and attaches
-the case's parameters and analytic FLOPs as extra_info for the report.
+Each benchmark pins torch (`torch.set_num_threads`) and scratch (`scratch.set_num_threads`,
+which also holds numpy's BLAS to one thread per worker of its own pool) to the case's
+thread count, so that "threads" means the same for both twins: all the cores either
+twin may use; calibrates its number of rounds to a time budget, and attaches the
+case's parameters and analytic FLOPs as extra_info for the report.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 
 import pytest
 
+import scratch
 from bench.measure.speed.grid import cases
 from bench.measure.speed.workloads import OPS, make_workload, train_flops
 
@@ -22,29 +25,29 @@ BUDGET_S = float(os.environ.get("TWINBENCH_BUDGET_S", "0.4"))  # timed seconds p
 @pytest.mark.parametrize("case", cases(), ids=lambda c: c.id)
 def test_speed(benchmark, case):
     import torch
-    from threadpoolctl import threadpool_limits
 
     benchmark.group = case.group
     benchmark.extra_info.update(arch=case.arch, batch=case.batch, dtype=case.dtype,
                                 threads=case.threads, phase=case.phase, impl=case.impl,
                                 unit="operation" if case.arch in OPS else "network",
                                 flops=train_flops(case.arch, case.batch) * _share(case))
-    before = torch.get_num_threads()
+    before = torch.get_num_threads(), scratch.get_num_threads()
     torch.set_num_threads(case.threads)
+    scratch.set_num_threads(case.threads)
     try:
-        with threadpool_limits(limits=case.threads, user_api="blas"):
-            w = make_workload(case.arch, case.impl, case.batch, case.dtype)
-            target = getattr(w, case.phase)
-            setup = w.prepare_backward if case.phase == "backward" else None
-            if setup:
-                setup()
-            start = time.perf_counter()
-            target()  # warm-up, and a first estimate of the cost
-            once = time.perf_counter() - start
-            rounds = max(5, min(1000, math.ceil(BUDGET_S / max(once, 1e-6))))
-            benchmark.pedantic(target, setup=setup, rounds=rounds, warmup_rounds=1)
+        w = make_workload(case.arch, case.impl, case.batch, case.dtype)
+        target = getattr(w, case.phase)
+        setup = w.prepare_backward if case.phase == "backward" else None
+        if setup:
+            setup()
+        start = time.perf_counter()
+        target()  # warm-up, and a first estimate of the cost
+        once = time.perf_counter() - start
+        rounds = max(5, min(1000, math.ceil(BUDGET_S / max(once, 1e-6))))
+        benchmark.pedantic(target, setup=setup, rounds=rounds, warmup_rounds=1)
     finally:
-        torch.set_num_threads(before)
+        torch.set_num_threads(before[0])
+        scratch.set_num_threads(before[1])
 
 
 def _share(case) -> float:
