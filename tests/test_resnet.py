@@ -166,3 +166,16 @@ def test_steps_without_lockstep_is_refused_before_any_work(command, capsys, monk
         cli.main([command, "ci-resnet", "--steps", "3", "--no-progress"])
     assert exit_info.value.code == 2
     assert "--steps limits a lockstep run; add --lockstep" in capsys.readouterr().err
+
+
+def test_the_full_job_trains_times_and_locksteps_the_resnet(tmp_path):
+    """`twinbench bench --full` reaches every table: accuracy, time to accuracy (at the
+    experiment's own target) and one float64 lockstep epoch."""
+    from bench.measure.main import main_job_steps
+    from bench.measure.tta import TARGETS
+
+    titles = [title for title, _ in main_job_steps(tmp_path, full=True, speed=False)]
+    for title in ("accuracy: resnet-fashion", "accuracy: ci-resnet",
+                  "time to accuracy: resnet-fashion", "lockstep: resnet-fashion float64"):
+        assert title in titles
+    assert TARGETS["resnet-fashion"] == get_experiment("resnet-fashion").target_accuracy == 93.5
