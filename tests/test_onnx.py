@@ -36,9 +36,10 @@ def _checkpoint(tmp_path, name):
     return path
 
 
-@pytest.mark.parametrize("name", ["ci-mlp", "ci-cnn", "ci-lstm", "ci-vit"])
+@pytest.mark.parametrize("name", ["ci-mlp", "ci-cnn", "ci-lstm", "ci-vit", "ci-resnet"])
 def test_export_runs_in_onnxruntime_like_scratch(tmp_path, capsys, name):
-    require_real("mnist")
+    dataset = get_experiment(name).dataset
+    require_real(dataset)
     ckpt = _checkpoint(tmp_path, name)
     out = tmp_path / f"{name}.onnx"
     assert cli.main(["export", str(ckpt), str(out)]) == 0
@@ -47,7 +48,7 @@ def test_export_runs_in_onnxruntime_like_scratch(tmp_path, capsys, name):
     print(printed)
 
     twins = load_twins(ckpt)
-    images = datasets.load("mnist", "test")[0][:N]
+    images = datasets.load(dataset, "test")[0][:N]
     x = twins.inputs(images)  # (1000, 784) or (1000, 1, 28, 28)
     check = check_onnx(out, twins.scratch_model, x)
     tol = TOLERANCES[np.dtype(np.float32)]

@@ -15,7 +15,7 @@ import pytest
 import scratch
 from bench.measure.speed import grid
 from bench.measure.speed.run import SPEED_DIR, measure_ceiling, run_speed_suite
-from bench.measure.speed.workloads import Workload, train_flops
+from bench.measure.speed.workloads import OpWorkload, Workload, train_flops
 from bench.results import report, tables
 from bench.results.records import companion, load_records, record_files
 
@@ -60,6 +60,38 @@ def test_workload_twins_compute_the_same_step():
             np.testing.assert_allclose(p.grad, tgrads[name].grad.numpy(), rtol=1e-10,
                                        atol=1e-12, err_msg=name)
     assert train_flops("mlp-128", 10) == 2 * 3 * (784 * 128 + 128 * 10) * 10
+
+
+def test_the_resnet_step_is_the_same_in_both_twins_and_its_flops_count_every_conv():
+    s = Workload("resnet-16-32-64", "scratch", 4, "float64")
+    t = Workload("resnet-16-32-64", "torch", 4, "float64")
+    assert abs(s.step() - t.step().item()) < 1e-12
+    # stem 1->16 at 28x28; stage 1: four 16->16 convs at 28x28; stage 2: 16->32 and three
+    # 32->32 at 14x14 plus the 1x1 shortcut; stage 3 likewise at 7x7; the head
+    convs = (28 * 28 * 16 * 9 + 4 * 28 * 28 * 16 * 16 * 9
+             + 14 * 14 * 32 * (16 * 9 + 3 * 32 * 9 + 16) + 7 * 7 * 64 * (32 * 9 + 3 * 64 * 9 + 32))
+    assert train_flops("resnet-16-32-64", 3) == 2 * 3 * (convs + 64 * 10) * 3
+    assert {c.batch for c in grid.cases("default") if c.arch == "resnet-16-32-64"} == {
+        32, 128, 512}
+
+
+@pytest.mark.parametrize("arch", ["kldivloss", "cosinesimilarity"])
+def test_operations_of_two_inputs_time_the_same_computation_in_both_twins(arch):
+    """An operation of several inputs gets each drawn and handed to both twins; backward
+    differentiates what scratch's backward returns: both of CosineSimilarity's inputs, a
+    loss's input alone (its target needs no gradient)."""
+    s, t = OpWorkload(arch, "scratch", 3, "float64"), OpWorkload(arch, "torch", 3, "float64")
+    assert len(s.xs) == len(t.txs) == 2 and not np.array_equal(*s.xs)
+    np.testing.assert_allclose(s.forward(), t.forward().detach().numpy(), rtol=1e-12)
+    s.prepare_backward()
+    t.prepare_backward()
+    grads = s.backward()
+    t.backward()
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    assert len(grads) == len(t.grad_inputs) == (1 if arch == "kldivloss" else 2)
+    assert t.txs[1].grad is None or arch == "cosinesimilarity"
+    for mine, theirs in zip(grads, t.grad_inputs):
+        np.testing.assert_allclose(mine, theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_speed_record_and_tables(tmp_path):

@@ -78,6 +78,7 @@ NP = "tests/test_norms_pools.py"
 CTR = "tests/test_convtranspose.py"
 UPS = "tests/test_upsample.py"
 PAR = "tests/test_parallel.py"
+RESNET = "tests/test_resnet.py"
 
 CATALOGUE: list[Mutant] = [
     # --- issue 29: records read from disk, publishing, README injection, Ctrl-C -------
@@ -900,6 +901,25 @@ CATALOGUE: list[Mutant] = [
        "if (size is None) == (scale_factor is None):",
        "if size is None and scale_factor is None:",
        [UPS, "-k", "bad_arguments"], "size and scale_factor both given: one silently ignored"),
+
+    # --- issue 31, item 2: the ResNet's BasicBlock, lockstep's step limit, two-input ops ---
+    _m("bench-resnet-shortcut-grad-dropped", "bench/experiments/models.py",
+       "return None if dx is None else dx + shortcut", "return None if dx is None else dx",
+       [RESNET, "-k", "twin or gradcheck"],
+       "the residual add's adjoint: dL/dx forgets the shortcut's share"),
+    _m("bench-resnet-downsample-unmasked", "bench/experiments/models.py",
+       "shortcut = self.downsample.backward(g, input_grad=input_grad)",
+       "shortcut = self.downsample.backward(grad_out, input_grad=input_grad)",
+       [RESNET, "-k", "twin or gradcheck"],
+       "the 1x1 shortcut gets the gradient from before the last ReLU's mask"),
+    _m("bench-lockstep-step-limit-late", "bench/compare/lockstep.py",
+       "            if report.steps == max_steps:\n                break",
+       "            if report.steps == (max_steps or 0) + 1:\n                break",
+       [RESNET, "-k", "lockstep_float64"], "lockstep's step limit runs one step too many"),
+    _m("bench-speed-loss-target-differentiated", "bench/measure/speed/workloads.py",
+       "self.txs[:1] if isinstance(self.model, scratch.Loss) else self.txs",
+       "self.txs", [SPEED, "-k", "two_inputs"],
+       "the torch loss case also differentiates the target, which scratch's backward skips"),
 ]
 
 

@@ -36,6 +36,8 @@ def _run(args: argparse.Namespace) -> int:
     if unknown:
         fail(args, f"unknown experiment {', '.join(unknown)}; expected any of "
                    f"{', '.join(sorted(EXPERIMENTS))}")
+    if args.steps is not None and not args.lockstep:
+        fail(args, "--steps limits a lockstep run; add --lockstep")
     exps = [get_experiment(name).with_overrides(epochs=args.epochs, dtype=args.dtype,
                                                 seed=args.seed)
             for name in args.experiments or DEFAULT]
@@ -44,9 +46,11 @@ def _run(args: argparse.Namespace) -> int:
     print(f"run directory: {run}", flush=True)
     for exp in exps:
         if args.lockstep:
-            rec = run_lockstep_record(exp, show_progress=not args.no_progress)
+            rec = run_lockstep_record(exp, show_progress=not args.no_progress,
+                                      max_steps=args.steps)
             path = append_record("lockstep", rec, run)
-            print(f"{exp.name} lockstep {exp.dtype}: weights {rec['max_weight_rel_diff']:.2e}, "
+            print(f"{exp.name} lockstep {exp.dtype}, {rec['steps']} steps in "
+                  f"{rec['seconds']:.0f} s: weights {rec['max_weight_rel_diff']:.2e}, "
                   f"accuracy {rec['test_accuracy']} -> {path}")
             continue
         rec = run_accuracy(exp, show_progress=not args.no_progress)
@@ -69,6 +73,9 @@ def add_command(sub) -> None:
     p.add_argument("--lockstep", action="store_true",
                    help="step both twins on identical batches and dropout masks and record "
                         "how far they drift, instead of training each on its own")
+    p.add_argument("--steps", type=positive_int, metavar="N",
+                   help="with --lockstep: stop after N steps (a costly model's first steps; "
+                        "the schedule still spans the epochs)")
     p.add_argument("--epochs", type=positive_int, metavar="N",
                    help="train N epochs instead of each experiment's own number")
     p.add_argument("--dtype", choices=["float32", "float64"],

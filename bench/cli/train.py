@@ -37,6 +37,8 @@ def _experiment(args: argparse.Namespace):
     from bench.experiments import get_experiment
     from bench.training import ResumeRefused, resume_experiment
 
+    if args.steps is not None and not args.lockstep:
+        fail(args, "--steps limits a lockstep run; add --lockstep")
     if not args.resume:
         return get_experiment(args.experiment).with_overrides(
             epochs=args.epochs, dtype=args.dtype, seed=args.seed)
@@ -104,14 +106,14 @@ def _train(args: argparse.Namespace) -> int:
     progress = not args.no_progress
 
     if args.lockstep:
-        report = run_lockstep(exp, data, show_progress=progress)
+        report = run_lockstep(exp, data, show_progress=progress, max_steps=args.steps)
         path = outputs(out, exp, "both", exp.seed).lockstep
         write_atomic(path, report.to_json())
         print(f"lockstep, {report.steps} steps: max loss diff {report.max_loss_diff:.3e}, "
               f"max relative weight diff {report.max_weight_rel_diff:.3e} "
               f"({report.worst_tensor}); test accuracy scratch "
               f"{report.test_accuracy['scratch']:.2f}%, torch {report.test_accuracy['torch']:.2f}%"
-              f"\nreport: {path}")
+              f"; {report.seconds:.0f} s\nreport: {path}")
         return 0
 
     for impl in impls:
@@ -146,6 +148,9 @@ def add_command(sub) -> None:
                         "(default: the experiment's, 0)")
     p.add_argument("--lockstep", action="store_true",
                    help="step both twins on identical batches and dropout masks; report drift")
+    p.add_argument("--steps", type=positive_int, metavar="N",
+                   help="with --lockstep: stop after N steps (the schedule still spans the "
+                        "epochs)")
     p.add_argument("--resume", type=Path, metavar="CHECKPOINT",
                    help="continue from a checkpoint of this experiment and --impl")
     p.add_argument("--out", type=Path, metavar="DIR",

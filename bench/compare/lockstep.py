@@ -3,12 +3,14 @@
 From the same initial weights, any gap that opens between the twins is
 floating-point rounding compounding through training. The report gives the
 per-step loss difference, the final largest relative weight difference and
-both twins' test accuracy.
+both twins' test accuracy. `max_steps` ends a run early (a costly model's first
+steps, e.g. the ResNet's, where the whole epoch takes long in float64).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -36,6 +38,8 @@ class LockstepReport:
     worst_tensor: str = ""
     weight_norm_rel_diff: float = 0.0  # ||w_scratch - w_torch|| / ||w_torch||, all weights
     test_accuracy: dict[str, float] = field(default_factory=dict)
+    max_steps: int | None = None  # the step limit the run was given, None for whole epochs
+    seconds: float = 0.0  # wall-clock of the steps, both twins together
 
     @property
     def max_loss_diff(self) -> float:
@@ -73,15 +77,22 @@ def weight_norm_rel_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> 
 
 
 def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,
-                 log=print) -> LockstepReport:
+                 log=print, max_steps: int | None = None) -> LockstepReport:
+    """Both twins of `exp` from the same weights, stepped together over its epochs, or
+    over its first `max_steps` steps (the schedule still spans the experiment's epochs)."""
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be a positive number of steps or None, got "
+                         f"{max_steps}")
     model = build_model(exp, np.random.default_rng(exp.seed))
     twins = (ScratchRunner(exp, model), TorchRunner(exp, model, shared_dropout=True))
-    report = LockstepReport(exp.name, exp.dtype)
+    report = LockstepReport(exp.name, exp.dtype, max_steps=max_steps)
     n = len(data.y_train)
+    start = time.perf_counter()
     for epoch in range(exp.epochs):
         for runner in twins:
             runner.begin_epoch(epoch)
         bar = progress_bar(n, f"lockstep epoch {epoch + 1}", show_progress)
+        stopped = True
         for step, idx in enumerate(batches(n, exp.batch_size, exp.seed, epoch)):
             x, y = data.x_train[idx], data.y_train[idx]
             losses = [runner.train_step(x, y) for runner in twins]
@@ -92,14 +103,21 @@ def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,
             if bar is not None:
                 bar.update(len(idx))
                 bar.set_postfix(loss_diff=f"{report.loss_diffs[-1]:.1e}")
+            if report.steps == max_steps:
+                break
+        else:
+            stopped = False
         if bar is not None:
             bar.close()
+        if stopped:
+            break  # the step limit: an epoch cut short gets no end-of-epoch schedule step
         for runner in twins:
             runner.end_epoch()
         rel, _ = weight_rel_diff(twins[0].weights(), twins[1].weights())
         if log is not None:
             log(f"lockstep epoch {epoch + 1}: max loss diff {report.max_loss_diff:.2e}, "
                 f"max relative weight diff {rel:.2e}")
+    report.seconds = time.perf_counter() - start
     weights = [runner.weights() for runner in twins]
     report.max_weight_rel_diff, report.worst_tensor = weight_rel_diff(*weights)
     report.weight_norm_rel_diff = weight_norm_rel_diff(*weights)

@@ -19,7 +19,7 @@ import numpy as np
 import scratch
 from bench.experiments.config import Experiment
 from bench.experiments.init import initialize
-from bench.experiments.models import ImageRows, VisionTransformer
+from bench.experiments.models import ImageRows, VisionTransformer, resnet
 from scratch.functional import conv_output_size
 
 INPUT_FEATURES = 784  # 28 x 28, flattened
@@ -152,6 +152,22 @@ def _vit(arg, shape, rng, dtype):
                              dtype=dtype), dim
 
 
+def _resnet(arg, shape, rng, dtype):
+    """"resnet [widths=16-32-64] [blocks=2]": a ResNet body of BasicBlocks on images (one
+    stage per width, `blocks` blocks each, global average pooling); its (N, last width)
+    features go on."""
+    c, h, w = _image(shape)
+    v = _args(arg, (), {"widths": "16-32-64", "blocks": "2"})
+    try:
+        widths = tuple(int(t) for t in v["widths"].split("-"))
+    except ValueError:
+        raise ValueError(f"widths must be integers joined by '-', e.g. 16-32-64, got "
+                         f"{v['widths']!r}") from None
+    if min(widths) < 1:
+        raise ValueError(f"widths must be >= 1, got {v['widths']!r}")
+    return resnet(widths, _int(v, "blocks", 1), c, rng=rng, dtype=dtype), widths[-1]
+
+
 def _plain(cls) -> Callable:
     return lambda arg, shape, rng, dtype: (cls(), shape)
 
@@ -173,6 +189,7 @@ LAYER_BUILDERS: dict[str, Callable] = {
     "gelu": _plain(scratch.GELU),
     "rows": _rows,
     "vit": _vit,
+    "resnet": _resnet,
 }
 
 
@@ -202,7 +219,7 @@ def build_model(exp: Experiment, rng: np.random.Generator) -> scratch.Sequential
 def architecture(exp: Experiment) -> str:
     """A one-line summary of the layers: "MLP 784-1024-1024-10; relu, dropout 0.2",
     "CNN conv 32/64/128, linear 10; batchnorm, relu, maxpool 2", "LSTM 128 over the rows,
-    linear 10" or "ViT patch=7 dim=64 heads=4 depth=3 ff=128, linear 10"."""
+    linear 10" or "ViT patch=7 dim=64 heads=4 depth=3 ff=128, linear 10" ("ResNet ..." likewise)."""
     widths, channels, others, body = [], [], [], None
     for spec in exp.layers:
         kind, _, arg = spec.partition(" ")
@@ -213,8 +230,8 @@ def architecture(exp: Experiment) -> str:
         elif kind == "rows":
             cell, size = arg.split()[:2]
             body = f"{cell.upper()} {size} over the rows"
-        elif kind == "vit":
-            body = f"ViT {arg}"
+        elif kind in ("vit", "resnet"):
+            body = f"{'ViT' if kind == 'vit' else 'ResNet'} {arg}"
         elif kind != "flatten" and spec not in others:
             others.append(spec)
     if body:

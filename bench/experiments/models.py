@@ -99,3 +99,79 @@ class VisionTransformer(scratch.Module):
         if not input_grad:
             return None
         return dpatches.reshape(n, g, g, p, p).transpose(0, 1, 3, 2, 4).reshape(x_shape)
+
+
+class BasicBlock(scratch.Module):
+    """ResNet's basic block (He et al. 2016): two 3x3 convolutions and a residual add.
+
+        main     = bn2(conv2(relu(bn1(conv1(x)))))      conv1 carries the stride
+        shortcut = x, or bn(conv1x1(x)) (`downsample`) when the stride or the channels change
+        y        = relu(main + shortcut)
+
+    Backward: g = dL/dy masked by the last ReLU goes down both branches unchanged (the add's
+    adjoint copies it), and dL/dx is the sum of the two branches' input gradients.
+    The convolutions carry no bias: the batch norm after each would cancel it. The names
+    (conv1, bn1, conv2, bn2, downsample.0, downsample.1) are torchvision's.
+
+    Shape: (N, in_channels, H, W) -> (N, out_channels, ceil(H / stride), ceil(W / stride)).
+    """
+
+    torch_twin = "bench.experiments.torch_models:BasicBlock"
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *,
+                 rng: np.random.Generator, dtype=np.float32):
+        super().__init__()
+        self.conv1 = scratch.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False,
+                                    rng=rng, dtype=dtype)
+        self.bn1 = scratch.BatchNorm2d(out_channels, dtype=dtype)
+        self.relu1 = scratch.ReLU()
+        self.conv2 = scratch.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False, rng=rng,
+                                    dtype=dtype)
+        self.bn2 = scratch.BatchNorm2d(out_channels, dtype=dtype)
+        self.downsample = None
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = scratch.Sequential(
+                scratch.Conv2d(in_channels, out_channels, 1, stride, bias=False, rng=rng,
+                               dtype=dtype),
+                scratch.BatchNorm2d(out_channels, dtype=dtype))
+        self.relu2 = scratch.ReLU()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        main = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))  # (N, C', H', W')
+        shortcut = x if self.downsample is None else self.downsample(x)  # (N, C', H', W')
+        return self.relu2(main + shortcut)
+
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True):
+        g = self.relu2.backward(grad_out)  # (N, C', H', W'): both branches get it
+        main = self.bn1.backward(self.relu1.backward(self.conv2.backward(self.bn2.backward(g))))
+        dx = self.conv1.backward(main, input_grad=input_grad)  # (N, C, H, W) or None
+        if self.downsample is not None:
+            shortcut = self.downsample.backward(g, input_grad=input_grad)
+        else:
+            shortcut = g if input_grad else None
+        return None if dx is None else dx + shortcut
+
+
+def resnet(widths: tuple[int, ...] = (16, 32, 64), blocks: int = 2, in_channels: int = 1, *,
+           rng: np.random.Generator, dtype=np.float32) -> scratch.Sequential:
+    """A small ResNet body for 28x28 images: (N, in_channels, 28, 28) -> (N, widths[-1]).
+
+    A stem (3x3 conv, batch norm, ReLU) to widths[0], then one stage of `blocks`
+    BasicBlocks per width, each stage after the first halving the map in its first block
+    (28 -> 14 -> 7 for three widths), then global average pooling. A Sequential of
+    BasicBlocks: the residual add lives in the block, so the body needs no code of its own
+    and its twin is torch's Sequential of the blocks' twins.
+    """
+    if not widths or blocks < 1:
+        raise ValueError(f"resnet needs at least one width and one block per stage, got "
+                         f"widths {widths} and blocks {blocks}")
+    layers: list[scratch.Module] = [
+        scratch.Conv2d(in_channels, widths[0], 3, padding=1, bias=False, rng=rng, dtype=dtype),
+        scratch.BatchNorm2d(widths[0], dtype=dtype), scratch.ReLU()]
+    channels = widths[0]
+    for stage, width in enumerate(widths):
+        for block in range(blocks):
+            stride = 2 if stage > 0 and block == 0 else 1
+            layers.append(BasicBlock(channels, width, stride, rng=rng, dtype=dtype))
+            channels = width
+    return scratch.Sequential(*layers, scratch.AdaptiveAvgPool2d(1), scratch.Flatten())

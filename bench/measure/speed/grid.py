@@ -13,9 +13,18 @@ import itertools
 import os
 from dataclasses import dataclass
 
-from bench.measure.speed.workloads import CNNS, MLPS, OP_PHASES, OPS, PHASES, SEQUENCES
+from bench.measure.speed.workloads import (
+    CNNS,
+    MLPS,
+    OP_PHASES,
+    OPS,
+    PHASES,
+    RESNETS,
+    SEQUENCES,
+)
 
 BATCHES = (1, 32, 128, 512, 2048)
+RESNET_BATCHES = (32, 128, 512)  # a ResNet step at batch 2048 takes seconds in scratch
 
 
 @dataclass(frozen=True)
@@ -73,10 +82,12 @@ def cases(grid: str | None = None) -> list[Case]:
         add(tuple(MLPS), (1,), ("float32",), both, ("forward",))
         add(cnns, (32, 128), ("float32",), (all_threads(),), ("step",))
         add(tuple(SEQUENCES), (1, 32, 128, 512), ("float32",), both, ("step",))
+        add(tuple(RESNETS), RESNET_BATCHES, ("float32",), both, ("step",))
         add(tuple(OPS), (128,), ("float32",), (all_threads(),), OP_PHASES)
     elif grid == "full":
         add((*MLPS, *cnns), BATCHES, ("float32", "float64"), both, PHASES)
         add(tuple(SEQUENCES), (1, 32, 128, 512), ("float32", "float64"), both, PHASES)
+        add(tuple(RESNETS), RESNET_BATCHES, ("float32", "float64"), both, PHASES)
         add(tuple(OPS), (32, 128, 512), ("float32",), both, OP_PHASES)
     else:
         raise ValueError(f"unknown grid {grid!r}; expected smoke, default or full")

@@ -5,7 +5,9 @@ an SGD optimizer for each and a fixed random batch, and exposes the three
 phases the suite times: `forward` (eval mode, no gradient bookkeeping),
 `backward` (after an untimed forward) and `step` (forward, backward and the
 optimizer update). FLOP counts are analytic, so achieved GFLOP/s can be set
-against the machine's matmul ceiling.
+against the machine's matmul ceiling. An `OpWorkload` times one layer alone;
+a layer of several inputs (a loss's input and target, CosineSimilarity's x1 and
+x2) names their shapes as a list (`input_shapes`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ CNNS = {
 SEQUENCES = {
     "lstm-128": ("lstm", 128),
     "vit-64": ("vit", 64),
+}
+# The ResNet body of resnet-fashion (bench.experiments.models.resnet: widths, blocks per
+# stage) and its linear head.
+RESNETS = {
+    "resnet-16-32-64": ((16, 32, 64), 2),
 }
 PHASES = ("forward", "backward", "step")
 
@@ -80,10 +87,25 @@ OPS.update({
     "upsample-bilinear-2": (lambda dt, r: scratch.Upsample(scale_factor=2, mode="bilinear"),
                             lambda b: (b, 16, 14, 14), None),
 })
+# issue 31, item 1: the two layers of two inputs, at the feature maps' shape: KL divergence
+# between per-pixel distributions over the 16 channels (log-probabilities on both sides, so
+# that standard normal draws are valid targets), cosine similarity along the channels
+OPS.update({
+    "kldivloss": (lambda dt, r: scratch.KLDivLoss(reduction="batchmean", log_target=True),
+                  lambda b: [(b, *_MAP), (b, *_MAP)], None),
+    "cosinesimilarity": (lambda dt, r: scratch.CosineSimilarity(dim=1),
+                         lambda b: [(b, *_MAP), (b, *_MAP)], None),
+})
 OP_PHASES = ("forward", "backward")
 
 
 def build_scratch(arch: str, dtype, rng: np.random.Generator) -> scratch.Sequential:
+    if arch in RESNETS:
+        from bench.experiments.models import resnet
+
+        widths, blocks = RESNETS[arch]
+        return scratch.Sequential(resnet(widths, blocks, rng=rng, dtype=dtype),
+                                  scratch.Linear(widths[-1], 10, rng=rng, dtype=dtype))
     if arch in SEQUENCES:
         from bench.experiments.models import ImageRows, VisionTransformer
 
@@ -109,11 +131,14 @@ def build_scratch(arch: str, dtype, rng: np.random.Generator) -> scratch.Sequent
     )
 
 
-def input_shape(arch: str, batch: int) -> tuple[int, ...]:
+def input_shapes(arch: str, batch: int) -> list[tuple[int, ...]]:
+    """The shape of each input the case's forward takes, in order: one for a network, one
+    or several for an operation (its shape rule returns a list for several)."""
     if arch in OPS:
-        return OPS[arch][1](batch)
+        shapes = OPS[arch][1](batch)
+        return list(shapes) if isinstance(shapes, list) else [shapes]
     flat = arch in MLPS or SEQUENCES.get(arch, ("",))[0] == "lstm"
-    return (batch, 784) if flat else (batch, 1, 28, 28)
+    return [(batch, 784) if flat else (batch, 1, 28, 28)]
 
 
 def train_flops(arch: str, batch: int) -> float:
@@ -130,6 +155,8 @@ def train_flops(arch: str, batch: int) -> float:
             tokens, layers = 17, 2
             per_layer = tokens * (4 * h * h + 2 * h * 2 * h) + 2 * tokens * tokens * h
             macs = 16 * 49 * h + layers * per_layer + h * 10
+    elif arch in RESNETS:
+        macs = resnet_macs(*RESNETS[arch]) + RESNETS[arch][0][-1] * 10
     elif arch in MLPS:
         w = MLPS[arch]
         macs = sum(a * b for a, b in zip(w[:-1], w[1:]))
@@ -137,6 +164,21 @@ def train_flops(arch: str, batch: int) -> float:
         (c1, c2), classes = CNNS[arch]
         macs = 28 * 28 * c1 * 9 + 14 * 14 * c2 * c1 * 9 + c2 * 7 * 7 * classes
     return 2.0 * 3 * macs * batch
+
+
+def resnet_macs(widths: tuple[int, ...], blocks: int, size: int = 28) -> int:
+    """Multiply-adds per sample of `bench.experiments.models.resnet`'s convolutions: the
+    stem, two 3x3 convolutions per block, and the 1x1 shortcut where a stage changes width."""
+    macs, channels = size * size * widths[0] * 9, widths[0]  # the stem, from one channel
+    for stage, width in enumerate(widths):
+        for block in range(blocks):
+            if stage > 0 and block == 0:
+                size = (size + 1) // 2  # stride 2, padding 1: ceil(size / 2)
+            macs += size * size * width * (channels * 9 + width * 9)
+            if channels != width:
+                macs += size * size * width * channels
+            channels = width
+    return macs
 
 
 @dataclass
@@ -151,12 +193,14 @@ class _Timed:
     seed: int = 0
 
     def _build(self, make_model) -> np.random.Generator:
-        """self.model = make_model(dtype, rng) and a standard normal self.x; returns the rng
-        for whatever else the case draws."""
+        """self.model = make_model(dtype, rng) and standard normal inputs self.xs (self.x the
+        first); returns the rng for whatever else the case draws."""
         rng = np.random.default_rng(self.seed)
         dt = np.dtype(self.dtype)
         self.model = make_model(dt, rng)
-        self.x = rng.standard_normal(input_shape(self.arch, self.batch)).astype(dt)
+        self.xs = [rng.standard_normal(shape).astype(dt)
+                   for shape in input_shapes(self.arch, self.batch)]
+        self.x = self.xs[0]
         return rng
 
     def _build_torch(self) -> str:
@@ -167,7 +211,8 @@ class _Timed:
 
         device = "cuda" if self.impl == "torch-cuda" else "cpu"
         self.tmodel = reference.twin(self.model).to(device)
-        self.tx = torch.from_numpy(self.x).to(device)
+        self.txs = [torch.from_numpy(x).to(device) for x in self.xs]
+        self.tx = self.txs[0]
         self.sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
         self.torch = torch
         return device
@@ -241,35 +286,41 @@ class Workload(_Timed):
 class OpWorkload(_Timed):
     """One layer alone, both twins from the same weights: `forward` in train mode (what a
     training step runs), `backward` from a fixed random upstream gradient, dL/dx included
-    (inside a network every layer but the first computes it)."""
+    (inside a network every layer but the first computes it). With several inputs, the
+    gradient of each that scratch's backward returns: all of them, or a loss's input alone
+    (its target needs none, and scratch's backward computes none by default)."""
 
     def __post_init__(self):
         rng = self._build(lambda dt, r: OPS[self.arch][0](dt, r))
-        self.g = rng.standard_normal(self.model(self.x).shape).astype(self.x.dtype)
+        out = self.model(*self.xs)  # a Python float for a reduced loss
+        self.g = rng.standard_normal(np.shape(out)).astype(self.x.dtype)  # () for a loss
         if self.impl != "scratch":
             device = self._build_torch()
-            self.tx.requires_grad_()
+            self.grad_inputs = self.txs[:1] if isinstance(self.model, scratch.Loss) else self.txs
+            for t in self.grad_inputs:
+                t.requires_grad_()
             self.tg = self.torch.from_numpy(self.g).to(device)
 
     def forward(self):
         if self.impl == "scratch":
-            return self.model(self.x)
-        out = self.tmodel(self.tx)
+            return self.model(*self.xs)
+        out = self.tmodel(*self.txs)
         self.sync()
         return out
 
     def prepare_backward(self) -> None:
         """The untimed forward pass that `backward` differentiates."""
         if self.impl == "scratch":
-            self.model(self.x)
+            self.model(*self.xs)
         else:
-            self.tx.grad = None
-            self._ty = self.tmodel(self.tx)
+            for t in self.grad_inputs:
+                t.grad = None
+            self._ty = self.tmodel(*self.txs)
             self.sync()
 
     def backward(self):
         if self.impl == "scratch":
-            return self.model.backward(self.g)
+            return self.model.backward(self.g if self.g.ndim else float(self.g))
         self._ty.backward(self.tg)
         self.sync()
 
