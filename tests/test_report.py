@@ -174,7 +174,6 @@ def _blas(**changes):
     {"numpy_build": {"blas": "accelerate"}},
     {"torch_build": {**_fp()["torch_build"], "cpu_capability": "AVX2"}},
     {"torch": "2.13.0+cu121"},
-    {"governor": "powersave"},
 ])
 def test_the_machine_id_tells_builds_kernels_and_thread_settings_apart(change):
     assert machine.machine_id(_fp(**change)) != machine.machine_id(_fp())

@@ -3,10 +3,15 @@
 Hardware; the numpy and torch builds and their BLAS (library, version, the
 kernel OpenBLAS picked for this CPU, threading layer); the thread settings
 (pinned counts and the environment variables that change them); the CPU
-frequency governor; and how loaded the machine was while the record was being
-measured. `machine_id` hashes the parts that decide speed (not the load, not
-the commit) into the short id that tells records from different machines apart;
-`machine_label` and `fingerprint_text` are the captions tables carry.
+frequency governor; the host name; and how loaded the machine was while the record
+was being measured. `machine_id` hashes the parts that change the numbers (`ID_FIELDS`:
+the CPU model and core count, the BLAS library and the kernel it picked, the numpy
+and torch builds, the thread settings) into the short id that tells records from
+different machines apart: the one id of captions and record file names. The rest is
+recorded but splits no machine: the host name, the operating system's kernel
+release (a new build string on the same hardware and builds is the same machine),
+memory, Python, the governor, the load and the commit. `machine_label` and
+`fingerprint_text` are the captions tables carry.
 
 Load: the load average when the record is written, and the share of all CPUs
 that other processes used since the previous record of this process (or since
@@ -32,9 +37,12 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
               "OPENBLAS_CORETYPE", "MKL_DEBUG_CPU_TYPE", "MKL_ENABLE_INSTRUCTIONS",
               "OMP_PROC_BIND", "OMP_PLACES", "KMP_AFFINITY")
 
-# The fingerprint fields the machine id is made of: everything that decides speed.
-ID_FIELDS = ("cpu", "cores", "memory_gib", "os", "python", "numpy", "numpy_build", "torch",
-             "torch_build", "cuda", "torch_threads", "thread_env", "governor")
+# The fingerprint fields the machine id is made of, with `numpy_blas`'s `_BLAS_ID_FIELDS`:
+# what changes the numbers. The CPU model and core count (and the GPU, for torch-cuda rows);
+# the numpy and torch builds; the thread settings (torch's count, the BLAS's in
+# `numpy_blas`, the environment variables). Not the host name or the kernel release.
+ID_FIELDS = ("cpu", "cores", "numpy", "numpy_build", "torch", "torch_build", "cuda",
+             "torch_threads", "thread_env")
 _BLAS_ID_FIELDS = ("internal_api", "version", "architecture", "threading_layer", "num_threads")
 
 # What a record's fingerprint must hold to be read (`schema`): what the captions, the
@@ -52,7 +60,7 @@ FINGERPRINT = {
     "torch_threads": Optional(int), "cuda": _TEXT, "thread_env": Optional(MapOf(str)),
     "openblas_coretype": _TEXT, "governor": Optional(str),
     "load": Optional({"average": Maybe([NUMBER]), "other_cpu_share": Maybe(NUMBER)}),
-    "git_commit": _TEXT,
+    "git_commit": _TEXT, "hostname": _TEXT,
 }
 
 # Above these a measurement is called loaded: other processes used more than this share of
@@ -196,6 +204,7 @@ def machine_fingerprint(checkout: Path | None) -> dict:
     fp = {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
+        "hostname": platform.node() or None,
         "memory_gib": _memory_gib(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
@@ -216,7 +225,8 @@ def machine_fingerprint(checkout: Path | None) -> dict:
 
 
 def machine_id(fp: dict) -> str:
-    """A short stable name for the hardware, builds and settings a record came from.
+    """A short stable name for the hardware, builds and settings a record came from: a hash
+    of `ID_FIELDS` and numpy's BLAS (library, version, kernel, threading, threads).
 
     Fields a fingerprint lacks (records written before they were recorded) count as
     unknown, so such records share an id with each other but not with newer ones: nothing
