@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.errors import UserError, write_error
+    from bench.errors import UserError, install_hint, write_error
     from bench.results.records import ResultsDirError
 
     args = build_parser().parse_args(argv)
@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         top = (err.name or "").split(".")[0]
         if top in OPTIONAL_EXTRAS:
             print(f"twinbench {args.command}: this command needs the package {err.name!r} of "
-                  f"the optional extra {OPTIONAL_EXTRAS[top]!r}: pip install "
-                  f"'twinbench[{OPTIONAL_EXTRAS[top]}]'", file=sys.stderr)
+                  f"the optional extra {OPTIONAL_EXTRAS[top]!r}: "
+                  f"{install_hint(OPTIONAL_EXTRAS[top])}", file=sys.stderr)
             return 2
         if top not in BENCH_EXTRAS:
             raise

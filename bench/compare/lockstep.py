@@ -4,6 +4,12 @@ From the same initial weights, any gap that opens between the twins is
 floating-point rounding compounding through training. The report gives the
 per-step loss difference, the final largest relative weight difference and
 both twins' test accuracy.
+
+Some trainings amplify rounding until two runs part (Adam in an LSTM): a gap
+there is chaos, not a wrong gradient. The evidence is the ulp experiment run
+beside them: scratch against itself, with one weight moved by one ulp at the
+start (`one_ulp_off`), stepped on the same batches. Where that copy drifts from
+scratch as far as torch does, the twins' gap is what rounding alone makes.
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ class LockstepReport:
     worst_tensor: str = ""
     weight_norm_rel_diff: float = 0.0  # ||w_scratch - w_torch|| / ||w_torch||, all weights
     test_accuracy: dict[str, float] = field(default_factory=dict)
+    # The ulp experiment: scratch against scratch with `ulp_weight`'s first element one ulp
+    # larger at the start, on the same batches and masks.
+    ulp_weight: str = ""
+    ulp_max_loss_diff: float = 0.0
+    ulp_weight_rel_diff: float = 0.0
 
     @property
     def max_loss_diff(self) -> float:
@@ -72,21 +83,38 @@ def weight_norm_rel_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> 
     return (num / den) ** 0.5 if den else 0.0
 
 
+def one_ulp_off(exp: Experiment) -> tuple[ScratchRunner, str]:
+    """A scratch runner of `exp` from the same initial weights but one: the first element of
+    its first parameter moved up by one ulp (`np.nextafter`); and that parameter's name."""
+    model = build_model(exp, np.random.default_rng(exp.seed))
+    name, param = next(iter(model.named_parameters()))
+    param.data.flat[0] = np.nextafter(param.data.flat[0], np.inf)  # one ulp, in its dtype
+    return ScratchRunner(exp, model), name
+
+
 def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,
-                 log=print) -> LockstepReport:
+                 log=print, ulp: bool = True) -> LockstepReport:
+    """Both twins in lockstep, and with `ulp` the ulp experiment beside them."""
     model = build_model(exp, np.random.default_rng(exp.seed))
     twins = (ScratchRunner(exp, model), TorchRunner(exp, model, shared_dropout=True))
     report = LockstepReport(exp.name, exp.dtype)
+    nudged = None
+    if ulp:
+        nudged, report.ulp_weight = one_ulp_off(exp)
+    runners = twins if nudged is None else (*twins, nudged)
     n = len(data.y_train)
     for epoch in range(exp.epochs):
-        for runner in twins:
+        for runner in runners:
             runner.begin_epoch(epoch)
         bar = progress_bar(n, f"lockstep epoch {epoch + 1}", show_progress)
         for step, idx in enumerate(batches(n, exp.batch_size, exp.seed, epoch)):
             x, y = data.x_train[idx], data.y_train[idx]
-            losses = [runner.train_step(x, y) for runner in twins]
-            for runner, loss in zip(twins, losses):
+            losses = [runner.train_step(x, y) for runner in runners]
+            for runner, loss in zip(runners, losses):
                 check_finite(loss, epoch + 1, step + 1, runner)
+            if nudged is not None:
+                report.ulp_max_loss_diff = max(report.ulp_max_loss_diff,
+                                               abs(losses[0] - losses[2]))
             report.loss_diffs.append(abs(losses[0] - losses[1]))
             report.steps += 1
             if bar is not None:
@@ -94,7 +122,7 @@ def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,
                 bar.set_postfix(loss_diff=f"{report.loss_diffs[-1]:.1e}")
         if bar is not None:
             bar.close()
-        for runner in twins:
+        for runner in runners:
             runner.end_epoch()
         rel, _ = weight_rel_diff(twins[0].weights(), twins[1].weights())
         if log is not None:
@@ -103,6 +131,8 @@ def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,
     weights = [runner.weights() for runner in twins]
     report.max_weight_rel_diff, report.worst_tensor = weight_rel_diff(*weights)
     report.weight_norm_rel_diff = weight_norm_rel_diff(*weights)
+    if nudged is not None:
+        report.ulp_weight_rel_diff = weight_rel_diff(nudged.weights(), weights[0])[0]
     for runner in twins:
         report.test_accuracy[runner.impl] = evaluate(runner, data.x_test, data.y_test)[1]
     return report

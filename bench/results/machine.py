@@ -257,13 +257,16 @@ def _unknown(value, fmt=str) -> str:
 
 
 def fingerprint_text(fp: dict) -> str:
-    """The full fingerprint in words: the BLAS kernel, builds, thread settings and governor.
+    """The full fingerprint in words: the BLAS kernel, builds, the default thread counts (a
+    process's, at start: the rows of a table say what each ran with), thread variables and
+    governor.
 
     A field the record predates reads "not recorded".
     """
     blas = "; ".join(
         f"{b['internal_api']} {b.get('version')} kernel {b.get('architecture')}, "
-        f"{b.get('num_threads')} threads, threading {_unknown(b.get('threading_layer'))}"
+        f"{b.get('num_threads')} threads by default, threading "
+        f"{_unknown(b.get('threading_layer'))}"
         for b in fp.get("numpy_blas", [])) or "none found"
     tb = fp.get("torch_build")
     torch_build = _unknown(tb, lambda b: f"BLAS {b['blas']}, {b['cpu_capability']}, "
@@ -278,7 +281,8 @@ def fingerprint_text(fp: dict) -> str:
                             or "none set")
     return (f"numpy BLAS: {blas}; numpy build: "
             f"{_unknown(fp.get('numpy_build'), lambda b: ', '.join(f'{k} {v}' for k, v in b.items()))}; "  # noqa: E501
-            f"torch build: {torch_build}; torch threads {fp.get('torch_threads')}; "
+            f"torch build: {torch_build}; torch threads {fp.get('torch_threads')} by default "
+            "(each table's threads column says what its rows ran with); "
             f"thread variables: {env_text}; governor: {_unknown(fp.get('governor'))}")
 
 
