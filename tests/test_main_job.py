@@ -85,7 +85,8 @@ def steps(run_dir, **kwargs):
 bench.measure.main.main_job_steps = steps
 if PHASE == "report":
     bench.results.report.finish_run = wait
-sys.exit(cli.main(["bench"]))
+sys.argv = ["twinbench", "bench"]
+cli.run()  # the console script's entry point
 """
 
 
