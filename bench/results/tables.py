@@ -150,6 +150,18 @@ def _samples_per_s(rec: dict) -> str:
     return " / ".join(f"{med[i]:.0f}" for i in ("scratch", "torch")) if len(med) == 2 else "-"
 
 
+def threads(rec: dict) -> str:
+    """"numpy N / torch M": the threads a training ran with, the process defaults of its
+    fingerprint (its numpy BLAS pool, torch's intra-op count)."""
+    fp = rec["machine"]
+    blas = [b.get("num_threads") for b in fp.get("numpy_blas", [])]
+    numpy_threads = blas[0] if blas and blas[0] is not None else "?"
+    return f"{numpy_threads} / {fp.get('torch_threads', '?')}"
+
+
+THREADS = "threads numpy / torch"
+
+
 def accuracy_table(records: list[dict]) -> Table:
     rows = []
     for rec in records:
@@ -197,6 +209,7 @@ def seeds_table(records: list[dict]) -> Table:
             "seconds scratch / torch": f"{sec['scratch'] * exp['epochs']:.1f} / "
                                        f"{sec['torch'] * exp['epochs']:.1f}",
             "claim": claim_verdict(min(acc.values()), exp.get("claimed_accuracy")),
+            THREADS: threads(rec),
         })
     frame = pd.DataFrame(rows).sort_values("write-up") if rows else pd.DataFrame(rows)
     return Table(frame, [f"A claim is *reproduced* when the weaker twin reaches it and beats "
@@ -243,18 +256,6 @@ def lockstep_verdict(rec: dict) -> str:
     if ulp >= CHAOS_SHARE * gap:
         return f"chaotic: one ulp drifts scratch from itself {ulp:.1e}"
     return f"above bound: one ulp drifts only {ulp:.1e}, so not rounding"
-
-
-def threads(rec: dict) -> str:
-    """"numpy N / torch M": the threads a training ran with, the process defaults of its
-    fingerprint (its numpy BLAS pool, torch's intra-op count)."""
-    fp = rec["machine"]
-    blas = [b.get("num_threads") for b in fp.get("numpy_blas", [])]
-    numpy_threads = blas[0] if blas and blas[0] is not None else "?"
-    return f"{numpy_threads} / {fp.get('torch_threads', '?')}"
-
-
-THREADS = "threads numpy / torch"
 
 
 def lockstep_table(records: list[dict]) -> Table:
