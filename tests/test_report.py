@@ -538,3 +538,13 @@ def test_an_interrupted_time_to_accuracy_record_says_how_many_seeds_it_kept():
     assert "speedrun-mlp: interrupted after 2 of 5 seeds; the finished seeds are shown." in notes
     assert not any("interrupted" in n for n in tables.tta_table(
         [{**rec, "seeds_planned": 2}]).notes)
+
+
+def test_the_summary_compares_time_to_accuracy_only_at_the_same_target():
+    from bench.results.summary import _tta
+
+    mine = _tta_record("mlp", None, {"scratch": [8.0], "torch": [4.0]})
+    same, other = ({**mine, "target": t} for t in (99.0, 98.0))
+    assert "| 8.0 " in _tta([mine], [same])[1].split("\n")[2]
+    text = _tta([mine], [other])[1]
+    assert "- (its target: 98.0)" in text and "8.0" in text
