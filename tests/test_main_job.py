@@ -131,3 +131,17 @@ def test_tox_lets_ctrl_c_through_and_the_bench_env_carries_every_extra():
     from bench.cli import OPTIONAL_EXTRAS
 
     assert set(OPTIONAL_EXTRAS.values()) <= {"bench", "formats", "export", "demo"}
+
+
+def test_a_missing_extra_names_a_local_install_not_pypi(monkeypatch, capsys):
+    """twinbench is not on PyPI: the hint installs the checkout's extra, or points at tox."""
+    import bench.cli.convert
+
+    def needs_safetensors(args):
+        raise ModuleNotFoundError("No module named 'safetensors'", name="safetensors")
+
+    monkeypatch.setattr(bench.cli.convert, "_convert", needs_safetensors)
+    assert cli.main(["convert", "a.npz", "b.safetensors"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install -e '.[formats]' in the twinbench checkout" in err
+    assert "tox -e bench" in err and "twinbench[" not in err
