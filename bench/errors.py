@@ -32,6 +32,13 @@ import os
 import shutil
 
 
+def install_hint(extra: str) -> str:
+    """How to get an optional extra: twinbench is not on PyPI, so from the checkout (or
+    through tox, whose bench environment carries every extra the commands need)."""
+    return (f"pip install -e '.[{extra}]' in the twinbench checkout (it is not on PyPI), or "
+            f"run it as `tox -e bench -- COMMAND`, which has every extra")
+
+
 class UserError(Exception):
     """Something the user can fix; the message says what and where."""
 

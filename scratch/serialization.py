@@ -8,8 +8,9 @@ The suffix chooses the format:
   and reads with `allow_pickle=False`.
 - `.safetensors`: the safetensors format (Hugging Face's), through the
   `safetensors` package's NumPy API, imported only when such a file is read or
-  written (`pip install twinbench[formats]`), so `import scratch` loads numpy
-  alone. Arrays become tensors; strings (a checkpoint's JSON entries) go into
+  written (`pip install safetensors`, or the checkout's extra: `pip install -e
+  '.[formats]'`), so `import scratch` loads numpy alone. Arrays become tensors;
+  strings (a checkpoint's JSON entries) go into
   the header's string metadata beside the format marker. A file written from a
   state dict holds exactly the tensors `safetensors.torch.load_file` hands to
   `load_state_dict`, and any safetensors file of tensors (torch's included) loads.
@@ -65,8 +66,8 @@ def _safetensors():
         import safetensors.numpy
     except ImportError as err:
         raise ImportError("reading or writing .safetensors files needs the safetensors package: "
-                          "pip install 'twinbench[formats]' (or pip install safetensors)"
-                          ) from err
+                          "pip install safetensors (in the twinbench checkout: "
+                          "pip install -e '.[formats]')") from err
     return safetensors
 
 

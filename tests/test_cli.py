@@ -277,9 +277,11 @@ def test_report_publish_says_what_it_published(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv(records.RESULTS_ENV, raising=False)
     run = records.run_dir(None, "accuracy")
     records.append_record("accuracy", _accuracy_payload(), run)
-    assert cli.main(["report", "--publish", str(run), "--name", "mine"]) == 0
+    assert cli.main(["report", "--publish", str(run), "--name", "mine",
+                     "--allow-incomplete"]) == 0
     out = capsys.readouterr().out
-    assert f"published {run} as 'mine' into {root / 'results'} (1 record): " in out
+    assert (f"published {run} as 'mine' into {root / 'results'} (1 record, replacing the "
+            f"published set): ") in out
     assert str(root / "README.md") in out
     assert not (run / "summary.md").exists()  # publishing leaves the run directory as it was
 
@@ -336,7 +338,7 @@ def test_ctrl_c_in_the_speed_suite_exits_130_keeping_the_records_so_far(tmp_path
     assert cli.main(["bench", "--grid", "smoke"]) == 130
     out = capsys.readouterr().out
     bench_run = next((tmp_path / "mine").glob("bench-*"))
-    assert f"interrupted: the records so far are in {bench_run}" in out
+    assert f"interrupted: 1 finished record kept in {bench_run}; `twinbench report " in out
     assert [p.parent.name for p in (bench_run / "records").rglob("*")
             if p.is_file()] == ["ceiling"]  # the ceiling's record, nothing half-written
     assert not list(bench_run.rglob(".*"))

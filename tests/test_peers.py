@@ -17,7 +17,7 @@ from bench.results.tables import peers_parity_table, peers_speed_table
 
 def needs(peer):
     return pytest.mark.skipif(not available(peer), reason=f"{peer} is not installed "
-                              "(pip install twinbench[peers])")
+                              "(pip install -e '.[peers]')")
 
 
 def case(peer, name, config_part=""):

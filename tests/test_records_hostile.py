@@ -1,6 +1,7 @@
 """Hostile and damaged records: each is refused in one line naming the file, publishing
-checks a whole run before it copies anything and writes all or nothing, a published table
-never shrinks unasked, and no record's text can place a marker in the README."""
+checks a whole run before it copies anything and writes all or nothing, the published set
+is replaced whole only by a complete run from one machine, and no record's text can place a
+marker in the README."""
 
 import json
 import os
@@ -134,7 +135,7 @@ def test_a_stray_bad_record_in_results_breaks_no_later_report(checkout):
 
 def test_publish_refuses_a_run_with_one_bad_record_and_changes_nothing(checkout, capsys):
     assert cli.main(["report", "--publish", str(run_with(
-        checkout, "a", "accuracy", [_accuracy_payload()]))]) == 0
+        checkout, "a", "accuracy", [_accuracy_payload()])), "--allow-incomplete"]) == 0
     before = snapshot(checkout)
     run = run_with(checkout, "b", "accuracy", [_accuracy_payload("cnn")])
     bad = write_record(run, "ceiling", "{}")
@@ -192,23 +193,130 @@ def test_a_failure_while_writing_leaves_results_and_readme_as_they_were(checkout
     assert not list(checkout.rglob("*.part"))  # no temporaries left
 
 
-def test_publishing_a_smaller_speed_run_is_refused_unless_asked(checkout, capsys):
-    fp = _with_id(_fp())
-    full = _speed_record(fp, extra=[("mlp-512-256", b, "float32", "step") for b in (32, 128)])
-    smoke = _speed_record(fp)
-    assert cli.main(["report", "--publish", str(run_with(
-        checkout, "full", "speed", [{"benchmarks": full["benchmarks"]}]))]) == 0
+# --- issue 28 item 1: a publish replaces the whole set, complete, from one machine ------------
+
+def _other_machine_record(kind: str, payload: dict, when: str = "2026-11-22T00:00:00") -> dict:
+    return {"kind": kind, "time": f"{when}+00:00", "machine": _fp(cpu="Another CPU"),
+            **payload}
+
+
+def test_publishing_replaces_the_whole_set(checkout):
+    """No table keeps a row of the older run: its records leave the manifest and
+    results/records, and its plots results/."""
+    first = run_with(checkout, "a", "accuracy", [_accuracy_payload("mlp", 98.61)])
+    run_with(checkout, "a", "ceiling", [{"matmul": []}])
+    report.publish_run(first, checkout)
+    old = open_run_set(checkout / "results").files
+    (checkout / "results" / "curves-mlp.png").write_bytes(b"an old plot")
+    report.publish_run(run_with(checkout, "b", "accuracy", [_accuracy_payload("cnn", 99.4)]),
+                       checkout)
+    now = open_run_set(checkout / "results")
+    assert len(now.files) == 1 and not now.files & old
+    tables = report.build_tables(now)
+    assert "| cnn " in tables["accuracy"] and "| mlp " not in tables["accuracy"]
+    assert "98.61" not in (checkout / "README.md").read_text()
+    assert "No records yet" in tables["ceiling"]
+    left = {f"{p.parent.name}/{p.name}" for p in (checkout / "results" / "records").rglob("*")
+            if p.is_file()}
+    assert left == set(now.files)
+    assert not (checkout / "results" / "curves-mlp.png").exists()
+    assert report.check_published(checkout) == []
+
+
+REQUIRED = {"accuracy": {("mlp",), ("cnn",)}, "speed": {("grid", "full")},
+            "ceiling": {("numpy", "float32")}}
+
+
+def test_an_incomplete_run_is_refused_naming_what_is_missing(checkout):
+    full = _speed_record(_with_id(_fp()))
+    run = run_with(checkout, "a", "accuracy", [_accuracy_payload("mlp")])
+    run_with(checkout, "a", "speed", [{"grid": "smoke", "benchmarks": full["benchmarks"]}])
     before = snapshot(checkout)
-    run = run_with(checkout, "smoke", "speed", [{"benchmarks": smoke["benchmarks"]}])
-    capsys.readouterr()
+    with pytest.raises(records.PublishRefused) as err:
+        report.publish_run(run, checkout, required=REQUIRED)
+    says = str(err.value)
+    assert "is incomplete for them; missing accuracy: cnn; speed: grid full (its record " \
+           "holds grid smoke); ceiling: no record" in says and "--allow-incomplete" in says
+    assert snapshot(checkout) == before
+    report.publish_run(run, checkout, required=REQUIRED, allow_incomplete=True)
+    assert report.check_published(checkout) == []
+
+
+def test_the_command_line_names_what_the_full_reference_lacks(checkout, capsys):
+    run = run_with(checkout, "a", "accuracy", [_accuracy_payload("mlp")])
+    before = snapshot(checkout)
     assert cli.main(["report", "--publish", str(run)]) == 1
     err = capsys.readouterr().err
-    assert "would shrink speed.md from 3 rows to 1" in err and "--allow-shrink" in err
-    assert snapshot(checkout) == before
-    assert cli.main(["report", "--publish", str(run), "--allow-shrink"]) == 0
-    assert report.check_published(checkout) == []
-    assert "--allow-shrink" in cli.build_parser()._subparsers._group_actions[0].choices[
+    for lacks in ("speed: no record", "ceiling: no record", "tta: ", "accuracy: ci-cnn,",
+                  "lockstep: ", "peers-parity: no record", "peers-speed: no record"):
+        assert lacks in err, lacks
+    assert "accuracy: mlp," not in err and snapshot(checkout) == before
+    assert "--allow-incomplete" in cli.build_parser()._subparsers._group_actions[0].choices[
         "report"].format_help()
+
+
+def test_a_run_in_parts_publishes_together_when_complete(checkout, capsys):
+    full = _speed_record(_with_id(_fp()))
+    one = run_with(checkout, "part1", "accuracy", [_accuracy_payload("mlp")])
+    run_with(checkout, "part1", "speed", [{"grid": "full", "benchmarks": full["benchmarks"]}])
+    two = run_with(checkout, "part2", "accuracy", [_accuracy_payload("cnn")])
+    run_with(checkout, "part2", "ceiling", [{"matmul": [
+        {"library": "numpy", "dtype": "float32", "threads": 1, "n": 64, "gflops": 1.0}]}])
+    with pytest.raises(records.PublishRefused, match="missing accuracy: cnn; ceiling"):
+        report.publish_run(one, checkout, required=REQUIRED)
+    run_set, _ = report.publish_run([one, two], checkout, required=REQUIRED)
+    assert len(run_set.files) == 4 and report.check_published(checkout) == []
+    # the command line takes the parts after one --publish
+    assert cli.main(["report", "--publish", str(one), str(two), "--allow-incomplete"]) == 0
+    assert f"published {one} with {two} as " in capsys.readouterr().out
+
+
+def test_parts_from_two_machines_are_refused_naming_both(checkout):
+    one = run_with(checkout, "part1", "accuracy", [_accuracy_payload("mlp")])
+    two = checkout / "runs" / "part2"
+    other = _other_machine_record("accuracy", _accuracy_payload("cnn"))
+    path = write_record(two, "accuracy", other, "20261122T000000Z-0123abcd-abc123.json")
+    before = snapshot(checkout)
+    with pytest.raises(records.PublishRefused) as err:
+        report.publish_run([one, two], checkout)
+    other_id = records.read_record(path)["machine"]["machine_id"]
+    mine = records.read_record(next((one / "records" / "accuracy").glob("*.json")))
+    says = str(err.value)
+    assert "the records ran on 2 machines" in says and f"machine {other_id}: 1 record, e.g. " \
+        f"{path}" in says and f"machine {mine['machine']['machine_id']}: 1 record" in says
+    assert snapshot(checkout) == before
+    write_record(one, "accuracy", other, "x.json")  # also within one run directory
+    with pytest.raises(records.PublishRefused, match="ran on 2 machines"):
+        report.publish_run(one, checkout)
+
+
+def test_a_record_is_published_under_its_current_machine_id(checkout):
+    """A record written under an older id rule is published named by the id its caption
+    gives: one id scheme in captions and file names."""
+    run = checkout / "runs" / "a"
+    rec = _other_machine_record("accuracy", _accuracy_payload("mlp"))
+    write_record(run, "accuracy", rec, "20261122T000000123Z-00000000-abc123.json")
+    run_set, _ = report.publish_run(run, checkout)
+    current = records.machine_id(rec["machine"])
+    assert run_set.files == {f"accuracy/20261122T000000123Z-{current}-abc123.json"}
+    assert f"[machine {current}]" in (checkout / "README.md").read_text()
+    assert report.check_published(checkout) == []
+
+
+def test_every_kind_says_which_rows_it_provides_and_the_reference_names_only_those():
+    from bench.measure.main import reference_requirements
+    from bench.results.registry import ROWS, TABLE_KINDS
+
+    assert set(ROWS) == set(TABLE_KINDS) == set(records.KINDS)
+    required = reference_requirements()
+    assert set(required) == set(TABLE_KINDS)
+    from bench.experiments import EXPERIMENTS
+    from bench.measure.tta import TARGETS
+
+    assert required["accuracy"] == {(name,) for name in EXPERIMENTS}
+    assert ("speedrun-mlp", "torch") in required["tta"] and set(TARGETS) == {
+        name for name, e in EXPERIMENTS.items()
+        if e.target_accuracy is not None and not name.startswith("ci-")}
 
 
 # --- item 4: no injection into the README -------------------------------------------------

@@ -91,8 +91,11 @@ def test_report_writes_tables_naming_the_machine_and_check_detects_staleness(tmp
     assert [r["experiment"] for r in accuracy] == ["mlp"]
     assert _pick(accuracy[0], "target %", "scratch %", "torch %", "both reach target",
                  "s/epoch scratch", "s/epoch torch",
-                 "time ratio scratch/torch (<1: scratch faster)") == [
+                 "epoch-time ratio scratch/torch (<1: scratch faster)") == [
         "98.50", "98.60", "98.70", "yes", "6.0", "4.0", "1.50"]  # ratio 6.0 / 4.0
+    assert accuracy[0]["threads scratch / torch"] == "{} / {}".format(
+        records.machine_fingerprint(None)["scratch_threads"],
+        records.machine_fingerprint(None)["torch_threads"])
     seeds = markdown_rows((tmp_path / "seeds.md").read_text())
     assert _pick(seeds[0], "write-up", "what it claims", "scratch %", "torch %", "claim") == [
         "seed-003", "84% validation", "88.00", "88.10", "exceeded (+4.0 points)"]
@@ -209,7 +212,7 @@ def _fp(**changes):
           "torch": "2.13.0+cpu", "torch_build": {"blas": "mkl", "cpu_capability": "AVX512",
                                                  "parallel_backend": "OpenMP",
                                                  "git_version": "cf30153c"},
-          "torch_threads": 2, "cuda": None, "thread_env": {}, "governor": "performance",
+          "torch_threads": 2, "scratch_threads": 2, "cuda": None, "thread_env": {}, "governor": "performance",
           "load": {"average": [0.1, 0.1, 0.1], "other_cpu_share": 0.0}, "git_commit": "abc"}
     for key, value in changes.items():
         fp[key] = value
@@ -223,14 +226,13 @@ def _blas(**changes):
 @pytest.mark.parametrize("change", [
     {"numpy_blas": _blas(architecture="Haswell")},   # the issue: Haswell vs SkylakeX kernel
     {"numpy_blas": _blas(internal_api="mkl")},
-    {"numpy_blas": _blas(num_threads=1)},
+    {"scratch_threads": 1},
     {"torch_threads": 1},
     {"thread_env": {"OPENBLAS_CORETYPE": "Haswell"}},
     {"thread_env": {"OMP_NUM_THREADS": "1"}},
     {"numpy_build": {"blas": "accelerate"}},
     {"torch_build": {**_fp()["torch_build"], "cpu_capability": "AVX2"}},
     {"torch": "2.13.0+cu121"},
-    {"governor": "powersave"},
 ])
 def test_the_machine_id_tells_builds_kernels_and_thread_settings_apart(change):
     assert machine.machine_id(_fp(**change)) != machine.machine_id(_fp())
@@ -343,6 +345,7 @@ def test_speed_all_holds_every_case_of_its_run():
 def _tta_record(name, budget, seconds):
     """A tta record: `seconds` maps each twin to its seeds' times (None: not reached)."""
     return {"experiment": {"name": name}, "target": 99.0, "budget_s": budget,
+            "machine": _fp(torch_threads=1),
             "runs": [{"impl": impl, "seed": i, "seconds": s, "epochs": None if s is None else 3}
                      for impl, secs in seconds.items() for i, s in enumerate(secs)]}
 
@@ -355,8 +358,10 @@ def test_time_to_accuracy_rows_give_the_ratio_to_torch_and_the_budgets_verdict()
             {**_tta_record("mlp", None, {"scratch": [8.0], "torch": [4.0]}),
              "budget_s": None}]
     rows = [dict(r) for r in tables.tta_table(recs).frame.to_dict("records")]
-    got = [(r["experiment"], r["twin"], r["reached"], r["median s"], r["x torch"],
-            r["budget s"]) for r in rows]
+    got = [(r["experiment"], r["twin"], r["reached"], r["median s"],
+            r["time-to-target ratio scratch/torch (<1: scratch faster)"], r["budget s"])
+           for r in rows]
+    assert {r["threads scratch / torch"] for r in rows} == {"2 / 1"}
     assert got == [
         ("speedrun-cnn", "scratch", "3/3", "40.0", "2.00", "20: missed"),
         ("speedrun-cnn", "torch", "3/3", "20.0", "1.00", "20: met"),
@@ -465,12 +470,12 @@ def test_fields_the_reference_predates_say_so():
     from bench.results.summary import fingerprint_differences
 
     old = _fp()
-    del old["governor"]
+    del old["torch_threads"]
     old["numpy_blas"] = [{k: v for k, v in old["numpy_blas"][0].items()
                           if k != "threading_layer"}]
     diffs = fingerprint_differences(_fp(), old)
-    assert diffs == ["governor: performance here, not recorded in the reference",
-                     "numpy_blas[0].threading_layer: pthreads here, not recorded in the reference"]
+    assert diffs == ["numpy_blas[0].threading_layer: pthreads here, not recorded in the reference",
+                     "torch_threads: 2 here, not recorded in the reference"]
 
 
 # --- one table registry; report and summary read it -----------------------------------------
@@ -552,3 +557,50 @@ def test_a_peers_run_summary_names_its_machine(tmp_path):
     records.append_record("peers-speed", {"threads": 1, "rows": []}, tmp_path)
     text = summarize(open_run_set(tmp_path), None)
     assert "Machine: " in text and "measured nothing" not in text
+
+
+def _lockstep_record(dtype, gap, ulp=None, name="lstm"):
+    rec = {"kind": "lockstep", "time": "2026-11-22T00:00:00+00:00", "machine": _fp(),
+           "experiment": {"name": name, "epochs": 1}, "dtype": dtype, "steps": 469,
+           "max_loss_diff": 1e-6, "max_weight_rel_diff": gap,
+           "test_accuracy": {"scratch": 97.0, "torch": 97.0}, "file": "lockstep/x.json"}
+    return rec if ulp is None else {**rec, "ulp_weight_rel_diff": ulp}
+
+
+def test_each_lockstep_row_states_its_bound_and_chaos_is_told_by_the_ulp_experiment():
+    recs = [_lockstep_record("float64", 2e-15, 1e-15, "mlp"),
+            _lockstep_record("float64", 2.96e-5, 1.1e-5),      # the issue's LSTM row
+            _lockstep_record("float64", 2.96e-5, 1e-9, "vit"),  # a real difference
+            _lockstep_record("float32", 0.64),                  # an older record
+            _lockstep_record("float32", 5e-4, None, "cnn")]
+    table = tables.lockstep_table(recs)
+    rows = table.frame.to_dict("records")
+    assert [(r["bound"], r["verdict"]) for r in rows] == [
+        ("1e-08", "within bound"),
+        ("1e-08", "chaotic: one ulp drifts scratch from itself 1.1e-05"),
+        ("1e-08", "above bound: one ulp drifts only 1.0e-09, so not rounding"),
+        ("1e-03", "above bound; no ulp experiment (older record)"),
+        ("1e-03", "within bound")]
+    assert rows[1]["one ulp: scratch vs itself"] == "1.10e-05" and rows[3][
+        "one ulp: scratch vs itself"] == "-"
+    assert {r["threads scratch / torch"] for r in rows} == {"2 / 2"}
+    assert any("the ulp experiment" in n and "1e-08 in float64" in n for n in table.notes)
+
+
+def test_an_interrupted_time_to_accuracy_record_says_how_many_seeds_it_kept():
+    rec = {**_tta_record("speedrun-mlp", 5.0, {"scratch": [4.0, 4.5], "torch": [3.0, 3.5]}),
+           "seeds_planned": 5}
+    notes = tables.tta_table([rec]).notes
+    assert "speedrun-mlp: interrupted after 2 of 5 seeds; the finished seeds are shown." in notes
+    assert not any("interrupted" in n for n in tables.tta_table(
+        [{**rec, "seeds_planned": 2}]).notes)
+
+
+def test_the_summary_compares_time_to_accuracy_only_at_the_same_target():
+    from bench.results.summary import _tta
+
+    mine = _tta_record("mlp", None, {"scratch": [8.0], "torch": [4.0]})
+    same, other = ({**mine, "target": t} for t in (99.0, 98.0))
+    assert "| 8.0 " in _tta([mine], [same])[1].split("\n")[2]
+    text = _tta([mine], [other])[1]
+    assert "- (its target: 98.0)" in text and "8.0" in text

@@ -307,6 +307,30 @@ def test_lockstep_twins_stay_together_float32():
     assert plain.max_weight_rel_diff <= 1e-5
 
 
+def test_the_ulp_experiment_moves_one_weight_by_one_ulp_and_measures_the_drift():
+    """one_ulp_off: the same initial weights but one element, one ulp up; run beside the
+    twins, its drift from scratch is recorded (float64: rounding-sized after 24 steps of a
+    well-behaved model, and not zero: the ulp is felt)."""
+    from bench.compare.lockstep import one_ulp_off
+    from bench.experiments import build_model
+
+    exp = TOY.with_overrides(dtype="float64", epochs=2)
+    runner, name = one_ulp_off(exp)
+    plain = build_model(exp, np.random.default_rng(exp.seed)).state_dict()
+    moved = runner.weights()
+    diff = {k: np.flatnonzero(moved[k] != plain[k]) for k in plain}
+    assert {k: list(v) for k, v in diff.items() if len(v)} == {name: [0]}
+    assert moved[name].flat[0] == np.nextafter(plain[name].flat[0], np.inf)
+    report = run_lockstep(exp, toy_data(dtype=np.float64), show_progress=False, log=None)
+    assert report.ulp_weight == name
+    assert 0 < report.ulp_weight_rel_diff <= 1e-9  # measured 3.0e-12 (the twins: 5.9e-12)
+    assert report.ulp_max_loss_diff <= 1e-12
+    assert "ulp_weight_rel_diff" in json.loads(report.to_json())
+    off = run_lockstep(exp, toy_data(dtype=np.float64), show_progress=False, log=None,
+                       ulp=False)
+    assert off.ulp_weight == "" and off.max_weight_rel_diff == report.max_weight_rel_diff
+
+
 def test_lockstep_reports_drift_when_the_twins_differ(monkeypatch):
     """Inside run_lockstep, a torch twin whose learning rate is 10% lower must show up."""
     import bench.compare.lockstep as lockstep

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.errors import UserError, write_error
+    from bench.errors import UserError, install_hint, write_error
     from bench.results.records import ResultsDirError
 
     args = build_parser().parse_args(argv)
@@ -107,11 +107,28 @@ def main(argv: list[str] | None = None) -> int:
         top = (err.name or "").split(".")[0]
         if top in OPTIONAL_EXTRAS:
             print(f"twinbench {args.command}: this command needs the package {err.name!r} of "
-                  f"the optional extra {OPTIONAL_EXTRAS[top]!r}: pip install "
-                  f"'twinbench[{OPTIONAL_EXTRAS[top]}]'", file=sys.stderr)
+                  f"the optional extra {OPTIONAL_EXTRAS[top]!r}: "
+                  f"{install_hint(OPTIONAL_EXTRAS[top])}", file=sys.stderr)
             return 2
         if top not in BENCH_EXTRAS:
             raise
         print(f"twinbench {args.command}: this command needs the package {err.name!r}, which "
               f"this Python ({sys.executable}) lacks; {HOW_TO_RUN}", file=sys.stderr)
         return 2
+
+
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C
+
+
+def run() -> None:
+    """The `twinbench` console script (and `python -m bench`): exit with `main`'s status.
+
+    After Ctrl-C the command has kept its records and said where they are; the process then
+    ends at once instead of tearing torch down (most of a second): tox reports a command
+    still running a second after Ctrl-C as skipped (exit 1), not as its own 130."""
+    code = main()
+    if code == INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(INTERRUPTED)
+    sys.exit(code)

@@ -20,6 +20,7 @@ from bench.cli.args import (
     publish_checkout,
     publish_options,
     say_finished,
+    say_interrupted,
 )
 
 DEFAULT = ["mlp", "mlp-fashion"]
@@ -44,21 +45,25 @@ def _run(args: argparse.Namespace) -> int:
     checkout = publish_checkout(args)
     run = run_dir(args.run_dir, "accuracy")
     print(f"run directory: {run}", flush=True)
-    for exp in exps:
-        if args.lockstep:
-            rec = run_lockstep_record(exp, show_progress=not args.no_progress,
-                                      max_steps=args.steps)
-            path = append_record("lockstep", rec, run)
-            print(f"{exp.name} lockstep {exp.dtype}, {rec['steps']} steps in "
-                  f"{rec['seconds']:.0f} s: weights {rec['max_weight_rel_diff']:.2e}, "
-                  f"accuracy {rec['test_accuracy']} -> {path}")
-            continue
-        rec = run_accuracy(exp, show_progress=not args.no_progress)
-        path = append_record("accuracy", rec, run)
-        print(f"{exp.name}: test accuracy {rec['final_test_accuracy']}, seconds per epoch "
-              f"{rec['seconds_per_epoch']} -> {path}")
-    say_finished(finish_run(run, publish=args.publish, **publish_options(args),
-                            class_names=class_names, checkout=checkout))
+    try:
+        for exp in exps:
+            if args.lockstep:
+                rec = run_lockstep_record(exp, show_progress=not args.no_progress,
+                                          max_steps=args.steps)
+                path = append_record("lockstep", rec, run)
+                print(f"{exp.name} lockstep {exp.dtype}, {rec['steps']} steps in "
+                      f"{rec['seconds']:.0f} s: weights {rec['max_weight_rel_diff']:.2e}, "
+                      f"accuracy {rec['test_accuracy']} -> {path}")
+                continue
+            rec = run_accuracy(exp, show_progress=not args.no_progress)
+            path = append_record("accuracy", rec, run)
+            print(f"{exp.name}: test accuracy {rec['final_test_accuracy']}, seconds per epoch "
+                  f"{rec['seconds_per_epoch']} -> {path}")
+        done = finish_run(run, publish=args.publish, **publish_options(args),
+                          class_names=class_names, checkout=checkout)
+    except KeyboardInterrupt:  # the finished experiments' records are kept
+        return say_interrupted(run)
+    say_finished(done)
     return 0
 
 

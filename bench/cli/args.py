@@ -66,9 +66,10 @@ def fail(args: argparse.Namespace, message: str) -> None:
 
 NAME_HELP = ("with --publish: the published run set's name (default: keep its name, else "
              "'reference')")
-ALLOW_SHRINK_HELP = ("with --publish: publish even when a published table would lose rows "
-                     "(a smaller run, such as a smoke speed grid, replacing a larger one); "
-                     "without it such a run is refused and nothing changes")
+ALLOW_INCOMPLETE_HELP = ("with --publish: publish even a run that lacks rows of the full "
+                         "reference (the full speed grid, the ceiling, every experiment's "
+                         "accuracy and time to accuracy, lockstep, the peers); without it "
+                         "such a run is refused, naming what is missing, and nothing changes")
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -79,16 +80,18 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="maintainers: afterwards make this run part of the published "
                         "reference (results/ and the README)")
     p.add_argument("--name", metavar="NAME", help=NAME_HELP)
-    p.add_argument("--allow-shrink", action="store_true", help=ALLOW_SHRINK_HELP)
+    p.add_argument("--allow-incomplete", action="store_true", help=ALLOW_INCOMPLETE_HELP)
 
 
 def publish_options(args: argparse.Namespace) -> dict:
     """`finish_run`'s publishing keywords from the command's arguments: the set's --name,
-    --allow-shrink, and the registry's experiment names (a record of any other is refused)."""
+    --allow-incomplete, the rows a complete reference holds (`measure.main`), and the
+    registry's experiment names (a record of any other is refused)."""
     from bench.experiments import EXPERIMENTS
+    from bench.measure.main import reference_requirements
 
-    return {"name": args.name, "allow_shrink": args.allow_shrink,
-            "experiments": frozenset(EXPERIMENTS)}
+    return {"name": args.name, "allow_incomplete": args.allow_incomplete,
+            "required": reference_requirements(), "experiments": frozenset(EXPERIMENTS)}
 
 
 def publish_checkout(args: argparse.Namespace) -> Path | None:
@@ -114,6 +117,25 @@ def say_finished(done, *, summary: bool = True) -> None:
         print(f"summary, tables and plots: {done.run} ({done.summary.name})")
     if done.published is not None:
         n = len(done.published.files or ())
-        print(f"published {done.run} as {done.published.name!r} into "
-              f"{done.published.directory} ({n} record{'s' * (n != 1)}): "
+        parts = f" with {', '.join(map(str, done.parts))}" if done.parts else ""
+        print(f"published {done.run}{parts} as {done.published.name!r} into "
+              f"{done.published.directory} ({n} record{'s' * (n != 1)}, replacing the "
+              f"published set): "
               + (", ".join(done.changed) if done.changed else "no table changed"))
+
+
+def say_interrupted(run: Path) -> int:
+    """After Ctrl-C in any phase of a command that records into `run`: say where its
+    records are (every record is written whole, so each finished one is kept), or that
+    there are none; returns 130, the exit status of an interrupted command."""
+    from bench.results.records import all_record_files
+
+    done = all_record_files(run) if (run / "records").is_dir() else []
+    if done:
+        print(f"\ninterrupted: {len(done)} finished record{'s' * (len(done) != 1)} kept in "
+              f"{run}; `twinbench report {run}` builds their tables. Nothing outside the run "
+              "directory changed.", flush=True)
+    else:
+        print(f"\ninterrupted before the first record: {run} holds none. Nothing outside "
+              "the run directory changed.", flush=True)
+    return 130

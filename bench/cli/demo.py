@@ -3,7 +3,8 @@
 Without CHECKPOINT the newest `*-scratch.npz` or `*-torch.npz` in runs/train/ of
 the runs directory (where `twinbench train` writes) is served, beside the
 checkout's published results. The port is bound before anything else
-starts, so a port in use is named at once. Needs `pip install 'twinbench[demo]'`.
+starts, so a port in use is named at once. Needs the extra `demo`
+(`pip install -e '.[demo]'`; `tox -e bench` has it).
 """
 
 from __future__ import annotations

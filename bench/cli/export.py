@@ -3,7 +3,7 @@
 The batch dimension is dynamic. Before the file is written, onnxruntime runs it
 on the test set's first --check images (1,000 by default) and its logits must
 equal scratch's within the float32 tolerance; the largest differences are
-printed. Needs `pip install 'twinbench[export]'`.
+printed. Needs the extra `export` (`pip install -e '.[export]'`; `tox -e bench` has it).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ finite-difference check of the peer's own backward, recorded as `peers-parity`;
 
 The records, their tables and summary.md go to a new run directory (as for
 `twinbench bench`); results/ and the README change only with --publish. Install
-the peers with `pip install twinbench[peers]` or run `tox -e peers`.
+the peers with `pip install -e '.[peers]'` or run `tox -e peers`.
 """
 
 from __future__ import annotations

@@ -5,6 +5,12 @@ floating-point rounding compounding through training. The report gives the
 per-step loss difference, the final largest relative weight difference and
 both twins' test accuracy. `max_steps` ends a run early (a costly model's first
 steps, e.g. the ResNet's, where the whole epoch takes long in float64).
+
+Some trainings amplify rounding until two runs part (Adam in an LSTM): a gap
+there is chaos, not a wrong gradient. The evidence is the ulp experiment run
+beside them: scratch against itself, with one weight moved by one ulp at the
+start (`one_ulp_off`), stepped on the same batches. Where that copy drifts from
+scratch as far as torch does, the twins' gap is what rounding alone makes.
 """
 
 from __future__ import annotations
@@ -40,6 +46,11 @@ class LockstepReport:
     test_accuracy: dict[str, float] = field(default_factory=dict)
     max_steps: int | None = None  # the step limit the run was given, None for whole epochs
     seconds: float = 0.0  # wall-clock of the steps, both twins together
+    # The ulp experiment: scratch against scratch with `ulp_weight`'s first element one ulp
+    # larger at the start, on the same batches and masks.
+    ulp_weight: str = ""
+    ulp_max_loss_diff: float = 0.0
+    ulp_weight_rel_diff: float = 0.0
 
     @property
     def max_loss_diff(self) -> float:
@@ -76,28 +87,45 @@ def weight_norm_rel_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> 
     return (num / den) ** 0.5 if den else 0.0
 
 
+def one_ulp_off(exp: Experiment) -> tuple[ScratchRunner, str]:
+    """A scratch runner of `exp` from the same initial weights but one: the first element of
+    its first parameter moved up by one ulp (`np.nextafter`); and that parameter's name."""
+    model = build_model(exp, np.random.default_rng(exp.seed))
+    name, param = next(iter(model.named_parameters()))
+    param.data.flat[0] = np.nextafter(param.data.flat[0], np.inf)  # one ulp, in its dtype
+    return ScratchRunner(exp, model), name
+
+
 def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,
-                 log=print, max_steps: int | None = None) -> LockstepReport:
+                 log=print, max_steps: int | None = None, ulp: bool = True) -> LockstepReport:
     """Both twins of `exp` from the same weights, stepped together over its epochs, or
-    over its first `max_steps` steps (the schedule still spans the experiment's epochs)."""
+    over its first `max_steps` steps (the schedule still spans the experiment's epochs);
+    with `ulp` the ulp experiment beside them."""
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps must be a positive number of steps or None, got "
                          f"{max_steps}")
     model = build_model(exp, np.random.default_rng(exp.seed))
     twins = (ScratchRunner(exp, model), TorchRunner(exp, model, shared_dropout=True))
     report = LockstepReport(exp.name, exp.dtype, max_steps=max_steps)
+    nudged = None
+    if ulp:
+        nudged, report.ulp_weight = one_ulp_off(exp)
+    runners = twins if nudged is None else (*twins, nudged)
     n = len(data.y_train)
     start = time.perf_counter()
     for epoch in range(exp.epochs):
-        for runner in twins:
+        for runner in runners:
             runner.begin_epoch(epoch)
         bar = progress_bar(n, f"lockstep epoch {epoch + 1}", show_progress)
         stopped = True
         for step, idx in enumerate(batches(n, exp.batch_size, exp.seed, epoch)):
             x, y = data.x_train[idx], data.y_train[idx]
-            losses = [runner.train_step(x, y) for runner in twins]
-            for runner, loss in zip(twins, losses):
+            losses = [runner.train_step(x, y) for runner in runners]
+            for runner, loss in zip(runners, losses):
                 check_finite(loss, epoch + 1, step + 1, runner)
+            if nudged is not None:
+                report.ulp_max_loss_diff = max(report.ulp_max_loss_diff,
+                                               abs(losses[0] - losses[2]))
             report.loss_diffs.append(abs(losses[0] - losses[1]))
             report.steps += 1
             if bar is not None:
@@ -111,7 +139,7 @@ def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,
             bar.close()
         if stopped:
             break  # the step limit: an epoch cut short gets no end-of-epoch schedule step
-        for runner in twins:
+        for runner in runners:
             runner.end_epoch()
         rel, _ = weight_rel_diff(twins[0].weights(), twins[1].weights())
         if log is not None:
@@ -121,6 +149,8 @@ def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,
     weights = [runner.weights() for runner in twins]
     report.max_weight_rel_diff, report.worst_tensor = weight_rel_diff(*weights)
     report.weight_norm_rel_diff = weight_norm_rel_diff(*weights)
+    if nudged is not None:
+        report.ulp_weight_rel_diff = weight_rel_diff(nudged.weights(), weights[0])[0]
     for runner in twins:
         report.test_accuracy[runner.impl] = evaluate(runner, data.x_test, data.y_test)[1]
     return report

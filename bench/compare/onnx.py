@@ -1,6 +1,6 @@
 """An exported ONNX file against scratch: `check_onnx` runs both on the same images.
 
-onnxruntime (`pip install twinbench[export]`) runs the file on the CPU; its
+onnxruntime (the extra `export`: `pip install -e '.[export]'`) runs the file on the CPU; its
 logits must equal scratch's elementwise within `TOLERANCES[float32]`
 (|onnx - scratch| <= atol + rtol * |scratch|), as the torch twin's must.
 """
@@ -14,6 +14,7 @@ import numpy as np
 
 import scratch
 from bench.compare.twins import TOLERANCES
+from bench.errors import install_hint
 from bench.training.inference import Twins
 from scratch.module import eval_mode
 from scratch.testing import max_rel_diff
@@ -38,8 +39,8 @@ def onnx_logits(model: str | os.PathLike | bytes, x: np.ndarray) -> np.ndarray:
     try:
         import onnxruntime as ort
     except ImportError as err:
-        raise ImportError("checking ONNX files needs onnxruntime: "
-                          "pip install 'twinbench[export]'") from err
+        raise ImportError(f"checking ONNX files needs onnxruntime: {install_hint('export')}"
+                          ) from err
     source = model if isinstance(model, bytes) else os.fspath(model)
     session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name

@@ -9,7 +9,7 @@ taken as the background, is light), background at 0 and the brightest ink at
 255. Fashion-MNIST used the same 28x28 grey format; its items fill the field
 rather than a 20x20 box, so `box=28` fits them the way that data set was made.
 
-Pillow is imported when an image is read (`pip install twinbench[formats]`).
+Pillow is imported when an image is read (the extra `formats`: `pip install -e '.[formats]'`).
 Only a regular file is opened (a FIFO would block for ever). Size is checked
 from the file's header before any pixel is decoded, so a 20,000 x 20,000
 picture is refused at once instead of filling memory; a large one that passes
@@ -25,6 +25,8 @@ import os
 import stat
 
 import numpy as np
+
+from bench.errors import install_hint
 
 SIDE = 28  # the field
 BOX = 20  # MNIST's box for the ink
@@ -42,8 +44,8 @@ def _pil():
     try:
         from PIL import Image
     except ImportError as err:
-        raise ImportError("reading images needs Pillow: pip install 'twinbench[formats]' "
-                          "(or pip install pillow)") from err
+        raise ImportError(f"reading images needs Pillow: {install_hint('formats')} (or pip "
+                          "install pillow)") from err
     return Image
 
 

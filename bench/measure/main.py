@@ -1,10 +1,18 @@
-"""The main job (`twinbench bench`): which measurements run, in order.
+"""The main job (`twinbench bench`): which measurements run, in order, and what a complete
+published reference holds.
 
-Default (a few minutes on 2 cores): the default speed grid, the matmul
-ceiling, and time-to-accuracy of the MNIST MLP over 3 seeds. `full` adds the
-whole speed grid, time-to-accuracy for every target, and every experiment
-trained with both twins and in lockstep. Each step appends a record to the
-run directory and returns its path; the CLI runs them and then renders the run.
+Default (minutes on 2 cores): the default speed grid, the matmul ceiling, and
+time to accuracy of `speedrun-mlp` (`DEFAULT_TTA`, seconds a seed), each comparable
+with a row of the published reference. `full` is the reference run: the whole speed
+grid, time to accuracy of every experiment with a target (`tta.TARGETS`), every
+experiment trained with both twins, and lockstep (`LOCKSTEP`). Each step appends a
+record to the run directory and returns its path; the CLI runs them and then renders
+the run.
+
+`reference_requirements` is the rows a complete reference holds, read from the same
+lists (and the peers' audit and race, which `twinbench peers` and `twinbench peers
+--race` record): `report --publish` refuses a run that lacks any of them, so a new
+experiment in the registry joins the reference, and the refusal, by itself.
 """
 
 from __future__ import annotations
@@ -21,6 +29,40 @@ from bench.results.records import append_record
 
 Step = tuple[str, Callable[[], Path]]
 
+# Time to accuracy in the default main job: seconds a seed, with a published row to meet.
+DEFAULT_TTA = ("speedrun-mlp",)
+# Lockstep in the full run: (experiment, dtype, epochs; None: the experiment's own). The
+# ResNet's float64 epoch alone, since its whole float32 run in lockstep would take as
+# long as training both twins again.
+LOCKSTEP = (("mlp", "float64", 1), ("mlp", "float32", None),
+            ("cnn", "float64", 1), ("cnn", "float32", None),
+            ("lstm", "float64", 1), ("vit", "float64", 1), ("resnet-fashion", "float64", 1))
+TWINS = ("scratch", "torch")
+CEILING_LIBRARIES = ("numpy", "torch")
+CEILING_DTYPES = ("float32", "float64")
+
+
+def accuracy_experiments() -> list[str]:
+    """The experiments the full run trains with both twins: every one in the registry."""
+    return sorted(EXPERIMENTS)
+
+
+def reference_requirements() -> dict[str, set[tuple]]:
+    """Record kind -> the rows a complete published reference holds (`registry.ROWS`): what
+    `bench --full`, `peers` and `peers --race` record."""
+    from bench.peers.audit import CASE_MODULES
+    from bench.peers.race import RACES
+
+    return {
+        "speed": {("grid", "full")},
+        "ceiling": {(lib, dtype) for lib in CEILING_LIBRARIES for dtype in CEILING_DTYPES},
+        "tta": {(name, twin) for name in TARGETS for twin in TWINS},
+        "accuracy": {(name,) for name in accuracy_experiments()},
+        "lockstep": {(name, dtype) for name, dtype, _ in LOCKSTEP},
+        "peers-parity": {(peer,) for peer in CASE_MODULES},
+        "peers-speed": {(model, impl) for model, racers in RACES.items() for impl in racers},
+    }
+
 
 def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
                    seeds: int | None = None,
@@ -28,7 +70,8 @@ def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
                    tta: list[str] | None = None) -> list[Step]:
     """(title, run) for every measurement of the main job; `run()` appends a record to
     `run_dir` and returns its path. `tta` names the time-to-accuracy experiments (default:
-    mlp, or every one in TARGETS when `full`); `seeds` None gives each its own count."""
+    `DEFAULT_TTA`, or every one in TARGETS when `full`); `seeds` None gives each its own
+    count."""
     steps: list[Step] = []
     if speed:
         grid = "full" if full else grid
@@ -38,18 +81,14 @@ def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
         steps.append(("matmul ceiling", lambda: measure_ceiling(run_dir)))
     if not end_to_end:
         return steps
-    for name in tta or (list(TARGETS) if full else ["mlp"]):
+    for name in tta or (list(TARGETS) if full else list(DEFAULT_TTA)):
         steps.append((f"time to accuracy: {name}", lambda n=name: time_to_accuracy(
             n, run_dir, seeds=seeds, impls=impls(), show_progress=True)))
     if full:
-        for name in sorted(EXPERIMENTS):
+        for name in accuracy_experiments():
             steps.append((f"accuracy: {name}", lambda n=name: append_record(
                 "accuracy", run_accuracy(get_experiment(n), show_progress=False), run_dir)))
-        # (experiment, dtype, epochs): the ResNet's float64 epoch alone, since its whole
-        # float32 run in lockstep would take as long as training both twins again
-        locksteps = [(name, dtype, epochs) for name in ("mlp", "cnn")
-                     for dtype, epochs in (("float64", 1), ("float32", None))]
-        for name, dtype, epochs in [*locksteps, ("resnet-fashion", "float64", 1)]:
+        for name, dtype, epochs in LOCKSTEP:
             exp = get_experiment(name).with_overrides(dtype=dtype, epochs=epochs)
             steps.append((f"lockstep: {name} {dtype}", lambda e=exp: append_record(
                 "lockstep", run_lockstep_record(e, show_progress=False), run_dir)))

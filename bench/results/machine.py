@@ -3,10 +3,15 @@
 Hardware; the numpy and torch builds and their BLAS (library, version, the
 kernel OpenBLAS picked for this CPU, threading layer); the thread settings
 (torch's and scratch's counts, and the environment variables that change them); the CPU
-frequency governor; and how loaded the machine was while the record was being
-measured. `machine_id` hashes the parts that decide speed (not the load, not
-the commit) into the short id that tells records from different machines apart;
-`machine_label` and `fingerprint_text` are the captions tables carry.
+frequency governor; the host name; and how loaded the machine was while the record
+was being measured. `machine_id` hashes the parts that change the numbers (`ID_FIELDS`:
+the CPU model and core count, the BLAS library and the kernel it picked, the numpy
+and torch builds, the thread settings) into the short id that tells records from
+different machines apart: the one id of captions and record file names. The rest is
+recorded but splits no machine: the host name, the operating system's kernel
+release (a new build string on the same hardware and builds is the same machine),
+memory, Python, the governor, the load and the commit. `machine_label` and
+`fingerprint_text` are the captions tables carry.
 
 Load: the load average when the record is written, and the share of all CPUs
 that other processes used since the previous record of this process (or since
@@ -32,10 +37,17 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
               "OPENBLAS_CORETYPE", "MKL_DEBUG_CPU_TYPE", "MKL_ENABLE_INSTRUCTIONS",
               "OMP_PROC_BIND", "OMP_PLACES", "KMP_AFFINITY")
 
-# The fingerprint fields the machine id is made of: everything that decides speed.
-ID_FIELDS = ("cpu", "cores", "memory_gib", "os", "python", "numpy", "numpy_build", "torch",
-             "torch_build", "cuda", "torch_threads", "thread_env", "governor")
-_BLAS_ID_FIELDS = ("internal_api", "version", "architecture", "threading_layer", "num_threads")
+# The fingerprint fields the machine id is made of, with `numpy_blas`'s `_BLAS_ID_FIELDS`:
+# what changes the numbers. The CPU model and core count (and the GPU, for torch-cuda rows);
+# the numpy and torch builds; the thread settings (torch's and scratch's counts, the
+# environment variables). Not the host name or the kernel release.
+ID_FIELDS = ("cpu", "cores", "numpy", "numpy_build", "torch", "torch_build", "cuda",
+             "torch_threads", "scratch_threads", "thread_env")
+# BLAS's own thread count is recorded (`_BLAS_FIELDS`) but not keyed: scratch holds it to one
+# thread once it has run (`scratch.parallel.hold_blas`), so it tells when the fingerprint
+# was taken, not the machine; scratch's count (`scratch_threads`) is the setting.
+_BLAS_ID_FIELDS = ("internal_api", "version", "architecture", "threading_layer")
+_BLAS_FIELDS = (*_BLAS_ID_FIELDS, "num_threads")
 
 # What a record's fingerprint must hold to be read (`schema`): what the captions, the
 # machine id and the summary read. Fields older records lack are optional.
@@ -49,10 +61,10 @@ FINGERPRINT = {
     "torch_build": Optional(Maybe({"git_version": str, "blas": Maybe(str),
                                    "cpu_capability": Maybe(str),
                                    "parallel_backend": Maybe(str)})),
-    "torch_threads": Optional(int), "cuda": _TEXT, "thread_env": Optional(MapOf(str)),
+    "torch_threads": Optional(int), "scratch_threads": Optional(int), "cuda": _TEXT, "thread_env": Optional(MapOf(str)),
     "openblas_coretype": _TEXT, "governor": Optional(str),
     "load": Optional({"average": Maybe([NUMBER]), "other_cpu_share": Maybe(NUMBER)}),
-    "git_commit": _TEXT,
+    "git_commit": _TEXT, "hostname": _TEXT,
 }
 
 # Above these a measurement is called loaded: other processes used more than this share of
@@ -194,10 +206,11 @@ def machine_fingerprint(checkout: Path | None) -> dict:
 
     import scratch
 
-    blas = [{k: i.get(k) for k in _BLAS_ID_FIELDS} for i in _numpys_blas(threadpool_info(), np)]
+    blas = [{k: i.get(k) for k in _BLAS_FIELDS} for i in _numpys_blas(threadpool_info(), np)]
     fp = {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
+        "hostname": platform.node() or None,
         "memory_gib": _memory_gib(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
@@ -219,7 +232,8 @@ def machine_fingerprint(checkout: Path | None) -> dict:
 
 
 def machine_id(fp: dict) -> str:
-    """A short stable name for the hardware, builds and settings a record came from.
+    """A short stable name for the hardware, builds and settings a record came from: a hash
+    of `ID_FIELDS` and numpy's BLAS (library, version, kernel, threading, threads).
 
     Fields a fingerprint lacks (records written before they were recorded) count as
     unknown, so such records share an id with each other but not with newer ones: nothing
@@ -250,20 +264,23 @@ def _unknown(value, fmt=str) -> str:
 
 
 def fingerprint_text(fp: dict) -> str:
-    """The full fingerprint in words: the BLAS kernel, builds, thread settings and governor.
+    """The full fingerprint in words: the BLAS kernel, builds, the default thread counts (a
+    process's, at start: the rows of a table say what each ran with), thread variables and
+    governor.
 
     A field the record predates reads "not recorded".
     """
     blas = "; ".join(
         f"{b['internal_api']} {b.get('version')} kernel {b.get('architecture')}, "
-        f"{b.get('num_threads')} threads, threading {_unknown(b.get('threading_layer'))}"
+        f"{b.get('num_threads')} threads by default, threading "
+        f"{_unknown(b.get('threading_layer'))}"
         for b in fp.get("numpy_blas", [])) or "none found"
     tb = fp.get("torch_build")
     torch_build = _unknown(tb, lambda b: f"BLAS {b['blas']}, {b['cpu_capability']}, "
                                          f"{b['parallel_backend']}, git {b['git_version'][:8]}")
     # scratch's count, where recorded (it is the default, one per core, where not; a speed
     # case records the count it ran with)
-    scratch = (f"scratch threads {fp['scratch_threads']}; " if "scratch_threads" in fp else "")
+    scratch = (f", scratch threads {fp['scratch_threads']}" if "scratch_threads" in fp else "")
     env = fp.get("thread_env")
     if env is None and "openblas_coretype" in fp:  # what records before thread_env kept
         coretype = fp["openblas_coretype"]
@@ -274,7 +291,9 @@ def fingerprint_text(fp: dict) -> str:
                             or "none set")
     return (f"numpy BLAS: {blas}; numpy build: "
             f"{_unknown(fp.get('numpy_build'), lambda b: ', '.join(f'{k} {v}' for k, v in b.items()))}; "  # noqa: E501
-            f"torch build: {torch_build}; torch threads {fp.get('torch_threads')}; {scratch}"
+            f"torch build: {torch_build}; "
+            f"torch threads {fp.get('torch_threads')}{scratch} by default "
+            "(each table's threads column says what its rows ran with); "
             f"thread variables: {env_text}; governor: {_unknown(fp.get('governor'))}")
 
 

@@ -27,7 +27,7 @@ import re
 import stat
 import tempfile
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,11 +202,13 @@ RECORD_FIELDS = {
                                          "labels": Optional([int])}, TWIN)))},
     "tta": {"experiment": {"name": NAME}, "target": NUMBER,
             "runs": Some({"impl": TWIN, "seconds": Maybe(NUMBER), "epochs": Maybe(NUMBER)}),
-            "budget_s": Optional(Maybe(NUMBER))},
+            "budget_s": Optional(Maybe(NUMBER)), "seeds_planned": Optional(int)},
     "lockstep": {"experiment": {"name": NAME, "epochs": int}, "dtype": str, "steps": int,
                  "max_loss_diff": NUMBER, "max_weight_rel_diff": NUMBER,
                  "test_accuracy": _TWINS, "worst_tensor": Optional(str),
-                 "weight_norm_rel_diff": Optional(NUMBER), "loss_diffs": Optional([NUMBER])},
+                 "weight_norm_rel_diff": Optional(NUMBER), "loss_diffs": Optional([NUMBER]),
+                 "ulp_weight": Optional(str), "ulp_max_loss_diff": Optional(NUMBER),
+                 "ulp_weight_rel_diff": Optional(NUMBER)},
     "speed": {"benchmarks": Some({"arch": str, "phase": str, "dtype": str, "threads": int,
                                   "batch": int, "impl": TWIN, "median": POSITIVE,
                                   "iqr": NUMBER, "flops": Maybe(MEASURE),
@@ -374,47 +376,104 @@ def _check_experiment(path: Path, rec: dict, experiments: Collection[str] | None
                              f"(`twinbench experiments` lists them): refusing to publish it")
 
 
-def prepare_publish(source: Path, checkout: Path, name: str | None = None,
-                    experiments: Collection[str] | None = None
-                    ) -> tuple[RunSet, RunSet, dict[Path, bytes]]:
-    """Check every record of run set `source` before anything is copied: each a regular
-    file holding a valid record (`read_record`), its companion a regular file, and, given
-    `experiments` (the registry's names), each experiment one of them. Reads only.
+# A record's file name: its time, the machine id when it was written, and a random tag.
+_RECORD_NAME = re.compile(r"(?P<time>\d{8}T\d+Z)-(?P<id>[0-9a-f]{8})-(?P<tag>[0-9a-f]+)\.json")
 
-    Returns the checkout's published set as it is, as it would be with the run's records
-    added (named `name`, default: keep its name), and the files to write into
-    results/records for that (`write_all`, with the tables and the manifest). With `source`
-    the published directory itself, every record already there is adopted. Raises
-    RecordError or PublishRefused naming the file.
+
+def published_name(rel: str, rec: dict) -> str:
+    """"kind/file.json" as published: the machine id in the file name is the record's id by
+    the current rule (`machine_id`, as its caption gives it), so that a record written under
+    an older rule is named as its table names it."""
+    kind, _, name = rel.partition("/")
+    m = _RECORD_NAME.fullmatch(name)
+    if m is None:
+        return rel
+    return f"{kind}/{m['time']}-{rec['machine']['machine_id']}-{m['tag']}.json"
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What `prepare_publish` found: the sets before and after, and the files to change."""
+
+    old: RunSet  # the published set as it is
+    new: RunSet  # the published set the parts make, replacing it whole
+    copies: dict[Path, bytes]  # records (and companions) to write into results/records
+    superseded: list[Path]  # the old set's record files (and companions) it no longer lists
+
+
+def _one_machine(found: dict[str, list[tuple[Path, Path]]]) -> None:
+    """Refuse parts whose records ran on more than one machine (`found`: id -> (part,
+    record file) of each record), naming each machine with one of its files."""
+    if len(found) <= 1:
+        return
+    each = "; ".join(f"machine {mid}: {len(files)} record{'s' * (len(files) != 1)}, e.g. "
+                     f"{files[0][1]}" for mid, files in sorted(found.items(),
+                                                             key=lambda kv: -len(kv[1])))
+    raise PublishRefused(f"refusing to publish: the records ran on {len(found)} machines "
+                         f"({each}); a published set is one machine's: run every part on the "
+                         "same fingerprint")
+
+
+def prepare_publish(sources: Path | Sequence[Path], checkout: Path, name: str | None = None,
+                    experiments: Collection[str] | None = None) -> Publication:
+    """Check every record of the run directories `sources` (one run, or the parts of one
+    run planned in parts) before anything is copied: each a regular file holding a valid
+    record (`read_record`), its companion a regular file, given `experiments` (the
+    registry's names) each experiment one of them, and all of them measured on one machine
+    (one `machine_id`: the same fingerprint). Reads only.
+
+    The parts' records make the new published set whole: it replaces the old one (named
+    `name`, default: keep its name), so no table keeps a row of an older machine or run.
+    With a source the published directory itself, every record already there is adopted.
+    Raises RecordError or PublishRefused naming the file.
     """
     target = ensure_writable(published_dir(checkout)).resolve()
-    source = Path(source).resolve()
-    if not (source / "records").is_dir():
-        raise UserError(f"{source} holds no records/ directory: expected a run directory "
-                        f"such as {runs_root()}/bench-...")
+    parts = [Path(s).resolve() for s in ([sources] if isinstance(sources, (str, Path))
+                                         else sources)]
+    if not parts:
+        raise UserError("nothing to publish: name at least one run directory")
+    for part in parts:
+        if not (part / "records").is_dir():
+            raise UserError(f"{part} holds no records/ directory: expected a run directory "
+                            f"such as {runs_root()}/bench-...")
     old = open_run_set(target)
-    files = set(old.files) if old.files is not None else set(all_record_files(target))
+    files: set[str] = set()
     copies: dict[Path, bytes] = {}
     pending: dict[str, dict] = {}
-    for rel in all_record_files(source):
-        src, dest = source / "records" / rel, target / "records" / rel
-        data = read_bytes(src)
-        rec = parse_record(src, data)
-        _check_experiment(src, rec, experiments)
-        files.add(rel)
-        if source == target:
-            continue
-        if os.path.lexists(dest):
-            if not dest.is_file() or dest.is_symlink() or read_bytes(dest) != data:
-                raise PublishRefused(f"{dest} exists and differs from {src}: refusing to "
-                                     f"publish over it")
-            continue
-        if os.path.lexists(companion(src)):
-            copies[companion(dest)] = read_bytes(companion(src), what="companion file")
-        copies[dest] = data
-        pending[rel] = rec
+    machines: dict[str, list[tuple[Path, Path]]] = {}
+    for part in parts:
+        for rel in all_record_files(part):
+            src = part / "records" / rel
+            data = read_bytes(src)
+            rec = parse_record(src, data)
+            _check_experiment(src, rec, experiments)
+            machines.setdefault(rec["machine"]["machine_id"], []).append((part, src))
+            if part == target:
+                files.add(rel)
+                continue
+            rel = published_name(rel, rec)
+            dest = target / "records" / rel
+            if rel in files:
+                raise PublishRefused(f"{src}: a second record named {rel}: refusing to publish "
+                                     "the same record twice")
+            files.add(rel)
+            if os.path.lexists(dest):
+                if not dest.is_file() or dest.is_symlink() or read_bytes(dest) != data:
+                    raise PublishRefused(f"{dest} exists and differs from {src}: refusing to "
+                                         f"publish over it")
+                continue
+            if os.path.lexists(companion(src)):
+                copies[companion(dest)] = read_bytes(companion(src), what="companion file")
+            copies[dest] = data
+            pending[rel] = rec
+    _one_machine(machines)
     chosen = name or (old.name if old.published else "reference")
-    return old, RunSet(target, chosen, frozenset(files), published=True, pending=pending), copies
+    new = RunSet(target, chosen, frozenset(files), published=True, pending=pending)
+    listed = old.files if old.files is not None else frozenset()
+    superseded = [p for rel in sorted(listed - files)
+                  for p in (target / "records" / rel, companion(target / "records" / rel))
+                  if os.path.lexists(p)]
+    return Publication(old, new, copies, superseded)
 
 
 def manifest_text(run_set: RunSet) -> str:

@@ -11,13 +11,18 @@ are chosen. Every table holds one machine's records:
 - the other kinds are one run each (speed, ceiling, peers): their table shows
   the newest record, and says how many records of other machines it leaves out.
 
+A published set is complete when its records hold every row a full reference run
+makes: `ROWS` says which rows a kind's records provide (for the one-run kinds, the
+newest record's), and `missing_rows` names those a requirement (`measure.main`'s
+`reference_requirements`, the full run's plan) lacks.
+
 A new table is one entry here (and, shown on a published page, its markers in the README or
-a docs/ page); a new kind of record is also an entry in `records.RECORD_FIELDS`.
+a docs/ page); a new kind of record is also an entry in `records.RECORD_FIELDS` and in `ROWS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
 from bench.results.tables import (
@@ -133,3 +138,45 @@ TABLE = {spec.name: spec for spec in TABLES}
 # The kinds of record the tables are built from, in the tables' order.
 TABLE_KINDS = tuple(dict.fromkeys(spec.kind for spec in TABLES))
 README_TABLES = tuple(spec.name for spec in TABLES if spec.readme)
+
+
+# Kind -> the rows one record provides, each a tuple a requirement names (`missing_rows`).
+ROWS: dict[str, Callable[[dict], Iterable[tuple]]] = {
+    "speed": lambda rec: [("grid", rec.get("grid") or "not recorded")],
+    "ceiling": lambda rec: [(r["library"], r["dtype"]) for r in rec["matmul"]],
+    "tta": lambda rec: [(rec["experiment"]["name"], run["impl"]) for run in rec["runs"]],
+    "accuracy": lambda rec: [experiment(rec)],
+    "lockstep": lambda rec: [experiment_and_dtype(rec)],
+    "peers-parity": lambda rec: [(peer,) for peer in rec["peers"]],
+    "peers-speed": lambda rec: [(r.get("model", "mlp"), r["impl"]) for r in rec["rows"]],
+}
+# The kinds whose tables show one run: only their newest record provides rows.
+ONE_RUN_KINDS = frozenset(spec.kind for spec in TABLES if not spec.per_machine)
+
+
+def provided_rows(kind: str, records: list[dict]) -> set[tuple]:
+    """The rows `records` of `kind` (oldest first) give its tables."""
+    shown = records[-1:] if kind in ONE_RUN_KINDS else records
+    return {row for rec in shown for row in ROWS[kind](rec)}
+
+
+def missing_rows(required: Mapping[str, Collection[tuple]],
+                 records: Mapping[str, list[dict]], most: int = 12) -> list[str]:
+    """"KIND: ROW, ROW and N more" for each kind whose `records` lack rows `required` names
+    (at most `most` named per kind); "KIND: no record" where there is none."""
+    out = []
+    for kind, rows in required.items():
+        recs = records.get(kind, [])
+        lack = sorted(set(rows) - provided_rows(kind, recs), key=str)
+        if not lack:
+            continue
+        if not recs:
+            out.append(f"{kind}: no record")
+            continue
+        named = ", ".join(" ".join(map(str, row)) for row in lack[:most])
+        more = f" and {len(lack) - most} more" if len(lack) > most else ""
+        held = sorted(provided_rows(kind, recs), key=str)
+        if kind in ONE_RUN_KINDS and len(held) <= 3:  # say what the one shown record holds
+            more += f" (its record holds {', '.join(' '.join(map(str, r)) for r in held)})"
+        out.append(f"{kind}: {named}{more}")
+    return out

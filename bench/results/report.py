@@ -15,15 +15,17 @@ Two destinations, never mixed:
 `plan_report` computes what a destination's files should be and which are
 stale; `check_report` returns that list, `write_report` writes them. The tables
 are those `registry.TABLES` declares; each is built from one machine's records
-and its caption names the run set and the full fingerprint. `finish_run` is what
-every command that records a run does last: render it, and publish it if asked.
+and its caption names the run set and the full fingerprint. `publish_run` replaces
+the published set whole with one run's records (or those of its parts, all from one
+machine), refusing a run that lacks a table's rows. `finish_run` is what every
+command that records a run does last: render it, and publish it if asked.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -41,9 +43,16 @@ from bench.results.records import (
     published_dir,
     write_all,
 )
-from bench.results.registry import README_TABLES, TABLE, TABLE_KINDS, TABLES, select
+from bench.results.registry import (
+    README_TABLES,
+    TABLE,
+    TABLE_KINDS,
+    TABLES,
+    missing_rows,
+    select,
+)
 from bench.results.summary import write_summary
-from bench.results.tables import escape, table_rows
+from bench.results.tables import escape
 
 # The published pages' marked sections: the tables they show, and the generated list of
 # accuracy figures. Each is in exactly one page (the README or a docs/ page).
@@ -247,35 +256,39 @@ def check_published(checkout: Path) -> list[str]:
     return check_report(published_dir(checkout), published_pages(checkout))
 
 
-def shrunk_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:
-    """"NAME.md from A rows to B" for each table with fewer rows `after` than `before`."""
-    return [f"{name}.md from {a} rows to {b}" for name, text in after.items()
-            if (b := table_rows(text)) < (a := table_rows(before.get(name, "")))]
+def publish_run(sources: Path | Sequence[Path], checkout: Path, name: str | None = None,
+                class_names=None, *, required: Mapping[str, Collection[tuple]] | None = None,
+                allow_incomplete: bool = False, experiments=None) -> tuple[RunSet, list[str]]:
+    """Publish the run `sources` (one run directory, or the parts of one run): its records
+    replace the published set whole, whose README, results/*.md and plots are rebuilt from
+    them alone, the manifest last. Returns the new set and the changed files.
 
-
-def publish_run(source: Path, checkout: Path, name: str | None = None, class_names=None, *,
-                allow_shrink: bool = False, experiments=None) -> tuple[RunSet, list[str]]:
-    """Publish run set `source`: its records join the reference, whose README, docs pages,
-    results/*.md and plots are rebuilt, the manifest last. Returns the set and the changed files.
-
-    All or nothing: every record is checked first (`records.prepare_publish`, experiment
-    names against `experiments` when given), then the new tables are compared with the
-    published ones, and a table that would lose rows (a smoke speed grid replacing the full
-    one) refuses the run unless `allow_shrink`; the files are then written together
-    (`records.write_all`), so that a failure leaves results/ and the README as they were.
+    All or nothing: every record is checked first (`records.prepare_publish`: valid records,
+    experiment names against `experiments` when given, one machine across all the parts),
+    then, given `required` (kind -> the rows a complete reference holds,
+    `registry.missing_rows`), a run that lacks any of them is refused naming what is missing,
+    unless `allow_incomplete`; the files are then written together (`records.write_all`), so
+    that a failure leaves results/ and the README as they were. Only then are the records
+    the new set no longer lists, and the plots it no longer draws, removed from results/.
     """
-    old, run_set, copies = prepare_publish(source, checkout, name, experiments)
-    target = published_dir(checkout)
+    pub = prepare_publish(sources, checkout, name, experiments)
+    run_set, target = pub.new, published_dir(checkout).resolve()
     plan = plan_report(target, published_pages(checkout), run_set=run_set)
-    shrunk = shrunk_tables(build_tables(old), plan.tables)
-    if shrunk and not allow_shrink:
-        raise PublishRefused(f"publishing {source} would shrink {'; '.join(shrunk)}: a "
-                             "smaller run would replace a larger one; pass --allow-shrink "
-                             "to publish it anyway")
-    write_all({**copies, **_files(plan, class_names),
-               run_set.directory / MANIFEST: manifest_text(run_set)}, new=set(copies))
-    _remove(plan.obsolete)
-    return run_set, plan.stale
+    if required is not None and not allow_incomplete:
+        missing = missing_rows(required, _load(run_set))
+        if missing:
+            shown = ", ".join(str(s) for s in ([sources] if isinstance(sources, (str, Path))
+                                               else sources))
+            raise PublishRefused(
+                f"refusing to publish {shown}: it would replace every published table, and it "
+                f"is incomplete for them; missing {'; '.join(missing)}. Run the missing parts "
+                "on the same machine and publish all the parts together, or pass "
+                "--allow-incomplete")
+    write_all({**pub.copies, **_files(plan, class_names),
+               run_set.directory / MANIFEST: manifest_text(run_set)}, new=set(pub.copies))
+    gone = [*pub.superseded, *plan.obsolete]  # plan.obsolete: the plots no record draws
+    _remove(gone)
+    return run_set, [*plan.stale, *(f"{p} (removed)" for p in pub.superseded)]
 
 
 @dataclass(frozen=True)
@@ -287,19 +300,23 @@ class FinishedRun:
     text: str = ""  # the summary's markdown
     published: RunSet | None = None  # the published reference the run joined
     changed: tuple[str, ...] = ()  # the published reference's files that changed
+    parts: tuple[Path, ...] = ()  # the other run directories published with `run`
 
 
 def finish_run(run: Path, *, publish: bool, name: str | None = None, class_names=None,
                checkout: Path | None = None, render: bool = True,
-               allow_shrink: bool = False, experiments=None) -> FinishedRun:
+               required: Mapping[str, Collection[tuple]] | None = None,
+               allow_incomplete: bool = False, experiments=None,
+               parts: Sequence[Path] = ()) -> FinishedRun:
     """What every command that records a run does last.
 
     With `render`, the run directory's tables, plots and summary.md (the run set beside the
     published reference of the checkout this runs in, if any). With `publish`, the run's
-    records join the published reference of `checkout` (default: the checkout this runs
-    in), named `name` (default: keep the reference's name): `publish_run`, which checks
-    experiment names against `experiments` and refuses to shrink a table unless
-    `allow_shrink`.
+    records (with those of the other `parts` of the same run) replace the published
+    reference of `checkout` (default: the checkout this runs in), named `name` (default:
+    keep the reference's name): `publish_run`, which checks experiment names against
+    `experiments`, one machine across the parts, and refuses a run that lacks rows
+    `required` names unless `allow_incomplete`.
     `class_names(dataset)` labels the confusion matrices.
     """
     run = Path(run)
@@ -316,7 +333,9 @@ def finish_run(run: Path, *, publish: bool, name: str | None = None, class_names
         if checkout is None:
             raise UserError(f"cannot publish {run}: the published reference is a twinbench "
                             "checkout's results/ and README; run from a checkout")
-        run_set, changed = publish_run(run, checkout, name, class_names,
-                                       allow_shrink=allow_shrink, experiments=experiments)
-        done = replace(done, published=run_set, changed=tuple(changed))
+        run_set, changed = publish_run([run, *parts], checkout, name, class_names,
+                                       required=required, allow_incomplete=allow_incomplete,
+                                       experiments=experiments)
+        done = replace(done, published=run_set, changed=tuple(changed),
+                       parts=tuple(Path(p) for p in parts))
     return done

@@ -106,9 +106,11 @@ def _tta(mine: list[dict], ref: list[dict]) -> list[str]:
             def med(r, i=impl):
                 secs = [x["seconds"] for x in r["runs"] if x["impl"] == i and x["seconds"]]
                 return f"{np.median(secs):.1f}" if secs else "not reached"
+            same = other is not None and other["target"] == rec["target"]
             rows.append({"experiment": rec["experiment"]["name"], "target %": rec["target"],
                          "twin": impl, "median s here": med(rec),
-                         "reference": med(other) if other else "-"})
+                         "reference": med(other) if same else (
+                             "-" if other is None else f"- (its target: {other['target']})")})
     return ["Time to accuracy:", markdown_table(rows)] if rows else []
 
 

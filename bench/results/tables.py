@@ -27,6 +27,16 @@ SPREAD_MARK = "†"
 # A write-up's claim counts as "exceeded", not "reproduced", when both twins beat it by more.
 EXCEEDED_MARGIN = 2.0  # percentage points
 FASTER = "(<1: scratch faster)"
+# The two time ratios are of two measurements, each named in its column.
+EPOCH_TIME_NOTE = ("Epoch-time ratio: the median seconds of one training epoch (steps only), "
+                   "scratch over torch. The time-to-accuracy table's ratio is of time to "
+                   "target (steps and test evaluations until the target), which also counts "
+                   "how many epochs each twin needs.")
+TTA_NOTE = ("Time-to-target ratio: the median seconds until the target (training steps and "
+            "each epoch's test evaluation), scratch over torch in the same record; it differs "
+            "from the accuracy table's epoch-time ratio when the twins need different "
+            "numbers of epochs or the evaluation weighs differently. Each experiment's target "
+            "is its registry entry's, the accuracy table's.")
 
 
 class Table(NamedTuple):
@@ -146,6 +156,21 @@ def _samples_per_s(rec: dict) -> str:
     return " / ".join(f"{med[i]:.0f}" for i in ("scratch", "torch")) if len(med) == 2 else "-"
 
 
+def threads(rec: dict) -> str:
+    """"scratch N / torch M": the threads a training ran with, the process defaults of its
+    fingerprint (scratch's pool, torch's intra-op count). A record from before scratch had
+    threads gives its numpy BLAS pool, then scratch's only threads."""
+    fp = rec["machine"]
+    mine = fp.get("scratch_threads")
+    if mine is None:
+        blas = [b.get("num_threads") for b in fp.get("numpy_blas", [])]
+        mine = blas[0] if blas and blas[0] is not None else "?"
+    return f"{mine} / {fp.get('torch_threads', '?')}"
+
+
+THREADS = "threads scratch / torch"
+
+
 def accuracy_table(records: list[dict]) -> Table:
     rows = []
     for rec in records:
@@ -161,9 +186,10 @@ def accuracy_table(records: list[dict]) -> Table:
             "both reach target": ("yes" if ok else "no") if target is not None else "-",
             "s/epoch scratch": f"{sec['scratch']:.1f}", "s/epoch torch": f"{sec['torch']:.1f}",
             "samples/s scratch / torch": _samples_per_s(rec),
-            f"time ratio scratch/torch {FASTER}": f"{sec['scratch'] / sec['torch']:.2f}",
+            f"epoch-time ratio scratch/torch {FASTER}": f"{sec['scratch'] / sec['torch']:.2f}",
+            THREADS: threads(rec),
         })
-    return Table(pd.DataFrame(rows))
+    return Table(pd.DataFrame(rows), [EPOCH_TIME_NOTE] if rows else [])
 
 
 # The accuracy table's columns the headline leaves to it (a renamed one merely stays).
@@ -203,6 +229,7 @@ def seeds_table(records: list[dict]) -> Table:
             "seconds scratch / torch": f"{sec['scratch'] * exp['epochs']:.1f} / "
                                        f"{sec['torch'] * exp['epochs']:.1f}",
             "claim": claim_verdict(min(acc.values()), exp.get("claimed_accuracy")),
+            THREADS: threads(rec),
         })
     frame = pd.DataFrame(rows).sort_values("write-up") if rows else pd.DataFrame(rows)
     return Table(frame, [f"A claim is *reproduced* when the weaker twin reaches it and beats "
@@ -227,15 +254,45 @@ def _drift(rec: dict) -> str | None:
             f"({rec.get('worst_tensor', '-')}).")
 
 
+# What rounding alone leaves between the twins after lockstep training, as the largest
+# relative weight difference: each row is held to its dtype's bound.
+LOCKSTEP_BOUNDS = {"float64": 1e-8, "float32": 1e-3}
+# A row above its bound is chaotic, not wrong, when moving one weight of scratch by one ulp
+# drifts scratch from itself at least this fraction of the twins' gap.
+CHAOS_SHARE = 0.1
+
+
+def lockstep_verdict(rec: dict) -> str:
+    """Within the row's bound; or above it and chaotic (the ulp experiment drifts as far);
+    or above it and not explained by rounding."""
+    bound, gap = LOCKSTEP_BOUNDS.get(rec["dtype"]), rec["max_weight_rel_diff"]
+    if bound is None:
+        return "no bound for this dtype"
+    if gap <= bound:
+        return "within bound"
+    ulp = rec.get("ulp_weight_rel_diff")
+    if ulp is None:
+        return "above bound; no ulp experiment (older record)"
+    if ulp >= CHAOS_SHARE * gap:
+        return f"chaotic: one ulp drifts scratch from itself {ulp:.1e}"
+    return f"above bound: one ulp drifts only {ulp:.1e}, so not rounding"
+
+
 def lockstep_table(records: list[dict]) -> Table:
     rows = []
     for rec in records:
         acc = rec["test_accuracy"]
+        bound = LOCKSTEP_BOUNDS.get(rec["dtype"])
+        ulp = rec.get("ulp_weight_rel_diff")
         rows.append({
             "experiment": rec["experiment"]["name"], "dtype": rec["dtype"],
             "epochs": rec["experiment"]["epochs"], "steps": rec["steps"],
+            THREADS: threads(rec),
             "max loss diff": f"{rec['max_loss_diff']:.2e}",
             "max relative weight diff": f"{rec['max_weight_rel_diff']:.2e}",
+            "bound": "-" if bound is None else f"{bound:.0e}",
+            "one ulp: scratch vs itself": "-" if ulp is None else f"{ulp:.2e}",
+            "verdict": lockstep_verdict(rec),
             "worst tensor": rec.get("worst_tensor", "-"),
             "norm relative weight diff": (f"{rec['weight_norm_rel_diff']:.2e}"
                                           if "weight_norm_rel_diff" in rec
@@ -244,6 +301,14 @@ def lockstep_table(records: list[dict]) -> Table:
             "accuracy gap (points)": f"{abs(acc['scratch'] - acc['torch']):.2f}",
         })
     notes = [d for d in map(_drift, records) if d]
+    notes.append(
+        "Bound: the largest relative weight difference rounding alone leaves, "
+        + ", ".join(f"{b:.0e} in {d}" for d, b in LOCKSTEP_BOUNDS.items())
+        + ". A row above it is chaotic, not wrong, when training amplifies rounding: the ulp "
+        "experiment (scratch against itself, one weight moved by one ulp at the start, same "
+        "batches and masks) then drifts at least "
+        f"{CHAOS_SHARE:g} of the twins' gap, as Adam does in the LSTM. A row above its bound "
+        "where one ulp drifts less would be a real difference.")
     return Table(pd.DataFrame(rows), notes)
 
 
@@ -352,13 +417,21 @@ def tta_table(records: list[dict]) -> Table:
                 "median s": f"{median:.1f}" if median is not None else "-",
                 "min-max s": f"{secs.min():.1f}-{secs.max():.1f}" if len(secs) else "-",
                 "median epochs": f"{g['epochs'].dropna().median():.0f}" if len(secs) else "-",
-                "x torch": (f"{median / torch_median:.2f}"
-                            if median is not None and torch_median is not None else "-"),
+                f"time-to-target ratio scratch/torch {FASTER}": (
+                    f"{median / torch_median:.2f}"
+                    if median is not None and torch_median is not None else "-"),
+                THREADS: threads(rec),
                 "budget s": ("-" if budget is None else f"{budget:g}: " + (
                     "met" if median is not None and len(secs) == len(g) and median <= budget
                     else "missed")),
             })
-    return Table(pd.DataFrame(rows))
+    notes = [TTA_NOTE] if rows else []
+    for rec in records:
+        planned, ran = rec.get("seeds_planned"), len({r.get("seed") for r in rec["runs"]})
+        if planned is not None and ran < planned:
+            notes.append(f"{rec['experiment']['name']}: interrupted after {ran} of {planned} "
+                         "seeds; the finished seeds are shown.")
+    return Table(pd.DataFrame(rows), notes)
 
 
 def _sci(x) -> str:

@@ -1,0 +1,147 @@
+"""The main job (issue 28 item 6): what it runs by default, Ctrl-C in any phase (exit 130,
+every finished record kept, where they are said), tox's settings that let Ctrl-C through,
+and `report` on a run that recorded nothing."""
+
+import configparser
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import cli
+from bench.results import records
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_default_main_job_is_the_default_grid_the_ceiling_and_speedrun_mlp(tmp_path):
+    from bench.measure.main import DEFAULT_TTA, main_job_steps
+
+    titles = [title for title, _ in main_job_steps(tmp_path, full=False)]
+    assert titles == ["speed suite", "matmul ceiling", "time to accuracy: speedrun-mlp"]
+    assert DEFAULT_TTA == ("speedrun-mlp",)
+    full = [title for title, _ in main_job_steps(tmp_path, full=True)]
+    assert "lockstep: lstm float64" in full and "accuracy: vit" in full
+
+
+def test_time_to_accuracy_targets_are_the_registrys():
+    from bench.experiments import EXPERIMENTS
+    from bench.measure.tta import TARGETS
+
+    assert {"mlp", "cnn", "vit", "lstm", "speedrun-mlp"} <= set(TARGETS)
+    for name, target in TARGETS.items():
+        assert target == EXPERIMENTS[name].target_accuracy  # one target per experiment
+
+
+def test_an_interrupted_time_to_accuracy_keeps_the_finished_seeds(tmp_path, monkeypatch):
+    """Ctrl-C in the second seed: the first seed's runs of both twins are recorded, with the
+    seeds planned, and the interrupt goes on."""
+    from bench.measure import tta
+    from bench.training.history import EpochRecord, History
+
+    calls = []
+
+    def fit(runner, data, **kwargs):
+        calls.append(runner)
+        if len(calls) == 3:  # seed 1, scratch
+            raise KeyboardInterrupt
+        return History({}, runner, [EpochRecord(1, 0.1, 99.0, 0.1, 99.0, 2.0, 1.0, 0.1, 0.5)])
+
+    monkeypatch.setattr(tta, "fit", fit)
+    monkeypatch.setattr(tta, "load_data", lambda exp: None)
+    monkeypatch.setattr("bench.training.runners.make_runner", lambda impl, exp: impl)
+    lines = []
+    with pytest.raises(KeyboardInterrupt):
+        tta.time_to_accuracy("speedrun-mlp", tmp_path, seeds=3, log=lines.append)
+    (rec,) = records.load_records("tta", tmp_path)
+    assert [(r["impl"], r["seed"], r["seconds"]) for r in rec["runs"]] == [
+        ("scratch", 0, 2.5), ("torch", 0, 2.5)]
+    assert rec["seeds_planned"] == 3 and rec["target"] == 98.0
+    assert lines[-1].startswith("interrupted: 1 of 3 seeds of speedrun-mlp recorded in ")
+
+
+# A main job whose phases are stand-ins: a record, then a phase that waits for Ctrl-C.
+_FAKE_JOB = """
+import sys, time
+import bench.measure.main, bench.results.report
+from bench import cli
+from bench.results import records
+
+PHASE = sys.argv[1]
+
+def wait(*args, **kwargs):
+    print("READY", flush=True)
+    time.sleep(60)
+
+def steps(run_dir, **kwargs):
+    out = [("matmul ceiling", lambda: records.append_record("ceiling", {"matmul": []},
+                                                            run_dir))]
+    return out + [("speed suite", wait)] if PHASE == "step" else out
+
+bench.measure.main.main_job_steps = steps
+if PHASE == "report":
+    bench.results.report.finish_run = wait
+sys.argv = ["twinbench", "bench"]
+cli.run()  # the console script's entry point
+"""
+
+
+@pytest.mark.parametrize("phase", ["step", "report"])
+def test_ctrl_c_in_any_phase_exits_130_and_says_where_the_records_are(tmp_path, phase):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), records.RESULTS_ENV: str(tmp_path)}
+    p = subprocess.Popen([sys.executable, "-c", _FAKE_JOB, phase], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    out = ""
+    deadline = time.monotonic() + 120
+    while "READY" not in out and time.monotonic() < deadline:
+        out += p.stdout.readline()
+    p.send_signal(signal.SIGINT)
+    out += p.communicate(timeout=60)[0]
+    run = next(tmp_path.glob("bench-*"))
+    assert p.returncode == 130, out
+    assert (f"interrupted: 1 finished record kept in {run}; `twinbench report {run}` builds "
+            "their tables") in out
+    assert [p.parent.name for p in (run / "records").rglob("*.json")] == ["ceiling"]
+
+
+def test_report_on_an_empty_run_says_so_in_one_line(tmp_path, capsys):
+    for run in (tmp_path / "a", tmp_path / "b"):
+        (run / "records" / "speed").mkdir(parents=True) if run.name == "b" else run.mkdir()
+        assert cli.main(["report", str(run)]) == 1
+        err = capsys.readouterr().err
+        assert err == (f"twinbench report: {run} is an empty run: no records to report (a run "
+                       "interrupted before its first record)\n")
+
+
+def test_tox_lets_ctrl_c_through_and_the_bench_env_carries_every_extra():
+    """tox 4 kills a command half a second after Ctrl-C by default: the bench environment
+    waits for it to keep its records, and installs the checkout once with every extra a
+    command needs, so no wheel is built on each call."""
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(ROOT / "tox.ini")
+    bench = ini["testenv:bench"]
+    assert float(bench["suicide_timeout"]) >= 10 and float(bench["interrupt_timeout"]) >= 10
+    assert bench["skip_install"] == "true"
+    assert bench["deps"].strip() == "-e .[bench,formats,export,demo]"
+    from bench.cli import OPTIONAL_EXTRAS
+
+    assert set(OPTIONAL_EXTRAS.values()) <= {"bench", "formats", "export", "demo"}
+
+
+def test_a_missing_extra_names_a_local_install_not_pypi(monkeypatch, capsys):
+    """twinbench is not on PyPI: the hint installs the checkout's extra, or points at tox."""
+    import bench.cli.convert
+
+    def needs_safetensors(args):
+        raise ModuleNotFoundError("No module named 'safetensors'", name="safetensors")
+
+    monkeypatch.setattr(bench.cli.convert, "_convert", needs_safetensors)
+    assert cli.main(["convert", "a.npz", "b.safetensors"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install -e '.[formats]' in the twinbench checkout" in err
+    assert "tox -e bench" in err and "twinbench[" not in err
