@@ -212,7 +212,8 @@ def _fp(**changes):
           "torch": "2.13.0+cpu", "torch_build": {"blas": "mkl", "cpu_capability": "AVX512",
                                                  "parallel_backend": "OpenMP",
                                                  "git_version": "cf30153c"},
-          "torch_threads": 2, "scratch_threads": 2, "cuda": None, "thread_env": {}, "governor": "performance",
+          "torch_threads": 2, "scratch_threads": 2, "cuda": None, "thread_env": {},
+          "governor": "performance",
           "load": {"average": [0.1, 0.1, 0.1], "other_cpu_share": 0.0}, "git_commit": "abc"}
     for key, value in changes.items():
         fp[key] = value
