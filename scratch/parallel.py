@@ -4,33 +4,34 @@ Why it pays: NumPy releases the GIL inside its C loops (ufuncs, copies, reductio
 inside BLAS, so the pieces of a batch given to n threads run on n cores at once, where
 NumPy alone would leave every core but one idle outside BLAS.
 
-One pool, scratch's: numpy's BLAS is held to one thread (`threadpoolctl`) from the
-first time scratch splits work or `set_num_threads` is called, and scratch splits its
-large matrix products itself (`matmul`). Two pools cannot share the cores: after a
-multi-threaded matmul OpenBLAS's workers spin for a while waiting for the next one, and
-a split that starts then finds one core taken (speed suite: the cnn-16-32 step was
-1.24x slower at batch 128 with scratch's pool beside BLAS's). So, as torch's
-`set_num_threads` governs its own BLAS, scratch's governs numpy's: a matmul of your own
-in the same process runs on one thread once scratch has run.
+One pool at a time. numpy's BLAS is held to one thread (`threadpoolctl`) from the first
+split, `matmul` or `set_num_threads` on, and only `matmul` hands a large product to
+BLAS's own threads, for that call. Why not leave BLAS its threads: after a
+multi-threaded call (and after any raise of its limit) OpenBLAS's workers spin for a
+while, and a split that starts then finds a core taken (lstm-128 step at 2 threads,
+batch 128-512: 1.14-1.28x the one-thread-BLAS time when its projections woke BLAS's
+threads). Why not split every product on this pool: its hand-off costs tens of
+microseconds (an empty split: 80 us on 2 cores), OpenBLAS's a few (mlp-512-256 step at
+batch 32 and 128: 1.45x and 1.29x slower with Linear split here). So a Linear layer's
+large products go to BLAS's threads (`matmul`), and a product right before a split, the
+recurrence's, is split here (`split_matmul`). As torch's `set_num_threads` governs its
+BLAS, scratch's governs numpy's: a matmul of your own in the same process runs on one
+thread once scratch has run.
 
 The contract, torch's `set_num_threads` / `get_num_threads`:
-- `set_num_threads(n)` sets how many threads scratch's kernels use; the default is one
-  per core, `os.cpu_count()`, as torch's.
+- the default is one thread per core, `os.cpu_count()`, as torch's.
 - A kernel cuts its work into pieces that depend on the work's size and the machine's
   cores (`CORES`), never on the thread count, and `map_batches` runs the pieces on the
   threads. Each piece writes only its own rows of the output, and a sum over pieces
   (conv2d's dW) is taken on the calling thread in piece order: the result is the same
   bit for bit at any thread count.
 - Where it pays (interleaved A/B on 2 cores, in the commit history): conv2d forward and
-  backward, max pooling's backward, Linear's three matmuls. Elementwise kernels (ReLU,
-  Tanh, Sigmoid, GELU, BatchNorm's passes, max pooling's forward) measured slower split
-  than whole: a pass bound by memory bandwidth gains nothing from a second core that
-  shares it.
+  backward, max pooling's backward, the recurrence (a loop over the steps per piece of
+  the batch, and its products), elementwise kernels of several passes in cache-sized
+  blocks (`map_blocks`: sigmoid, erf, GELU; batch norm's passes).
 - Small work is not split: a piece must carry at least MIN_THREAD_BYTES of the kernel's
-  traffic (`nbytes`, what it reads and writes), or for a matmul MIN_THREAD_FLOPS. An
-  empty split costs about 30 us on 2 cores (the hand-off); a NumPy pass moves about
-  10-20 GB/s, so a piece of 1 MiB is 50-100 us of work, and a matmul piece of 2**20
-  multiply-adds about the same: below that the hand-off eats what the second core saves.
+  traffic (`nbytes`, what it reads and writes), or for the recurrence MIN_THREAD_FLOPS
+  multiply-adds a step: below that the hand-off eats what the second core saves.
 - One split at a time: a kernel called from inside a worker, or from a second user
   thread while a split runs, runs its pieces one after another on the calling thread,
   the same pieces and so the same result.
@@ -39,6 +40,7 @@ The contract, torch's `set_num_threads` / `get_num_threads`:
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -51,8 +53,11 @@ T = TypeVar("T")
 # The least traffic (bytes read and written) worth a thread of its own: below it, a
 # thread's hand-off costs about what the pass it takes over saves (see the docstring).
 MIN_THREAD_BYTES = 1 << 20
-# The least matmul work (multiply-adds, m * k * n) worth a piece of its own.
+# The least matmul work (multiply-adds) worth a piece of its own: a recurrence step's
+# (`functional.recurrent.batch_pieces`), a product's (`split_matmul`).
 MIN_THREAD_FLOPS = 1 << 20
+# The least matmul work (multiply-adds) handed to BLAS's own threads (`matmul`).
+BLAS_THREADS_FLOPS = 1 << 23
 # Elements per block of an elementwise kernel of several passes (`map_blocks`): 256 KiB
 # of float32, so that every pass over a block reads it from the core's own cache
 # (speed suite: sigmoid forward, batch 128: 2.5 ms blocked against 3.7 ms whole).
@@ -62,6 +67,7 @@ CORES = os.cpu_count() or 1
 _threads = CORES
 _pool: ThreadPoolExecutor | None = None
 _region = threading.Lock()  # held while a split runs: one split at a time
+_blas: tuple[int, object] | None = None  # (len(sys.modules) when built, the controller)
 _blas_held = False
 
 
@@ -75,18 +81,29 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
-def hold_blas() -> None:
-    """Hold numpy's BLAS to one thread (see the module docstring: one pool, scratch's).
-    Repeated by `set_num_threads`, so that it also undoes a limit set since."""
-    global _blas_held
-    from threadpoolctl import ThreadpoolController
+def _blas_controller():
+    """threadpoolctl's controller of the loaded BLAS libraries, rebuilt when a module was
+    imported since (a new extension may bring its own BLAS); building one lists every
+    loaded library, too slow to do per split."""
+    global _blas
+    if _blas is None or _blas[0] != len(sys.modules):
+        from threadpoolctl import ThreadpoolController
 
-    ThreadpoolController().select(user_api="blas").limit(limits=1)
+        _blas = (len(sys.modules), ThreadpoolController().select(user_api="blas"))
+    return _blas[1]
+
+
+def hold_blas() -> None:
+    """Hold numpy's BLAS to one thread (see the module docstring); `set_num_threads` repeats
+    it, so that it also undoes a limit set since."""
+    global _blas_held
+    _blas_controller().limit(limits=1)
     _blas_held = True
 
 
 def set_num_threads(n: int) -> None:
-    """Use n threads for scratch's kernels (torch.set_num_threads): n >= 1, an int."""
+    """Use n threads for scratch's kernels and numpy's BLAS (torch.set_num_threads):
+    n >= 1, an int."""
     global _threads, _pool
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads expects an int >= 1, got {type(n).__name__} {n!r}")
@@ -155,13 +172,27 @@ def map_batches(fn: Callable[[slice], T], n: int, nbytes: int) -> list[T]:
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b for a (m, k) and b (k, n), in pieces on scratch's threads when it is large.
+    """a @ b, on BLAS's own threads (get_num_threads() of them) from BLAS_THREADS_FLOPS
+    multiply-adds on, else on one: OpenBLAS hands a large product to its threads faster
+    than this pool could, and below that size its threads' idle spinning after the
+    call costs the next split more than they saved (see the module docstring)."""
+    if not _blas_held:
+        hold_blas()
+    if _threads == 1 or a.size * b.shape[-1] < BLAS_THREADS_FLOPS:
+        return a @ b
+    with _blas_controller().limit(limits=_threads):
+        return a @ b
 
-    The pieces are CORES row blocks of a (or column blocks of b, whichever output side is
-    longer), from CORES * MIN_THREAD_FLOPS multiply-adds on: they depend on the shapes and
-    the machine, not on the thread count, so the product does not either. Each piece is
-    one BLAS call on one thread, writing its own block of the output.
-    """
+
+def split_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b for a (m, k) and b (k, n) in CORES row blocks of a (or column blocks of b,
+    whichever output side is longer) on this pool, from CORES * MIN_THREAD_FLOPS
+    multiply-adds on, each block one BLAS call on one thread: for a product next to a
+    split (the recurrence's projections and weight gradients), where waking BLAS's own
+    threads would leave them spinning through the split (speed suite: lstm-128 step at
+    2 threads, 0.67-0.77 of the one-thread-BLAS time at batch 128-512 split this way,
+    1.14-1.28 with `matmul`). The blocks follow the shapes and the machine, not the
+    thread count, so the product does not either."""
     m, k = a.shape
     n = b.shape[1]
     pieces = CORES if m * k * n >= CORES * MIN_THREAD_FLOPS else 1
@@ -180,7 +211,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             else:
                 np.matmul(a, b[:, s], out=out[:, s])
 
-    map_batches(run, len(blocks), (1 << 62))  # the size was judged above: one per thread
+    map_batches(run, len(blocks), 1 << 62)  # the size was judged above: one per thread
     return out
 
 
@@ -201,8 +232,6 @@ def map_blocks(kernel: Callable[..., np.ndarray | tuple[np.ndarray, ...]], *arra
     result is the same bit for bit at any thread count. `kernel` returns one array per
     output (a tuple when outputs > 1), each of its blocks' size.
     """
-    if not _blas_held:
-        hold_blas()
     shape = arrays[0].shape
     flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
     outs = [np.empty(flats[0].size, dtype) for _ in range(outputs)]

@@ -1,12 +1,13 @@
 """scratch's threads: set_num_threads as torch's, results that do not depend on the count,
-numpy's BLAS held to one thread (scratch's pool the only one), small work left whole, and
-parity at 2 threads.
+numpy's BLAS held to one thread (large Linear products on its threads for the call),
+small work left whole, and parity at 2 threads.
 
 Bit for bit: the split is by sample (max pooling's backward) or by pieces that do not
 depend on the thread count (conv2d's chunks of the batch, whose dW and db are summed over
-the chunks in batch order on the calling thread; a matmul's row or column blocks; the
-recurrence's pieces of the batch). Every kernel here runs with MIN_THREAD_BYTES and
-MIN_THREAD_FLOPS = 1 (tests/conftest.py), and a spy on the slices proves the work was split.
+the chunks in batch order on the calling thread; the recurrence's pieces of the batch and
+its products' row or column blocks; elementwise blocks). Every kernel here runs with
+MIN_THREAD_BYTES and MIN_THREAD_FLOPS = 1 (tests/conftest.py), and a spy on the slices
+proves the work was split.
 """
 
 import os
@@ -109,7 +110,7 @@ def _blas_threads():
 
 def test_workers_and_the_caller_run_blas_on_one_thread():
     """numpy's BLAS runs one thread in every worker and outside them, so 2 workers are 2
-    busy threads, and no BLAS pool spins beside scratch's after a matmul."""
+    busy threads, and no BLAS pool spins beside scratch's."""
     inside = at(2, lambda: parallel.map_batches(lambda s: _blas_threads(), 2, 1 << 30))
     assert inside == [{1}, {1}]
     assert _blas_threads() == {1}
@@ -135,6 +136,26 @@ def test_the_first_split_holds_blas_in_a_fresh_process():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=env)
     assert out.stdout.split() == [f"[{os.cpu_count()}]", "[1]"] or os.cpu_count() == 1
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_matmul_gives_large_products_to_blas_threads_for_the_call(threads, monkeypatch):
+    """A product from BLAS_THREADS_FLOPS multiply-adds on runs with BLAS at scratch's count,
+    BLAS back at one thread after; a smaller one, or any at 1 thread, at one thread."""
+    seen = []
+
+    class Spy(np.ndarray):  # records BLAS's thread count when the product is taken
+        def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+            seen.append(_blas_threads())
+            return getattr(ufunc, method)(*(np.asarray(x) for x in inputs), **kwargs)
+
+    monkeypatch.setattr(parallel, "BLAS_THREADS_FLOPS", 4 * 5 * 6)
+    a = np.ones((4, 5))
+    for b, big in ((np.ones((5, 6)), True), (np.ones((5, 5)), False)):
+        got = at(threads, lambda b=b: parallel.matmul(a, b.view(Spy)))
+        np.testing.assert_array_equal(got, a @ b)
+        assert seen[-1] == ({threads} if big else {1})
+        assert _blas_threads() == {1}
 
 
 def test_a_split_inside_a_split_runs_on_the_calling_thread():
@@ -221,7 +242,7 @@ def test_max_pool_at_any_thread_count(dtype, padding, rng, slices):
 @pytest.mark.parametrize("shape", [(9, 5, 4), (3, 5, 8), (1, 3, 1)], ids=str)
 @pytest.mark.parametrize("cores", [2, 3])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-def test_matmul_at_any_thread_count(dtype, cores, shape, rng, monkeypatch, slices):
+def test_split_matmul_at_any_thread_count(dtype, cores, shape, rng, monkeypatch, slices):
     """Row blocks (m >= n) or column blocks, as many as the cores: a @ b within the
     dtype's tolerance (BLAS may round a narrower product differently), and the same bit
     for bit at 1, 2 and 3 threads."""
@@ -231,12 +252,12 @@ def test_matmul_at_any_thread_count(dtype, cores, shape, rng, monkeypatch, slice
     m, k, n = shape
     a = rng.standard_normal((m, k)).astype(dtype)
     b = rng.standard_normal((k, n)).astype(dtype)
-    one = at(1, lambda: parallel.matmul(a, b))
+    one = at(1, lambda: parallel.split_matmul(a, b))
     assert one.dtype == dtype
     tol = TOLERANCES[np.dtype(dtype)]
     np.testing.assert_allclose(one, a @ b, rtol=tol.rtol, atol=tol.atol)
     for threads in (2, 3):
-        np.testing.assert_array_equal(at(threads, lambda: parallel.matmul(a, b)), one)
+        np.testing.assert_array_equal(at(threads, lambda: parallel.split_matmul(a, b)), one)
         if max(m, n) >= cores:
             assert slices[-1] == min(threads, cores)
 
@@ -283,21 +304,6 @@ def test_batch_norm_in_blocks_at_any_thread_count(dtype, rng, monkeypatch, slice
         for a, want in zip(at(threads, run), whole):
             np.testing.assert_array_equal(a, want)
         assert slices[-1] == threads
-
-
-def test_linear_at_any_thread_count(rng, slices):
-    """Linear's y, dx, dW and db the same at 1 and 2 threads, on a 3-d input."""
-    x = rng.standard_normal((3, 4, 6)).astype(np.float32)
-    w = rng.standard_normal((5, 6)).astype(np.float32)
-    g = rng.standard_normal((3, 4, 5)).astype(np.float32)
-
-    def run():
-        y = F.linear(x, w, None)
-        return (y, *F.linear_backward(g, x, w, bias_grad=False)[:2])
-
-    for a, b in zip(at(2, run), at(1, run)):
-        np.testing.assert_array_equal(a, b)
-    assert 2 in slices
 
 
 @pytest.mark.parametrize("cores", [2, 3])

@@ -169,7 +169,8 @@ def test_each_case_times_the_model_it_names_with_the_threads_it_records(
         impl, phase, threads, monkeypatch):
     """Spies on both twins' models: the timed call runs only the named twin, with torch's
     and scratch's threads at the case's count (conftest holds both at 1, so the 2-thread
-    cases show each pin) and numpy's BLAS at one thread (scratch's pool is the only one)."""
+    cases show each pin) and numpy's BLAS held to one thread by scratch between its
+    products."""
     import torch
     from threadpoolctl import threadpool_info
 

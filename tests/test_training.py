@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+import scratch
 from bench.compare import run_lockstep
 from bench.experiments import EXPERIMENTS, Experiment, build_model, get_experiment, input_shape
 from bench.training import (
@@ -307,22 +308,29 @@ def test_lockstep_twins_stay_together_float32():
     assert plain.max_weight_rel_diff <= 1e-5
 
 
-def test_the_ulp_experiment_moves_one_weight_by_one_ulp_and_measures_the_drift():
-    """one_ulp_off: the same initial weights but one element, one ulp up; run beside the
-    twins, its drift from scratch is recorded (float64: rounding-sized after 24 steps of a
-    well-behaved model, and not zero: the ulp is felt)."""
-    from bench.compare.lockstep import one_ulp_off
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_ulp_experiment_moves_every_weight_by_one_ulp_and_measures_the_drift(threads):
+    """one_ulp_off: the same initial weights, each one ulp up (the buffers untouched); run
+    beside the twins, its drift from scratch is recorded (float64: rounding-sized after 24
+    steps of a well-behaved model, and not zero: the ulp is felt, at either BLAS thread
+    count; a single element one ulp off vanished in rounding at one of them)."""
+    from bench.compare.lockstep import ULP_WEIGHTS, one_ulp_off
     from bench.experiments import build_model
 
+    scratch.set_num_threads(threads)  # conftest gives it back
     exp = TOY.with_overrides(dtype="float64", epochs=2)
     runner, name = one_ulp_off(exp)
-    plain = build_model(exp, np.random.default_rng(exp.seed)).state_dict()
-    moved = runner.weights()
-    diff = {k: np.flatnonzero(moved[k] != plain[k]) for k in plain}
-    assert {k: list(v) for k, v in diff.items() if len(v)} == {name: [0]}
-    assert moved[name].flat[0] == np.nextafter(plain[name].flat[0], np.inf)
+    assert name == ULP_WEIGHTS
+    fresh = build_model(exp, np.random.default_rng(exp.seed))
+    params = dict(fresh.named_parameters())
+    for key, value in runner.weights().items():
+        want = fresh.state_dict()[key]
+        if key in params:
+            np.testing.assert_array_equal(value, np.nextafter(want, np.inf), err_msg=key)
+        else:  # running statistics and counts: as built
+            np.testing.assert_array_equal(value, want, err_msg=key)
     report = run_lockstep(exp, toy_data(dtype=np.float64), show_progress=False, log=None)
-    assert report.ulp_weight == name
+    assert report.ulp_weight == ULP_WEIGHTS
     assert 0 < report.ulp_weight_rel_diff <= 1e-9  # measured 3.0e-12 (the twins: 5.9e-12)
     assert report.ulp_max_loss_diff <= 1e-12
     assert "ulp_weight_rel_diff" in json.loads(report.to_json())

@@ -8,7 +8,7 @@ steps, e.g. the ResNet's, where the whole epoch takes long in float64).
 
 Some trainings amplify rounding until two runs part (Adam in an LSTM): a gap
 there is chaos, not a wrong gradient. The evidence is the ulp experiment run
-beside them: scratch against itself, with one weight moved by one ulp at the
+beside them: scratch against itself, with every weight moved by one ulp at the
 start (`one_ulp_off`), stepped on the same batches. Where that copy drifts from
 scratch as far as torch does, the twins' gap is what rounding alone makes.
 """
@@ -46,8 +46,8 @@ class LockstepReport:
     test_accuracy: dict[str, float] = field(default_factory=dict)
     max_steps: int | None = None  # the step limit the run was given, None for whole epochs
     seconds: float = 0.0  # wall-clock of the steps, both twins together
-    # The ulp experiment: scratch against scratch with `ulp_weight`'s first element one ulp
-    # larger at the start, on the same batches and masks.
+    # The ulp experiment: scratch against scratch with every weight one ulp larger at the
+    # start (`ulp_weight` says which were moved), on the same batches and masks.
     ulp_weight: str = ""
     ulp_max_loss_diff: float = 0.0
     ulp_weight_rel_diff: float = 0.0
@@ -87,13 +87,21 @@ def weight_norm_rel_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> 
     return (num / den) ** 0.5 if den else 0.0
 
 
+ULP_WEIGHTS = "every weight"
+
+
 def one_ulp_off(exp: Experiment) -> tuple[ScratchRunner, str]:
-    """A scratch runner of `exp` from the same initial weights but one: the first element of
-    its first parameter moved up by one ulp (`np.nextafter`); and that parameter's name."""
+    """A scratch runner of `exp` from the same initial weights, each moved up by one ulp
+    (`np.nextafter`, in its dtype); and `ULP_WEIGHTS`, what was moved.
+
+    Every weight, not one: a single element one ulp off can vanish in the first rounding
+    (its share of a dot product of hundreds of terms is below the sum's ulp), and then the
+    copy retraces scratch exactly and measures nothing (seen on the toy model once BLAS
+    ran another thread count)."""
     model = build_model(exp, np.random.default_rng(exp.seed))
-    name, param = next(iter(model.named_parameters()))
-    param.data.flat[0] = np.nextafter(param.data.flat[0], np.inf)  # one ulp, in its dtype
-    return ScratchRunner(exp, model), name
+    for _, param in model.named_parameters():
+        np.nextafter(param.data, np.inf, out=param.data)
+    return ScratchRunner(exp, model), ULP_WEIGHTS
 
 
 def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,

@@ -305,7 +305,7 @@ def lockstep_table(records: list[dict]) -> Table:
         "Bound: the largest relative weight difference rounding alone leaves, "
         + ", ".join(f"{b:.0e} in {d}" for d, b in LOCKSTEP_BOUNDS.items())
         + ". A row above it is chaotic, not wrong, when training amplifies rounding: the ulp "
-        "experiment (scratch against itself, one weight moved by one ulp at the start, same "
+        "experiment (scratch against itself, every weight moved by one ulp at the start, same "
         "batches and masks) then drifts at least "
         f"{CHAOS_SHARE:g} of the twins' gap, as Adam does in the LSTM. A row above its bound "
         "where one ulp drifts less would be a real difference.")

@@ -39,7 +39,8 @@ tested against.
     attention     canonical_mask, multi_head_attention_forward (MultiheadAttentionCache),
                   multi_head_attention_backward -> MultiheadAttentionGrads, safe_softmax
     sparse        embedding_forward / _backward, embedding_renorm_
-    recurrent     recurrent_direction_forward (RecurrentCache) / _backward -> RecurrentGrads
+    recurrent     recurrent_direction_forward (RecurrentCache) / _backward -> RecurrentGrads,
+                  batch_pieces
                   (one direction of an RNN, LSTM or GRU layer, input projection included),
                   GATES
     loss          REDUCTIONS, reduce_loss, reduction_grad, per_item_count;
@@ -197,6 +198,7 @@ from scratch.functional.recurrent import (
     GATES,
     RecurrentCache,
     RecurrentGrads,
+    batch_pieces,
     recurrent_direction_backward,
     recurrent_direction_forward,
 )
@@ -255,7 +257,7 @@ __all__ = [
     "multi_head_attention_forward", "multi_head_attention_backward", "safe_softmax",
     "embedding_forward", "embedding_backward", "embedding_renorm_",
     "GATES", "RecurrentCache", "RecurrentGrads", "recurrent_direction_forward",
-    "recurrent_direction_backward",
+    "recurrent_direction_backward", "batch_pieces",
     # loss
     "REDUCTIONS", "reduce_loss", "reduction_grad", "per_item_count", "CrossEntropyCache",
     "cross_entropy_forward", "cross_entropy_backward", "NllCache", "nll_forward",

@@ -320,7 +320,7 @@ def recurrent_direction_forward(mode: str, input: np.ndarray, h0: np.ndarray,
         output (L, N, H_out), h_n (N, H_out), c_n (N, H) or None, and a `RecurrentCache`.
     """
     length, n = input.shape[:2]
-    gx = parallel.matmul(input.reshape(length * n, -1), w_ih.T)  # (L*N, G*H)
+    gx = parallel.split_matmul(input.reshape(length * n, -1), w_ih.T)  # (L*N, G*H)
     gx = gx.reshape(length, n, -1)  # (L, N, G*H)
     if b_ih is not None:
         gx += b_ih
@@ -387,10 +387,10 @@ def recurrent_direction_backward(grad_out: np.ndarray, grad_h_n: np.ndarray | No
     gx2 = dgx.reshape(-1, gsize)  # (L*N, G*H)
     gh2 = dgh.reshape(-1, gsize)  # (L*N, G*H)
     return RecurrentGrads(
-        input=parallel.matmul(gx2, w_ih).reshape(inp.shape) if input_grad else None,
+        input=parallel.split_matmul(gx2, w_ih).reshape(inp.shape) if input_grad else None,
         h0=dh0, c0=dc0,
-        weight_ih=parallel.matmul(gx2.T, inp.reshape(-1, inp.shape[-1])),  # (G*H, in)
-        weight_hh=parallel.matmul(gh2.T, h_prev.reshape(-1, h_prev.shape[-1])),  # (G*H, H_out)
+        weight_ih=parallel.split_matmul(gx2.T, inp.reshape(-1, inp.shape[-1])),  # (G*H, in)
+        weight_hh=parallel.split_matmul(gh2.T, h_prev.reshape(-1, h_prev.shape[-1])),
         bias_ih=gx2.sum(axis=0) if cache.bias else None,
         bias_hh=gh2.sum(axis=0) if cache.bias else None,
         weight_hr=dw_hr)

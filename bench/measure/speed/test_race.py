@@ -2,8 +2,8 @@
 implementation and batch size (bench.peers.race: the same MLP, and the same CNN where
 a peer has convolutions, through each NumPy peer's API, scratch and torch), all in one
 run with torch, scratch and the peers pinned to the same thread count: scratch through
-`scratch.set_num_threads` (its own pool, numpy's BLAS at one thread), the NumPy peers through
-numpy's BLAS (threadpoolctl), which is all the threading they have.
+`scratch.set_num_threads` (its own pool, and numpy's BLAS: `scratch.parallel`), the NumPy
+peers through numpy's BLAS (threadpoolctl), which is all the threading they have.
 
 `run.run_race_steps` sets the cases through the environment and keeps the tool's JSON
 beside the record, as for the speed grid. The slow racers (`SLOW`) run 2 rounds after
@@ -45,7 +45,7 @@ def test_race_step(benchmark, model, impl, batch):
     before = torch.get_num_threads(), scratch.get_num_threads()
     torch.set_num_threads(threads)
     scratch.set_num_threads(threads)
-    # scratch holds BLAS to one thread and splits work itself; a peer has BLAS's threads only
+    # scratch governs BLAS itself (scratch.parallel); a peer has BLAS's threads only
     blas = None if impl == "scratch" else threads
     try:
         with threadpool_limits(limits=blas, user_api="blas"):

@@ -1,10 +1,10 @@
 """Forward, backward and training step of each twin over the grid (see grid.py).
 
 Each benchmark pins torch (`torch.set_num_threads`) and scratch (`scratch.set_num_threads`,
-which also holds numpy's BLAS to one thread per worker of its own pool) to the case's
-thread count, so that "threads" means the same for both twins: all the cores either
-twin may use; calibrates its number of rounds to a time budget, and attaches the
-case's parameters and analytic FLOPs as extra_info for the report.
+which also governs numpy's BLAS: `scratch.parallel`) to the case's thread count, so that "threads"
+means the same for both twins: all the cores either twin may use; calibrates its number
+of rounds to a time budget, and attaches the case's parameters and analytic FLOPs as
+extra_info for the report.
 """
 
 from __future__ import annotations
