@@ -3,7 +3,8 @@
 From the same initial weights, any gap that opens between the twins is
 floating-point rounding compounding through training. The report gives the
 per-step loss difference, the final largest relative weight difference and
-both twins' test accuracy.
+both twins' test accuracy. Generative experiments are run by
+`lockstep_generative`.
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ def weight_norm_rel_diff(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> 
 
 def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,
                  log=print) -> LockstepReport:
+    if exp.objective is not None:  # a VAE or GAN: its own steps, and the one-ulp yardstick
+        from bench.compare.lockstep_generative import run_generative_lockstep
+
+        return run_generative_lockstep(exp, data, show_progress=show_progress, log=log)
     model = build_model(exp, np.random.default_rng(exp.seed))
     twins = (ScratchRunner(exp, model), TorchRunner(exp, model, shared_dropout=True))
     report = LockstepReport(exp.name, exp.dtype)
