@@ -252,8 +252,9 @@ EXPERIMENTS.update({e.name: e for e in [
          "target: test negative ELBO <= 105 per image", target_loss=105.0),
     _dcgan("dcgan-mnist", 10, "DCGAN (latent 64, width 32), BCEWithLogits, two Adams, "
            "alternating steps"),
+    # CI's bound sits a few units above what the epoch measured (204.4; 543 at the start).
     _vae("ci-vae", 1, "CI's fast VAE check: 1 epoch on 2,000 MNIST images",
-         train_subset=2_000, batch_size=32),
+         train_subset=2_000, batch_size=32, target_loss=215.0),
     _dcgan("ci-dcgan", 1, "CI's fast DCGAN check: 1 epoch on 1,000 MNIST images",
            train_subset=1_000, batch_size=32),
 ]})
