@@ -312,3 +312,40 @@ def test_run_lockstep_hands_generative_experiments_over():
     exp, data = tiny("ci-vae", n=16)
     report = run_lockstep(exp, data, show_progress=False, log=None)
     assert report.steps == 1 and report.ulp_loss_diffs
+
+
+# --- records, tables and figures ----------------------------------------------------------
+
+
+def test_generative_record_table_and_figure(tmp_path):
+    """A tiny VAE run through `run_generative` into a record; its table row and figure."""
+    from bench.measure.generative import PICTURES, run_generative
+    from bench.results import plots, records, report
+
+    exp, data = tiny("ci-vae", n=16)
+    rec = run_generative(exp.with_overrides(dtype="float32"), data.astype(np.float32),
+                         show_progress=False, log=None)
+    pics = rec["pictures"]
+    assert len(pics["samples"]["scratch"]) == PICTURES and len(pics["originals"]) == 8
+    assert 0 < max(pics["sample_diff"]) < 1e-4  # float32 twins, same latent vectors
+    path = records.append_record("generative", rec, tmp_path)
+    assert records.read_record(path)["final_test_loss"] == rec["final_test_loss"]
+    report.write_report(tmp_path)
+    table = (tmp_path / "generative.md").read_text()
+    assert "| ci-vae " in table and "not scored" in table
+    assert (tmp_path / "generative-ci-vae.png").read_bytes()[:4] == b"\x89PNG"
+    fig = plots.generative(records.read_record(path))
+    assert len(fig.axes) == 4  # reconstructions, two sample grids, agreement
+
+
+def test_generative_lockstep_record_in_the_table(tmp_path):
+    from bench.measure.accuracy import run_lockstep_record
+    from bench.results import records, report
+
+    exp, data = tiny("ci-dcgan", n=32)
+    rec = run_lockstep_record(exp, data, steps=2, show_progress=False, log=None)
+    assert rec["steps"] == 2 and "test_accuracy" not in rec
+    records.append_record("lockstep", rec, tmp_path)
+    report.write_report(tmp_path)
+    text = (tmp_path / "lockstep.md").read_text()
+    assert "| ci-dcgan " in text and "one ulp off ends" in text

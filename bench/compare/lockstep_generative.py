@@ -28,6 +28,7 @@ from bench.training import Data, batches, check_finite, progress_bar
 from bench.training.generative import evaluate_generative, generative_runner
 
 WEIGHT_EVERY = 25  # steps between two weight comparisons
+GAN_STEPS = 500  # a GAN's lockstep: its first steps (issue 31), unless told otherwise
 
 
 @dataclass
@@ -61,7 +62,8 @@ def run_generative_lockstep(exp: Experiment, data: Data, *, steps: int | None = 
                             ulp: bool = True, show_progress: bool = True,
                             log=print) -> GenerativeLockstepReport:
     """Step both twins (and, with `ulp`, scratch one ulp off) for the experiment's epochs, or
-    its first `steps` steps; the report of the whole run."""
+    its first `steps` steps (default: a VAE's every epoch, a GAN's first `GAN_STEPS`); the
+    report of the whole run."""
     model = build_model(exp, np.random.default_rng(exp.seed))
     runners = [generative_runner("scratch", exp, model),
                generative_runner("torch", exp, model, shared_dropout=True)]
@@ -70,7 +72,9 @@ def run_generative_lockstep(exp: Experiment, data: Data, *, steps: int | None = 
                                          build_model(exp, np.random.default_rng(exp.seed))))
         nudge_one_ulp(runners[2])
     report = GenerativeLockstepReport(exp.name, exp.dtype)
-    total = exp.epochs * exp.steps_per_epoch() if steps is None else steps
+    total = exp.epochs * exp.steps_per_epoch()
+    if steps is not None or exp.objective == "gan":
+        total = min(total, steps or GAN_STEPS)
     bar = progress_bar(total, "lockstep steps", show_progress)
     for epoch in range(exp.epochs):
         for runner in runners:

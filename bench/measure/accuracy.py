@@ -14,6 +14,7 @@ import statistics
 import numpy as np
 
 from bench.compare import run_lockstep
+from bench.compare.lockstep_generative import run_generative_lockstep
 from bench.experiments import Experiment
 from bench.measure.learned import learned
 from bench.training import fit, load_data, make_runner
@@ -43,8 +44,13 @@ def confusion_matrix(runner, data) -> np.ndarray:
     return counts
 
 
-def run_lockstep_record(exp: Experiment, data=None, *, show_progress: bool = True,
-                        log=print) -> dict:
+def run_lockstep_record(exp: Experiment, data=None, *, steps: int | None = None,
+                        show_progress: bool = True, log=print) -> dict:
+    """Both twins in lockstep; `steps` (a generative experiment's only) stops early."""
     data = data if data is not None else load_data(exp)
-    report = run_lockstep(exp, data, show_progress=show_progress, log=log)
+    if exp.objective is not None:
+        report = run_generative_lockstep(exp, data, steps=steps, show_progress=show_progress,
+                                         log=log)
+    else:
+        report = run_lockstep(exp, data, show_progress=show_progress, log=log)
     return {**json.loads(report.to_json()), "experiment": exp.to_dict()}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench.experiments import EXPERIMENTS, get_experiment
 from bench.measure.accuracy import run_accuracy, run_lockstep_record
+from bench.measure.generative import run_generative
 from bench.measure.speed.grid import impls
 from bench.measure.speed.run import measure_ceiling, run_speed_suite
 from bench.measure.tta import TARGETS, time_to_accuracy
@@ -43,6 +44,11 @@ def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
             n, run_dir, seeds=seeds, impls=impls(), show_progress=True)))
     if full:
         for name in sorted(EXPERIMENTS):
+            if EXPERIMENTS[name].objective is not None:  # a VAE or GAN: losses and pictures
+                steps.append((f"generative: {name}", lambda n=name: append_record(
+                    "generative", run_generative(get_experiment(n), show_progress=False),
+                    run_dir)))
+                continue
             steps.append((f"accuracy: {name}", lambda n=name: append_record(
                 "accuracy", run_accuracy(get_experiment(n), show_progress=False), run_dir)))
         for name in ("mlp", "cnn"):
@@ -50,4 +56,9 @@ def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
                 exp = get_experiment(name).with_overrides(dtype=dtype, epochs=epochs)
                 steps.append((f"lockstep: {name} {dtype}", lambda e=exp: append_record(
                     "lockstep", run_lockstep_record(e, show_progress=False), run_dir)))
+        # issue 31: the VAE's first epoch, the GAN's first 500 steps (of two epochs), float64
+        for name, epochs in (("vae-mnist", 1), ("dcgan-mnist", 2)):
+            exp = get_experiment(name).with_overrides(dtype="float64", epochs=epochs)
+            steps.append((f"lockstep: {name} float64", lambda e=exp: append_record(
+                "lockstep", run_lockstep_record(e, show_progress=False), run_dir)))
     return steps

@@ -6,7 +6,10 @@
 - tta.png: time-to-accuracy per experiment and twin (median, min-max bars);
 - embedding-EXPERIMENT.png: t-SNE of the last hidden layer's features on test images,
   coloured by class, both twins side by side;
-- weights-EXPERIMENT.png: the first layer's weights (units or filters) as images, both twins.
+- weights-EXPERIMENT.png: the first layer's weights (units or filters) as images, both twins;
+- generative-EXPERIMENT.png: a generative experiment's pictures from both twins side by side
+  (the VAE's reconstructions of test images and its samples, the GAN's samples, at the same
+  latent vectors) and the twins' agreement: the largest pixel difference per picture.
 
 Each function returns the matplotlib Figure (tests inspect it); `build_plots`
 renders them to PNG bytes. Each figure's title names the run set and the
@@ -192,13 +195,57 @@ def first_weights(rec: dict, run_set: str):
     return fig
 
 
+def _mosaic(images, columns: int) -> np.ndarray:
+    """uint8 pictures (N, 28, 28) as one grey image, `columns` to a row, 2-pixel gaps."""
+    images = np.asarray(images, dtype=np.float64) / 255
+    rows = -(-len(images) // columns)
+    out = np.ones((rows * 30 + 2, columns * 30 + 2))
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        out[2 + 30 * r:30 * (r + 1), 2 + 30 * c:30 * (c + 1)] = img
+    return out
+
+
+def generative(rec: dict, run_set: str = ""):
+    """Both twins' pictures side by side, and the largest pixel difference per picture."""
+    plt = _pyplot()
+    pics = rec["pictures"]
+    panels = [(f"{impl}: samples", _mosaic(pics["samples"][impl], 4))
+              for impl in ("scratch", "torch")]
+    if "reconstructions" in pics:  # a VAE: the test images, then each twin's reconstructions
+        panels.insert(0, ("test images (top), reconstructions by scratch, torch",
+                          _mosaic([*pics["originals"], *pics["reconstructions"]["scratch"],
+                                   *pics["reconstructions"]["torch"]], len(pics["originals"]))))
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4 * (len(panels) + 1), 4.2))
+    for ax, (title, img) in zip(axes, panels):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    ax = axes[-1]
+    for key, label, marker in (("sample_diff", "samples", "o"),
+                               ("reconstruction_diff", "reconstructions", "s")):
+        if key in pics:
+            diffs = np.maximum(np.asarray(pics[key], dtype=float), 1e-17)  # log scale: no 0
+            ax.plot(np.arange(1, len(diffs) + 1), diffs, marker, label=label)
+    ax.set(yscale="log", xlabel="picture", ylabel="largest |scratch - torch| (pixel, 0-1)",
+           title="twin agreement")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.suptitle(f"{rec['experiment']['name']}: both twins at the same inputs and latent "
+                 f"vectors\n{_machine(rec, run_set)}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 ClassNames = Callable[[str], Sequence[str]]
 
 
-def _plan(accuracy: list[dict], speed: list[dict], tta_records: list[dict], run_set: str,
+def _plan(accuracy: list[dict], speed: list[dict], tta_records: list[dict],
+          generative_records: Sequence[dict], run_set: str,
           class_names: ClassNames | None) -> dict:
     """File name -> function drawing it, for what the records hold (newest record wins)."""
-    out = {}
+    out = {f"generative-{rec['experiment']['name']}.png": lambda r=rec: _png(generative(r, run_set))
+           for rec in generative_records}
     for rec in accuracy:
         name = rec["experiment"]["name"]
         if name in CURVE_EXPERIMENTS and rec.get("histories"):
@@ -220,13 +267,16 @@ def _plan(accuracy: list[dict], speed: list[dict], tta_records: list[dict], run_
     return out
 
 
-def planned(accuracy: list[dict], speed: list[dict], tta_records: list[dict]) -> list[str]:
-    return sorted(_plan(accuracy, speed, tta_records, "", None))
+def planned(accuracy: list[dict], speed: list[dict], tta_records: list[dict],
+            generative_records: Sequence[dict] = ()) -> list[str]:
+    return sorted(_plan(accuracy, speed, tta_records, generative_records, "", None))
 
 
 def build_plots(accuracy: list[dict], speed: list[dict], tta_records: list[dict],
-                run_set: str = "", class_names: ClassNames | None = None) -> dict:
+                generative_records: Sequence[dict] = (), run_set: str = "",
+                class_names: ClassNames | None = None) -> dict:
     """File name -> PNG bytes. `class_names(dataset)` labels confusion matrices; the data
     sets' names live in bench.datasets, a layer above this one, so the caller passes it."""
     return {name: draw() for name, draw in
-            _plan(accuracy, speed, tta_records, run_set, class_names).items()}
+            _plan(accuracy, speed, tta_records, generative_records, run_set,
+                  class_names).items()}

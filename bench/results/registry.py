@@ -25,6 +25,7 @@ from bench.results.tables import (
     accuracy_table,
     by_machine,
     ceiling_table,
+    generative_table,
     latest,
     lockstep_table,
     one_machine,
@@ -112,6 +113,10 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("seeds", "accuracy", seeds_table,
               "The write-ups, reproduced (`twinbench accuracy seed-000 ...`)",
               readme=True, row_key=experiment, keep=is_seed),
+    TableSpec("generative", "generative", generative_table,
+              "Generative twins: test loss, twin agreement and the samples' score "
+              "(`twinbench accuracy vae-mnist dcgan-mnist`)",
+              readme=False, row_key=experiment),
     TableSpec("lockstep", "lockstep", lockstep_table,
               "Lockstep drift (`twinbench accuracy --lockstep`)",
               readme=True, row_key=experiment_and_dtype),

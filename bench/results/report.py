@@ -51,16 +51,19 @@ def _load(run_set: RunSet) -> dict[str, list[dict]]:
     return {kind: run_set.load(kind) for kind in TABLE_KINDS}
 
 
-def _plot_records(records: dict[str, list[dict]]) -> tuple[list[dict], list[dict], list[dict]]:
-    """(accuracy, speed, tta) records for the figures. An accuracy figure shows one record:
-    every machine's, oldest first, so a newer machine's figure of an experiment replaces an
-    older one's. The speed and time-to-accuracy figures show the newest machine only."""
+def _plot_records(records: dict[str, list[dict]]) -> tuple[list[dict], ...]:
+    """(accuracy, speed, tta, generative) records for the figures. An accuracy or generative
+    figure shows one record: every machine's, oldest first, so a newer machine's figure of
+    an experiment replaces an older one's. The speed and time-to-accuracy figures show the
+    newest machine only."""
     machines = select(records["accuracy"], TABLE["accuracy"].row_key)  # newest first
     accuracy = [r for recs, _ in reversed(machines) for r in recs]
+    generative = [r for recs, _ in reversed(select(records["generative"],
+                                                    TABLE["generative"].row_key)) for r in recs]
     speed = select(records["speed"], TABLE["speed"].row_key)[0][0]  # one run: one part
     tta_machines = select(records["tta"], TABLE["tta"].row_key)  # newest first, maybe none
     tta = tta_machines[0][0] if tta_machines else []
-    return accuracy, speed, tta
+    return accuracy, speed, tta, generative
 
 
 def _tables(run_set: RunSet, records: dict[str, list[dict]]) -> dict[str, str]:
@@ -77,7 +80,9 @@ def build_tables(run_set: RunSet | Path) -> dict[str, str]:
 _FIGURE_TITLES = {"curves": "loss and accuracy curves of both twins",
                   "confusion": "confusion matrices of both twins",
                   "weights": "first-layer weights of both twins",
-                  "embedding": "t-SNE of the last hidden layer's features, both twins"}
+                  "embedding": "t-SNE of the last hidden layer's features, both twins",
+                  "generative": "pictures of both twins at the same latent vectors, and "
+                                "their largest pixel difference"}
 
 
 def _figures(plot_names: list[str], prefix: str = "") -> str:
@@ -125,7 +130,7 @@ class ReportPlan:
     directory: Path  # where the tables and plots go
     tables: dict[str, str]  # table name -> markdown
     texts: dict[Path, str]  # each markdown file (and the README) as it should read
-    plot_records: tuple[list[dict], list[dict], list[dict]]  # plots.build_plots' records
+    plot_records: tuple[list[dict], ...]  # plots.build_plots' records
     # The texts that differ from their file, then the plots missing from `directory`. Plots
     # are compared by presence only: their bytes depend on matplotlib's version and fonts.
     stale: list[str]
