@@ -349,3 +349,17 @@ def test_generative_lockstep_record_in_the_table(tmp_path):
     report.write_report(tmp_path)
     text = (tmp_path / "lockstep.md").read_text()
     assert "| ci-dcgan " in text and "one ulp off ends" in text
+
+
+def test_speed_workload_steps_both_twins_alike():
+    """The speed grid's DCGAN step: the same losses from the same weights and batch."""
+    from bench.measure.speed.grid import cases
+    from bench.measure.speed.workloads import make_workload, train_flops
+
+    losses = [make_workload("dcgan-32", impl, 4, "float64").step() for impl in ("scratch",
+                                                                                "torch")]
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-12)
+    assert make_workload("dcgan-32", "scratch", 4, "float32").forward().shape == (4, 1, 28, 28)
+    assert train_flops("dcgan-32", 2) == 2 * train_flops("dcgan-32", 1) > 5e7
+    full = {(c.batch, c.threads) for c in cases("full") if c.arch == "dcgan-32"}
+    assert {b for b, _ in full} == {32, 128, 512} and len({t for _, t in full}) >= 1
