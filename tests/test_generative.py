@@ -363,3 +363,18 @@ def test_speed_workload_steps_both_twins_alike():
     assert train_flops("dcgan-32", 2) == 2 * train_flops("dcgan-32", 1) > 5e7
     full = {(c.batch, c.threads) for c in cases("full") if c.arch == "dcgan-32"}
     assert {b for b, _ in full} == {32, 128, 512} and len({t for _, t in full}) >= 1
+
+
+def test_eval_reports_a_generative_checkpoint_and_predict_refuses_it(tmp_path, monkeypatch,
+                                                                    capsys):
+    from bench import cli
+
+    exp = get_experiment("ci-dcgan")  # the registry's: eval checks the checkpoint against it
+    data = tiny("ci-dcgan", n=32)[1].astype(np.float32)
+    _, paths = train_twin(exp, "scratch", data, tmp_path, show_progress=False)
+    monkeypatch.setattr("bench.training.load_data", lambda e, **kw: data)
+    capsys.readouterr()
+    assert cli.main(["eval", str(paths.checkpoint)]) == 0
+    assert "scratch ci-dcgan (after 1 epochs): test_loss " in capsys.readouterr().out
+    assert cli.main(["predict", str(paths.checkpoint), str(tmp_path / "x.png")]) == 1
+    assert "a generative model (gan): it classifies no picture" in capsys.readouterr().err
