@@ -378,3 +378,30 @@ def test_eval_reports_a_generative_checkpoint_and_predict_refuses_it(tmp_path, m
     assert "scratch ci-dcgan (after 1 epochs): test_loss " in capsys.readouterr().out
     assert cli.main(["predict", str(paths.checkpoint), str(tmp_path / "x.png")]) == 1
     assert "a generative model (gan): it classifies no picture" in capsys.readouterr().err
+
+
+def test_score_of_samples_by_a_trained_classifier(mnist, tmp_path):
+    """The score: a ci-cnn checkpoint judges each twin's samples; the fraction confident and
+    the histogram's entropy follow from the judge's own probabilities."""
+    from bench.measure.generative import CONFIDENT, grey_levels, picture_noise, score
+    from bench.training.inference import load_twins
+
+    cnn = get_experiment("ci-cnn")
+    small = Data(mnist.x_train[:256], mnist.y_train[:256], mnist.x_test[:100],
+                 mnist.y_test[:100])
+    with threadpool_limits(1, user_api="blas"):
+        _, paths = train_twin(cnn.with_overrides(epochs=1), "scratch", small, tmp_path,
+                              show_progress=False)
+    exp, data = tiny("ci-dcgan", n=16)
+    model = build_model(exp, np.random.default_rng(0))
+    runners = {impl: make_runner(impl, exp, model=model) for impl in ("scratch", "torch")}
+    got = score(runners, paths.checkpoint, n=50)
+    judge = load_twins(paths.checkpoint)
+    z = runners["scratch"].draw(50, picture_noise(exp.seed + 1))
+    probs = judge.probabilities(judge.inputs(grey_levels(runners["scratch"].sample(z))))[0]
+    counts = np.bincount(probs.argmax(axis=1), minlength=10)
+    assert got["scratch"]["histogram"] == counts.tolist()
+    assert got["scratch"]["confident"] == np.mean(probs.max(axis=1) >= CONFIDENT)
+    p = counts[counts > 0] / 50
+    assert got["scratch"]["entropy"] == pytest.approx(-(p * np.log2(p)).sum())
+    assert got["torch"]["histogram"] == got["scratch"]["histogram"]  # same weights, same z
