@@ -170,11 +170,12 @@ def generative_table(records: list[dict]) -> Table:
     for rec in records:
         exp, loss, sec = rec["experiment"], rec["final_test_loss"], rec["seconds_per_epoch"]
         target = exp.get("target_loss")
-        gap = 100 * abs(loss["scratch"] - loss["torch"]) / abs(loss["torch"])
+        gap = 100 * abs(loss["scratch"] - loss["torch"]) / max(abs(loss["torch"]), 1e-300)
         ok = target is not None and max(loss.values()) <= target and gap <= TWIN_LOSS_GAP
         score = rec.get("score") or {}
         pics = rec["pictures"]
         diffs = pics["sample_diff"] + pics.get("reconstruction_diff", [])
+        both = score if all(i in score for i in ("scratch", "torch")) else {}
         rows.append({
             "experiment": exp["name"], "objective": exp["objective"], "epochs": exp["epochs"],
             "target": f"{target:g}" if target is not None else "-",
@@ -183,14 +184,14 @@ def generative_table(records: list[dict]) -> Table:
             "gap %": f"{gap:.3f}",
             f"both reach target (gap <= {TWIN_LOSS_GAP:g}%)": (("yes" if ok else "no")
                                                              if target is not None else "-"),
-            "largest pixel difference": f"{max(diffs):.2e}",
+            "largest pixel difference": f"{max(diffs):.2e}" if diffs else "-",
             "confident digits % scratch / torch": (
-                " / ".join(f"{100 * score[i]['confident']:.1f}" for i in ("scratch", "torch"))
-                if score else "not scored"),
+                " / ".join(f"{100 * both[i]['confident']:.1f}" for i in ("scratch", "torch"))
+                if both else "not scored"),
             "class entropy (bits) scratch / torch": (
-                " / ".join(f"{score[i]['entropy']:.2f}" for i in ("scratch", "torch"))
-                if score else "-"),
-            "s/epoch scratch": f"{sec['scratch']:.1f}", "s/epoch torch": f"{sec['torch']:.1f}",
+                " / ".join(f"{both[i]['entropy']:.2f}" for i in ("scratch", "torch"))
+                if both else "-"),
+            "s/epoch scratch / torch": f"{sec['scratch']:.1f} / {sec['torch']:.1f}",
         })
     notes = ["Test loss: the VAE's negative ELBO per image (BCE summed over the 784 pixels "
              "+ KL), the GAN's discriminator loss on the test images against its generator's "
