@@ -241,6 +241,10 @@ def test_train_command_writes_a_generative_checkpoint(tmp_path, monkeypatch, cap
     out = capsys.readouterr().out
     assert "scratch epoch 1: loss" in out and "torch epoch 1: loss" in out
     assert (tmp_path / "ci-vae-seed0-float32-torch.npz").is_file()
+    assert cli.main(["train", "ci-vae", "--lockstep", "--no-progress",
+                     "--out", str(tmp_path)]) == 0
+    assert "test loss scratch " in capsys.readouterr().out
+    assert (tmp_path / "ci-vae-seed0-float32-lockstep.json").is_file()
 
 
 @pytest.mark.parametrize("name", ["ci-vae", "ci-dcgan"])
