@@ -72,7 +72,8 @@ def run_generative_lockstep(exp: Experiment, data: Data, *, steps: int | None = 
                                          build_model(exp, np.random.default_rng(exp.seed))))
         nudge_one_ulp(runners[2])
     report = GenerativeLockstepReport(exp.name, exp.dtype)
-    total = exp.epochs * exp.steps_per_epoch()
+    per_epoch = len(range(0, len(data.x_train), exp.batch_size or len(data.x_train)))
+    total = exp.epochs * per_epoch  # the data's own batches, as `batches` cuts them
     if steps is not None or exp.objective == "gan":
         total = min(total, steps or GAN_STEPS)
     bar = progress_bar(total, "lockstep steps", show_progress)
