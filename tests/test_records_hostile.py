@@ -313,7 +313,10 @@ def test_every_kind_says_which_rows_it_provides_and_the_reference_names_only_tho
     from bench.experiments import EXPERIMENTS
     from bench.measure.tta import TARGETS
 
-    assert required["accuracy"] == {(name,) for name in EXPERIMENTS}
+    assert required["accuracy"] == {(name,) for name, e in EXPERIMENTS.items()
+                                    if e.objective is None}
+    assert required["generative"] == {(name,) for name, e in EXPERIMENTS.items()
+                                      if e.objective is not None} != set()
     assert ("speedrun-mlp", "torch") in required["tta"] and set(TARGETS) == {
         name for name, e in EXPERIMENTS.items()
         if e.target_accuracy is not None and not name.startswith("ci-")}
@@ -381,6 +384,17 @@ VALID = {
                  "steps": 30, "max_loss_diff": 1e-13, "max_weight_rel_diff": 2e-12,
                  "test_accuracy": {"scratch": 97.1, "torch": 97.2},
                  "loss_diffs": [1e-14] * 25},
+    "generative": {"kind": "generative", "time": "2026-11-22T00:00:00+00:00", "machine": _fp(),
+                   "experiment": {"name": "vae-mnist", "dataset": "mnist", "epochs": 2,
+                                  "description": "d", "objective": "vae", "target_loss": 105},
+                   "final_test_loss": {"scratch": 104.0, "torch": 104.1},
+                   "seconds_per_epoch": {"scratch": 30.0, "torch": 10.0},
+                   "histories": {"scratch": [{"epoch": 1, "train_loss": 120.0,
+                                              "test_loss": 110.0}]},
+                   "pictures": {"samples": {"scratch": [[[0, 255]]], "torch": [[[0, 254]]]},
+                                "sample_diff": [0.004], "reconstruction_diff": [1e-7]},
+                   "score": {"scratch": {"confident": 0.9, "entropy": 3.2,
+                                         "histogram": [1] * 10}}},
     "speed": {**_speed_record(_fp()), "time": "2026-11-22T00:00:00+00:00"},
     "ceiling": _ceiling(),
     "peers-parity": {"kind": "peers-parity", "time": "2026-11-22T00:00:00+00:00",

@@ -58,6 +58,7 @@ SPEED = "tests/test_speed_suite.py"
 REPORT = "tests/test_report.py"
 GRAD = "tests/test_gradcheck.py"
 POOL = "tests/test_pooling.py"
+GEN = "tests/test_generative.py"
 CONV = "tests/test_conv.py"
 FUNC = "tests/test_functional.py"
 OPT = "tests/test_optim_sgd.py"
@@ -934,6 +935,40 @@ CATALOGUE: list[Mutant] = [
        "self.txs[:1] if isinstance(self.model, scratch.Loss) else self.txs",
        "self.txs", [SPEED, "-k", "two_inputs"],
        "the torch loss case also differentiates the target, which scratch's backward skips"),
+    # --- issue 31: the generative twins (VAE, DCGAN) ---------------------------------------
+    _m("bench-vae-logvar-grad-no-half", "bench/experiments/generative.py",
+       "dlogvar = grad_logvar + dz * eps * std * 0.5", "dlogvar = grad_logvar + dz * eps * std",
+       [GEN, "-k", "named_twins or eps_and_logvar"],
+       "the reparameterisation forgets d std / d logvar = std / 2"),
+    _m("bench-vae-no-eps-grad-scale", "bench/experiments/generative.py",
+       "return (dx, dz * std) if input_grad", "return (dx, dz) if input_grad",
+       [GEN, "-k", "named_twins"], "the VAE's eps gradient misses the std factor"),
+    _m("bench-elbo-kl-grad-sign", "bench/experiments/generative.py",
+       "return dlogits, mu / n, (var - 1) * (0.5 / n)",
+       "return dlogits, mu / n, (1 - var) * (0.5 / n)",
+       [GEN, "-k", "elbo"], "the KL's logvar gradient has the wrong sign"),
+    _m("bench-gan-no-discriminator-zero-grad", "bench/training/generative.py",
+       "        opt_d.zero_grad()\n        loss_real = bce(disc(to_unit_range(x)), ones)",
+       "        loss_real = bce(disc(to_unit_range(x)), ones)",
+       [GEN, "-k", "lockstep_float64_tiny"],
+       "the discriminator keeps the generator step's gradients into its own step"),
+    _m("bench-gan-real-images-unscaled", "bench/training/generative.py",
+       "loss_real = bce(disc(to_unit_range(x)), ones)\n        disc.backward(",
+       "loss_real = bce(disc(x), ones)\n        disc.backward(",
+       [GEN, "-k", "one_step"], "the GAN's real images stay in [0, 1], not the Tanh range"),
+    _m("bench-gan-noise-same-every-epoch", "bench/training/generative.py",
+       "self.noise = noise_rng(self.exp.seed, epoch)", "self.noise = noise_rng(self.exp.seed, 0)",
+       [GEN, "-k", "noise"], "every epoch draws the same noise"),
+    _m("bench-optimizer-pair-offset-lost", "bench/training/generative.py",
+       "**{int(i) + offset: s for i, s in second[\"state\"].items()}",
+       "**{int(i): s for i, s in second[\"state\"].items()}",
+       [GEN, "-k", "optimizer_pair"],
+       "the discriminator's Adam state overwrites the generator's in a checkpoint"),
+    _m("bench-generative-lockstep-self", "bench/compare/lockstep_generative.py",
+       "report.loss_diffs.append(abs(losses[0] - losses[1]))",
+       "report.loss_diffs.append(abs(losses[0] - losses[0]))",
+       [GEN, "-k", "lockstep_float64_tiny"],
+       "the generative lockstep compares scratch's loss with itself"),
 ]
 
 

@@ -54,6 +54,14 @@ def _eval(args: argparse.Namespace) -> int:
         fail(args, f"no such checkpoint file: {path}")
     exp, runners, what = _models(args, path)
     data = load_data(exp, data_dir=args.data_dir)
+    if exp.objective is not None:  # a VAE or GAN: its test losses, no classes
+        from bench.training.generative import evaluate_generative
+
+        for impl, runner in runners:
+            losses = ", ".join(f"{k} {v:.4f}" for k, v in
+                               evaluate_generative(runner, data.x_test).items())
+            print(f"{impl} {exp.name} ({what}): {losses}")
+        return 0
     names = class_names(exp.dataset)
     for impl, runner in runners:
         loss, acc = evaluate(runner, data.x_test, data.y_test)

@@ -109,11 +109,15 @@ def _train(args: argparse.Namespace) -> int:
         report = run_lockstep(exp, data, show_progress=progress, max_steps=args.steps)
         path = outputs(out, exp, "both", exp.seed).lockstep
         write_atomic(path, report.to_json())
+        test = (f"test accuracy scratch {report.test_accuracy['scratch']:.2f}%, torch "
+                f"{report.test_accuracy['torch']:.2f}%" if report.test_accuracy else
+                f"test loss scratch {report.test_loss['scratch']:.6g}, torch "
+                f"{report.test_loss['torch']:.6g}")  # a VAE or GAN has no accuracy
         print(f"lockstep, {report.steps} steps: max loss diff {report.max_loss_diff:.3e}, "
               f"max relative weight diff {report.max_weight_rel_diff:.3e} "
-              f"({report.worst_tensor}); test accuracy scratch "
-              f"{report.test_accuracy['scratch']:.2f}%, torch {report.test_accuracy['torch']:.2f}%"
-              f"; {report.seconds:.0f} s\nreport: {path}")
+              f"({report.worst_tensor}); {test}"
+              + (f"; {report.seconds:.0f} s" if hasattr(report, "seconds") else "")
+              + f"\nreport: {path}")
         return 0
 
     for impl in impls:

@@ -3,7 +3,8 @@
 From the same initial weights, any gap that opens between the twins is
 floating-point rounding compounding through training. The report gives the
 per-step loss difference, the final largest relative weight difference and
-both twins' test accuracy. `max_steps` ends a run early (a costly model's first
+both twins' test accuracy (generative experiments are run by `lockstep_generative`).
+`max_steps` ends a run early (a costly model's first
 steps, e.g. the ResNet's, where the whole epoch takes long in float64).
 
 Some trainings amplify rounding until two runs part (Adam in an LSTM): a gap
@@ -99,9 +100,15 @@ def one_ulp_off(exp: Experiment) -> tuple[ScratchRunner, str]:
     copy retraces scratch exactly and measures nothing (seen on the toy model once BLAS
     ran another thread count)."""
     model = build_model(exp, np.random.default_rng(exp.seed))
-    for _, param in model.named_parameters():
-        np.nextafter(param.data, np.inf, out=param.data)
+    nudge_one_ulp(model)
     return ScratchRunner(exp, model), ULP_WEIGHTS
+
+
+def nudge_one_ulp(model) -> None:
+    """Move every parameter of `model` one ulp up, in place: a difference at rounding
+    level everywhere, as the twins' own (buffers, the running statistics, untouched)."""
+    for param in model.parameters():
+        np.nextafter(param.data, np.inf, out=param.data)
 
 
 def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,
@@ -112,6 +119,11 @@ def run_lockstep(exp: Experiment, data: Data, *, show_progress: bool = True,
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps must be a positive number of steps or None, got "
                          f"{max_steps}")
+    if exp.objective is not None:  # a VAE or GAN: its own steps, and the one-ulp yardstick
+        from bench.compare.lockstep_generative import run_generative_lockstep
+
+        return run_generative_lockstep(exp, data, steps=max_steps, ulp=ulp,
+                                       show_progress=show_progress, log=log)
     model = build_model(exp, np.random.default_rng(exp.seed))
     twins = (ScratchRunner(exp, model), TorchRunner(exp, model, shared_dropout=True))
     report = LockstepReport(exp.name, exp.dtype, max_steps=max_steps)

@@ -3,6 +3,8 @@
 - `config`: the `Experiment` dataclass, one run's full recipe.
 - `layers`: layer specs ("conv 32 3 pad=1") to scratch modules, `build_model`.
 - `init`: initialisation schemes by name.
+- `models`, `generative`: models of one's own (the sequence bodies; the VAE and DCGAN), their
+  torch twins in `torch_models`, `torch_generative`.
 - `registry`: the named experiments (`EXPERIMENTS`, `get_experiment`), and
   `recorded_experiment`, the registry's experiment a checkpoint's record names.
 """

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 TRAIN_IMAGES = 60_000  # MNIST's and Fashion-MNIST's training sets alike
 PER_BATCH_SCHEDULES = ("OneCycleLR",)
+OBJECTIVES = (None, "vae", "gan")  # a classifier, or the generative kinds
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ class Experiment:
         target_accuracy: the test accuracy (percent) both twins must reach, if any.
         claim: for write-up reproductions, what the write-up reports, and
             claimed_accuracy its test accuracy in percent where it gives one.
+        objective: None for a classifier (cross entropy, accuracy); "vae" or "gan" for
+            a generative experiment (`bench.training.generative`): its `layers` are one
+            model spec ("vae ...", "dcgan ..."), its inputs grey levels in [0, 1], and
+            target_loss the test negative ELBO per image both twins must reach, if any.
     """
 
     name: str
@@ -60,6 +65,8 @@ class Experiment:
     target_accuracy: float | None = None
     claim: str | None = None
     claimed_accuracy: float | None = None
+    objective: str | None = None
+    target_loss: float | None = None
 
     def with_overrides(self, **changes) -> Experiment:
         """A copy with some fields replaced (None values are ignored).

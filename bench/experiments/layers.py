@@ -17,7 +17,8 @@ from collections.abc import Callable
 import numpy as np
 
 import scratch
-from bench.experiments.config import Experiment
+from bench.experiments.config import OBJECTIVES, Experiment
+from bench.experiments.generative import DCGAN, ConvVAE, dcgan_init
 from bench.experiments.init import initialize
 from bench.experiments.models import ImageRows, VisionTransformer, resnet
 from scratch.functional import conv_output_size
@@ -193,8 +194,51 @@ LAYER_BUILDERS: dict[str, Callable] = {
 }
 
 
+def _channels(text: str) -> tuple[int, int]:
+    try:
+        c1, c2 = (int(c) for c in text.split(","))
+    except ValueError:
+        raise ValueError(f"channels must be two integers as 32,64, got {text!r}") from None
+    if min(c1, c2) < 1:
+        raise ValueError(f"channels must be >= 1, got {text!r}")
+    return c1, c2
+
+
+# A generative experiment's one spec: the model and its options (defaults as the classes').
+GENERATIVE = {"vae": ("vae", {"latent": "20", "hidden": "256", "channels": "32,64"}),
+              "gan": ("dcgan", {"latent": "64", "width": "32"})}
+
+
+def build_generative(exp: Experiment, rng: np.random.Generator) -> scratch.Module:
+    """The model of a generative experiment: its one layer spec, "vae [latent=20]
+    [hidden=256] [channels=32,64]" (a `ConvVAE`, torch's default initialisation) or
+    "dcgan [latent=64] [width=32]" (a `DCGAN`, DCGAN's N(0, 0.02^2) initialisation)."""
+    if exp.objective not in OBJECTIVES[1:]:
+        raise ValueError(f"experiment {exp.name!r}: objective must be one of {OBJECTIVES}, "
+                         f"got {exp.objective!r}")
+    kind, options = GENERATIVE[exp.objective]
+    name, _, arg = exp.layers[0].partition(" ") if len(exp.layers) == 1 else ("", "", "")
+    if name != kind:
+        raise ValueError(f"experiment {exp.name!r}: a {exp.objective} experiment has one layer "
+                         f"spec, '{kind} ...', got {list(exp.layers)}")
+    dtype = np.dtype(exp.dtype)
+    try:
+        v = _args(arg, (), options)
+        if kind == "vae":
+            return ConvVAE(_int(v, "latent", 1), _int(v, "hidden", 1), _channels(v["channels"]),
+                           rng=rng, dtype=dtype)
+        model = DCGAN(_int(v, "latent", 1), _int(v, "width", 1), rng=rng, dtype=dtype)
+    except ValueError as err:
+        raise ValueError(f"experiment {exp.name!r}: layer {exp.layers[0]!r}: {err}") from None
+    dcgan_init(model, rng)
+    return model
+
+
 def build_model(exp: Experiment, rng: np.random.Generator) -> scratch.Sequential:
-    """The scratch model of `exp`, weights drawn from `rng` and then `exp.init` applied."""
+    """The scratch model of `exp`, weights drawn from `rng` and then `exp.init` applied
+    (a generative experiment's: `build_generative`)."""
+    if exp.objective is not None:
+        return build_generative(exp, rng)
     dtype = np.dtype(exp.dtype)
     first = input_shape(exp)  # checks the layout
     shape: Shape = first if len(first) == 3 else first[0]
@@ -232,6 +276,8 @@ def architecture(exp: Experiment) -> str:
             body = f"{cell.upper()} {size} over the rows"
         elif kind in ("vit", "resnet"):
             body = f"{'ViT' if kind == 'vit' else 'ResNet'} {arg}"
+        elif kind in ("vae", "dcgan"):
+            return f"{'conv VAE' if kind == 'vae' else 'DCGAN'} {arg}".strip()
         elif kind != "flatten" and spec not in others:
             others.append(spec)
     if body:

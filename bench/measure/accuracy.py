@@ -45,8 +45,8 @@ def confusion_matrix(runner, data) -> np.ndarray:
 
 def run_lockstep_record(exp: Experiment, data=None, *, show_progress: bool = True,
                         log=print, max_steps: int | None = None) -> dict:
-    """Both twins in lockstep (over the first `max_steps` steps, if given); the record's
-    payload."""
+    """Both twins in lockstep (over the first `max_steps` steps, if given; a generative
+    experiment by `lockstep_generative`); the record's payload."""
     data = data if data is not None else load_data(exp)
     report = run_lockstep(exp, data, show_progress=show_progress, log=log, max_steps=max_steps)
     return {**json.loads(report.to_json()), "experiment": exp.to_dict()}

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench.experiments import EXPERIMENTS, get_experiment
 from bench.measure.accuracy import run_accuracy, run_lockstep_record
+from bench.measure.generative import run_generative
 from bench.measure.speed.grid import impls
 from bench.measure.speed.run import measure_ceiling, run_speed_suite
 from bench.measure.tta import TARGETS, time_to_accuracy
@@ -36,15 +37,23 @@ DEFAULT_TTA = ("speedrun-mlp",)
 # long as training both twins again.
 LOCKSTEP = (("mlp", "float64", 1), ("mlp", "float32", None),
             ("cnn", "float64", 1), ("cnn", "float32", None),
-            ("lstm", "float64", 1), ("vit", "float64", 1), ("resnet-fashion", "float64", 1))
+            ("lstm", "float64", 1), ("vit", "float64", 1), ("resnet-fashion", "float64", 1),
+            # the VAE's first epoch, the GAN's first 500 steps (of two epochs)
+            ("vae-mnist", "float64", 1), ("dcgan-mnist", "float64", 2))
 TWINS = ("scratch", "torch")
 CEILING_LIBRARIES = ("numpy", "torch")
 CEILING_DTYPES = ("float32", "float64")
 
 
 def accuracy_experiments() -> list[str]:
-    """The experiments the full run trains with both twins: every one in the registry."""
-    return sorted(EXPERIMENTS)
+    """The classifiers the full run trains with both twins: every one in the registry but
+    the generative models (`generative_experiments`)."""
+    return sorted(name for name, exp in EXPERIMENTS.items() if exp.objective is None)
+
+
+def generative_experiments() -> list[str]:
+    """The VAE and GAN experiments: the full run records their losses and pictures."""
+    return sorted(name for name, exp in EXPERIMENTS.items() if exp.objective is not None)
 
 
 def reference_requirements() -> dict[str, set[tuple]]:
@@ -58,6 +67,7 @@ def reference_requirements() -> dict[str, set[tuple]]:
         "ceiling": {(lib, dtype) for lib in CEILING_LIBRARIES for dtype in CEILING_DTYPES},
         "tta": {(name, twin) for name in TARGETS for twin in TWINS},
         "accuracy": {(name,) for name in accuracy_experiments()},
+        "generative": {(name,) for name in generative_experiments()},
         "lockstep": {(name, dtype) for name, dtype, _ in LOCKSTEP},
         "peers-parity": {(peer,) for peer in CASE_MODULES},
         "peers-speed": {(model, impl) for model, racers in RACES.items() for impl in racers},
@@ -88,6 +98,10 @@ def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
         for name in accuracy_experiments():
             steps.append((f"accuracy: {name}", lambda n=name: append_record(
                 "accuracy", run_accuracy(get_experiment(n), show_progress=False), run_dir)))
+        for name in generative_experiments():  # a VAE or GAN: losses and pictures
+            steps.append((f"generative: {name}", lambda n=name: append_record(
+                "generative", run_generative(get_experiment(n), show_progress=False),
+                run_dir)))
         for name, dtype, epochs in LOCKSTEP:
             exp = get_experiment(name).with_overrides(dtype=dtype, epochs=epochs)
             steps.append((f"lockstep: {name} {dtype}", lambda e=exp: append_record(

@@ -11,6 +11,9 @@
 - weights-EXPERIMENT.png: the first layer's weights, both twins: a linear or convolutional
   layer's units or filters as images, a recurrent layer's input-to-hidden weights as one
   map per gate.
+- generative-EXPERIMENT.png: a generative experiment's pictures from both twins side by side
+  (the VAE's reconstructions of test images and its samples, the GAN's samples, at the same
+  latent vectors) and the twins' agreement: the largest pixel difference per picture.
 
 Every experiment with a history gets its curves, and its confusion matrix when the record
 holds one; `left_out` says which figure a record cannot give, and why, for the report to
@@ -320,14 +323,58 @@ def first_weights(rec: dict, run_set: str):
     return fig
 
 
+def _mosaic(images, columns: int) -> np.ndarray:
+    """uint8 pictures (N, 28, 28) as one grey image, `columns` to a row, 2-pixel gaps."""
+    images = np.asarray(images, dtype=np.float64) / 255
+    rows = -(-len(images) // columns)
+    out = np.ones((rows * 30 + 2, columns * 30 + 2))
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        out[2 + 30 * r:30 * (r + 1), 2 + 30 * c:30 * (c + 1)] = img
+    return out
+
+
+def generative(rec: dict, run_set: str = ""):
+    """Both twins' pictures side by side, and the largest pixel difference per picture."""
+    plt = _pyplot()
+    pics = rec["pictures"]
+    panels = [(f"{impl}: samples", _mosaic(pics["samples"][impl], 4))
+              for impl in ("scratch", "torch")]
+    if "reconstructions" in pics:  # a VAE: the test images, then each twin's reconstructions
+        panels.insert(0, ("test images (top), reconstructions by scratch, torch",
+                          _mosaic([*pics["originals"], *pics["reconstructions"]["scratch"],
+                                   *pics["reconstructions"]["torch"]], len(pics["originals"]))))
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4 * (len(panels) + 1), 4.2))
+    for ax, (title, img) in zip(axes, panels):
+        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    ax = axes[-1]
+    for key, label, marker in (("sample_diff", "samples", "o"),
+                               ("reconstruction_diff", "reconstructions", "s")):
+        if key in pics:
+            diffs = np.maximum(np.asarray(pics[key], dtype=float), 1e-17)  # log scale: no 0
+            ax.plot(np.arange(1, len(diffs) + 1), diffs, marker, label=label)
+    ax.set(yscale="log", xlabel="picture", ylabel="largest |scratch - torch| (pixel, 0-1)",
+           title="twin agreement")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.suptitle(f"{rec['experiment']['name']}: both twins at the same inputs and latent "
+                 f"vectors\n{_machine(rec, run_set)}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 ClassNames = Callable[[str], Sequence[str]]
 
 
-def _plan(accuracy: list[dict], speed: list[dict], tta_parts: list[list[dict]], run_set: str,
+def _plan(accuracy: list[dict], speed: list[dict], tta_parts: list[list[dict]],
+          generative_records: Sequence[dict], run_set: str,
           class_names: ClassNames | None) -> dict:
     """File name -> function drawing it, for what the records hold (a later record of an
     experiment replaces an earlier one's figures)."""
-    out = {}
+    out = {f"generative-{rec['experiment']['name']}.png": lambda r=rec: _png(generative(r, run_set))
+           for rec in generative_records}
     for rec in accuracy:
         name = rec["experiment"]["name"]
         classes = class_names(rec["experiment"]["dataset"]) if class_names else None
@@ -376,7 +423,7 @@ def left_out(accuracy: list[dict]) -> dict[str, list[str]]:
     return out
 
 
-PLOT_NAME = re.compile(r"(curves|confusion|weights|embedding)-[A-Za-z0-9._-]+\.png|"
+PLOT_NAME = re.compile(r"(curves|confusion|weights|embedding|generative)-[A-Za-z0-9._-]+\.png|"
                        r"speed-batch\.png|tta\.png")
 
 
@@ -386,14 +433,17 @@ def is_plot_name(name: str) -> bool:
     return PLOT_NAME.fullmatch(name) is not None
 
 
-def planned(accuracy: list[dict], speed: list[dict], tta_parts: list[list[dict]]) -> list[str]:
-    return sorted(_plan(accuracy, speed, tta_parts, "", None))
+def planned(accuracy: list[dict], speed: list[dict], tta_parts: list[list[dict]],
+            generative_records: Sequence[dict] = ()) -> list[str]:
+    return sorted(_plan(accuracy, speed, tta_parts, generative_records, "", None))
 
 
 def build_plots(accuracy: list[dict], speed: list[dict], tta_parts: list[list[dict]],
-                run_set: str = "", class_names: ClassNames | None = None) -> dict:
+                generative_records: Sequence[dict] = (), run_set: str = "",
+                class_names: ClassNames | None = None) -> dict:
     """File name -> PNG bytes. `tta_parts`: each machine's time-to-accuracy records.
     `class_names(dataset)` labels confusion matrices; the data sets' names live in
     bench.datasets, a layer above this one, so the caller passes it."""
     return {name: draw() for name, draw in
-            _plan(accuracy, speed, tta_parts, run_set, class_names).items()}
+            _plan(accuracy, speed, tta_parts, generative_records, run_set,
+                  class_names).items()}

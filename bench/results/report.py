@@ -70,16 +70,19 @@ def _load(run_set: RunSet) -> dict[str, list[dict]]:
     return {kind: run_set.load(kind) for kind in TABLE_KINDS}
 
 
-def _plot_records(records: dict[str, list[dict]]) -> tuple[list[dict], list[dict], list]:
-    """(accuracy, speed, tta parts) records for the figures. An accuracy figure shows one
-    record: every machine's, oldest first, so a newer machine's figure of an experiment
-    replaces an older one's. The speed figure shows the speed table's run; the
-    time-to-accuracy figure every experiment, a panel per machine as the table has."""
+def _plot_records(records: dict[str, list[dict]]) -> tuple[list[dict], list[dict], list, list]:
+    """(accuracy, speed, tta parts, generative) records for the figures. An accuracy or
+    generative figure shows one record: every machine's, oldest first, so a newer machine's
+    figure of an experiment replaces an older one's. The speed figure shows the speed
+    table's run; the time-to-accuracy figure every experiment, a panel per machine as the
+    table has."""
     machines = select(records["accuracy"], TABLE["accuracy"].row_key)  # newest first
     accuracy = [r for recs, _ in reversed(machines) for r in recs]
+    generative = [r for recs, _ in reversed(select(records["generative"],
+                                                    TABLE["generative"].row_key)) for r in recs]
     speed = select(records["speed"], TABLE["speed"].row_key)[0][0]  # one run: one part
     tta = [recs for recs, _ in select(records["tta"], TABLE["tta"].row_key)]
-    return accuracy, speed, tta
+    return accuracy, speed, tta, generative
 
 
 def _tables(run_set: RunSet, records: dict[str, list[dict]]) -> dict[str, str]:
@@ -96,7 +99,9 @@ def build_tables(run_set: RunSet | Path) -> dict[str, str]:
 _FIGURE_TITLES = {"curves": "loss and accuracy curves of both twins",
                   "confusion": "confusion matrices of both twins",
                   "weights": "first-layer weights of both twins",
-                  "embedding": "t-SNE of the last hidden layer's features, both twins"}
+                  "embedding": "t-SNE of the last hidden layer's features, both twins",
+                  "generative": "pictures of both twins at the same latent vectors, and "
+                                "their largest pixel difference"}
 
 
 def _figures(plot_names: list[str], left_out: dict[str, list[str]], prefix: str = "") -> str:
@@ -181,7 +186,7 @@ class ReportPlan:
     directory: Path  # where the tables and plots go
     tables: dict[str, str]  # table name -> markdown
     texts: dict[Path, str]  # each markdown file (and the README) as it should read
-    plot_records: tuple[list[dict], list[dict], list]  # plots.build_plots' records
+    plot_records: tuple[list[dict], list[dict], list, list]  # plots.build_plots' records
     # The texts that differ from their file, the plots missing from `directory`, then the
     # plots there that the records no longer give. Plots are compared by presence only:
     # their bytes depend on matplotlib's version and fonts.

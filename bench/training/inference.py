@@ -92,6 +92,9 @@ def check_fits(exp: Experiment, weights: dict, source: str = "weights"
                ) -> scratch.Sequential:
     """`exp`'s scratch model holding `weights`; a mismatch names the experiment, its layers
     and every key that differs."""
+    if exp.objective is not None:
+        raise ValueError(f"{source} holds {exp.name!r}, a generative model ({exp.objective}): "
+                         "it classifies no picture; `twinbench eval` gives its test loss")
     model = build_model(exp, np.random.default_rng(exp.seed))
     try:
         model.load_state_dict(weights)

@@ -185,6 +185,10 @@ class TorchRunner(_Runner):
 
 
 def make_runner(impl: str, exp: Experiment, **kwargs):
+    if exp.objective is not None:  # a VAE or GAN: its own loss and step
+        from bench.training.generative import generative_runner
+
+        return generative_runner(impl, exp, **kwargs)
     if impl == "scratch":
         return ScratchRunner(exp)
     if impl == "torch":

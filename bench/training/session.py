@@ -21,6 +21,7 @@ from bench.training.checkpoint import (
     read_checkpoint,
     resume,
 )
+from bench.training.generative import fit_generative
 from bench.training.history import History
 from bench.training.loop import Data, fit
 from bench.training.runners import make_runner
@@ -80,8 +81,9 @@ def train_twin(exp: Experiment, impl: str, data: Data, out: Path, *,
         runner, start, history = make_runner(impl, exp), 0, None
     before = _identity(paths.checkpoint)
     try:
-        history = fit(runner, data, start_epoch=start, history=history,
-                      checkpoint=paths.checkpoint, show_progress=show_progress)
+        fitter = fit if exp.objective is None else fit_generative
+        history = fitter(runner, data, start_epoch=start, history=history,
+                         checkpoint=paths.checkpoint, show_progress=show_progress)
     except KeyboardInterrupt as err:
         raise _interrupted(impl, paths.checkpoint, before, resume_from) from err
     write_atomic(paths.history, history.to_json())

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from bench.measure.speed.workloads import (
     CNNS,
+    GENERATIVE,
     MLPS,
     OP_PHASES,
     OPS,
@@ -77,6 +78,7 @@ def cases(grid: str | None = None) -> list[Case]:
     if grid == "smoke":
         add(("mlp-128", *cnns), (32,), ("float32",), (1,), PHASES)
         add(("conv2d-16-32", "relu"), (8,), ("float32",), (1,), OP_PHASES)
+        add(tuple(GENERATIVE), (8,), ("float32",), (1,), ("step",))
     elif grid == "default":
         add(tuple(MLPS), BATCHES, ("float32",), both, ("step",))
         add(tuple(MLPS), (1,), ("float32",), both, ("forward",))
@@ -85,11 +87,14 @@ def cases(grid: str | None = None) -> list[Case]:
         add(tuple(SEQUENCES), (1, 32, 128, 512), ("float32",), both, ("step",))
         add(tuple(RESNETS), RESNET_BATCHES, ("float32",), both, ("step",))
         add(tuple(OPS), (128,), ("float32",), (all_threads(),), OP_PHASES)
+        add(tuple(GENERATIVE), (32, 128), ("float32",), both, ("step",))
     elif grid == "full":
         add((*MLPS, *cnns), BATCHES, ("float32", "float64"), both, PHASES)
         add(tuple(SEQUENCES), (1, 32, 128, 512), ("float32", "float64"), both, PHASES)
         add(tuple(RESNETS), RESNET_BATCHES, ("float32", "float64"), both, PHASES)
         add(tuple(OPS), (32, 128, 512), ("float32",), both, OP_PHASES)
+        add(tuple(GENERATIVE), (32, 128, 512), ("float32", "float64"), both,
+            ("forward", "step"))
     else:
         raise ValueError(f"unknown grid {grid!r}; expected smoke, default or full")
     return out

@@ -40,6 +40,9 @@ RESNETS = {
     "resnet-16-32-64": ((16, 32, 64), 2),
 }
 PHASES = ("forward", "backward", "step")
+# Generative training steps (issue 31): the DCGAN's alternating step, both networks and both
+# Adams (bench.training.generative), on MNIST-shaped images; name -> (experiment, width).
+GENERATIVE = {"dcgan-32": ("dcgan-mnist", 32)}
 
 # The per-operation cases: one layer at the shapes it has inside cnn-16-32 (or the MLP),
 # name -> (layer factory, input shape for batch b, multiply-adds per sample or None).
@@ -141,9 +144,21 @@ def input_shapes(arch: str, batch: int) -> list[tuple[int, ...]]:
     return [(batch, 784) if flat else (batch, 1, 28, 28)]
 
 
+def _dcgan_macs(width: int, latent: int = 64) -> float:
+    """Multiply-adds per image of one DCGAN step: the generator's forward, the
+    discriminator's three (real, fake, fake again for the generator), and their backwards
+    (twice the forward's; the generator's first layer needs no input gradient, counted
+    anyway as the bound it is)."""
+    gen = latent * 4 * width * 49 + 49 * 4 * width * 2 * width * 16 + 196 * 2 * width * 16
+    disc = 196 * width * 16 + 49 * 2 * width * width * 16 + 2 * width * 49
+    return 3 * gen + 3 * 3 * disc
+
+
 def train_flops(arch: str, batch: int) -> float:
     """Multiply-adds x 2 of one training step (forward 1x, backward 2x the matmuls);
     for an operation, of its forward and backward. NaN where no matmul dominates."""
+    if arch in GENERATIVE:
+        return 2.0 * _dcgan_macs(GENERATIVE[arch][1]) * batch
     if arch in OPS:
         macs = OPS[arch][2]
         return float("nan") if macs is None else 2.0 * 3 * macs * batch
@@ -325,7 +340,46 @@ class OpWorkload(_Timed):
         self.sync()
 
 
+@dataclass
+class GenerativeWorkload(_Timed):
+    """A generative training step through the experiment's own runners (the GAN's
+    alternating step with its two Adams), both twins from the same weights and noise;
+    `forward` draws samples in eval mode. Only these two phases: a GAN step has no one
+    backward to time apart."""
+
+    def __post_init__(self):
+        from bench.experiments import build_model, get_experiment
+        from bench.training import make_runner
+
+        name, width = GENERATIVE[self.arch]
+        exp = get_experiment(name).with_overrides(dtype=self.dtype, seed=self.seed,
+                                                  layers=(f"dcgan width={width}",))
+        model = build_model(exp, np.random.default_rng(self.seed))
+        self.runner = make_runner(self.impl, exp, model=model)
+        self.runner.begin_epoch(0)
+        rng = np.random.default_rng(self.seed)
+        self.x = rng.random((self.batch, 1, 28, 28)).astype(self.dtype)  # grey levels
+        self.z = self.runner.draw(self.batch, rng)
+        self.sync = lambda: None
+        if self.impl == "torch-cuda":
+            import torch
+
+            self.sync = torch.cuda.synchronize
+
+    def forward(self):
+        out = self.runner.sample(self.z)
+        self.sync()
+        return out
+
+    def step(self):
+        out = self.runner.train_step(self.x)
+        self.sync()
+        return out
+
+
 def make_workload(arch: str, impl: str, batch: int, dtype: str):
-    """The workload a speed case times: a whole network, or one operation."""
-    cls = OpWorkload if arch in OPS else Workload
+    """The workload a speed case times: a whole network, one operation, or a generative
+    training step."""
+    cls = (GenerativeWorkload if arch in GENERATIVE else OpWorkload if arch in OPS
+           else Workload)
     return cls(arch, impl, batch, dtype)
