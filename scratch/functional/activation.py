@@ -333,7 +333,14 @@ def prelu_forward(x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.nda
     or more, else one slope for all (torch's rule). Returns y and the mask x > 0."""
     mask = x > 0
     w = channel_view(weight.astype(x.dtype, copy=False), x.ndim)
-    return np.where(mask, x, w * x), mask
+    # max(x, 0) + w min(x, 0): the same numbers as np.where(mask, x, w x) (one term is an
+    # exact 0), in fast ufuncs: np.where with a broadcast operand took 3.5x as long
+    # (speed suite: prelu-16 forward, 7.15 -> 2.07 ms at batch 128, one thread)
+    y = np.maximum(x, 0, out=np.empty_like(x))  # out=: a 0-d input stays an array
+    negative = np.minimum(x, 0, out=np.empty_like(x))
+    np.multiply(negative, w, out=negative)
+    np.add(y, negative, out=y)
+    return y, mask
 
 
 def prelu_backward(grad_out: np.ndarray, x: np.ndarray, mask: np.ndarray, weight: np.ndarray,
