@@ -697,3 +697,25 @@ def test_a_stacked_recurrent_model_trains_through_the_loop_as_its_twin(mode):
         step, tstep = weights[key] - before[key], tweights[key] - before[key]
         assert np.abs(step).max() > 0, key  # the first layer learned too
         assert max_rel_diff(step, tstep) <= 1e-8, key
+
+
+def test_an_epoch_that_leaves_a_weight_non_finite_stops_naming_it(tmp_path):
+    """checked_epoch, the epoch wrapper of fit and fit_generative: an epoch whose loss stayed
+    finite but left a weight NaN raises TrainingDiverged naming the weight, the epoch, the
+    learning rate and what the checkpoint holds."""
+    from bench.training.loop import checked_epoch
+
+    runner = make_runner("scratch", TOY)
+    weight = runner.model[0].weight.data
+
+    def epoch(bar):
+        weight[0, 0] = np.nan
+        return 0.5, 1.0
+
+    with pytest.raises(TrainingDiverged, match=r"weights 0\.weight became non-finite after "
+                                               r"epoch 2 \(learning rate 0\.05\); no checkpoint"):
+        checked_epoch(runner, epoch, samples=10, epoch=1, lr=0.05, checkpoint=None,
+                      saved_epoch=None, show_progress=False)
+    weight[0, 0] = 0.0  # finite again: the epoch's own result comes back
+    assert checked_epoch(runner, lambda bar: (0.25, 2.0), samples=10, epoch=1, lr=0.05,
+                         checkpoint=None, saved_epoch=None, show_progress=False) == (0.25, 2.0)

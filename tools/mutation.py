@@ -279,6 +279,11 @@ CATALOGUE: list[Mutant] = [
        "    if args.out.exists() and not args.out.is_dir():",
        "    if False:",
        [CLIERR, "-k", "blames"], "--out pointing at a file blames TWINBENCH_RESULTS"),
+    _m("bench-epoch-non-finite-weights-unchecked", "bench/training/loop.py",
+       "    bad = _non_finite_weights(runner)\n    if bad:\n        raise",
+       "    bad = _non_finite_weights(runner)\n    if False:\n        raise",
+       ["tests/test_training.py", "-k", "leaves_a_weight"],
+       "an epoch that leaves a weight NaN with a finite loss goes on"),
     # --- scratch: threads (scratch.parallel and the kernels that split) -------------------
     _m("scratch-threads-blas-unlimited", "scratch/parallel.py",
        "    _blas_controller().limit(limits=1)\n", "    _blas_controller().limit(limits=None)\n",

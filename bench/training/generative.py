@@ -37,10 +37,9 @@ from bench.training.loop import (
     Data,
     TrainingDiverged,
     _kept,
-    _non_finite_weights,
     batches,
     check_finite,
-    progress_bar,
+    checked_epoch,
 )
 from bench.training.runners import EVAL_BATCH, ScratchRunner, TorchRunner, _optimizer
 from scratch.module import eval_mode
@@ -361,19 +360,9 @@ def fit_generative(runner, data: Data, *, start_epoch: int = 0, history: History
     n = len(data.x_train)
     for epoch in range(start_epoch, exp.epochs):
         lr = runner.lr()
-        bar = progress_bar(n, f"{runner.impl} epoch {epoch + 1}/{exp.epochs}", show_progress)
-        try:
-            loss, loss_g, seconds = _epoch(runner, data, epoch, bar)
-        except TrainingDiverged as err:
-            raise TrainingDiverged(f"{err}; {_kept(checkpoint, saved_epoch)}") from None
-        finally:
-            if bar is not None:
-                bar.close()
-        bad = _non_finite_weights(runner)
-        if bad:
-            raise TrainingDiverged(
-                f"{runner.impl}: weights {', '.join(bad)} became non-finite after epoch "
-                f"{epoch + 1} (learning rate {lr:g}); {_kept(checkpoint, saved_epoch)}")
+        loss, loss_g, seconds = checked_epoch(
+            runner, lambda bar, e=epoch: _epoch(runner, data, e, bar), samples=n, epoch=epoch,
+            lr=lr, checkpoint=checkpoint, saved_epoch=saved_epoch, show_progress=show_progress)
         start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):  # a diverged model: reported below
             test = evaluate_generative(runner, data.x_test)

@@ -122,6 +122,28 @@ def train_epoch(runner, data: Data, epoch: int, progress=None) -> tuple[float, f
     return total_loss / seen, seconds
 
 
+def checked_epoch(runner, run_epoch, *, samples: int, epoch: int, lr: float,
+                  checkpoint: Path | None, saved_epoch: int | None, show_progress: bool):
+    """`run_epoch(bar)`, one training epoch of `runner` under a progress bar over `samples`,
+    and its result; a divergence inside it, or weights that came out non-finite, raise
+    `TrainingDiverged` saying which checkpoint is on disk (`fit` and `fit_generative`)."""
+    exp = runner.exp
+    bar = progress_bar(samples, f"{runner.impl} epoch {epoch + 1}/{exp.epochs}", show_progress)
+    try:
+        result = run_epoch(bar)
+    except TrainingDiverged as err:
+        raise TrainingDiverged(f"{err}; {_kept(checkpoint, saved_epoch)}") from None
+    finally:
+        if bar is not None:
+            bar.close()
+    bad = _non_finite_weights(runner)
+    if bad:
+        raise TrainingDiverged(
+            f"{runner.impl}: weights {', '.join(bad)} became non-finite after epoch "
+            f"{epoch + 1} (learning rate {lr:g}); {_kept(checkpoint, saved_epoch)}")
+    return result
+
+
 def fit(runner, data: Data, *, start_epoch: int = 0, history: History | None = None,
         checkpoint: Path | None = None, show_progress: bool = True, log=print,
         stop_at: float | None = None) -> History:
@@ -136,20 +158,10 @@ def fit(runner, data: Data, *, start_epoch: int = 0, history: History | None = N
     saved_epoch = None
     for epoch in range(start_epoch, exp.epochs):
         lr = runner.lr()
-        bar = progress_bar(len(data.y_train), f"{runner.impl} epoch {epoch + 1}/{exp.epochs}",
-                        show_progress)
-        try:
-            loss, seconds = train_epoch(runner, data, epoch, bar)
-        except TrainingDiverged as err:
-            raise TrainingDiverged(f"{err}; {_kept(checkpoint, saved_epoch)}") from None
-        finally:
-            if bar is not None:
-                bar.close()
-        bad = _non_finite_weights(runner)
-        if bad:
-            raise TrainingDiverged(
-                f"{runner.impl}: weights {', '.join(bad)} became non-finite after epoch "
-                f"{epoch + 1} (learning rate {lr:g}); {_kept(checkpoint, saved_epoch)}")
+        loss, seconds = checked_epoch(
+            runner, lambda bar, e=epoch: train_epoch(runner, data, e, bar),
+            samples=len(data.y_train), epoch=epoch, lr=lr, checkpoint=checkpoint,
+            saved_epoch=saved_epoch, show_progress=show_progress)
         _, train_acc = evaluate(runner, data.x_train[sample], data.y_train[sample])
         start = time.perf_counter()  # the test evaluation is what decides time to accuracy
         test_loss, test_acc = evaluate(runner, data.x_test, data.y_test)
