@@ -14,4 +14,5 @@ except ModuleNotFoundError as err:  # numpy itself is missing: bench.cli cannot 
           file=sys.stderr)
     sys.exit(2)
 
-run()
+if __name__ == "__main__":  # not when multiprocessing's spawn imports it in a child
+    run()

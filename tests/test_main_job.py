@@ -8,8 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench import cli
@@ -49,11 +51,13 @@ def test_an_interrupted_time_to_accuracy_keeps_the_finished_seeds(tmp_path, monk
         calls.append(runner)
         if len(calls) == 3:  # seed 1, scratch
             raise KeyboardInterrupt
-        return History({}, runner, [EpochRecord(1, 0.1, 99.0, 0.1, 99.0, 2.0, 1.0, 0.1, 0.5)])
+        return History({}, runner.impl, [EpochRecord(1, 0.1, 99.0, 0.1, 99.0, 2.0, 1.0, 0.1, 0.5)])
 
     monkeypatch.setattr(tta, "fit", fit)
-    monkeypatch.setattr(tta, "load_data", lambda exp: None)
-    monkeypatch.setattr("bench.training.runners.make_runner", lambda impl, exp: impl)
+    monkeypatch.setattr(tta, "load_data", lambda exp: types.SimpleNamespace(x_test=None))
+    monkeypatch.setattr(tta, "fastest_eval_batch", lambda runner, x: 500)
+    monkeypatch.setattr("bench.training.runners.make_runner",
+                        lambda impl, exp: types.SimpleNamespace(impl=impl))
     lines = []
     with pytest.raises(KeyboardInterrupt):
         tta.time_to_accuracy("speedrun-mlp", tmp_path, seeds=3, log=lines.append)
@@ -61,7 +65,55 @@ def test_an_interrupted_time_to_accuracy_keeps_the_finished_seeds(tmp_path, monk
     assert [(r["impl"], r["seed"], r["seconds"]) for r in rec["runs"]] == [
         ("scratch", 0, 2.5), ("torch", 0, 2.5)]
     assert rec["seeds_planned"] == 3 and rec["target"] == 98.0
+    assert rec["eval_batch"] == {"scratch": 500, "torch": 500}
     assert lines[-1].startswith("interrupted: 1 of 3 seeds of speedrun-mlp recorded in ")
+
+
+class _TimedRunner:
+    """predict(x) sleeps `per_call` s a batch plus `per_image2` s times each batch's size
+    squared: the fastest batch size is known."""
+
+    eval_batch = 2000
+
+    def __init__(self, per_call: float, per_image2: float):
+        self.per_call, self.per_image2 = per_call, per_image2
+
+    def predict(self, x):
+        for i in range(0, len(x), self.eval_batch):
+            time.sleep(self.per_call + self.per_image2 * len(x[i:i + self.eval_batch]) ** 2)
+
+
+@pytest.mark.parametrize("per_call, per_image2, fastest", [
+    (2e-3, 0.0, 10_000),  # a cost per call: the largest batch is fastest
+    (0.0, 3e-9, 250),     # a cost growing with the batch's square: the smallest
+    (0.0, 0.0, None),     # all alike: whichever the timer saw fastest, never beyond the data
+])
+def test_the_test_evaluation_runs_at_each_twins_fastest_batch(per_call, per_image2, fastest):
+    from bench.measure.tta import EVAL_BATCHES, fastest_eval_batch
+
+    runner = _TimedRunner(per_call, per_image2)
+    got = fastest_eval_batch(runner, np.zeros((10_000, 1)))
+    assert got == fastest if fastest else got in EVAL_BATCHES
+    assert runner.eval_batch == 2000  # given back
+    assert fastest_eval_batch(_TimedRunner(2e-3, 0.0), np.zeros((700, 1))) == 500
+
+
+def test_time_to_accuracy_runs_in_a_fresh_process_and_records_there(tmp_path, monkeypatch):
+    """The main job's time to accuracy: a spawned process, which imports everything anew
+    (this one's patched target does not reach it), trains and records; the parent gets the
+    record's path. A failure there is named here, with its exit code."""
+    from bench.measure import tta
+
+    monkeypatch.setitem(tta.TARGETS, "speedrun-mlp", 101.0)
+    path = tta.in_fresh_process("speedrun-mlp", tmp_path, seeds=1, impls=("scratch",),
+                                log=None)
+    (rec,) = records.load_records("tta", tmp_path)
+    assert path.parent == tmp_path / "records" / "tta" and rec["target"] == 98.0
+    assert [r["seed"] for r in rec["runs"]] == [0]
+    assert set(rec["eval_batch"]) == {"scratch"}
+    with pytest.raises(RuntimeError, match="time to accuracy of no-such-experiment failed "
+                                           "in its process .exit code 1"):
+        tta.in_fresh_process("no-such-experiment", tmp_path)
 
 
 # A main job whose phases are stand-ins: a record, then a phase that waits for Ctrl-C.

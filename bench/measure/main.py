@@ -5,7 +5,8 @@ Default (minutes on 2 cores): the default speed grid, the matmul ceiling, and
 time to accuracy of `speedrun-mlp` (`DEFAULT_TTA`, seconds a seed), each comparable
 with a row of the published reference. `full` is the reference run: the whole speed
 grid, time to accuracy of every experiment with a target (`tta.TARGETS`), every
-experiment trained with both twins, and lockstep (`LOCKSTEP`). Each step appends a
+experiment trained with both twins, and lockstep (`LOCKSTEP`). Time to accuracy runs
+each experiment in a fresh process (`tta.in_fresh_process`). Each step appends a
 record to the run directory and returns its path; the CLI runs them and then renders
 the run.
 
@@ -25,7 +26,7 @@ from bench.measure.accuracy import run_accuracy, run_lockstep_record
 from bench.measure.generative import run_generative
 from bench.measure.speed.grid import impls
 from bench.measure.speed.run import measure_ceiling, run_speed_suite
-from bench.measure.tta import TARGETS, time_to_accuracy
+from bench.measure.tta import TARGETS, in_fresh_process
 from bench.results.records import append_record
 
 Step = tuple[str, Callable[[], Path]]
@@ -92,7 +93,7 @@ def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
     if not end_to_end:
         return steps
     for name in tta or (list(TARGETS) if full else list(DEFAULT_TTA)):
-        steps.append((f"time to accuracy: {name}", lambda n=name: time_to_accuracy(
+        steps.append((f"time to accuracy: {name}", lambda n=name: in_fresh_process(
             n, run_dir, seeds=seeds, impls=impls(), show_progress=True)))
     if full:
         for name in accuracy_experiments():

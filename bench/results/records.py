@@ -215,7 +215,8 @@ RECORD_FIELDS = {
                              TWIN))},
     "tta": {"experiment": {"name": NAME}, "target": NUMBER,
             "runs": Some({"impl": TWIN, "seconds": Maybe(NUMBER), "epochs": Maybe(NUMBER)}),
-            "budget_s": Optional(Maybe(NUMBER)), "seeds_planned": Optional(int)},
+            "budget_s": Optional(Maybe(NUMBER)), "seeds_planned": Optional(int),
+            "eval_batch": Optional(MapOf(int, TWIN))},
     # a generative experiment's lockstep has test losses, no accuracies, and the one-ulp
     # self-comparison beside the twins (`compare.lockstep_generative`)
     "lockstep": {"experiment": {"name": NAME, "epochs": int}, "dtype": str, "steps": int,

@@ -474,8 +474,9 @@ def ceiling_table(records: list[dict]) -> Table:
 
 def tta_table(records: list[dict]) -> Table:
     """One row per experiment and twin: seeds reaching the target, median and range of
-    the seconds, the median's ratio to torch's in the same record, and for a speedrun
-    whether the median is within its budget."""
+    the seconds, the median's ratio to torch's in the same record, the batch size the
+    twin's test evaluation ran at (its fastest; "-" in records from before it was chosen),
+    and for a speedrun whether the median is within its budget."""
     rows = []
     for rec in records:
         runs = pd.DataFrame(rec["runs"])
@@ -495,6 +496,7 @@ def tta_table(records: list[dict]) -> Table:
                     f"{median / torch_median:.2f}"
                     if median is not None and torch_median is not None else "-"),
                 THREADS: threads(rec),
+                "eval batch": rec.get("eval_batch", {}).get(impl, "-"),
                 "budget s": ("-" if budget is None else f"{budget:g}: " + (
                     "met" if median is not None and len(secs) == len(g) and median <= budget
                     else "missed")),

