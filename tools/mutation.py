@@ -514,7 +514,8 @@ CATALOGUE: list[Mutant] = [
        "    if True:\n        expected = model(",
        ["tests/test_onnx.py", "-k", "mode"], "check_onnx runs scratch without eval mode"),
     _m("bench-predict-leaves-eval", "bench/training/runners.py",
-       "        with eval_mode(self.model):\n            return np.concatenate([self.model(x[s]) for",
+       "        with eval_mode(self.model):\n"
+       "            return np.concatenate([self.model(x[s]) for",
        "        self.model.eval()\n        if True:\n"
        "            return np.concatenate([self.model(x[s]) for",
        ["tests/test_proof_round_two.py"], "the scratch runner's predict leaves its model in eval"),
