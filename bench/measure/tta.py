@@ -45,7 +45,7 @@ def timed_to_target(exp: Experiment) -> bool:
 TARGETS = {name: exp.target_accuracy for name, exp in EXPERIMENTS.items()
            if timed_to_target(exp)}
 # speedrun -> its time budget: the median seconds to the target, per twin
-BUDGETS = {"speedrun-mlp": 5.0, "speedrun-cnn": 20.0, "speedrun-fashion": 60.0}
+BUDGETS = {"speedrun-mlp": 3.0, "speedrun-cnn": 15.0, "speedrun-fashion": 30.0}
 SEEDS, SPEEDRUN_SEEDS = 3, 5
 # batch sizes the test evaluation may run at: the fastest for each twin is used
 EVAL_BATCHES = (250, 500, 1000, 2000, 5000, 10_000)
