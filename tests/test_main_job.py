@@ -197,3 +197,38 @@ def test_a_missing_extra_names_a_local_install_not_pypi(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "pip install -e '.[formats]' in the twinbench checkout" in err
     assert "tox -e bench" in err and "twinbench[" not in err
+
+
+def test_the_full_run_scores_generated_digits_by_its_own_trained_cnn(tmp_path, monkeypatch):
+    """The full run's generative steps get the classifier the cnn accuracy step kept (its
+    scratch twin's checkpoint in the run directory); no other accuracy step keeps one, and
+    without that checkpoint a generative step is scored by none."""
+    from bench.measure import main
+
+    kept, judged = {}, {}
+
+    def run_accuracy(exp, *, keep_scratch=None, **kwargs):
+        kept[exp.name] = keep_scratch
+        if keep_scratch is not None:
+            keep_scratch.parent.mkdir(parents=True, exist_ok=True)
+            keep_scratch.write_bytes(b"weights")
+        return {}
+
+    def run_generative(exp, *, classifier=None, **kwargs):
+        judged[exp.name] = classifier
+        return {}
+
+    monkeypatch.setattr(main, "run_accuracy", run_accuracy)
+    monkeypatch.setattr(main, "run_generative", run_generative)
+    monkeypatch.setattr(main, "append_record", lambda kind, payload, run_dir: kind)
+    steps = dict(main.main_job_steps(tmp_path, full=True, speed=False))
+    steps["generative: vae-mnist"]()
+    assert judged == {"vae-mnist": None}  # before the cnn was trained
+    steps["accuracy: mlp"]()
+    steps["accuracy: cnn"]()
+    steps["generative: dcgan-mnist"]()
+    judge = main.classifier_path(tmp_path)
+    assert kept == {"mlp": None, "cnn": judge} and judged["dcgan-mnist"] == judge
+    titles = list(steps)
+    assert titles.index("accuracy: cnn") < min(titles.index(f"generative: {name}")
+                                               for name in main.generative_experiments())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from pathlib import Path
 
 import numpy as np
 
@@ -19,8 +20,13 @@ from bench.measure.learned import learned
 from bench.training import fit, load_data, make_runner
 
 
-def run_accuracy(exp: Experiment, data=None, *, show_progress: bool = True, log=print) -> dict:
-    """Train both twins on `data` (default: the experiment's data set); the record's payload."""
+def run_accuracy(exp: Experiment, data=None, *, show_progress: bool = True, log=print,
+                 keep_scratch: Path | None = None) -> dict:
+    """Train both twins on `data` (default: the experiment's data set); the record's
+    payload. `keep_scratch`: save the trained scratch twin there, as a checkpoint of
+    `twinbench train` (the full run's judge of generated digits)."""
+    from bench.training.checkpoint import save_checkpoint
+
     data = data if data is not None else load_data(exp)
     result = {"experiment": exp.to_dict(), "histories": {}, "final_test_accuracy": {},
               "seconds_per_epoch": {}, "confusion": {}, "learned": {}}
@@ -32,6 +38,8 @@ def run_accuracy(exp: Experiment, data=None, *, show_progress: bool = True, log=
         result["seconds_per_epoch"][impl] = statistics.median(e.seconds for e in history.epochs)
         result["confusion"][impl] = confusion_matrix(runner, data).tolist()
         result["learned"][impl] = learned(runner, data.x_test, data.y_test)
+        if impl == "scratch" and keep_scratch is not None:
+            save_checkpoint(keep_scratch, runner, history)
     return result
 
 

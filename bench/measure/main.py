@@ -44,6 +44,15 @@ LOCKSTEP = (("mlp", "float64", 1), ("mlp", "float32", None),
 TWINS = ("scratch", "torch")
 CEILING_LIBRARIES = ("numpy", "torch")
 CEILING_DTYPES = ("float32", "float64")
+# The classifier whose scratch twin, trained by the full run's accuracy step, scores the
+# generative experiments' digits (issue 31: the fraction it is confident about, the
+# entropy of its classes).
+JUDGE = "cnn"
+
+
+def classifier_path(run_dir: Path) -> Path:
+    """Where the full run keeps JUDGE's trained scratch twin: the run's own directory."""
+    return Path(run_dir) / "checkpoints" / f"{JUDGE}-scratch.npz"
 
 
 def accuracy_experiments() -> list[str]:
@@ -96,12 +105,16 @@ def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
         steps.append((f"time to accuracy: {name}", lambda n=name: in_fresh_process(
             n, run_dir, seeds=seeds, impls=impls(), show_progress=True)))
     if full:
+        judge = classifier_path(run_dir)
         for name in accuracy_experiments():
             steps.append((f"accuracy: {name}", lambda n=name: append_record(
-                "accuracy", run_accuracy(get_experiment(n), show_progress=False), run_dir)))
-        for name in generative_experiments():  # a VAE or GAN: losses and pictures
+                "accuracy", run_accuracy(get_experiment(n), show_progress=False,
+                                         keep_scratch=judge if n == JUDGE else None),
+                run_dir)))
+        for name in generative_experiments():  # a VAE or GAN: losses, pictures, the score
             steps.append((f"generative: {name}", lambda n=name: append_record(
-                "generative", run_generative(get_experiment(n), show_progress=False),
+                "generative", run_generative(get_experiment(n), show_progress=False,
+                                             classifier=judge if judge.is_file() else None),
                 run_dir)))
         for name, dtype, epochs in LOCKSTEP:
             exp = get_experiment(name).with_overrides(dtype=dtype, epochs=epochs)
