@@ -155,10 +155,12 @@ def test_ctrl_c_in_any_phase_exits_130_and_says_where_the_records_are(tmp_path, 
     p.send_signal(signal.SIGINT)
     out += p.communicate(timeout=60)[0]
     run = next(tmp_path.glob("bench-*"))
+    # interrupted in a step, the job is not finished: no job record
+    kept = ["ceiling"] if phase == "step" else ["ceiling", "job"]
     assert p.returncode == 130, out
-    assert (f"interrupted: 1 finished record kept in {run}; `twinbench report {run}` builds "
-            "their tables") in out
-    assert [p.parent.name for p in (run / "records").rglob("*.json")] == ["ceiling"]
+    assert (f"interrupted: {len(kept)} finished record{'s' * (len(kept) > 1)} kept in {run}; "
+            f"`twinbench report {run}` builds their tables") in out
+    assert sorted(p.parent.name for p in (run / "records").rglob("*.json")) == kept
 
 
 def test_report_on_an_empty_run_says_so_in_one_line(tmp_path, capsys):
@@ -232,3 +234,73 @@ def test_the_full_run_scores_generated_digits_by_its_own_trained_cnn(tmp_path, m
     titles = list(steps)
     assert titles.index("accuracy: cnn") < min(titles.index(f"generative: {name}")
                                                for name in main.generative_experiments())
+
+
+def test_a_finished_job_records_each_steps_seconds_and_an_interrupted_one_does_not(tmp_path):
+    """The README's statement of the main job's time comes from this record."""
+    from bench.measure.main import run_job
+
+    def step(seconds, run_dir=tmp_path):
+        def run():
+            time.sleep(seconds)
+            return records.append_record("ceiling", {"matmul": []}, run_dir)
+        return run
+
+    said = []
+    path = run_job([("one", step(0.05)), ("two", step(0.0))], tmp_path, plan="default",
+                   say=said.append)
+    rec = records.read_record(path)
+    assert rec["plan"] == "default" and [s["title"] for s in rec["steps"]] == ["one", "two"]
+    assert 0.05 <= rec["steps"][0]["seconds"] < 1 and rec["steps"][1]["seconds"] < 0.05
+    assert rec["steps"][0]["seconds"] + rec["steps"][1]["seconds"] <= rec["seconds"] < 1
+    assert said[0] == "[1/2] one" and said[1].startswith("    recorded ")
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_job([("one", step(0.0, tmp_path / "b")), ("two", interrupt)], tmp_path / "b",
+                plan="default")
+    assert [p.parent.name for p in (tmp_path / "b" / "records").rglob("*.json")] == ["ceiling"]
+
+
+@pytest.mark.parametrize("options, plan", [
+    ({}, "default"),
+    ({"full": True}, "full"),
+    ({"grid": "smoke"}, "custom"),
+    ({"tta": ["mlp"]}, "custom"),
+    ({"seeds": 2}, "custom"),
+    ({"speed": False}, "custom"),
+    ({"full": True, "end_to_end": False}, "custom"),
+])
+def test_a_jobs_plan_is_default_only_without_options_that_change_what_it_measures(
+        options, plan):
+    from bench.measure.main import job_plan
+
+    given = {"full": False, "grid": "default", "tta": None, "seeds": None, "speed": True,
+             "end_to_end": True, **options}
+    assert job_plan(**given) == plan
+
+
+def _job_record(plan, seconds, steps):
+    return {"kind": "job", "plan": plan, "seconds": seconds,
+            "steps": [{"title": t, "seconds": s} for t, s in steps]}
+
+
+def test_the_job_table_and_the_summary_give_the_main_jobs_time():
+    from bench.results.summary import _job
+    from bench.results.tables import job_table
+
+    mine = _job_record("default", 360.0, [("speed suite", 240.0), ("time to accuracy", 119.0)])
+    ref = _job_record("default", 240.0, [("speed suite", 200.0), ("matmul ceiling", 39.0)])
+    table = job_table([mine])
+    assert table.frame.to_dict("records") == [
+        {"step": "speed suite", "seconds": "240"}, {"step": "time to accuracy", "seconds": "119"},
+        {"step": "the whole job", "seconds": "360"}]
+    assert table.notes[0].startswith("6.0 minutes for the default main job's steps")
+    head, rows = _job([mine], [ref, _job_record("full", 9e4, [])])
+    assert head == "Main job (default): 6.0 minutes here, 4.0 on the reference machine (1.50x)."
+    assert "| time to accuracy | 119.0          | -           |" in rows
+    assert _job([mine], [_job_record("full", 9e4, [])]) == [
+        "Main job (default): 6.0 minutes; the reference has no default job to compare with."]
+    assert _job([], [ref]) == []

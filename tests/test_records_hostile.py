@@ -248,7 +248,8 @@ def test_the_command_line_names_what_the_full_reference_lacks(checkout, capsys):
     assert cli.main(["report", "--publish", str(run)]) == 1
     err = capsys.readouterr().err
     for lacks in ("speed: no record", "ceiling: no record", "tta: ", "accuracy: ci-cnn,",
-                  "lockstep: ", "peers-parity: no record", "peers-speed: no record"):
+                  "lockstep: ", "peers-parity: no record", "peers-speed: no record",
+                  "job: no record"):
         assert lacks in err, lacks
     assert "accuracy: mlp," not in err and snapshot(checkout) == before
     assert "--allow-incomplete" in cli.build_parser()._subparsers._group_actions[0].choices[
@@ -317,6 +318,7 @@ def test_every_kind_says_which_rows_it_provides_and_the_reference_names_only_tho
                                     if e.objective is None}
     assert required["generative"] == {(name,) for name, e in EXPERIMENTS.items()
                                       if e.objective is not None} != set()
+    assert required["job"] == {("default",)}  # the README states the default job's time
     assert ("speedrun-mlp", "torch") in required["tta"] and set(TARGETS) == {
         name for name, e in EXPERIMENTS.items()
         if e.target_accuracy is not None and not name.startswith("ci-")}
@@ -397,6 +399,10 @@ VALID = {
                                          "histogram": [1] * 10}}},
     "speed": {**_speed_record(_fp()), "time": "2026-11-22T00:00:00+00:00"},
     "ceiling": _ceiling(),
+    "job": {"kind": "job", "time": "2026-11-22T00:00:00+00:00", "machine": _fp(),
+            "plan": "default", "seconds": 300.0,
+            "steps": [{"title": "speed suite", "seconds": 200.0},
+                      {"title": "matmul ceiling", "seconds": 99.5}]},
     "peers-parity": {"kind": "peers-parity", "time": "2026-11-22T00:00:00+00:00",
                      "machine": _fp(), "versions": {"scratch": "x"}, "peers": ["scratch"],
                      "rows": [{"peer": "scratch", "version": "x", "kind": "layer",

@@ -335,6 +335,20 @@ def test_a_busy_machine_is_called_out():
     assert "Busy machine" not in calm
 
 
+def test_only_a_table_with_timings_warns_of_a_busy_machine():
+    """Load cannot change lockstep's differences or the peers' parity: their captions say
+    nothing of it; every table with a time in it warns."""
+    from bench.results.registry import TABLE
+
+    assert {name for name, spec in TABLE.items() if not spec.timed} == {
+        "lockstep", "peers-parity"}
+    busy = _with_id(_fp(load={"average": [3.9, 3.0, 2.0], "other_cpu_share": 0.45}))
+    rec = {**_speed_record(busy), "time": "2026-11-22T00:00:00+00:00"}
+    assert "Busy machine" in TABLE["speed"].render("Run set: t", [rec])
+    assert "Busy machine" not in tables.section("Run set: t", [rec], tables.speed_table,
+                                                timed=False)
+
+
 def test_speed_all_holds_every_case_of_its_run():
     extra = [("cnn-16-32", b, dt, ph) for b in (1, 32) for dt in ("float32", "float64")
              for ph in ("forward", "backward", "step")]

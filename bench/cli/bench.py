@@ -32,7 +32,7 @@ from bench.cli.args import (
 
 def _run(args: argparse.Namespace) -> int:
     from bench.datasets import class_names
-    from bench.measure.main import main_job_steps
+    from bench.measure.main import job_plan, main_job_steps, run_job
     from bench.results.records import run_dir
     from bench.results.report import finish_run
 
@@ -49,14 +49,11 @@ def _run(args: argparse.Namespace) -> int:
         fail(args, "--tta runs end-to-end trainings, which --skip-e2e skips")
     run = run_dir(args.run_dir, "bench")
     print(f"run directory: {run}", flush=True)
+    plan = dict(full=args.full, grid=args.grid, seeds=args.seeds, speed=not args.skip_speed,
+                end_to_end=not args.skip_e2e, tta=args.tta)
     try:
-        steps = main_job_steps(run, full=args.full, grid=args.grid, seeds=args.seeds,
-                               speed=not args.skip_speed, end_to_end=not args.skip_e2e,
-                               tta=args.tta)
-        for i, (title, step) in enumerate(steps, 1):
-            print(f"[{i}/{len(steps)}] {title}", flush=True)
-            path = step()
-            print(f"    recorded {path}", flush=True)
+        run_job(main_job_steps(run, **plan), run, plan=job_plan(**plan),
+                say=lambda line: print(line, flush=True))
         done = finish_run(run, publish=args.publish, **publish_options(args),
                           class_names=class_names, checkout=checkout,
                           render=not args.no_report)

@@ -82,7 +82,7 @@ def score(runners: dict, classifier: str | Path, n: int = SCORE_SAMPLES) -> dict
         counts = np.bincount(probs.argmax(axis=1), minlength=10)
         p = counts[counts > 0] / n
         out[impl] = {"confident": float(np.mean(probs.max(axis=1) >= CONFIDENT)),
-                     "entropy": float(-(p * np.log2(p)).sum()), "histogram": counts.tolist()}
+                     "entropy": float((p * np.log2(1 / p)).sum()), "histogram": counts.tolist()}
     return out
 
 

@@ -10,6 +10,10 @@ each experiment in a fresh process (`tta.in_fresh_process`). Each step appends a
 record to the run directory and returns its path; the CLI runs them and then renders
 the run.
 
+`run_job` runs the steps and, when all have finished, appends a "job" record of each
+step's wall-clock seconds: the README's statement of how long the main job takes comes
+from the reference machine's record of it.
+
 `reference_requirements` is the rows a complete reference holds, read from the same
 lists (and the peers' audit and race, which `twinbench peers` and `twinbench peers
 --race` record): `report --publish` refuses a run that lacks any of them, so a new
@@ -18,6 +22,7 @@ experiment in the registry joins the reference, and the refusal, by itself.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,6 +84,7 @@ def reference_requirements() -> dict[str, set[tuple]]:
         "accuracy": {(name,) for name in accuracy_experiments()},
         "generative": {(name,) for name in generative_experiments()},
         "lockstep": {(name, dtype) for name, dtype, _ in LOCKSTEP},
+        "job": {("default",)},  # the README states the default main job's time
         "peers-parity": {(peer,) for peer in CASE_MODULES},
         "peers-speed": {(model, impl) for model, racers in RACES.items() for impl in racers},
     }
@@ -121,3 +127,33 @@ def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
             steps.append((f"lockstep: {name} {dtype}", lambda e=exp: append_record(
                 "lockstep", run_lockstep_record(e, show_progress=False), run_dir)))
     return steps
+
+
+def job_plan(*, full: bool, grid: str, tta: list[str] | None, seeds: int | None,
+             speed: bool, end_to_end: bool) -> str:
+    """"default" (what `tox -e bench` runs with no options), "full" (the reference run),
+    or "custom" (any option that changes what is measured): a job's time compares only
+    with a job of the same plan."""
+    if speed and end_to_end and not tta and seeds is None:
+        if full:
+            return "full"
+        if grid == "default":
+            return "default"
+    return "custom"
+
+
+def run_job(steps: list[Step], run_dir: Path, *, plan: str,
+            say: Callable[[str], None] = print) -> Path:
+    """Run the main job's `steps` in order, saying each and its record; then append a "job"
+    record of each step's wall-clock seconds and the whole job's, and return its path. An
+    interrupt goes on up, with the finished steps' records kept and no job record."""
+    start = time.perf_counter()
+    timed = []
+    for i, (title, step) in enumerate(steps, 1):
+        say(f"[{i}/{len(steps)}] {title}")
+        began = time.perf_counter()
+        path = step()
+        timed.append({"title": title, "seconds": round(time.perf_counter() - began, 2)})
+        say(f"    recorded {path}")
+    return append_record("job", {"plan": plan, "steps": timed,
+                                 "seconds": round(time.perf_counter() - start, 2)}, run_dir)

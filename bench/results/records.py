@@ -230,6 +230,10 @@ RECORD_FIELDS = {
                                   "batch": int, "impl": TWIN, "median": POSITIVE,
                                   "iqr": NUMBER, "flops": Maybe(MEASURE),
                                   "unit": Optional(str)})},
+    # one `twinbench bench` that ran to its end: its plan ("default": no option that changes
+    # what it measures; "full"; "custom") and the wall-clock seconds of each step
+    "job": {"plan": str, "seconds": POSITIVE,
+            "steps": [{"title": str, "seconds": NUMBER}]},
     "ceiling": {"matmul": [{"library": str, "dtype": str, "threads": int, "n": int,
                             "gflops": NUMBER, "median_s": Optional(NUMBER)}]},
     "peers-parity": {"rows": [{"peer": str, "version": str, "kind": str, "layer": str,

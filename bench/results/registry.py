@@ -31,6 +31,7 @@ from bench.results.tables import (
     by_machine,
     ceiling_table,
     generative_table,
+    job_table,
     latest,
     lockstep_table,
     one_machine,
@@ -86,6 +87,7 @@ class TableSpec:
     row_key: RowKey | None = None  # None: one run (see the module's docstring)
     keep: Callable[[dict], bool] = lambda rec: True  # the kind's records this table shows
     brief: bool = False  # a headline: a short caption (`tables.caption`)
+    timed: bool = True  # it shows timings, so its caption warns of a busy machine
 
     @property
     def per_machine(self) -> bool:
@@ -95,7 +97,7 @@ class TableSpec:
     def render(self, run_set: str, records: list[dict]) -> str:
         """Markdown of the table from every record of its kind (oldest first): each part
         under its caption, which names `run_set` and the machine."""
-        parts = [section(run_set, kept, self.build, left_out, self.brief)
+        parts = [section(run_set, kept, self.build, left_out, self.brief, self.timed)
                  for recs, left_out in select(records, self.row_key)
                  if (kept := [r for r in recs if self.keep(r)])]
         return "\n\n".join(parts) or section(run_set, [], self.build)
@@ -105,6 +107,10 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("verdict", "accuracy", verdict_table,
               "The verdict: both twins trained alike reach the same accuracy", readme=True,
               row_key=experiment, keep=lambda rec: not is_seed(rec), brief=True),
+    TableSpec("job", "job", job_table,
+              "The main job's time: each step's wall clock (`tox -e bench`, no options)",
+              readme=True, row_key=lambda rec: (rec["plan"],),
+              keep=lambda rec: rec["plan"] == "default", brief=True),
     TableSpec("speed", "speed", speed_table,
               "Training-step speed, float32, median of many rounds (`twinbench bench`)",
               readme=True),
@@ -128,13 +134,13 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("generative", "generative", generative_table,
               "Generative twins: test loss, twin agreement and the samples' score "
               "(`twinbench accuracy vae-mnist dcgan-mnist`)",
-              readme=False, row_key=experiment),
+              readme=True, row_key=experiment),
     TableSpec("lockstep", "lockstep", lockstep_table,
               "Lockstep drift (`twinbench accuracy --lockstep`)",
-              readme=True, row_key=experiment_and_dtype),
+              readme=True, row_key=experiment_and_dtype, timed=False),
     TableSpec("peers-parity", "peers-parity", peers_parity_table,
               "The NumPy peers against torch, through the public twin check "
-              "(`twinbench peers`)", readme=True),
+              "(`twinbench peers`)", readme=True, timed=False),
     TableSpec("peers-speed", "peers-speed", peers_speed_table,
               "The race: one MLP through each NumPy peer's API, scratch and torch "
               "(`twinbench peers --race`)", readme=True),
@@ -153,6 +159,7 @@ ROWS: dict[str, Callable[[dict], Iterable[tuple]]] = {
     "accuracy": lambda rec: [experiment(rec)],
     "generative": lambda rec: [experiment(rec)],
     "lockstep": lambda rec: [experiment_and_dtype(rec)],
+    "job": lambda rec: [(rec["plan"],)],
     "peers-parity": lambda rec: [(peer,) for peer in rec["peers"]],
     "peers-speed": lambda rec: [(r.get("model", "mlp"), r["impl"]) for r in rec["rows"]],
 }

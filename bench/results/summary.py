@@ -2,7 +2,8 @@
 
 The run's machine and load, over every kind of record the tables are built from
 (`registry.TABLE_KINDS`); for the kinds with a comparison (`COMPARISONS`), its
-headline figures next to the reference's for the same cases (speed: the float32
+headline figures next to the reference's for the same cases (the main job's time
+against the reference's job of the same plan; speed: the float32
 training steps both ran; the matmul ceiling; time to accuracy; accuracy), and,
 when the two machines differ, which parts of the fingerprint differ, so that a
 reader knows whether a gap is the code or the machine.
@@ -130,8 +131,27 @@ def _accuracy(mine: list[dict], ref: list[dict]) -> list[str]:
     return ["Accuracy:", markdown_table(rows)] if rows else []
 
 
+def _job(mine: list[dict], ref: list[dict]) -> list[str]:
+    """The run's main job against the reference's job of the same plan, step by step."""
+    if not mine:
+        return []
+    rec = mine[-1]
+    other = next((r for r in reversed(ref) if r["plan"] == rec["plan"]), None)
+    if other is None:
+        return [f"Main job ({rec['plan']}): {rec['seconds'] / 60:.1f} minutes; the reference "
+                f"has no {rec['plan']} job to compare with."]
+    theirs = {s["title"]: s["seconds"] for s in other["steps"]}
+    rows = [{"step": s["title"], "seconds here": f"{s['seconds']:.1f}",
+             "reference": f"{theirs[s['title']]:.1f}" if s["title"] in theirs else "-"}
+            for s in rec["steps"]]
+    return [f"Main job ({rec['plan']}): {rec['seconds'] / 60:.1f} minutes here, "
+            f"{other['seconds'] / 60:.1f} on the reference machine "
+            f"({rec['seconds'] / other['seconds']:.2f}x).", markdown_table(rows)]
+
+
 # Kind -> (the run's records, the reference's) -> markdown blocks, in the summary's order.
-COMPARISONS = {"speed": _speed, "ceiling": _ceiling, "tta": _tta, "accuracy": _accuracy}
+COMPARISONS = {"job": _job, "speed": _speed, "ceiling": _ceiling, "tta": _tta,
+               "accuracy": _accuracy}
 
 
 def summarize(run: RunSet, reference: RunSet | None) -> str:

@@ -98,10 +98,12 @@ def table_rows(markdown: str) -> int:
     return len(lines) - 2 * rules
 
 
-def caption(run_set: str, records: list[dict], left_out: int = 0, brief: bool = False) -> str:
+def caption(run_set: str, records: list[dict], left_out: int = 0, brief: bool = False,
+            timed: bool = True) -> str:
     """Where a table's rows came from: run set, machine, fingerprint, dates, commits, load.
     `brief` (a headline table): the run set and machine lines, and how many records a busy
-    machine measured; the full caption is the detailed table's."""
+    machine measured; the full caption is the detailed table's. A table without timings
+    (`timed` False) says nothing of the load, which cannot change its numbers."""
     fp = records[-1]["machine"]
     times = sorted(r["time"][:16].replace("T", " ") for r in records)
     span = times[0] if times[0] == times[-1] else f"{times[0]} to {times[-1]}"
@@ -110,8 +112,8 @@ def caption(run_set: str, records: list[dict], left_out: int = 0, brief: bool = 
              f"commit {escape(', '.join(commits))}",
              f"Machine: {escape(machine_label(fp))}",
              f"Fingerprint: {escape(fingerprint_text(fp))}"]
-    loads = [load_warning(r["machine"]) for r in records]
-    if not any("load" in r["machine"] for r in records):
+    loads = [load_warning(r["machine"]) if timed else None for r in records]
+    if timed and not any("load" in r["machine"] for r in records):
         lines.append("Load: not recorded")
     for rec, warning in zip(records, loads):
         if warning:
@@ -128,14 +130,14 @@ def caption(run_set: str, records: list[dict], left_out: int = 0, brief: bool = 
 
 
 def section(run_set: str, records: list[dict], build: Callable[[list[dict]], Table],
-            left_out: int = 0, brief: bool = False) -> str:
-    """Markdown for one table: caption (`brief`: see `caption`), rows, notes."""
+            left_out: int = 0, brief: bool = False, timed: bool = True) -> str:
+    """Markdown for one table: caption (`brief`, `timed`: see `caption`), rows, notes."""
     if not records:
         return "_No records yet: run the command above._"
     table = build(records)
     notes = "".join(f"\n\n{escape(n)}" for n in table.notes)
     rows = markdown_table(table.frame) if len(table.frame) else "_No rows in this run._"
-    return f"{caption(run_set, records, left_out, brief)}\n\n{rows}{notes}"
+    return f"{caption(run_set, records, left_out, brief, timed)}\n\n{rows}{notes}"
 
 
 def _fmt_pct(x) -> str:
@@ -470,6 +472,17 @@ def ceiling_table(records: list[dict]) -> Table:
              "matrix": f"{r['n']}x{r['n']}", "GFLOP/s": f"{r['gflops']:.1f}"}
             for r in records[-1]["matmul"]]
     return Table(pd.DataFrame(rows))
+
+
+def job_table(records: list[dict]) -> Table:
+    """The main job's wall-clock time: one row per step of the newest job, then the whole."""
+    rec = records[-1]
+    rows = [{"step": step["title"], "seconds": _num(step["seconds"])} for step in rec["steps"]]
+    rows.append({"step": "the whole job", "seconds": _num(rec["seconds"])})
+    return Table(pd.DataFrame(rows), [
+        f"{rec['seconds'] / 60:.1f} minutes for the {rec['plan']} main job's steps, from the "
+        "first step's start to the last record; the first `tox -e bench` also sets up its "
+        "environment (installing torch) before it."])
 
 
 def tta_table(records: list[dict]) -> Table:

@@ -41,7 +41,7 @@ from bench.training.loop import (
     check_finite,
     checked_epoch,
 )
-from bench.training.runners import EVAL_BATCH, ScratchRunner, TorchRunner, _optimizer
+from bench.training.runners import ScratchRunner, TorchRunner, _optimizer
 from scratch.module import eval_mode
 
 
@@ -187,12 +187,16 @@ class TorchVAE(_Noise, TorchRunner):
 def evaluate_vae(runner, x: np.ndarray) -> tuple[float, float]:
     """(negative ELBO, KL) per image over x, eval mode, eps from `eval_noise`."""
     eps = runner.draw(len(x), eval_noise(runner.exp.seed))
-    total = kl = 0.0
-    for i in range(0, len(x), EVAL_BATCH):
-        loss, part = runner.elbo(x[i:i + EVAL_BATCH], eps[i:i + EVAL_BATCH])
-        n = len(x[i:i + EVAL_BATCH])
-        total, kl = total + loss * n, kl + part * n
-    return total / len(x), kl / len(x)
+    return _mean_over_slices(runner, len(x), lambda s: runner.elbo(x[s], eps[s]))
+
+
+def _mean_over_slices(runner, n: int, losses) -> tuple[float, float]:
+    """The two losses `losses(s)` gives for each of the runner's evaluation slices `s` of `n`
+    images, averaged per image (each slice weighted by its size)."""
+    total = np.zeros(2)
+    for s in runner.eval_slices(n):
+        total += np.multiply(losses(s), len(range(n)[s]))
+    return float(total[0] / n), float(total[1] / n)
 
 
 # --- the GAN ------------------------------------------------------------------------------
@@ -292,12 +296,7 @@ def evaluate_gan(runner, x: np.ndarray) -> tuple[float, float]:
     """(discriminator loss, generator loss) over the test images x and as many latent
     vectors from `eval_noise`, eval mode, averaged over batches by size."""
     z = runner.draw(len(x), eval_noise(runner.exp.seed))
-    d_total = g_total = 0.0
-    for i in range(0, len(x), EVAL_BATCH):
-        d, g = runner.losses(x[i:i + EVAL_BATCH], z[i:i + EVAL_BATCH])
-        n = len(x[i:i + EVAL_BATCH])
-        d_total, g_total = d_total + d * n, g_total + g * n
-    return d_total / len(x), g_total / len(x)
+    return _mean_over_slices(runner, len(x), lambda s: runner.losses(x[s], z[s]))
 
 
 # --- both ---------------------------------------------------------------------------------
