@@ -49,10 +49,10 @@ def _run(args: argparse.Namespace) -> int:
         fail(args, "--tta runs end-to-end trainings, which --skip-e2e skips")
     run = run_dir(args.run_dir, "bench")
     print(f"run directory: {run}", flush=True)
-    plan = dict(full=args.full, grid=args.grid, seeds=args.seeds, speed=not args.skip_speed,
-                end_to_end=not args.skip_e2e, tta=args.tta)
+    options = dict(full=args.full, grid=args.grid, seeds=args.seeds, speed=not args.skip_speed,
+                   end_to_end=not args.skip_e2e, tta=args.tta)
     try:
-        run_job(main_job_steps(run, **plan), run, plan=job_plan(**plan),
+        run_job(main_job_steps(run, **options), run, plan=job_plan(**options),
                 say=lambda line: print(line, flush=True))
         done = finish_run(run, publish=args.publish, **publish_options(args),
                           class_names=class_names, checkout=checkout,

@@ -153,7 +153,7 @@ def run_job(steps: list[Step], run_dir: Path, *, plan: str,
         say(f"[{i}/{len(steps)}] {title}")
         began = time.perf_counter()
         path = step()
-        timed.append({"title": title, "seconds": round(time.perf_counter() - began, 2)})
+        timed.append({"title": title, "seconds": time.perf_counter() - began})
         say(f"    recorded {path}")
     return append_record("job", {"plan": plan, "steps": timed,
-                                 "seconds": round(time.perf_counter() - start, 2)}, run_dir)
+                                 "seconds": time.perf_counter() - start}, run_dir)

@@ -60,6 +60,11 @@ def experiment_and_dtype(rec: dict) -> tuple:
     return (*experiment(rec), rec["dtype"])
 
 
+def job_plan(rec: dict) -> tuple:
+    """The row key of a main job's record: its plan (default, full or custom)."""
+    return (rec["plan"],)
+
+
 def is_seed(rec: dict) -> bool:
     """A write-up's reproduction (`seed-*`), shown in its own table."""
     return rec["experiment"]["name"].startswith("seed-")
@@ -109,7 +114,7 @@ TABLES: tuple[TableSpec, ...] = (
               row_key=experiment, keep=lambda rec: not is_seed(rec), brief=True),
     TableSpec("job", "job", job_table,
               "The main job's time: each step's wall clock (`tox -e bench`, no options)",
-              readme=True, row_key=lambda rec: (rec["plan"],),
+              readme=True, row_key=job_plan,
               keep=lambda rec: rec["plan"] == "default", brief=True),
     TableSpec("speed", "speed", speed_table,
               "Training-step speed, float32, median of many rounds (`twinbench bench`)",
@@ -159,7 +164,7 @@ ROWS: dict[str, Callable[[dict], Iterable[tuple]]] = {
     "accuracy": lambda rec: [experiment(rec)],
     "generative": lambda rec: [experiment(rec)],
     "lockstep": lambda rec: [experiment_and_dtype(rec)],
-    "job": lambda rec: [(rec["plan"],)],
+    "job": lambda rec: [job_plan(rec)],
     "peers-parity": lambda rec: [(peer,) for peer in rec["peers"]],
     "peers-speed": lambda rec: [(r.get("model", "mlp"), r["impl"]) for r in rec["rows"]],
 }
