@@ -254,6 +254,8 @@ def test_lockstep_float64_tiny(name):
     with threadpool_limits(1, user_api="blas"):
         report = run_generative_lockstep(exp, data, show_progress=False, log=None)
     assert report.steps == 6 and len(report.ulp_loss_diffs) == 6
+    assert report.ulp_max_loss_diff == max(report.ulp_loss_diffs)
+    assert report.max_steps is None  # whole epochs, no step limit cut them
     assert report.max_weight_rel_diff <= 1e-10
     # two libraries' sums never round all alike: a zero would mean one twin ran twice
     assert 0 < report.max_loss_diff <= 1e-10
@@ -308,7 +310,7 @@ def test_lockstep_float64_on_real_data(mnist, name, steps):
           f"{report.max_weight_rel_diff:.2e} ({report.worst_tensor}), loss "
           f"{report.max_loss_diff:.2e}; one ulp off: weights {report.ulp_weight_rel_diff:.2e}, "
           f"loss {max(report.ulp_loss_diffs):.2e}")
-    assert report.steps == steps
+    assert report.steps == steps and report.max_steps == steps  # the table says so
     assert report.max_weight_rel_diff <= 1e-8
 
 
@@ -346,13 +348,14 @@ def test_generative_lockstep_record_in_the_table(tmp_path):
     from bench.measure.accuracy import run_lockstep_record
     from bench.results import records, report
 
-    exp, data = tiny("ci-dcgan", n=32)
+    exp, data = tiny("ci-dcgan", n=48)  # 3 steps an epoch, cut after 2
     rec = run_lockstep_record(exp, data, max_steps=2, show_progress=False, log=None)
     assert rec["steps"] == 2 and "test_accuracy" not in rec
     records.append_record("lockstep", rec, tmp_path)
     report.write_report(tmp_path)
     text = (tmp_path / "lockstep.md").read_text()
     assert "| ci-dcgan " in text and "one ulp off ends" in text
+    assert "| first steps of 1 |" in text  # not "1": the step limit stopped it early
 
 
 def test_speed_workload_steps_both_twins_alike():

@@ -68,11 +68,12 @@ def run_generative_lockstep(exp: Experiment, data: Data, *, steps: int | None = 
         runners.append(generative_runner("scratch", exp,
                                          build_model(exp, np.random.default_rng(exp.seed))))
         nudge_one_ulp(runners[2].model)
-    report = GenerativeLockstepReport(exp.name, exp.dtype)
     per_epoch = len(range(0, len(data.x_train), exp.batch_size or len(data.x_train)))
     total = exp.epochs * per_epoch  # the data's own batches, as `batches` cuts them
-    if steps is not None or exp.objective == "gan":
-        total = min(total, steps or GAN_STEPS)
+    limit = steps or (GAN_STEPS if exp.objective == "gan" else None)
+    report = GenerativeLockstepReport(exp.name, exp.dtype,
+                                      max_steps=limit if limit and limit < total else None)
+    total = min(total, limit or total)
     bar = progress_bar(total, "lockstep steps", show_progress)
     for epoch in range(exp.epochs):
         for runner in runners:
@@ -104,6 +105,7 @@ def run_generative_lockstep(exp: Experiment, data: Data, *, steps: int | None = 
     report.weight_norm_rel_diff = weight_norm_rel_diff(weights[0], weights[1])
     if ulp:
         report.ulp_weight_rel_diff = weight_rel_diff(weights[0], weights[2])[0]
+        report.ulp_max_loss_diff = max(report.ulp_loss_diffs)
     for runner in runners[:2]:
         report.test_loss[runner.impl] = evaluate_generative(runner, data.x_test)["test_loss"]
     if log is not None:

@@ -362,7 +362,10 @@ def lockstep_table(records: list[dict]) -> Table:
         ulp = rec.get("ulp_weight_rel_diff")
         rows.append({
             "experiment": rec["experiment"]["name"], "dtype": rec["dtype"],
-            "epochs": rec["experiment"]["epochs"], "steps": rec["steps"],
+            # a step limit stops a run inside its epochs: say so, not the epochs it planned
+            "epochs": (rec["experiment"]["epochs"] if rec.get("max_steps") is None
+                       else f"first steps of {rec['experiment']['epochs']}"),
+            "steps": rec["steps"],
             THREADS: threads(rec),
             "max loss diff": f"{rec['max_loss_diff']:.2e}",
             "max relative weight diff": f"{rec['max_weight_rel_diff']:.2e}",
