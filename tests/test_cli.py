@@ -202,10 +202,15 @@ def test_bench_tta_names_the_experiments_and_refuses_unknown_ones(tmp_path, monk
     monkeypatch.setattr(bench.measure.main, "main_job_steps", steps)
     monkeypatch.setenv(records.RESULTS_ENV, str(tmp_path / "mine"))
     assert cli.main(["bench", "--no-report", "--tta", "lstm", "vit"]) == 0
-    assert seen["tta"] == ["lstm", "vit"]
+    assert seen["tta"] == ["lstm", "vit"] and seen["first_seed"] == 0
+    assert cli.main(["bench", "--no-report", "--tta", "lstm", "--seeds", "1",
+                     "--first-seed", "2"]) == 0
+    assert (seen["seeds"], seen["first_seed"]) == (1, 2)
     seen.clear()
     for argv, says in ((["--tta", "lstm", "nope"], "no time-to-accuracy target for nope"),
-                       (["--tta", "lstm", "--skip-e2e"], "--skip-e2e skips")):
+                       (["--tta", "lstm", "--skip-e2e"], "--skip-e2e skips"),
+                       (["--first-seed", "1", "--skip-e2e"], "--skip-e2e skips"),
+                       (["--first-seed", "-1"], "expected a non-negative integer")):
         with pytest.raises(SystemExit) as exit_info:
             cli.main(["bench", *argv])
         assert exit_info.value.code == 2 and says in capsys.readouterr().err

@@ -69,6 +69,30 @@ def test_an_interrupted_time_to_accuracy_keeps_the_finished_seeds(tmp_path, monk
     assert lines[-1].startswith("interrupted: 1 of 3 seeds of speedrun-mlp recorded in ")
 
 
+def test_time_to_accuracy_from_a_first_seed_records_those_seeds(tmp_path, monkeypatch):
+    """A part of a run measured in parts: seeds 2 and 3, each run saying its seed and its
+    evaluation batch."""
+    from bench.measure import tta
+    from bench.training.history import EpochRecord, History
+
+    seen = []
+
+    def fit(runner, data, **kwargs):
+        seen.append(runner.seed)
+        return History({}, runner.impl, [EpochRecord(1, 0.1, 99.0, 0.1, 99.0, 2.0, 1.0, 0.1, 0.5)])
+
+    monkeypatch.setattr(tta, "fit", fit)
+    monkeypatch.setattr(tta, "load_data", lambda exp: types.SimpleNamespace(x_test=None))
+    monkeypatch.setattr(tta, "fastest_eval_batch", lambda runner, x: 500)
+    monkeypatch.setattr("bench.training.runners.make_runner",
+                        lambda impl, exp: types.SimpleNamespace(impl=impl, seed=exp.seed))
+    tta.time_to_accuracy("speedrun-mlp", tmp_path, seeds=2, first_seed=2, log=None)
+    (rec,) = records.load_records("tta", tmp_path)
+    assert seen == [2, 2, 3, 3] and [r["seed"] for r in rec["runs"]] == [2, 2, 3, 3]
+    assert (rec["first_seed"], rec["seeds_planned"]) == (2, 2)
+    assert {r["eval_batch"] for r in rec["runs"]} == {500}
+
+
 class _TimedRunner:
     """predict(x) sleeps `per_call` s a batch plus `per_image2` s times each batch's size
     squared: the fastest batch size is known."""
@@ -271,6 +295,8 @@ def test_a_finished_job_records_each_steps_seconds_and_an_interrupted_one_does_n
     ({"grid": "smoke"}, "custom"),
     ({"tta": ["mlp"]}, "custom"),
     ({"seeds": 2}, "custom"),
+    ({"first_seed": 1}, "custom"),
+    ({"full": True, "first_seed": 3}, "custom"),
     ({"speed": False}, "custom"),
     ({"full": True, "end_to_end": False}, "custom"),
 ])

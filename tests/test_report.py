@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.errors import UserError
 from bench.results import machine, records, report, tables
@@ -609,6 +611,74 @@ def test_an_interrupted_time_to_accuracy_record_says_how_many_seeds_it_kept():
     assert "speedrun-mlp: interrupted after 2 of 5 seeds; the finished seeds are shown." in notes
     assert not any("interrupted" in n for n in tables.tta_table(
         [{**rec, "seeds_planned": 2}]).notes)
+
+
+def _tta_part(seeds, first, target=99.0, machine_id="m1", planned=None, file="tta/p.json",
+              scratch_s=10.0):
+    """One part of a time-to-accuracy run: both twins over `seeds` from `first`."""
+    return {"experiment": {"name": "resnet-fashion"}, "target": target, "budget_s": None,
+            "machine": {**_fp(), "machine_id": machine_id}, "file": file,
+            "seeds_planned": len(seeds) if planned is None else planned, "first_seed": first,
+            "eval_batch": {"scratch": 500, "torch": 1000},
+            "runs": [{"impl": impl, "seed": seed, "epochs": 14, "eval_batch": batch,
+                      "seconds": scratch_s + seed if impl == "scratch" else 5.0 + seed}
+                     for seed in seeds for impl, batch in (("scratch", 500), ("torch", 1000))]}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6).flatmap(lambda n: st.tuples(
+    st.just(n), st.sets(st.integers(1, n - 1), max_size=n - 1) if n > 1 else st.just(set()))))
+def test_time_to_accuracy_measured_in_parts_reads_as_one_run(n_and_cuts):
+    """Seeds 0..n-1 cut into consecutive parts, each recorded apart: the merged record
+    holds the same runs, and its table the same rows, as one run of every seed."""
+    n, cuts = n_and_cuts
+    bounds = [0, *sorted(cuts), n]
+    whole = _tta_part(range(n), 0)
+    parts = [_tta_part(range(a, b), a, file=f"tta/{i}.json")
+             for i, (a, b) in enumerate(zip(bounds, bounds[1:]))]
+    (merged,) = records.merge_seed_parts(parts)
+    assert merged["runs"] == whole["runs"]
+    assert (merged["seeds_planned"], merged["first_seed"]) == (n, 0)
+    assert tables.tta_table([merged]).frame.equals(tables.tta_table([whole]).frame)
+    assert len(parts) == 1 or f"measured in {len(parts)} parts" in " ".join(
+        tables.tta_table([merged]).notes)
+
+
+def test_time_to_accuracy_parts_merge_only_alike_and_a_newer_seed_wins():
+    old, new = _tta_part([0, 1], 0, file="tta/a.json"), _tta_part([1, 2], 1, scratch_s=20.0,
+                                                                  file="tta/b.json")
+    (merged,) = records.merge_seed_parts([old, new])
+    scratch = {r["seed"]: r["seconds"] for r in merged["runs"] if r["impl"] == "scratch"}
+    assert scratch == {0: 10.0, 1: 21.0, 2: 22.0} and merged["parts"] == ["tta/a.json",
+                                                                           "tta/b.json"]
+    # another target or machine is another row; a part interrupted early is told
+    apart = [old, _tta_part([2], 2, target=98.0), _tta_part([3], 3, machine_id="m2")]
+    assert records.merge_seed_parts(apart) == apart
+    (short,) = records.merge_seed_parts([old, _tta_part([2], 2, planned=3)])
+    assert short["seeds_planned"] == 5
+    assert "resnet-fashion: interrupted after 3 of 5 seeds" in " ".join(
+        tables.tta_table([short]).notes)
+    # parts that chose different evaluation batches: each run's is shown
+    other = _tta_part([2], 2)
+    other["eval_batch"] = {"scratch": 250, "torch": 1000}
+    other["runs"][0]["eval_batch"] = 250
+    (mixed,) = records.merge_seed_parts([old, other])
+    rows = tables.tta_table([mixed]).frame.set_index("twin")["eval batch"]
+    assert (rows["scratch"], rows["torch"]) == ("250, 500", "1000")
+    # older records that do not name their seeds are not merged: the newest stands
+    unnamed = [{**p, "runs": [{k: v for k, v in r.items() if k != "seed"} for r in p["runs"]]}
+               for p in (old, new)]
+    assert records.merge_seed_parts(unnamed) == unnamed[1:]
+
+
+def test_the_run_set_reads_time_to_accuracy_parts_as_one(tmp_path):
+    for seeds, first in (([0], 0), ([1, 2], 1)):
+        part = _tta_part(seeds, first)
+        records.append_record("tta", {k: v for k, v in part.items()
+                                      if k not in ("machine", "file")}, tmp_path)
+    (rec,) = open_run_set(tmp_path).load("tta")
+    assert sorted({r["seed"] for r in rec["runs"]}) == [0, 1, 2] and len(rec["parts"]) == 2
+    assert len(records.load_records("tta", tmp_path)) == 2  # the files stay as written
 
 
 def test_the_summary_compares_time_to_accuracy_only_at_the_same_target():

@@ -22,6 +22,7 @@ import argparse
 from bench.cli.args import (
     add_run_options,
     fail,
+    non_negative_int,
     positive_int,
     publish_checkout,
     publish_options,
@@ -49,8 +50,10 @@ def _run(args: argparse.Namespace) -> int:
         fail(args, "--tta runs end-to-end trainings, which --skip-e2e skips")
     run = run_dir(args.run_dir, "bench")
     print(f"run directory: {run}", flush=True)
+    if args.first_seed and args.skip_e2e:
+        fail(args, "--first-seed is for time-to-accuracy, which --skip-e2e skips")
     options = dict(full=args.full, grid=args.grid, seeds=args.seeds, speed=not args.skip_speed,
-                   end_to_end=not args.skip_e2e, tta=args.tta)
+                   end_to_end=not args.skip_e2e, tta=args.tta, first_seed=args.first_seed)
     try:
         run_job(main_job_steps(run, **options), run, plan=job_plan(**options),
                 say=lambda line: print(line, flush=True))
@@ -74,6 +77,9 @@ def add_command(sub) -> None:
                         "minutes) or full; --full implies full")
     p.add_argument("--seeds", type=positive_int, metavar="N",
                    help="seeds for time-to-accuracy (default: 3, and 5 for the speedruns)")
+    p.add_argument("--first-seed", type=non_negative_int, default=0, metavar="K",
+                   help="time-to-accuracy runs seeds K, K+1, ... (default 0): a long one "
+                        "measured in parts, each its own seeds, which the tables read as one")
     p.add_argument("--tta", nargs="+", metavar="EXPERIMENT",
                    help="time-to-accuracy for these experiments instead (default: "
                         "speedrun-mlp, or every experiment with a target with --full; "

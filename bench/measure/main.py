@@ -93,11 +93,11 @@ def reference_requirements() -> dict[str, set[tuple]]:
 def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
                    seeds: int | None = None,
                    speed: bool = True, end_to_end: bool = True,
-                   tta: list[str] | None = None) -> list[Step]:
+                   tta: list[str] | None = None, first_seed: int = 0) -> list[Step]:
     """(title, run) for every measurement of the main job; `run()` appends a record to
     `run_dir` and returns its path. `tta` names the time-to-accuracy experiments (default:
     `DEFAULT_TTA`, or every one in TARGETS when `full`); `seeds` None gives each its own
-    count."""
+    count, from `first_seed`."""
     steps: list[Step] = []
     if speed:
         grid = "full" if full else grid
@@ -109,7 +109,8 @@ def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
         return steps
     for name in tta or (list(TARGETS) if full else list(DEFAULT_TTA)):
         steps.append((f"time to accuracy: {name}", lambda n=name: in_fresh_process(
-            n, run_dir, seeds=seeds, impls=impls(), show_progress=True)))
+            n, run_dir, seeds=seeds, first_seed=first_seed, impls=impls(),
+            show_progress=True)))
     if full:
         judge = classifier_path(run_dir)
         for name in accuracy_experiments():
@@ -130,11 +131,11 @@ def main_job_steps(run_dir: Path, *, full: bool, grid: str = "default",
 
 
 def job_plan(*, full: bool, grid: str, tta: list[str] | None, seeds: int | None,
-             speed: bool, end_to_end: bool) -> str:
+             speed: bool, end_to_end: bool, first_seed: int = 0) -> str:
     """"default" (what `tox -e bench` runs with no options), "full" (the reference run),
     or "custom" (any option that changes what is measured): a job's time compares only
     with a job of the same plan."""
-    if speed and end_to_end and not tta and seeds is None:
+    if speed and end_to_end and not tta and seeds is None and not first_seed:
         if full:
             return "full"
         if grid == "default":

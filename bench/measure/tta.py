@@ -89,9 +89,11 @@ def fastest_eval_batch(runner, x: np.ndarray, rounds: int = 2) -> int:
 
 def time_to_accuracy(name: str, results_dir: Path, seeds: int | None = None,
                      impls=("scratch", "torch"), show_progress: bool = False,
-                     log=print) -> Path:
-    """Run `name` over `seeds` seeds (default: `default_seeds`) with each twin, each
-    evaluating at its fastest batch size; append a "tta" record to `results_dir`."""
+                     log=print, first_seed: int = 0) -> Path:
+    """Run `name` over `seeds` seeds (default: `default_seeds`) from `first_seed` with each
+    twin, each evaluating at its fastest batch size; append a "tta" record to
+    `results_dir`. A run planned in parts gives each part its own seeds (a ResNet's seed
+    takes most of an hour): the tables read the parts as one (`records.merge_seed_parts`)."""
     from bench.training.runners import make_runner
 
     seeds = default_seeds(name) if seeds is None else seeds
@@ -104,6 +106,7 @@ def time_to_accuracy(name: str, results_dir: Path, seeds: int | None = None,
     def record() -> Path:
         return append_record("tta", {"experiment": base.to_dict(), "target": target,
                                      "budget_s": BUDGETS.get(name), "seeds_planned": seeds,
+                                     "first_seed": first_seed,
                                      "eval_batch": eval_batch, "runs": runs}, results_dir)
 
     try:
@@ -111,7 +114,7 @@ def time_to_accuracy(name: str, results_dir: Path, seeds: int | None = None,
             eval_batch[impl] = fastest_eval_batch(make_runner(impl, base), data.x_test)
             if log:
                 log(f"{name} {impl}: test evaluation at batch {eval_batch[impl]}, its fastest")
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             exp = base.with_overrides(seed=seed)
             done = []
             for impl in impls:
@@ -120,7 +123,8 @@ def time_to_accuracy(name: str, results_dir: Path, seeds: int | None = None,
                 history = fit(runner, data, show_progress=show_progress, log=None,
                               stop_at=target)
                 reached, elapsed = epochs_to_target(history, target)
-                done.append({"impl": impl, "seed": seed, "epochs": reached,
+                done.append({"impl": impl, "seed": seed, "eval_batch": eval_batch[impl],
+                             "epochs": reached,
                              "seconds": elapsed if reached else None,
                              "final_test_accuracy": history.final_test_accuracy})
                 if log:

@@ -216,7 +216,7 @@ RECORD_FIELDS = {
     "tta": {"experiment": {"name": NAME}, "target": NUMBER,
             "runs": Some({"impl": TWIN, "seconds": Maybe(NUMBER), "epochs": Maybe(NUMBER)}),
             "budget_s": Optional(Maybe(NUMBER)), "seeds_planned": Optional(int),
-            "eval_batch": Optional(MapOf(int, TWIN))},
+            "first_seed": Optional(int), "eval_batch": Optional(MapOf(int, TWIN))},
     # a generative experiment's lockstep has test losses, no accuracies, and the one-ulp
     # self-comparison beside the twins (`compare.lockstep_generative`)
     "lockstep": {"experiment": {"name": NAME, "epochs": int}, "dtype": str, "steps": int,
@@ -335,6 +335,42 @@ def load_records(kind: str, results_dir: Path) -> list[dict]:
     return [read_record(p) for p in record_files(results_dir, kind)]
 
 
+def merge_seed_parts(records: list[dict]) -> list[dict]:
+    """Time-to-accuracy records of one experiment, target and machine, measured in parts
+    (each its own seeds, `tta.time_to_accuracy(first_seed=)`), read as one record: every
+    part's runs, a seed measured twice taken from the newer part; the seeds planned are
+    all parts' planned seeds together, and `parts` names the files. The merged record
+    stands where its newest part stood (records oldest first); a lone record is kept as it
+    is."""
+    groups: dict[tuple, list[dict]] = {}
+    for rec in records:
+        key = (rec["machine"]["machine_id"], rec["experiment"]["name"], rec["target"])
+        groups.setdefault(key, []).append(rec)
+    merged = []
+    for rec in records:
+        parts = groups[(rec["machine"]["machine_id"], rec["experiment"]["name"], rec["target"])]
+        if rec is not parts[-1]:
+            continue
+        if len(parts) == 1 or any("seed" not in run for part in parts for run in part["runs"]):
+            merged.append(rec)  # alone, or older parts that did not say their seeds: newest
+            continue
+        runs: dict[tuple, dict] = {}
+        planned: set[int] = set()
+        for part in parts:  # oldest first: a newer part's seed replaces an older one's
+            runs.update({(run["seed"], run["impl"]): run for run in part["runs"]})
+            first = part.get("first_seed", 0)
+            planned |= set(range(first, first + part.get("seeds_planned", 0)))
+            planned |= {run["seed"] for run in part["runs"]}
+        batches = {tuple(sorted(part.get("eval_batch", {}).items())) for part in parts}
+        out = {**rec, "runs": sorted(runs.values(), key=lambda r: r["seed"]),
+               "seeds_planned": len(planned), "first_seed": min(planned),
+               "parts": [part["file"] for part in parts if "file" in part]}
+        if len(batches) > 1:  # each run carries its own, as these parts chose differently
+            out.pop("eval_batch", None)
+        merged.append(out)
+    return merged
+
+
 @dataclass(frozen=True)
 class RunSet:
     """The records one set of tables is built from, and the name the tables give it."""
@@ -348,12 +384,16 @@ class RunSet:
     pending: Mapping[str, dict] = field(default_factory=dict, compare=False, hash=False)
 
     def load(self, kind: str) -> list[dict]:
-        """The set's records of `kind`, oldest first (their names start with the time)."""
+        """The set's records of `kind`, oldest first (their names start with the time); time
+        to accuracy measured in parts is read as one record per experiment
+        (`merge_seed_parts`)."""
         if self.files is None:
-            return load_records(kind, self.directory)
-        listed = sorted(f for f in self.files if f.partition("/")[0] == kind)
-        return [self.pending.get(rel) or read_record(self.directory / "records" / rel)
-                for rel in listed]
+            recs = load_records(kind, self.directory)
+        else:
+            listed = sorted(f for f in self.files if f.partition("/")[0] == kind)
+            recs = [self.pending.get(rel) or read_record(self.directory / "records" / rel)
+                    for rel in listed]
+        return merge_seed_parts(recs) if kind == "tta" else recs
 
     def caption(self) -> str:
         where = "the published reference" if self.published else "a local run"

@@ -512,7 +512,7 @@ def tta_table(records: list[dict]) -> Table:
                     f"{median / torch_median:.2f}"
                     if median is not None and torch_median is not None else "-"),
                 THREADS: threads(rec),
-                "eval batch": rec.get("eval_batch", {}).get(impl, "-"),
+                "eval batch": _eval_batch(rec, impl, g),
                 "budget s": ("-" if budget is None else f"{budget:g}: " + (
                     "met" if median is not None and len(secs) == len(g) and median <= budget
                     else "missed")),
@@ -523,7 +523,20 @@ def tta_table(records: list[dict]) -> Table:
         if planned is not None and ran < planned:
             notes.append(f"{rec['experiment']['name']}: interrupted after {ran} of {planned} "
                          "seeds; the finished seeds are shown.")
+        if len(rec.get("parts", ())) > 1:
+            seeds = sorted({r["seed"] for r in rec["runs"]})
+            notes.append(f"{rec['experiment']['name']}: measured in {len(rec['parts'])} parts "
+                         f"on this machine (seeds {', '.join(map(str, seeds))}), read as one.")
     return Table(pd.DataFrame(rows), notes)
+
+
+def _eval_batch(rec: dict, impl: str, runs: pd.DataFrame) -> str:
+    """The batch size a twin's test evaluation ran at: the record's, or each run's where
+    parts measured apart chose differently; "-" in records from before it was chosen."""
+    if (batch := rec.get("eval_batch", {}).get(impl)) is not None:
+        return str(batch)
+    chosen = sorted({int(b) for b in runs.get("eval_batch", pd.Series()).dropna()})
+    return ", ".join(map(str, chosen)) or "-"
 
 
 def _sci(x) -> str:
