@@ -189,6 +189,15 @@ def test_the_published_pages_show_every_published_plot():
                    for p, text in pages.items()), png.name
 
 
+def test_the_results_page_links_every_tables_file():
+    """docs/results.md's "Every table as a file" names each table `report` writes."""
+    from bench.results.registry import TABLES
+
+    section = (ROOT / "docs" / "results.md").read_text().partition("## Every table as a file")[2]
+    for spec in TABLES:
+        assert f"(../results/{spec.name}.md)" in section, spec.name
+
+
 def test_the_readme_is_short_and_the_docs_hold_the_details():
     readme = (ROOT / "README.md").read_text()
     assert len(readme.splitlines()) < 250
