@@ -280,3 +280,21 @@ def test_the_speed_table_shows_each_models_rows_with_iqrs_and_marks_unsteady_one
          "step ms, batch 32 (IQR %)": "4 (10%)", "MNIST test % (epochs)": "98.00 (1)",
          "training s": "20", "threads": 1, "note": "-"}]
     assert len(table.notes) == 1 and "1 timing with an interquartile range" in table.notes[0]
+
+
+def test_the_audit_gives_torchs_threads_back(monkeypatch):
+    """The audit runs torch on one thread and then restores the machine's count: its record's
+    fingerprint, taken afterwards, must have the machine id of the reference's other records."""
+    import torch
+
+    from bench.peers import audit as audit_module
+
+    monkeypatch.setattr(audit_module, "peer_cases", lambda peer: [])
+    own = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        rows, versions = audit_module.audit(("scratch",))
+        assert rows == [] and versions == {"scratch": "this checkout"}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(own)

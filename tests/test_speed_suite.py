@@ -205,15 +205,22 @@ def test_each_case_times_the_model_it_names_with_the_threads_it_records(
 def test_the_race_runs_under_pytest_benchmark_with_its_json_kept(tmp_path, monkeypatch):
     """`twinbench peers --race`: every step time from one pytest-benchmark run (median,
     IQR, rounds per batch), the tool's JSON beside the record, IQRs in the table."""
+    import torch
+
     import bench.measure.speed.test_race  # noqa: F401 - already imported, with no cases
     from bench import cli
 
     monkeypatch.setenv("TWINBENCH_RESULTS", str(tmp_path))
+    own = torch.get_num_threads()
     assert cli.main(["peers", "--race", "scratch", "torch", "--epochs", "0", "--rounds", "3",
-                     "--batch", "2", "4", "--model", "mlp", "cnn", "--cnn-epochs", "0"]) == 0
+                     "--batch", "2", "4", "--model", "mlp", "cnn", "--cnn-epochs", "0",
+                     "--threads", str(own + 1)]) == 0
     (path,) = list(tmp_path.glob("peers-*/records/peers-speed/*[0-9a-f].json"))
     rec = json.loads(path.read_text())
-    assert rec["timer"] == "pytest-benchmark"
+    assert rec["timer"] == "pytest-benchmark" and rec["threads"] == own + 1
+    # the fingerprint is the machine's settings, not the race's: the machine id of the
+    # reference run's other records
+    assert rec["machine"]["torch_threads"] == own == torch.get_num_threads()
     for row in rec["rows"]:
         assert set(row["step_seconds"]) == set(row["step_iqr"]) == {"2", "4"}
         assert row["rounds"] == {"2": 3, "4": 3}

@@ -69,6 +69,7 @@ def _race(args: argparse.Namespace) -> int:
     from bench.measure.speed.run import run_race_steps
     from bench.peers.load import available, version
     from bench.peers.race import MODELS, RACES, SLOW, accuracy
+    from bench.results.machine import held_threads
 
     names = tuple(args.peer) if args.peer else tuple(RACES["mlp"])
     unknown = [p for p in names if not any(p in RACES[m] for m in args.model)]
@@ -88,8 +89,7 @@ def _race(args: argparse.Namespace) -> int:
     steps, native = run_race_steps(list(args.model), list(names), list(args.batch),
                                    args.threads, args.rounds)
     rows = []
-    torch.set_num_threads(args.threads)
-    with threadpool_limits(args.threads):
+    with held_threads(args.threads), threadpool_limits(args.threads):
         for model in args.model:
             epochs = args.epochs if model == "mlp" else args.cnn_epochs
             for name in (n for n in names if n in RACES[model]):

@@ -15,10 +15,10 @@ import math
 import warnings
 
 import numpy as np
-import torch
 
 from bench.peers.case import PeerCase
 from bench.peers.load import SHIMS, available, version
+from bench.results.machine import held_threads
 
 # Module of cases per peer, in the table's order.
 CASE_MODULES = {"scratch": "cases_scratch", "numpy-ml": "cases_numpy_ml",
@@ -55,16 +55,16 @@ def run_case(case: PeerCase, peer_version: str) -> dict:
 
 def audit(peers: tuple[str, ...] = tuple(CASE_MODULES)) -> tuple[list[dict], dict[str, str]]:
     """(rows, versions) for the `peers` that import; a peer that does not is one row saying so."""
-    torch.set_num_threads(1)
     np.seterr(all="ignore")
     rows, versions = [], {}
-    for peer in peers:
-        versions[peer] = "this checkout" if peer == "scratch" else version(peer)
-        if peer != "scratch" and not available(peer):
-            rows.append({"peer": peer, "version": versions[peer], "kind": "-", "layer": "-",
-                         "config": "-", "shim": SHIMS.get(peer, ""), "note": "",
-                         "verdict": "not importable", "detail": "", "rel64": None,
-                         "rel32": None, "fd": None})
-            continue
-        rows += [run_case(c, versions[peer]) for c in peer_cases(peer)]
+    with held_threads(1):  # torch on one thread: its reductions in one order, as numpy's
+        for peer in peers:
+            versions[peer] = "this checkout" if peer == "scratch" else version(peer)
+            if peer != "scratch" and not available(peer):
+                rows.append({"peer": peer, "version": versions[peer], "kind": "-",
+                             "layer": "-", "config": "-", "shim": SHIMS.get(peer, ""),
+                             "note": "", "verdict": "not importable", "detail": "",
+                             "rel64": None, "rel32": None, "fd": None})
+                continue
+            rows += [run_case(c, versions[peer]) for c in peer_cases(peer)]
     return rows, versions

@@ -20,6 +20,7 @@ this module was loaded), from /proc/stat less this process's own CPU time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -195,6 +196,26 @@ def _numpys_blas(infos: list[dict], np) -> list[dict]:
     own = [i for i in blas if Path(i.get("filepath") or "/").resolve().parent in
            (root, root.parent / "numpy.libs") or root in Path(i.get("filepath") or "/").parents]
     return own or blas
+
+
+@contextlib.contextmanager
+def held_threads(torch_threads: int, scratch_threads: int | None = None):
+    """torch's thread count (and scratch's, if given) set for the block, then given back, so
+    that a record written afterwards carries the machine's own thread settings, which the
+    machine id keys, and not one measurement's (a record states those itself)."""
+    import torch
+
+    import scratch
+
+    before = torch.get_num_threads(), scratch.get_num_threads()
+    torch.set_num_threads(torch_threads)
+    if scratch_threads is not None:
+        scratch.set_num_threads(scratch_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        scratch.set_num_threads(before[1])
 
 
 def machine_fingerprint(checkout: Path | None) -> dict:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.results.machine import held_threads
 from bench.results.records import append_record
 
 SPEED_DIR = Path(__file__).resolve().parent
@@ -121,10 +122,8 @@ def measure_ceiling(results_dir: Path, n: int = 2048, repeats: int = 7) -> Path:
     from threadpoolctl import threadpool_limits
 
     rows = []
-    before = torch.get_num_threads()
     for threads in sorted({1, os.cpu_count() or 1}):
-        torch.set_num_threads(threads)
-        with threadpool_limits(limits=threads, user_api="blas"):
+        with held_threads(threads), threadpool_limits(limits=threads, user_api="blas"):
             for dtype in ("float32", "float64"):
                 a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
                 b = a.T.copy()
@@ -135,5 +134,4 @@ def measure_ceiling(results_dir: Path, n: int = 2048, repeats: int = 7) -> Path:
                     sec = _best_seconds(functools.partial(matmul, x, y), repeats)
                     rows.append({"library": lib, "dtype": dtype, "threads": threads, "n": n,
                                  "median_s": sec, "gflops": flops / sec / 1e9})
-    torch.set_num_threads(before)
     return append_record("ceiling", {"matmul": rows}, results_dir)

@@ -17,8 +17,8 @@ import os
 import numpy as np
 import pytest
 
-import scratch
 from bench.peers.race import RACES, SIZES, SLOW, initial_weights, input_shape
+from bench.results.machine import held_threads
 
 
 def _cases() -> list[tuple[str, str, int]]:
@@ -31,7 +31,6 @@ def _cases() -> list[tuple[str, str, int]]:
 
 @pytest.mark.parametrize("model,impl,batch", _cases(), ids=lambda v: str(v))
 def test_race_step(benchmark, model, impl, batch):
-    import torch
     from threadpoolctl import threadpool_limits
 
     threads = int(os.environ.get("TWINBENCH_RACE_THREADS", "1"))
@@ -42,17 +41,11 @@ def test_race_step(benchmark, model, impl, batch):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(input_shape(model, batch)).astype(np.float32)
     y = rng.integers(0, SIZES[-1], batch)  # (N,)
-    before = torch.get_num_threads(), scratch.get_num_threads()
-    torch.set_num_threads(threads)
-    scratch.set_num_threads(threads)
     # scratch governs BLAS itself (scratch.parallel); a peer has BLAS's threads only
     blas = None if impl == "scratch" else threads
-    try:
+    with held_threads(threads, threads):
         with threadpool_limits(limits=blas, user_api="blas"):
             trainer = RACES[model][impl](initial_weights(seed, model))
             slow = (model, impl) in SLOW
             benchmark.pedantic(trainer.step, args=(x, y), rounds=2 if slow else rounds,
                                warmup_rounds=1 if slow else 3)
-    finally:
-        torch.set_num_threads(before[0])
-        scratch.set_num_threads(before[1])

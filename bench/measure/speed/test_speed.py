@@ -15,26 +15,22 @@ import time
 
 import pytest
 
-import scratch
 from bench.measure.speed.grid import cases
 from bench.measure.speed.workloads import OPS, make_workload, train_flops
+from bench.results.machine import held_threads
 
 BUDGET_S = float(os.environ.get("TWINBENCH_BUDGET_S", "0.4"))  # timed seconds per benchmark
 
 
 @pytest.mark.parametrize("case", cases(), ids=lambda c: c.id)
 def test_speed(benchmark, case):
-    import torch
 
     benchmark.group = case.group
     benchmark.extra_info.update(arch=case.arch, batch=case.batch, dtype=case.dtype,
                                 threads=case.threads, phase=case.phase, impl=case.impl,
                                 unit="operation" if case.arch in OPS else "network",
                                 flops=train_flops(case.arch, case.batch) * _share(case))
-    before = torch.get_num_threads(), scratch.get_num_threads()
-    torch.set_num_threads(case.threads)
-    scratch.set_num_threads(case.threads)
-    try:
+    with held_threads(case.threads, case.threads):
         w = make_workload(case.arch, case.impl, case.batch, case.dtype)
         target = getattr(w, case.phase)
         setup = w.prepare_backward if case.phase == "backward" else None
@@ -45,9 +41,6 @@ def test_speed(benchmark, case):
         once = time.perf_counter() - start
         rounds = max(5, min(1000, math.ceil(BUDGET_S / max(once, 1e-6))))
         benchmark.pedantic(target, setup=setup, rounds=rounds, warmup_rounds=1)
-    finally:
-        torch.set_num_threads(before[0])
-        scratch.set_num_threads(before[1])
 
 
 def _share(case) -> float:
