@@ -399,6 +399,18 @@ def test_time_to_accuracy_rows_give_the_ratio_to_torch_and_the_budgets_verdict()
     ]
 
 
+def test_the_headline_leaves_out_cis_checks_and_the_write_ups():
+    from bench.results.registry import TABLE
+
+    def kept(spec, *names):
+        return [n for n in names if TABLE[spec].keep({"experiment": {"name": n}})]
+
+    assert kept("verdict", "mlp", "ci-mlp", "seed-000", "resnet-fashion") == [
+        "mlp", "resnet-fashion"]
+    assert kept("accuracy", "mlp", "ci-mlp", "seed-000") == ["mlp", "ci-mlp"]
+    assert kept("seeds", "mlp", "ci-mlp", "seed-000") == ["seed-000"]
+
+
 def test_claim_verdicts():
     assert tables.claim_verdict(91.68, 79.0) == "exceeded (+12.7 points)"
     assert tables.claim_verdict(85.31, 85.0) == "reproduced"

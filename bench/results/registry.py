@@ -70,6 +70,12 @@ def is_seed(rec: dict) -> bool:
     return rec["experiment"]["name"].startswith("seed-")
 
 
+def in_headline(rec: dict) -> bool:
+    """The README's verdict: the experiments themselves, not the write-ups (their own table)
+    nor CI's fast checks (`ci-*`: one small epoch each, in the full accuracy table)."""
+    return not is_seed(rec) and not rec["experiment"]["name"].startswith("ci-")
+
+
 def select(records: list[dict], row_key: RowKey | None) -> list[Part]:
     """The parts of a table of `records` (oldest first): with `row_key`, one per machine,
     newest machine first, each the newest record per key; without, one part: the newest
@@ -111,7 +117,7 @@ class TableSpec:
 TABLES: tuple[TableSpec, ...] = (
     TableSpec("verdict", "accuracy", verdict_table,
               "The verdict: both twins trained alike reach the same accuracy", readme=True,
-              row_key=experiment, keep=lambda rec: not is_seed(rec), brief=True),
+              row_key=experiment, keep=in_headline, brief=True),
     TableSpec("job", "job", job_table,
               "The main job's time: each step's wall clock (`tox -e bench`, no options)",
               readme=True, row_key=job_plan,
