@@ -342,13 +342,15 @@ def merge_seed_parts(records: list[dict]) -> list[dict]:
     all parts' planned seeds together, and `parts` names the files. The merged record
     stands where its newest part stood (records oldest first); a lone record is kept as it
     is."""
+    def key(rec: dict) -> tuple:
+        return rec["machine"]["machine_id"], rec["experiment"]["name"], rec["target"]
+
     groups: dict[tuple, list[dict]] = {}
     for rec in records:
-        key = (rec["machine"]["machine_id"], rec["experiment"]["name"], rec["target"])
-        groups.setdefault(key, []).append(rec)
+        groups.setdefault(key(rec), []).append(rec)
     merged = []
     for rec in records:
-        parts = groups[(rec["machine"]["machine_id"], rec["experiment"]["name"], rec["target"])]
+        parts = groups[key(rec)]
         if rec is not parts[-1]:
             continue
         if len(parts) == 1 or any("seed" not in run for part in parts for run in part["runs"]):
