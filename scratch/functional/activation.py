@@ -5,7 +5,8 @@ Softplus and SiLU.
 Each `*_backward(g, ...)` is the vector-Jacobian product of its forward, from what the
 forward returned or was given: the input x, the output y, or the cache a `*_forward`
 returned beside its output (ReLU's and LeakyReLU's mask x > 0, GELU's `GeluCache`).
-All keep the dtype of their input.
+All keep the dtype of their input, and give arrays: a 0-d input gives a 0-d array, as
+torch's 0-d tensor (numpy's ufuncs give a scalar there).
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from scratch import parallel
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """y = max(0, x), and the mask x > 0 that `relu_backward` takes."""
     mask = x > 0
-    return np.maximum(x, x.dtype.type(0)), mask  # NaN stays NaN, as torch's
+    return np.asarray(np.maximum(x, x.dtype.type(0))), mask  # NaN stays NaN, as torch's
 
 
 def relu_backward(grad_out: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """dx = g where x > 0, else 0 (0 at x = 0 exactly, as torch)."""
-    return grad_out * mask
+    return np.asarray(grad_out * mask)
 
 
 def leaky_relu_forward(x: np.ndarray, negative_slope: float
@@ -45,12 +46,12 @@ def leaky_relu_backward(grad_out: np.ndarray, mask: np.ndarray,
 
 def tanh(x: np.ndarray) -> np.ndarray:
     """tanh(x), elementwise."""
-    return np.tanh(x)
+    return np.asarray(np.tanh(x))
 
 
 def tanh_backward(grad_out: np.ndarray, y: np.ndarray) -> np.ndarray:
     """dx = g (1 - y^2), y the output."""
-    return grad_out * (1 - y * y)
+    return np.asarray(grad_out * (1 - y * y))
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -306,13 +307,13 @@ def softplus_backward(grad_out: np.ndarray, x: np.ndarray, beta: float,
 
 def silu(x: np.ndarray) -> np.ndarray:
     """x * sigmoid(x)."""
-    return x * sigmoid(x)
+    return np.asarray(x * sigmoid(x))
 
 
 def silu_backward(grad_out: np.ndarray, x: np.ndarray) -> np.ndarray:
     """dy/dx = s (1 + x (1 - s)), s = sigmoid(x)."""
     s = sigmoid(x)
-    return grad_out * s * (1 + x * (1 - s))
+    return np.asarray(grad_out * s * (1 + x * (1 - s)))
 
 
 class PReLUGrads(NamedTuple):
