@@ -411,6 +411,17 @@ def test_the_headline_leaves_out_cis_checks_and_the_write_ups():
     assert kept("seeds", "mlp", "ci-mlp", "seed-000") == ["seed-000"]
 
 
+def test_generative_entropy_of_one_class_reads_zero_not_minus_zero():
+    score = {impl: {"confident": 1.0, "entropy": -0.0, "histogram": [5] + [0] * 9}
+             for impl in ("scratch", "torch")}
+    rec = {"experiment": {"name": "ci-dcgan", "objective": "gan", "epochs": 1},
+           "final_test_loss": {"scratch": 0.08, "torch": 0.08},
+           "seconds_per_epoch": {"scratch": 1.0, "torch": 1.0},
+           "pictures": {"sample_diff": [1e-3]}, "score": score}
+    (row,) = tables.generative_table([rec]).frame.to_dict("records")
+    assert row["class entropy (bits) scratch / torch"] == "0.00 / 0.00"
+
+
 def test_claim_verdicts():
     assert tables.claim_verdict(91.68, 79.0) == "exceeded (+12.7 points)"
     assert tables.claim_verdict(85.31, 85.0) == "reproduced"

@@ -233,8 +233,9 @@ def generative_table(records: list[dict]) -> Table:
             "confident digits % scratch / torch": (
                 " / ".join(f"{100 * both[i]['confident']:.1f}" for i in ("scratch", "torch"))
                 if both else "not scored"),
+            # + 0.0: a record may hold -0.0 for samples of one class (-sum p log2 p)
             "class entropy (bits) scratch / torch": (
-                " / ".join(f"{both[i]['entropy']:.2f}" for i in ("scratch", "torch"))
+                " / ".join(f"{both[i]['entropy'] + 0.0:.2f}" for i in ("scratch", "torch"))
                 if both else "-"),
             "s/epoch scratch / torch": f"{sec['scratch']:.1f} / {sec['torch']:.1f}",
         })
