@@ -124,8 +124,7 @@ def run() -> None:
     """The `twinbench` console script (and `python -m bench`): exit with `main`'s status.
 
     After Ctrl-C the command has kept its records and said where they are; the process then
-    ends at once instead of tearing torch down (most of a second): tox reports a command
-    still running a second after Ctrl-C as skipped (exit 1), not as its own 130."""
+    ends at once instead of tearing torch down (most of a second)."""
     code = main()
     if code == INTERRUPTED:
         sys.stdout.flush()
