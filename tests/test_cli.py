@@ -127,11 +127,19 @@ def test_experiments_lists_each_with_data_layers_epochs_and_expected_time(capsys
     for name, exp in EXPERIMENTS.items():
         row = next(line for line in out.splitlines() if line.startswith(f"| {name} "))
         assert f"| {exp.dataset} " in row and f"| {exp.epochs} " in row
+    duration = r"[\d.]+ (s|min|h)"
     mlp = next(line for line in out.splitlines() if line.startswith("| mlp "))
-    assert re.search(r"\| [\d.]+ min / [\d.]+ min ", mlp)  # from the published records
+    assert re.search(rf"\| {duration} / {duration} ", mlp)  # from the published records
     assert "MLP 784-1024-1024-10" in mlp
-    ci = next(line for line in out.splitlines() if line.startswith("| ci-mlp "))
-    assert "no published record" in ci
+    vae = next(line for line in out.splitlines() if line.startswith("| vae-mnist "))
+    assert re.search(rf"\| {duration} / {duration} ", vae)  # a generative record's
+
+
+def test_an_experiment_without_a_published_record_says_so():
+    from bench.cli.experiments import _expected
+
+    minutes, machines = _expected([])
+    assert minutes("mlp", 20) == "no published record" and machines is None
 
 
 def test_a_missing_bench_dependency_says_how_to_run(capsys, monkeypatch):

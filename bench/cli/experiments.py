@@ -1,7 +1,7 @@
 """`twinbench experiments`: every named experiment, what it is and how long it takes.
 
 The expected time is the published reference's: the experiment's newest accuracy
-record's median seconds per epoch, times its epochs, for each twin, on the machine
+(or generative) record's median seconds per epoch, times its epochs, for each twin, on the machine
 the footnote names for it. An experiment without a published record says so.
 """
 
@@ -48,7 +48,9 @@ def _run(args: argparse.Namespace) -> int:
     from bench.results.records import find_checkout, open_run_set, published_dir
 
     checkout = find_checkout()
-    published = open_run_set(published_dir(checkout)).load("accuracy") if checkout else []
+    run_set = open_run_set(published_dir(checkout)) if checkout else None
+    published = ([r for kind in ("accuracy", "generative") for r in run_set.load(kind)]
+                 if run_set else [])
     minutes, machine = _expected(published)
     rows = [{"experiment": e.name, "data set": e.dataset, "architecture": architecture(e),
              "epochs": e.epochs, "batch": e.batch_size or "full",
