@@ -32,9 +32,7 @@ except KeyboardInterrupt:
     sys.exit(130)
 """
 
-TOX_INI = """[tox]
-skip_missing_interpreters = false
-[testenv:job]
+TOX_INI = """[testenv:job]
 skip_install = true
 ctrl_c_to_command = true
 suicide_timeout = 1
@@ -46,7 +44,7 @@ commands = python command.py {{toxinidir}}{{/}}started {mode}
 
 def tox_with_ctrl_c(tmp_path: Path, mode: str, presses: int) -> tuple[int, float, str]:
     """Run `tox -e job` in tmp_path, press Ctrl-C `presses` times once the command has
-    started; tox's exit status and the seconds from the first press to its end."""
+    started; tox's exit status, the seconds from the first press to its end, its output."""
     (tmp_path / "tox.ini").write_text(TOX_INI.format(mode=mode))
     (tmp_path / "command.py").write_text(COMMAND)
     shutil.copy(ROOT / "toxfile.py", tmp_path / "toxfile.py")
